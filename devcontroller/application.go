@@ -1,0 +1,210 @@
+package devcontroller
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/jimmbroker/jimm/devcontroller/store"
+	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/params"
+)
+
+// The Application and MachineManager facades: enough to give a model
+// machines, applications and units. Machines start at once; units go
+// active at once.
+
+// validAppName is Juju's rule for application names.
+var validAppName = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]*[a-z][a-z0-9]*)*$`)
+
+var defaultBase = store.Base{Name: "ubuntu", Channel: "22.04"}
+
+func (s *session) deploy(ctx context.Context, p params.ApplicationsDeploy) (params.ErrorResults, error) {
+	out := params.ErrorResults{Results: make([]params.ErrorResult, len(p.Applications))}
+	m, err := s.connectedModel(store.AccessWrite)
+	if err != nil {
+		return out, err
+	}
+	for i, d := range p.Applications {
+		out.Results[i].Error = paramsError(s.deployOne(ctx, m.UUID, d))
+	}
+	return out, nil
+}
+
+func (s *session) deployOne(ctx context.Context, uuid string, d params.ApplicationDeploy) error {
+	if !validAppName.MatchString(d.ApplicationName) {
+		return jujuapi.Errorf(jujuapi.CodeNotValid, "invalid application name %q", d.ApplicationName)
+	}
+	if d.CharmURL == "" {
+		return jujuapi.Errorf(jujuapi.CodeBadRequest, "application %q: charm-url is required", d.ApplicationName)
+	}
+	if d.NumUnits < 0 {
+		return jujuapi.Errorf(jujuapi.CodeNotValid, "application %q: negative number of units", d.ApplicationName)
+	}
+	_, rev := charmName(d.CharmURL)
+	base := defaultBase
+	if o := d.CharmOrigin; o != nil {
+		if o.Base.Name != "" {
+			base = store.Base{Name: o.Base.Name, Channel: o.Base.Channel}
+		}
+		if o.Revision != nil {
+			rev = *o.Revision
+		}
+	}
+	_, err := s.ctl.store.UpdateModel(ctx, uuid, func(m *store.Model) error {
+		if err := alive(m); err != nil {
+			return err
+		}
+		if _, exists := m.Applications[d.ApplicationName]; exists {
+			return jujuapi.Errorf(jujuapi.CodeAlreadyExists, "application %s already exists", d.ApplicationName)
+		}
+		now := time.Now().UTC()
+		app := &store.Application{
+			Name: d.ApplicationName, CharmURL: d.CharmURL, Channel: d.Channel, Revision: rev, Base: base,
+			Status: store.Status{Status: "active", Since: now}, Units: map[string]*store.Unit{}, CreatedAt: now,
+		}
+		if len(d.Config) > 0 {
+			app.Config = map[string]any{}
+			for k, v := range d.Config {
+				app.Config[k] = v
+			}
+		}
+		m.Applications[app.Name] = app
+		_, err := s.ctl.addUnits(m, app, d.NumUnits, d.Placement)
+		return err
+	})
+	return err
+}
+
+func alive(m *store.Model) error {
+	if m.Life != store.LifeAlive {
+		return jujuapi.Errorf(jujuapi.CodeNotValid, "model %q is %s", m.Name, m.Life)
+	}
+	return nil
+}
+
+// addUnits adds n units of app to m, each on its own new machine unless a
+// placement names an existing machine ("#:<id>" or just "<id>").
+func (c *Controller) addUnits(m *store.Model, app *store.Application, n int, placement []*params.Placement) ([]string, error) {
+	var names []string
+	for i := range n {
+		var machine *store.Machine
+		if i < len(placement) && placement[i] != nil {
+			p := placement[i]
+			if p.Scope != "#" && p.Scope != "" && p.Scope != m.UUID {
+				return nil, jujuapi.Errorf(jujuapi.CodeNotSupported, "placement %s:%s is not supported: use an existing machine id", p.Scope, p.Directive)
+			}
+			machine = m.Machines[p.Directive]
+			if machine == nil {
+				return nil, jujuapi.NotFoundf("machine %s", p.Directive)
+			}
+		} else {
+			machine = c.addMachine(m, app.Base, "")
+		}
+		name := fmt.Sprintf("%s/%d", app.Name, app.NextUnitID)
+		app.NextUnitID++
+		now := time.Now().UTC()
+		app.Units[name] = &store.Unit{
+			Name: name, Machine: machine.ID, Leader: len(app.Units) == 0,
+			AgentStatus:    store.Status{Status: "idle", Since: now},
+			WorkloadStatus: store.Status{Status: "active", Since: now},
+		}
+		names = append(names, name)
+	}
+	return names, nil
+}
+
+func (s *session) addUnits(ctx context.Context, p params.AddApplicationUnits) (params.AddApplicationUnitsResults, error) {
+	m, err := s.connectedModel(store.AccessWrite)
+	if err != nil {
+		return params.AddApplicationUnitsResults{}, err
+	}
+	if p.NumUnits < 1 {
+		return params.AddApplicationUnitsResults{}, jujuapi.Errorf(jujuapi.CodeNotValid, "must add at least one unit")
+	}
+	var names []string
+	_, err = s.ctl.store.UpdateModel(ctx, m.UUID, func(m *store.Model) error {
+		if err := alive(m); err != nil {
+			return err
+		}
+		app := m.Applications[p.ApplicationName]
+		if app == nil {
+			return jujuapi.NotFoundf("application %q", p.ApplicationName)
+		}
+		var err error
+		names, err = s.ctl.addUnits(m, app, p.NumUnits, p.Placement)
+		return err
+	})
+	return params.AddApplicationUnitsResults{Units: names}, err
+}
+
+func (s *session) destroyApplication(ctx context.Context, p params.DestroyApplicationsParams) (params.DestroyApplicationResults, error) {
+	out := params.DestroyApplicationResults{Results: make([]params.DestroyApplicationResult, len(p.Applications))}
+	m, err := s.connectedModel(store.AccessWrite)
+	if err != nil {
+		return out, err
+	}
+	for i, d := range p.Applications {
+		info, err := s.destroyOneApplication(ctx, m.UUID, d)
+		out.Results[i] = params.DestroyApplicationResult{Info: info, Error: paramsError(err)}
+	}
+	return out, nil
+}
+
+func (s *session) destroyOneApplication(ctx context.Context, uuid string, d params.DestroyApplicationParams) (*params.DestroyApplicationInfo, error) {
+	t, err := jujuapi.ParseTag(d.ApplicationTag)
+	if err != nil || t.Kind != jujuapi.KindApplication {
+		return nil, jujuapi.Errorf(jujuapi.CodeNotValid, "%q is not a valid application tag", d.ApplicationTag)
+	}
+	info := &params.DestroyApplicationInfo{}
+	_, err = s.ctl.store.UpdateModel(ctx, uuid, func(m *store.Model) error {
+		app := m.Applications[t.ID]
+		if app == nil {
+			return jujuapi.NotFoundf("application %q", t.ID)
+		}
+		for _, un := range sortedKeys(app.Units) {
+			info.DestroyedUnits = append(info.DestroyedUnits, params.Entity{Tag: jujuapi.UnitTag(un).String()})
+		}
+		if !d.DryRun {
+			delete(m.Applications, t.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+func (s *session) addMachines(ctx context.Context, p params.AddMachines) (params.AddMachinesResults, error) {
+	out := params.AddMachinesResults{Machines: make([]params.AddMachinesResult, len(p.MachineParams))}
+	m, err := s.connectedModel(store.AccessWrite)
+	if err != nil {
+		return out, err
+	}
+	for i, mp := range p.MachineParams {
+		base := defaultBase
+		if mp.Base != nil && mp.Base.Name != "" {
+			base = store.Base{Name: mp.Base.Name, Channel: mp.Base.Channel}
+		}
+		if mp.ContainerType != "" || mp.Placement != nil {
+			out.Machines[i].Error = paramsError(jujuapi.Errorf(jujuapi.CodeNotSupported, "containers and placement directives are not supported by the development controller"))
+			continue
+		}
+		var id string
+		_, err := s.ctl.store.UpdateModel(ctx, m.UUID, func(m *store.Model) error {
+			if err := alive(m); err != nil {
+				return err
+			}
+			id = s.ctl.addMachine(m, base, "").ID
+			return nil
+		})
+		if err != nil {
+			out.Machines[i].Error = paramsError(err)
+			continue
+		}
+		out.Machines[i].Machine = id
+	}
+	return out, nil
+}

@@ -1,0 +1,96 @@
+package devcontroller
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/jimmbroker/jimm/jujuapi"
+)
+
+// Config says how to run a development controller.
+type Config struct {
+	// Name is the controller's name, e.g. "ctl-a".
+	Name string
+	// Listen is the TCP address to serve on, e.g. "127.0.0.1:17070".
+	// Port 0 picks a free port.
+	Listen string
+	// DataDir holds the certificates, the state file and controller.yaml.
+	DataDir string
+	// Cloud, CloudType and Regions describe the one cloud this controller
+	// hosts models on.
+	Cloud     string
+	CloudType string
+	Regions   []string
+	// AgentVersion is the Juju version the controller reports.
+	AgentVersion string
+	// AdminPassword is the password of the "admin" user. Empty on first
+	// start generates one (written to controller.yaml); empty later keeps
+	// the stored one.
+	AdminPassword string
+	// TrustJWKSURL, when set, is where the keys that may sign login tokens
+	// are published; TrustJWKSCA is an extra CA (PEM) trusted for that URL.
+	TrustJWKSURL string
+	TrustJWKSCA  []byte
+	// ModelDestroyDelay is how long a destroyed model stays dying before it
+	// is gone. Default 1s.
+	ModelDestroyDelay time.Duration
+	// Conn bounds each API connection.
+	Conn jujuapi.ConnOptions
+	// Logger receives the controller's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults for Config fields.
+const (
+	DefaultCloudType    = "lxd"
+	DefaultAgentVersion = "3.5.4"
+	DefaultRegion       = "default"
+)
+
+func (c *Config) validate() error {
+	if c.Name == "" {
+		return fmt.Errorf("controller name is required")
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("data directory is required")
+	}
+	if c.Cloud == "" {
+		return fmt.Errorf("cloud name is required")
+	}
+	if c.CloudType == "" {
+		c.CloudType = DefaultCloudType
+	}
+	if len(c.Regions) == 0 {
+		c.Regions = []string{DefaultRegion}
+	}
+	if c.AgentVersion == "" {
+		c.AgentVersion = DefaultAgentVersion
+	}
+	if _, err := parseVersion(c.AgentVersion); err != nil {
+		return err
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:17070"
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen address %q: %w", c.Listen, err)
+	}
+	if c.ModelDestroyDelay <= 0 {
+		c.ModelDestroyDelay = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// parseVersion checks a Juju version "major.minor.patch".
+func parseVersion(v string) ([3]int, error) {
+	var out [3]int
+	if _, err := fmt.Sscanf(v, "%d.%d.%d", &out[0], &out[1], &out[2]); err != nil {
+		return out, fmt.Errorf("agent version %q is not major.minor.patch", v)
+	}
+	return out, nil
+}

@@ -1,0 +1,285 @@
+package devcontroller
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jimmbroker/jimm/devcontroller/jwtauth"
+	"github.com/jimmbroker/jimm/devcontroller/pki"
+	"github.com/jimmbroker/jimm/devcontroller/store"
+	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/params"
+)
+
+// adminUser is the name of the controller's bootstrap user.
+const adminUser = "admin"
+
+// Controller is a running development controller.
+type Controller struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *store.Store
+	pki      *pki.Bundle
+	verifier *jwtauth.Verifier // nil when no token issuer is trusted
+	// controllerRoot serves /api, modelRoot /model/<uuid>/api.
+	controllerRoot, modelRoot *root
+	listener                  net.Listener
+	servers                   [][]params.HostPort
+	addrs                     []string
+
+	// lastLogin holds users' last connection times, in memory only.
+	lastLogin sync.Map // user name → time.Time
+
+	wg      sync.WaitGroup
+	timers  sync.Map // model uuid → *time.Timer removing a dying model
+	closing chan struct{}
+}
+
+// New prepares a controller: it opens (or creates) the data directory,
+// certificates and state, starts listening, and writes controller.yaml.
+// Call Serve to answer connections.
+func New(ctx context.Context, cfg Config) (*Controller, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("controller config: %w", err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	host, _, _ := net.SplitHostPort(cfg.Listen)
+	bundle, err := pki.LoadOrCreate(filepath.Join(cfg.DataDir, "tls"), []string{host})
+	if err != nil {
+		return nil, fmt.Errorf("controller %q certificates: %w", cfg.Name, err)
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, "state.db"))
+	if err != nil {
+		return nil, fmt.Errorf("controller %q state: %w", cfg.Name, err)
+	}
+	c := &Controller{cfg: cfg, log: cfg.Logger.With("controller", cfg.Name), store: st, pki: bundle, closing: make(chan struct{})}
+	c.controllerRoot, c.modelRoot = buildRoots()
+	if err := c.initState(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if cfg.TrustJWKSURL != "" {
+		c.verifier, err = jwtauth.NewVerifier(jwtauth.Config{
+			JWKSURL:   cfg.TrustJWKSURL,
+			CACertPEM: cfg.TrustJWKSCA,
+			Audience:  c.UUID(),
+			Logger:    c.log,
+		})
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("controller %q token verifier: %w", cfg.Name, err)
+		}
+	}
+	c.listener, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("controller %q: listen on %s: %w", cfg.Name, cfg.Listen, err)
+	}
+	c.setAddresses()
+	if err := c.writeControllerFile(); err != nil {
+		c.listener.Close()
+		st.Close()
+		return nil, err
+	}
+	c.resumeDyingModels()
+	return c, nil
+}
+
+// initState creates the controller's identity, admin user and controller
+// model on first start, and applies a changed admin password later.
+func (c *Controller) initState(ctx context.Context) error {
+	meta := c.store.Meta()
+	if meta == nil {
+		var err error
+		meta, err = c.store.UpdateMeta(ctx, func(m *store.Meta) error {
+			m.UUID = newUUID()
+			m.CreatedAt = time.Now().UTC()
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("controller %q: create identity: %w", c.cfg.Name, err)
+		}
+	}
+	if err := c.initAdmin(ctx); err != nil {
+		return err
+	}
+	for _, m := range c.store.Models() {
+		if m.IsController {
+			return nil
+		}
+	}
+	m := c.newModel("controller", adminUser, c.cfg.Regions[0])
+	m.UUID = meta.UUID // as in Juju, the controller model shares the controller's UUID
+	m.IsController = true
+	c.addMachine(m, store.Base{Name: "ubuntu", Channel: "22.04"}, "")
+	if err := c.store.CreateModel(ctx, m); err != nil {
+		return fmt.Errorf("controller %q: create controller model: %w", c.cfg.Name, err)
+	}
+	return nil
+}
+
+// initAdmin makes sure the admin user exists and that controller.yaml will
+// carry a password that logs in: the one given, else the one in the
+// existing controller.yaml if it still matches, else a new one (a lost
+// controller.yaml leaves no other way to learn it).
+func (c *Controller) initAdmin(ctx context.Context) error {
+	u, exists := c.store.User(adminUser)
+	password := c.cfg.AdminPassword
+	if password == "" && exists {
+		f, err := ReadControllerFile(filepath.Join(c.cfg.DataDir, ControllerFileName))
+		if err == nil && checkPassword(u.PasswordHash, f.AdminPassword) {
+			c.cfg.AdminPassword = f.AdminPassword
+			return nil
+		}
+		c.log.Warn("admin password unknown (controller.yaml missing or stale): setting a new one", "file", c.ControllerFilePath())
+	}
+	if password == "" {
+		password = randomPassword()
+	}
+	hash, err := hashPassword(password)
+	if err != nil {
+		return err
+	}
+	_, err = c.store.UpdateUser(ctx, adminUser, true, func(u *store.User) error {
+		u.PasswordHash = hash
+		u.Access = store.AccessSuperuser
+		if u.CreatedAt.IsZero() {
+			u.DisplayName, u.CreatedBy, u.CreatedAt = adminUser, adminUser, time.Now().UTC()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("controller %q: set admin password: %w", c.cfg.Name, err)
+	}
+	c.cfg.AdminPassword = password
+	return nil
+}
+
+func (c *Controller) setAddresses() {
+	addr := c.listener.Addr().(*net.TCPAddr)
+	host, _, _ := net.SplitHostPort(c.cfg.Listen)
+	ip := net.ParseIP(host)
+	if host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	hp := params.HostPort{Address: params.Address{Value: host, Type: addressType(host), Scope: "public"}, Port: addr.Port}
+	c.servers = [][]params.HostPort{{hp}}
+	c.addrs = []string{net.JoinHostPort(host, strconv.Itoa(addr.Port))}
+}
+
+func addressType(host string) string {
+	ip := net.ParseIP(host)
+	switch {
+	case ip == nil:
+		return "hostname"
+	case ip.To4() != nil:
+		return "ipv4"
+	default:
+		return "ipv6"
+	}
+}
+
+func (c *Controller) writeControllerFile() error {
+	f := &ControllerFile{
+		Name: c.cfg.Name, UUID: c.UUID(), APIAddresses: c.addrs, CACert: string(c.pki.CACertPEM),
+		AdminUser: adminUser, AdminPassword: c.cfg.AdminPassword,
+		Cloud: c.cfg.Cloud, CloudType: c.cfg.CloudType, Regions: c.cfg.Regions, AgentVersion: c.cfg.AgentVersion,
+	}
+	if err := f.write(c.ControllerFilePath()); err != nil {
+		return fmt.Errorf("controller %q: %w", c.cfg.Name, err)
+	}
+	return nil
+}
+
+// UUID is the controller's UUID.
+func (c *Controller) UUID() string { return c.store.Meta().UUID }
+
+// Addr is the address the controller serves on, host:port.
+func (c *Controller) Addr() string { return c.addrs[0] }
+
+// CACertPEM is the CA that signed the controller's certificate.
+func (c *Controller) CACertPEM() []byte { return c.pki.CACertPEM }
+
+// AdminPassword is the admin user's password.
+func (c *Controller) AdminPassword() string { return c.cfg.AdminPassword }
+
+// ControllerFilePath is where controller.yaml was written.
+func (c *Controller) ControllerFilePath() string {
+	return filepath.Join(c.cfg.DataDir, ControllerFileName)
+}
+
+// Handler returns the controller's HTTP handler: the API endpoints.
+func (c *Controller) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api", func(w http.ResponseWriter, r *http.Request) { c.serveAPI(w, r, "") })
+	mux.HandleFunc("GET /model/{uuid}/api", func(w http.ResponseWriter, r *http.Request) {
+		c.serveAPI(w, r, r.PathValue("uuid"))
+	})
+	return mux
+}
+
+// Serve answers connections until ctx ends, then closes every connection
+// and the state file.
+func (c *Controller) Serve(ctx context.Context) error {
+	srv := &http.Server{
+		Handler:           c.Handler(),
+		TLSConfig:         c.pki.TLSConfig(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(tls.NewListener(c.listener, srv.TLSConfig)) }()
+	c.log.Info("development controller serving", "address", c.Addr(), "uuid", c.UUID())
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	close(c.closing)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdownCtx) // hijacked API connections end with ctx
+	c.wg.Wait()
+	c.timers.Range(func(_, t any) bool { t.(*time.Timer).Stop(); return true })
+	if cerr := c.store.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (c *Controller) serveAPI(w http.ResponseWriter, r *http.Request, modelUUID string) {
+	conn, err := jujuapi.Upgrade(w, r, c.cfg.Conn)
+	if err != nil {
+		c.log.Debug("rejected API connection", "err", err)
+		return
+	}
+	c.wg.Add(1)
+	defer c.wg.Done()
+	s := &session{ctl: c, modelUUID: modelUUID, remote: r.RemoteAddr}
+	jujuapi.Serve(r.Context(), conn, s, jujuapi.ServerOptions{ConnOptions: c.cfg.Conn, Logger: c.log})
+}
+
+func newUUID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

@@ -1,0 +1,313 @@
+package devcontroller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jimmbroker/jimm/devcontroller/jwtauth"
+	"github.com/jimmbroker/jimm/devcontroller/store"
+	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/params"
+)
+
+// session is one API connection: which endpoint it came in on and, once
+// logged in, who it is and what it may do.
+type session struct {
+	ctl       *Controller
+	modelUUID string // "" on /api
+	remote    string
+
+	mu       sync.Mutex
+	loggedIn bool
+	user     string // user name, e.g. "admin" or "alice@external"
+	// token holds the access claims of a token login, keyed by tag; they
+	// are the whole authorization decision for the connection. Nil for a
+	// password login, whose access comes from the controller's own records.
+	token map[string]string
+}
+
+// ServeRequest implements jujuapi.Handler: Admin before login, then the
+// endpoint's facades.
+func (s *session) ServeRequest(ctx context.Context, req *jujuapi.Message) (any, error) {
+	s.mu.Lock()
+	loggedIn := s.loggedIn
+	s.mu.Unlock()
+	root := s.ctl.controllerRoot
+	if s.modelUUID != "" {
+		root = s.ctl.modelRoot
+	}
+	if !loggedIn && req.Type != "Admin" {
+		// As Juju: before login only Admin exists.
+		return nil, jujuapi.UnknownVersionError(req.Type, req.Version)
+	}
+	return root.Serve(ctx, s, req)
+}
+
+// login authenticates a Login request and, on success, fixes the session's
+// identity.
+func (s *session) login(ctx context.Context, req params.LoginRequest) (params.LoginResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loggedIn {
+		return params.LoginResult{}, jujuapi.ErrLoggedIn
+	}
+	var (
+		user  string
+		token map[string]string
+	)
+	switch {
+	case req.Token != "":
+		claims, err := s.verifyToken(ctx, req.Token)
+		if err != nil {
+			return params.LoginResult{}, err
+		}
+		if req.AuthTag != "" && req.AuthTag != claims.Subject {
+			return params.LoginResult{}, jujuapi.Errorf(jujuapi.CodeUnauthorized, "token subject %q does not match auth-tag %q", claims.Subject, req.AuthTag)
+		}
+		tag, _ := jujuapi.ParseUserTag(claims.Subject)
+		user, token = tag.ID, claims.Access
+		if token == nil {
+			token = map[string]string{}
+		}
+	default:
+		tag, err := jujuapi.ParseUserTag(req.AuthTag)
+		if err != nil {
+			return params.LoginResult{}, jujuapi.ErrBadCreds
+		}
+		u, ok := s.ctl.store.User(tag.ID)
+		if !ok || u.Disabled || u.PasswordHash == "" || !checkPassword(u.PasswordHash, req.Credentials) {
+			s.ctl.log.Info("login refused", "user", tag.ID, "remote", s.remote)
+			return params.LoginResult{}, jujuapi.ErrBadCreds
+		}
+		user = tag.ID
+	}
+	// Decide access with the new identity before committing to it.
+	next := &session{ctl: s.ctl, modelUUID: s.modelUUID, user: user, token: token}
+	ctlAccess := next.controllerAccess()
+	result := params.LoginResult{
+		ControllerTag: jujuapi.ControllerTag(s.ctl.UUID()).String(),
+		Servers:       s.ctl.servers,
+		ServerVersion: s.ctl.cfg.AgentVersion,
+		UserInfo: &params.AuthUserInfo{
+			DisplayName:      s.ctl.displayName(user),
+			Identity:         jujuapi.UserTag(user).String(),
+			ControllerAccess: ctlAccess,
+			LastConnection:   s.ctl.lastConnection(user),
+		},
+	}
+	if ctlAccess == "" {
+		// As Juju: without login access to the controller, no connection
+		// at all, not even to a model the caller was granted.
+		return params.LoginResult{}, jujuapi.ErrPerm
+	}
+	if s.modelUUID == "" {
+		result.Facades = toParamsFacades(s.ctl.controllerRoot.Versions())
+	} else {
+		m, err := s.ctl.model(s.modelUUID)
+		if err != nil {
+			return params.LoginResult{}, jujuapi.Errorf(jujuapi.CodeModelNotFound, "unknown model: %q", s.modelUUID)
+		}
+		access := next.modelAccess(m)
+		if access == "" {
+			return params.LoginResult{}, jujuapi.ErrPerm
+		}
+		result.ModelTag = jujuapi.ModelTag(m.UUID).String()
+		result.UserInfo.ModelAccess = access
+		result.Facades = toParamsFacades(s.ctl.modelRoot.Versions())
+	}
+	s.loggedIn, s.user, s.token = true, user, token
+	s.ctl.lastLogin.Store(user, time.Now().UTC())
+	return result, nil
+}
+
+func (s *session) verifyToken(ctx context.Context, token string) (*jwtauth.Claims, error) {
+	if s.ctl.verifier == nil {
+		return nil, jujuapi.Errorf(jujuapi.CodeUnauthorized, "token login refused: this controller trusts no token issuer (start it with --trust-jwks-url)")
+	}
+	claims, err := s.ctl.verifier.Verify(ctx, token)
+	if err != nil {
+		s.ctl.log.Info("token login refused", "remote", s.remote, "err", err)
+		if errors.Is(err, jwtauth.ErrInvalidToken) {
+			return nil, jujuapi.Errorf(jujuapi.CodeUnauthorized, "invalid login token: %v", err)
+		}
+		return nil, jujuapi.Errorf(jujuapi.CodeUnauthorized, "cannot verify login token: %v", err)
+	}
+	return claims, nil
+}
+
+func toParamsFacades(vs []jujuapi.FacadeVersions) []params.FacadeVersions {
+	out := make([]params.FacadeVersions, len(vs))
+	for i, v := range vs {
+		out[i] = params.FacadeVersions{Name: v.Name, Versions: v.Versions}
+	}
+	return out
+}
+
+// identity returns the logged-in user; valid only after login.
+func (s *session) identity() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.user
+}
+
+func (s *session) tokenClaims() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token
+}
+
+// controllerAccess is the caller's access to the controller: superuser,
+// login, or "" for none.
+func (s *session) controllerAccess() string {
+	if claims := s.tokenClaims(); claims != nil {
+		switch a := claims[jujuapi.ControllerTag(s.ctl.UUID()).String()]; a {
+		case store.AccessSuperuser, store.AccessLogin:
+			return a
+		}
+		return ""
+	}
+	u, ok := s.ctl.store.User(s.identity())
+	if !ok || u.Disabled {
+		return ""
+	}
+	return u.Access
+}
+
+func (s *session) isSuperuser() bool { return s.controllerAccess() == store.AccessSuperuser }
+
+// modelAccess is the caller's access to m: admin, write, read or "".
+// A superuser administers every model.
+func (s *session) modelAccess(m *store.Model) string {
+	if s.isSuperuser() {
+		return store.AccessAdmin
+	}
+	if claims := s.tokenClaims(); claims != nil {
+		switch a := claims[jujuapi.ModelTag(m.UUID).String()]; a {
+		case store.AccessAdmin, store.AccessWrite, store.AccessRead:
+			return a
+		}
+		return ""
+	}
+	return m.Users[s.identity()]
+}
+
+// cloudAccess is the caller's access to the controller's cloud: admin,
+// add-model or "".
+func (s *session) cloudAccess() string {
+	if s.isSuperuser() {
+		return store.AccessAdmin
+	}
+	if claims := s.tokenClaims(); claims != nil {
+		switch a := claims[jujuapi.CloudTag(s.ctl.cfg.Cloud).String()]; a {
+		case store.AccessAdmin, store.AccessAddModel:
+			return a
+		}
+		return ""
+	}
+	if meta := s.ctl.store.Meta(); meta != nil {
+		return meta.CloudAccess[s.identity()]
+	}
+	return ""
+}
+
+// accessLevel orders model access levels.
+func accessLevel(a string) int {
+	switch a {
+	case store.AccessRead:
+		return 1
+	case store.AccessWrite:
+		return 2
+	case store.AccessAdmin:
+		return 3
+	}
+	return 0
+}
+
+// requireModel returns the model if the caller has at least want on it.
+// A caller with no access at all is told the model is not found, so that
+// models they cannot see stay invisible.
+func (s *session) requireModel(uuid, want string) (*store.Model, error) {
+	m, err := s.ctl.model(uuid)
+	if err != nil {
+		return nil, err
+	}
+	have := s.modelAccess(m)
+	if have == "" {
+		return nil, modelNotFound(uuid)
+	}
+	if accessLevel(have) < accessLevel(want) {
+		return nil, jujuapi.ErrPerm
+	}
+	return m, nil
+}
+
+// connectedModel returns the model of a model connection, checking that
+// the caller still has want on it.
+func (s *session) connectedModel(want string) (*store.Model, error) {
+	if s.modelUUID == "" {
+		return nil, jujuapi.Errorf(jujuapi.CodeNotSupported, "this call needs a model connection (/model/<uuid>/api)")
+	}
+	return s.requireModel(s.modelUUID, want)
+}
+
+func modelNotFound(uuid string) error {
+	return jujuapi.NotFoundf("model %q", uuid)
+}
+
+// model returns a live (not yet removed) model.
+func (c *Controller) model(uuid string) (*store.Model, error) {
+	m, ok := c.store.Model(uuid)
+	if !ok || m.Life == store.LifeDead {
+		return nil, modelNotFound(uuid)
+	}
+	return m, nil
+}
+
+// modelFromTag parses a model tag and returns the model if the caller has
+// at least want on it.
+func (s *session) modelFromTag(tag, want string) (*store.Model, error) {
+	t, err := jujuapi.ParseModelTag(tag)
+	if err != nil {
+		return nil, err
+	}
+	return s.requireModel(t.ID, want)
+}
+
+func (c *Controller) displayName(user string) string {
+	if u, ok := c.store.User(user); ok && u.DisplayName != "" {
+		return u.DisplayName
+	}
+	name, _, _ := strings.Cut(user, "@")
+	return name
+}
+
+func (c *Controller) lastConnection(user string) *time.Time {
+	if v, ok := c.lastLogin.Load(user); ok {
+		t := v.(time.Time)
+		return &t
+	}
+	return nil
+}
+
+// paramsError turns an error into the per-item error of a bulk result.
+func paramsError(err error) *params.Error {
+	if err == nil {
+		return nil
+	}
+	return jujuapi.AsError(err)
+}
+
+// storeErr maps store errors to protocol errors about the named object.
+func storeErr(err error, what string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return jujuapi.NotFoundf("%s", what)
+	case errors.Is(err, store.ErrAlreadyExists):
+		return jujuapi.Errorf(jujuapi.CodeAlreadyExists, "%s already exists", what)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

@@ -1,0 +1,296 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketMeta   = []byte("meta")
+	bucketUsers  = []byte("users")
+	bucketModels = []byte("models")
+	keyMeta      = []byte("meta")
+)
+
+// Errors callers map to protocol errors.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrAlreadyExists = errors.New("already exists")
+)
+
+// Store is a controller's persistent state. It is safe for concurrent use;
+// writes are serialised.
+type Store struct {
+	db  *bolt.DB
+	wmu sync.Mutex // serialises writers, so read-check-write is atomic
+
+	mu     sync.RWMutex // guards the maps and meta pointer below
+	meta   *Meta
+	users  map[string]*User
+	models map[string]*Model
+}
+
+// Open opens (creating if needed) the state file at path and loads it.
+func Open(path string) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	s := &Store{db: db, users: map[string]*User{}, models: map[string]*Model{}}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketMeta, bucketUsers, bucketModels} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		if raw := tx.Bucket(bucketMeta).Get(keyMeta); raw != nil {
+			s.meta = new(Meta)
+			if err := json.Unmarshal(raw, s.meta); err != nil {
+				return fmt.Errorf("decode controller identity: %w", err)
+			}
+		}
+		if err := loadAll(tx.Bucket(bucketUsers), s.users); err != nil {
+			return fmt.Errorf("load users: %w", err)
+		}
+		if err := loadAll(tx.Bucket(bucketModels), s.models); err != nil {
+			return fmt.Errorf("load models: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("load state file %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func loadAll[T any](b *bolt.Bucket, into map[string]*T) error {
+	return b.ForEach(func(k, v []byte) error {
+		doc := new(T)
+		if err := json.Unmarshal(v, doc); err != nil {
+			return fmt.Errorf("decode %q: %w", k, err)
+		}
+		into[string(k)] = doc
+		return nil
+	})
+}
+
+// Close closes the state file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// commit writes one document (or deletes it when doc is nil) in its own
+// transaction.
+func (s *Store) commit(ctx context.Context, bucket []byte, key string, doc any) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var raw []byte
+	if doc != nil {
+		var err error
+		if raw, err = json.Marshal(doc); err != nil {
+			return fmt.Errorf("encode %s %q: %w", bucket, key, err)
+		}
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		if raw == nil {
+			return b.Delete([]byte(key))
+		}
+		return b.Put([]byte(key), raw)
+	})
+	if err != nil {
+		return fmt.Errorf("write %s %q: %w", bucket, key, err)
+	}
+	return nil
+}
+
+// clone deep-copies a document through its JSON form, which is exactly what
+// is persisted.
+func clone[T any](doc *T) (*T, error) {
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	out := new(T)
+	return out, json.Unmarshal(raw, out)
+}
+
+// Meta returns the controller's identity, or nil before InitMeta.
+func (s *Store) Meta() *Meta {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.meta
+}
+
+// UpdateMeta applies fn to a copy of the identity (a zero Meta the first
+// time) and commits it.
+func (s *Store) UpdateMeta(ctx context.Context, fn func(m *Meta) error) (*Meta, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	next := &Meta{}
+	if cur := s.Meta(); cur != nil {
+		var err error
+		if next, err = clone(cur); err != nil {
+			return nil, err
+		}
+	}
+	if err := fn(next); err != nil {
+		return nil, err
+	}
+	if err := s.commit(ctx, bucketMeta, string(keyMeta), next); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.meta = next
+	s.mu.Unlock()
+	return next, nil
+}
+
+// User returns a user by name.
+func (s *Store) User(name string) (*User, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	u, ok := s.users[name]
+	return u, ok
+}
+
+// Users returns every user, sorted by name.
+func (s *Store) Users() []*User {
+	s.mu.RLock()
+	out := make([]*User, 0, len(s.users))
+	for _, u := range s.users {
+		out = append(out, u)
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// UpdateUser applies fn to a copy of the named user and commits it. When
+// the user does not exist, fn gets a new User with only Name set if create
+// is true, and the call fails with ErrNotFound otherwise.
+func (s *Store) UpdateUser(ctx context.Context, name string, create bool, fn func(u *User) error) (*User, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	next := &User{Name: name}
+	if cur, ok := s.User(name); ok {
+		var err error
+		if next, err = clone(cur); err != nil {
+			return nil, err
+		}
+	} else if !create {
+		return nil, fmt.Errorf("user %q: %w", name, ErrNotFound)
+	}
+	if err := fn(next); err != nil {
+		return nil, err
+	}
+	if err := s.commit(ctx, bucketUsers, name, next); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.users[name] = next
+	s.mu.Unlock()
+	return next, nil
+}
+
+// Model returns a model by UUID.
+func (s *Store) Model(uuid string) (*Model, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m, ok := s.models[uuid]
+	return m, ok
+}
+
+// Models returns every model, sorted by owner then name.
+func (s *Store) Models() []*Model {
+	s.mu.RLock()
+	out := make([]*Model, 0, len(s.models))
+	for _, m := range s.models {
+		out = append(out, m)
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Owner != out[j].Owner {
+			return out[i].Owner < out[j].Owner
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// CreateModel commits a new model. It fails with ErrAlreadyExists when the
+// UUID is taken or the owner already has a model of that name.
+func (s *Store) CreateModel(ctx context.Context, m *Model) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.RLock()
+	_, taken := s.models[m.UUID]
+	for _, other := range s.models {
+		if other.Owner == m.Owner && other.Name == m.Name {
+			taken = true
+		}
+	}
+	s.mu.RUnlock()
+	if taken {
+		return fmt.Errorf("model %q owned by %q: %w", m.Name, m.Owner, ErrAlreadyExists)
+	}
+	doc, err := clone(m)
+	if err != nil {
+		return err
+	}
+	if err := s.commit(ctx, bucketModels, m.UUID, doc); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.models[m.UUID] = doc
+	s.mu.Unlock()
+	return nil
+}
+
+// UpdateModel applies fn to a copy of the model and commits it; if fn fails
+// nothing changes. It returns the committed model.
+func (s *Store) UpdateModel(ctx context.Context, uuid string, fn func(m *Model) error) (*Model, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	cur, ok := s.Model(uuid)
+	if !ok {
+		return nil, fmt.Errorf("model %q: %w", uuid, ErrNotFound)
+	}
+	next, err := clone(cur)
+	if err != nil {
+		return nil, err
+	}
+	if err := fn(next); err != nil {
+		return nil, err
+	}
+	if err := s.commit(ctx, bucketModels, uuid, next); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.models[uuid] = next
+	s.mu.Unlock()
+	return next, nil
+}
+
+// DeleteModel removes a model.
+func (s *Store) DeleteModel(ctx context.Context, uuid string) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if _, ok := s.Model(uuid); !ok {
+		return fmt.Errorf("model %q: %w", uuid, ErrNotFound)
+	}
+	if err := s.commit(ctx, bucketModels, uuid, nil); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.models, uuid)
+	s.mu.Unlock()
+	return nil
+}

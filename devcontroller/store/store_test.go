@@ -1,0 +1,171 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func newModel(uuid, owner, name string) *Model {
+	return &Model{UUID: uuid, Name: name, Owner: owner, Life: LifeAlive,
+		Users: map[string]string{owner: AccessAdmin}, Config: map[string]any{},
+		Machines: map[string]*Machine{}, Applications: map[string]*Application{}}
+}
+
+func TestModelLifecycleSurvivesReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateMeta(ctx, func(m *Meta) error { m.UUID = "c1"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateModel(ctx, newModel("m1", "alice", "one")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateModel(ctx, newModel("m2", "alice", "one")); !errors.Is(err, ErrAlreadyExists) {
+		t.Fatalf("same owner and name: got %v, want ErrAlreadyExists", err)
+	}
+	if err := s.CreateModel(ctx, newModel("m2", "bob", "one")); err != nil {
+		t.Fatalf("same name, other owner: %v", err)
+	}
+	if _, err := s.UpdateModel(ctx, "m1", func(m *Model) error {
+		m.Machines["0"] = &Machine{ID: "0"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A failing update changes nothing, in memory or on disk.
+	before, _ := s.Model("m1")
+	if _, err := s.UpdateModel(ctx, "m1", func(m *Model) error {
+		m.Machines["1"] = &Machine{ID: "1"}
+		return errors.New("boom")
+	}); err == nil {
+		t.Fatal("failing update: want error")
+	}
+	after, _ := s.Model("m1")
+	if after != before || len(after.Machines) != 1 {
+		t.Fatalf("failing update leaked: %d machines", len(after.Machines))
+	}
+	if err := s.DeleteModel(ctx, "m2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateUser(ctx, "alice", false, func(*User) error { return nil }); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("update missing user: got %v", err)
+	}
+	if _, err := s.UpdateUser(ctx, "alice", true, func(u *User) error { u.Access = AccessLogin; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Meta() == nil || s.Meta().UUID != "c1" {
+		t.Fatalf("meta after reopen: %+v", s.Meta())
+	}
+	m, ok := s.Model("m1")
+	if !ok || len(m.Machines) != 1 || m.Machines["0"].ID != "0" {
+		t.Fatalf("m1 after reopen: %+v", m)
+	}
+	if _, ok := s.Model("m2"); ok {
+		t.Fatal("deleted model m2 is back after reopen")
+	}
+	if u, ok := s.User("alice"); !ok || u.Access != AccessLogin {
+		t.Fatalf("alice after reopen: %+v", u)
+	}
+}
+
+// writerEnv makes the test binary act as a writer that a test kills.
+const writerEnv = "STORE_TEST_WRITER"
+
+func TestMain(m *testing.M) {
+	if path := os.Getenv(writerEnv); path != "" {
+		runWriter(path)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// runWriter adds machines to one model forever. Every committed model has
+// NextMachineID == len(Machines): a torn or half-applied write breaks that.
+func runWriter(path string) {
+	ctx := context.Background()
+	s, err := Open(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if _, ok := s.Model("m"); !ok {
+		if err := s.CreateModel(ctx, newModel("m", "admin", "busy")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	fmt.Println("ready")
+	for i := 0; ; i++ {
+		_, err := s.UpdateModel(ctx, "m", func(m *Model) error {
+			id := strconv.Itoa(m.NextMachineID)
+			m.Machines[id] = &Machine{ID: id, Hostname: fmt.Sprintf("host-%0100d", i)}
+			m.NextMachineID++
+			return nil
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+}
+
+func TestKill9LeavesConsistentState(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	last := -1
+	for round := range 5 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), writerEnv+"="+path)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 6)
+		if _, err := out.Read(buf); err != nil {
+			t.Fatalf("round %d: writer did not start: %v", round, err)
+		}
+		time.Sleep(time.Duration(50+round*37) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+
+		s, err := Open(path)
+		if err != nil {
+			t.Fatalf("round %d: reopen after kill -9: %v", round, err)
+		}
+		m, ok := s.Model("m")
+		if !ok {
+			t.Fatalf("round %d: model lost", round)
+		}
+		if len(m.Machines) != m.NextMachineID {
+			t.Fatalf("round %d: torn state: %d machines, next id %d", round, len(m.Machines), m.NextMachineID)
+		}
+		if m.NextMachineID <= last {
+			t.Fatalf("round %d: no progress or lost writes: %d after %d", round, m.NextMachineID, last)
+		}
+		last = m.NextMachineID
+		s.Close()
+	}
+	t.Logf("%d committed writes survived 5 kill -9s", last)
+}

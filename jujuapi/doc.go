@@ -1,0 +1,11 @@
+// Package jujuapi speaks the Juju API wire protocol: JSON-RPC messages, one per
+// WebSocket text frame, over TLS.
+//
+// It holds no business logic. It provides the message envelope ([Message]),
+// a connection that reads and writes frames with a size limit and an idle
+// deadline ([Conn]), a server that dispatches requests of one connection
+// concurrently with a bound ([Server], [Registry]), a client that matches
+// responses to requests by id ([Client]), the protocol's error codes
+// ([Error]) and entity tags ([Tag]). Typed params and results live in the
+// params subpackage.
+package jujuapi

@@ -1,0 +1,99 @@
+package jujuapi
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Message is the envelope of every frame, request or response. Bodies stay
+// raw so that a relay can route a frame after reading only its envelope.
+//
+// A request carries Type and Request (the facade and method); a response
+// carries neither, and has either Response or Error set.
+type Message struct {
+	RequestID uint64          `json:"request-id"`
+	Type      string          `json:"type,omitempty"`
+	Version   int             `json:"version,omitempty"`
+	ID        string          `json:"id,omitempty"`
+	Request   string          `json:"request,omitempty"`
+	Params    json.RawMessage `json:"params,omitempty"`
+	Error     string          `json:"error,omitempty"`
+	ErrorCode string          `json:"error-code,omitempty"`
+	ErrorInfo json.RawMessage `json:"error-info,omitempty"`
+	Response  json.RawMessage `json:"response,omitempty"`
+}
+
+// IsRequest reports whether m is a request (as opposed to a response).
+func (m *Message) IsRequest() bool { return m.Type != "" || m.Request != "" }
+
+// Method names a request's method as Juju writes it in messages: Facade(V).Method.
+func (m *Message) Method() string {
+	if m.Version == 0 {
+		return m.Type + "." + m.Request
+	}
+	return fmt.Sprintf("%s(%d).%s", m.Type, m.Version, m.Request)
+}
+
+// Err returns the error a response carries, or nil.
+func (m *Message) Err() error {
+	if m.Error == "" && m.ErrorCode == "" {
+		return nil
+	}
+	e := &Error{Message: m.Error, Code: m.ErrorCode}
+	if len(m.ErrorInfo) > 0 && string(m.ErrorInfo) != "null" {
+		// Info that does not decode is dropped rather than hiding the error.
+		_ = json.Unmarshal(m.ErrorInfo, &e.Info)
+	}
+	return e
+}
+
+var emptyObject = json.RawMessage("{}")
+
+// DecodeMessage parses one frame. It fails on anything that is not a single
+// JSON object with a positive request-id.
+func DecodeMessage(data []byte) (*Message, error) {
+	var m Message
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("malformed message: %w", err)
+	}
+	if m.RequestID == 0 {
+		return nil, fmt.Errorf("malformed message: missing request-id")
+	}
+	return &m, nil
+}
+
+// response builds the response frame for a request id, from a result or an error.
+func response(id uint64, result any, err error) ([]byte, error) {
+	m := Message{RequestID: id}
+	if err != nil {
+		e := AsError(err)
+		m.Error, m.ErrorCode, m.Response = e.Message, e.Code, emptyObject
+		if len(e.Info) > 0 {
+			info, ierr := json.Marshal(e.Info)
+			if ierr != nil {
+				return nil, fmt.Errorf("encode error info of response %d: %w", id, ierr)
+			}
+			m.ErrorInfo = info
+		}
+		return json.Marshal(&m)
+	}
+	switch r := result.(type) {
+	case nil:
+		m.Response = emptyObject
+	case json.RawMessage:
+		m.Response = r
+		if len(r) == 0 || string(r) == "null" {
+			m.Response = emptyObject
+		}
+	default:
+		body, merr := json.Marshal(result)
+		if merr != nil {
+			return nil, fmt.Errorf("encode response %d: %w", id, merr)
+		}
+		if string(body) == "null" {
+			body = emptyObject
+		}
+		m.Response = body
+	}
+	return json.Marshal(&m)
+}
