@@ -202,7 +202,10 @@ func (c *Conn) CloseWith(code int, reason string) error {
 		raw.SetReadDeadline(time.Now().Add(closeDrainTime))
 		io.CopyN(io.Discard, raw, closeDrainBytes)
 	}
-	return c.ws.Close()
+	if err := c.ws.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
 }
 
 // Close closes the connection without a close frame.
