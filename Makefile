@@ -5,6 +5,8 @@
 
 BIN := $(CURDIR)/.bin
 FUZZTIME ?= 10s
+# GOTESTFLAGS adds flags to every go test run, e.g. GOTESTFLAGS=-v.
+GOTESTFLAGS ?=
 
 .PHONY: test unit fuzz integration build demo
 
@@ -12,14 +14,14 @@ build:
 	go build -o $(BIN)/devcontroller ./cmd/devcontroller
 
 unit:
-	go test -race -count=1 ./...
+	go test $(GOTESTFLAGS) -race -count=1 ./...
 
 fuzz:
-	go test -run='^$$' -fuzz='^FuzzDecodeMessage$$' -fuzztime=$(FUZZTIME) ./jujuapi/
-	go test -run='^$$' -fuzz='^FuzzServe$$' -fuzztime=$(FUZZTIME) ./jujuapi/
+	go test $(GOTESTFLAGS) -run='^$$' -fuzz='^FuzzDecodeMessage$$' -fuzztime=$(FUZZTIME) ./jujuapi/
+	go test $(GOTESTFLAGS) -run='^$$' -fuzz='^FuzzServe$$' -fuzztime=$(FUZZTIME) ./jujuapi/
 
 integration: build
-	cd integration && JIMM_DEVCONTROLLER_BIN=$(BIN)/devcontroller go test -count=1 ./...
+	cd integration && JIMM_DEVCONTROLLER_BIN=$(BIN)/devcontroller go test $(GOTESTFLAGS) -count=1 .
 
 test: unit fuzz integration
 

@@ -41,9 +41,11 @@ type Controller struct {
 	// lastLogin holds users' last connection times, in memory only.
 	lastLogin sync.Map // user name → time.Time
 
-	wg      sync.WaitGroup
-	timers  sync.Map // model uuid → *time.Timer removing a dying model
-	closing chan struct{}
+	// serveCtx is Serve's context: API connections live until it ends.
+	serveCtx context.Context
+	wg       sync.WaitGroup
+	timers   sync.Map // model uuid → *time.Timer removing a dying model
+	closing  chan struct{}
 }
 
 // New prepares a controller: it opens (or creates) the data directory,
@@ -241,6 +243,7 @@ func (c *Controller) Serve(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
+	c.serveCtx = ctx
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(tls.NewListener(c.listener, srv.TLSConfig)) }()
 	c.log.Info("development controller serving", "address", c.Addr(), "uuid", c.UUID())
@@ -270,10 +273,12 @@ func (c *Controller) serveAPI(w http.ResponseWriter, r *http.Request, modelUUID 
 		c.log.Debug("rejected API connection", "err", err)
 		return
 	}
-	c.wg.Add(1)
-	defer c.wg.Done()
 	s := &session{ctl: c, modelUUID: modelUUID, remote: r.RemoteAddr}
-	jujuapi.Serve(r.Context(), conn, s, jujuapi.ServerOptions{ConnOptions: c.cfg.Conn, Logger: c.log})
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		jujuapi.Serve(c.serveCtx, conn, s, jujuapi.ServerOptions{ConnOptions: c.cfg.Conn, Logger: c.log})
+	}()
 }
 
 func newUUID() string {

@@ -61,7 +61,8 @@ type Conn struct {
 var writeBufferPool = &sync.Pool{}
 
 var upgrader = websocket.Upgrader{
-	ReadBufferSize:  4096,
+	// ReadBufferSize 0 reuses the HTTP server's 4 KB read buffer instead of
+	// holding a second one for the life of the connection.
 	WriteBufferPool: writeBufferPool,
 	// Juju clients send Origin http://localhost/; the API is authenticated
 	// by its first RPC, not by origin.

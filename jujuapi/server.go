@@ -43,6 +43,11 @@ const maxKeptBuffer = 64 << 10
 // a reason; an oversized one with 1009; a binary one with 1003. A
 // well-formed frame that is not a request gets a "bad request" error. When
 // Serve returns, c is closed and every request it started has finished.
+//
+// Run Serve on its own goroutine and return from the HTTP handler that
+// upgraded the connection: net/http then releases its per-request buffers
+// and the handler's stack, about 10 KB per idle connection.
+
 func Serve(ctx context.Context, c *Conn, h Handler, opts ServerOptions) error {
 	logger := opts.Logger
 	if logger == nil {
