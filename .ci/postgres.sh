@@ -3,6 +3,7 @@
 # test database on it. Uses the machine's server on 127.0.0.1:5432 when it
 # answers (starting the packaged cluster if it is installed but stopped);
 # otherwise installs PostgreSQL if needed and starts a throwaway cluster.
+# JIMM_PG_THROWAWAY=1 always uses the throwaway cluster.
 set -euo pipefail
 
 log() { echo "postgres.sh: $*" >&2; }
@@ -12,13 +13,15 @@ dsn_for() { echo "postgres://postgres@127.0.0.1:$1/$2?sslmode=disable"; }
 ready() { pg_isready -q -h 127.0.0.1 -p "$1" 2>/dev/null; }
 
 port=5432
-if ! command -v pg_isready >/dev/null 2>&1 || ! ready $port; then
+throwaway=${JIMM_PG_THROWAWAY:-0}
+if [ "$throwaway" = 1 ]; then port=0; fi
+if [ "$throwaway" != 1 ] && { ! command -v pg_isready >/dev/null 2>&1 || ! ready $port; }; then
   if command -v pg_ctlcluster >/dev/null 2>&1 && ls /etc/postgresql/*/main >/dev/null 2>&1; then
     log "starting the packaged PostgreSQL cluster"
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
   fi
 fi
-if ! command -v pg_isready >/dev/null 2>&1 || ! ready $port; then
+if [ "$throwaway" = 1 ] || ! command -v pg_isready >/dev/null 2>&1 || ! ready $port; then
   if ! command -v pg_config >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     log "installing PostgreSQL from Debian's packages"
     export DEBIAN_FRONTEND=noninteractive

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jimmbroker/jimm/devcontroller/store"
@@ -76,7 +78,6 @@ func (s *session) listModelSummaries(_ context.Context, p params.ListModelSummar
 
 func (c *Controller) summary(m *store.Model, access, user string) *params.ModelSummary {
 	since := m.Status.Since
-	cores := int64(0)
 	return &params.ModelSummary{
 		Name: m.Name, UUID: m.UUID, Type: m.Type, ControllerUUID: c.UUID(), IsController: m.IsController,
 		ProviderType: m.CloudType, CloudTag: jujuapi.CloudTag(m.Cloud).String(), CloudRegion: m.Region,
@@ -86,7 +87,7 @@ func (c *Controller) summary(m *store.Model, access, user string) *params.ModelS
 		UserLastConnection: c.lastConnection(user),
 		Counts: []params.ModelEntityCount{
 			{Entity: params.Machines, Count: int64(len(m.Machines))},
-			{Entity: params.Cores, Count: cores},
+			{Entity: params.Cores, Count: int64(len(m.Machines))}, // one core each, as hardware() says
 			{Entity: params.Units, Count: int64(countUnits(m))},
 		},
 		SLA:          &params.ModelSLAInfo{Level: "unsupported", Owner: m.Owner},
@@ -184,7 +185,7 @@ func (s *session) createModel(ctx context.Context, p params.ModelCreateArgs) (pa
 	if region == "" {
 		region = s.ctl.cfg.Regions[0]
 	}
-	if !contains(s.ctl.cfg.Regions, region) {
+	if !slices.Contains(s.ctl.cfg.Regions, region) {
 		return params.ModelInfo{}, jujuapi.NotFoundf("region %q of cloud %q", region, s.ctl.cfg.Cloud)
 	}
 	m := s.ctl.newModel(p.Name, owner.ID, region)
@@ -199,15 +200,6 @@ func (s *session) createModel(ctx context.Context, p params.ModelCreateArgs) (pa
 	}
 	s.ctl.log.Info("model created", "model", m.Name, "uuid", m.UUID, "owner", m.Owner)
 	return *s.ctl.info(m, true, s.identity()), nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *session) destroyModels(ctx context.Context, p params.DestroyModelsParams) (params.ErrorResults, error) {
@@ -351,11 +343,4 @@ func (s *session) modifyOne(ctx context.Context, ch params.ModifyModelAccess) er
 
 // isExternal reports whether a user name belongs to an external identity
 // provider ("alice@canonical.com"), which the controller need not know.
-func isExternal(name string) bool {
-	for i := range len(name) {
-		if name[i] == '@' {
-			return true
-		}
-	}
-	return false
-}
+func isExternal(name string) bool { return strings.Contains(name, "@") }
