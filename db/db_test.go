@@ -1,0 +1,140 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jimmbroker/jimm/db"
+	"github.com/jimmbroker/jimm/db/dbtest"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// TestConcurrentMigrate starts several "replicas" on one empty database at
+// once: every one succeeds and each migration is applied exactly once.
+func TestConcurrentMigrate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dsn  func(t *testing.T) string
+	}{
+		{"postgres", func(t *testing.T) string { return dbtest.EmptyPostgreSQL(t) }},
+		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "jimm.db") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dsn := tc.dsn(t)
+			var wg sync.WaitGroup
+			errs := make([]error, 6)
+			for i := range errs {
+				wg.Go(func() {
+					d, err := db.Open(t.Context(), dsn, quiet)
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					defer d.Close()
+					errs[i] = d.Migrate(t.Context())
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("replica %d: %v", i, err)
+				}
+			}
+			d, err := db.Open(t.Context(), dsn, quiet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			var applied []int
+			if err := d.Raw("SELECT version FROM schema_migrations ORDER BY version").Scan(&applied).Error; err != nil {
+				t.Fatal(err)
+			}
+			if len(applied) != 1 || applied[0] != 1 {
+				t.Fatalf("applied versions %v, want [1]", applied)
+			}
+			// Migrating again is a no-op.
+			if err := d.Migrate(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestRefuseNewerSchema(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		if err := d.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', CURRENT_TIMESTAMP)").Error; err != nil {
+			t.Fatal(err)
+		}
+		err := d.Migrate(t.Context())
+		if err == nil || !strings.Contains(err.Error(), "version 999, newer than this broker knows") {
+			t.Fatalf("got %v, want a refusal naming version 999", err)
+		}
+	})
+}
+
+func addController(t *testing.T, d *db.DB, name, uuid string) *db.Controller {
+	t.Helper()
+	c := &db.Controller{Name: name, UUID: uuid, Addresses: []string{"127.0.0.1:17070", "[::1]:17070"},
+		CACert: "pem", TLSServerName: "juju-apiserver", AdminUser: "admin", AdminPassword: []byte{1, 2, 3},
+		AgentVersion: "3.5.4", Cloud: "localhost", CloudType: "lxd", Regions: []string{"r1", "r2"}}
+	if err := d.WithContext(t.Context()).Create(c).Error; err != nil {
+		t.Fatalf("create controller %s: %v", name, err)
+	}
+	return c
+}
+
+func TestRoundTripAndConstraints(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := t.Context()
+		c := addController(t, d, "ctl-a", "u-a")
+		var got db.Controller
+		if err := d.WithContext(ctx).Where("name = ?", "ctl-a").First(&got).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Addresses) != 2 || got.Addresses[1] != "[::1]:17070" || len(got.Regions) != 2 || string(got.AdminPassword) != "\x01\x02\x03" {
+			t.Fatalf("controller round trip: %+v", got)
+		}
+		dup := &db.Controller{Name: "ctl-a", UUID: "u-other", Addresses: []string{}, Regions: []string{}, AdminPassword: []byte{}}
+		if err := d.WithContext(ctx).Create(dup).Error; !errors.Is(err, db.ErrDuplicate) {
+			t.Fatalf("duplicate controller name: got %v, want ErrDuplicate", err)
+		}
+		m := &db.Model{UUID: "m-1", Name: "one", Owner: "alice", ControllerID: c.ID, Cloud: "localhost", Region: "r1", Life: "alive"}
+		if err := d.WithContext(ctx).Create(m).Error; err != nil {
+			t.Fatal(err)
+		}
+		again := &db.Model{UUID: "m-2", Name: "one", Owner: "alice", ControllerID: c.ID, Cloud: "localhost", Region: "r1", Life: "alive"}
+		if err := d.WithContext(ctx).Create(again).Error; !errors.Is(err, db.ErrDuplicate) {
+			t.Fatalf("same owner and model name: got %v, want ErrDuplicate", err)
+		}
+		orphan := &db.Model{UUID: "m-3", Name: "two", Owner: "alice", ControllerID: 9999, Cloud: "localhost", Region: "r1", Life: "alive"}
+		if err := d.WithContext(ctx).Create(orphan).Error; err == nil {
+			t.Fatal("model on a missing controller was accepted: foreign key not enforced")
+		}
+		var loaded db.Model
+		if err := d.WithContext(ctx).Preload("Controller").Where("uuid = ?", "m-1").First(&loaded).Error; err != nil || loaded.Controller.Name != "ctl-a" {
+			t.Fatalf("model with controller: %v %+v", err, loaded)
+		}
+		var none db.Model
+		if err := d.WithContext(ctx).Where("uuid = ?", "nope").First(&none).Error; !errors.Is(err, db.ErrNotFound) {
+			t.Fatalf("missing model: got %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5e9)
+	defer cancel()
+	_, err := db.Open(ctx, "postgres://u:hunter2@127.0.0.1:1/x?sslmode=disable&connect_timeout=1", quiet)
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("unreachable server: got %v (must fail and not show the password)", err)
+	}
+	if _, err := db.Open(ctx, filepath.Join(t.TempDir(), "missing-dir", "x.db"), quiet); err == nil {
+		t.Fatal("sqlite file in a missing directory: want error")
+	}
+}

@@ -1,0 +1,89 @@
+package db
+
+import "time"
+
+// Controller is a registered Juju controller.
+type Controller struct {
+	ID        uint      `gorm:"primaryKey"`
+	CreatedAt time.Time `gorm:"not null"`
+	UpdatedAt time.Time `gorm:"not null"`
+	Name      string    `gorm:"not null;uniqueIndex"`
+	UUID      string    `gorm:"column:uuid;not null;uniqueIndex"`
+	// Addresses are host:port API addresses, tried in order.
+	Addresses     []string `gorm:"serializer:json;not null"`
+	CACert        string   `gorm:"not null"`
+	TLSServerName string   `gorm:"column:tls_server_name;not null"`
+	AdminUser     string   `gorm:"not null"`
+	// AdminPassword is sealed with the broker's secrets key.
+	AdminPassword []byte   `gorm:"not null"`
+	AgentVersion  string   `gorm:"not null"`
+	Cloud         string   `gorm:"not null"`
+	CloudType     string   `gorm:"not null"`
+	Regions       []string `gorm:"serializer:json;not null"`
+	// Priority orders placement: higher tiers are tried first.
+	Priority   int  `gorm:"not null;default:0"`
+	Deprecated bool `gorm:"not null;default:false"`
+}
+
+// Model is a model hosted on one of the controllers: the routing table.
+type Model struct {
+	ID           uint      `gorm:"primaryKey"`
+	CreatedAt    time.Time `gorm:"not null"`
+	UpdatedAt    time.Time `gorm:"not null"`
+	UUID         string    `gorm:"column:uuid;not null;uniqueIndex"`
+	Name         string    `gorm:"not null"`
+	Owner        string    `gorm:"not null"` // identity name
+	ControllerID uint      `gorm:"not null;index"`
+	Controller   Controller
+	Cloud        string `gorm:"not null"`
+	Region       string `gorm:"not null"`
+	Type         string `gorm:"not null;default:iaas"`
+	Life         string `gorm:"not null"`
+	// Counts as last seen on the controller.
+	MachineCount int `gorm:"not null;default:0"`
+	CoreCount    int `gorm:"not null;default:0"`
+	UnitCount    int `gorm:"not null;default:0"`
+}
+
+// Identity is a user or service account known to the broker.
+type Identity struct {
+	ID          uint      `gorm:"primaryKey"`
+	CreatedAt   time.Time `gorm:"not null"`
+	UpdatedAt   time.Time `gorm:"not null"`
+	Name        string    `gorm:"not null;uniqueIndex"`
+	DisplayName string    `gorm:"not null;default:''"`
+	LastLogin   *time.Time
+	Disabled    bool `gorm:"not null;default:false"`
+}
+
+// Relation is one relation tuple: Subject has Relation to the object
+// ObjectKind:ObjectID, e.g. user:alice administrator model:<uuid>.
+type Relation struct {
+	ID         uint      `gorm:"primaryKey"`
+	CreatedAt  time.Time `gorm:"not null"`
+	Subject    string    `gorm:"not null"`
+	Relation   string    `gorm:"not null"`
+	ObjectKind string    `gorm:"not null"`
+	ObjectID   string    `gorm:"column:object_id;not null"`
+}
+
+// SessionToken is a broker-minted login session. Only the token's hash is
+// stored.
+type SessionToken struct {
+	ID        uint      `gorm:"primaryKey"`
+	CreatedAt time.Time `gorm:"not null"`
+	TokenHash []byte    `gorm:"not null;uniqueIndex"`
+	Identity  string    `gorm:"not null;index"`
+	ExpiresAt time.Time `gorm:"not null"`
+}
+
+// SigningKey is a key the broker signs controller tokens with. The private
+// key is sealed with the broker's secrets key.
+type SigningKey struct {
+	ID         uint      `gorm:"primaryKey"`
+	CreatedAt  time.Time `gorm:"not null"`
+	KID        string    `gorm:"column:kid;not null;uniqueIndex"`
+	Algorithm  string    `gorm:"not null"`
+	PrivateKey []byte    `gorm:"not null"`
+	RetireAt   *time.Time
+}
