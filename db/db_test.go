@@ -55,8 +55,13 @@ func TestConcurrentMigrate(t *testing.T) {
 			if err := d.Raw("SELECT version FROM schema_migrations ORDER BY version").Scan(&applied).Error; err != nil {
 				t.Fatal(err)
 			}
-			if len(applied) != 1 || applied[0] != 1 {
-				t.Fatalf("applied versions %v, want [1]", applied)
+			for i, v := range applied {
+				if v != i+1 {
+					t.Fatalf("applied versions %v, want 1, 2, ... each once", applied)
+				}
+			}
+			if len(applied) < 2 {
+				t.Fatalf("applied versions %v: fewer than the migrations this build has", applied)
 			}
 			// Migrating again is a no-op.
 			if err := d.Migrate(t.Context()); err != nil {
@@ -137,4 +142,62 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := db.Open(ctx, filepath.Join(t.TempDir(), "missing-dir", "x.db"), quiet); err == nil {
 		t.Fatal("sqlite file in a missing directory: want error")
 	}
+}
+
+func TestSettingIsSharedByReplicas(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		var wg sync.WaitGroup
+		got := make([]string, 8)
+		for i := range got {
+			wg.Go(func() {
+				v, err := d.Setting(t.Context(), "uuid", func() string { return strings.Repeat(string(rune('a'+i)), 4) })
+				if err != nil {
+					t.Error(err)
+				}
+				got[i] = v
+			})
+		}
+		wg.Wait()
+		for _, v := range got {
+			if v != got[0] || v == "" {
+				t.Fatalf("replicas disagree on a setting: %v", got)
+			}
+		}
+	})
+}
+
+func TestModelsForIsOneFilteredQuery(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := t.Context()
+		c := addController(t, d, "ctl-a", "u-a")
+		for i, owner := range []string{"alice", "bob", "carol"} {
+			m := &db.Model{UUID: "m" + owner, Name: "m", Owner: owner, ControllerID: c.ID, Cloud: "localhost", Region: "r1", Life: "alive"}
+			if err := d.WithContext(ctx).Create(m).Error; err != nil {
+				t.Fatal(err)
+			}
+			d.WithContext(ctx).Create(&db.Relation{Subject: "user:" + owner, Relation: "administrator", ObjectKind: "model", ObjectID: m.UUID})
+			_ = i
+		}
+		d.WithContext(ctx).Create(&db.Relation{Subject: "group:ops#member", Relation: "reader", ObjectKind: "model", ObjectID: "mcarol"})
+		d.WithContext(ctx).Create(&db.Relation{Subject: "user:alice", Relation: "reader", ObjectKind: "cloud", ObjectID: "mbob"})
+
+		got, err := d.ModelsFor(ctx, []string{"user:alice", "group:ops#member"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]string{}
+		for _, m := range got {
+			seen[m.UUID] = m.Relation
+			if m.AgentVersion != "3.5.4" {
+				t.Fatalf("agent version of %s: %q", m.UUID, m.AgentVersion)
+			}
+		}
+		if len(got) != 2 || seen["malice"] != "administrator" || seen["mcarol"] != "reader" {
+			t.Fatalf("models for alice+ops: %v (a cloud relation with a model's id must not count)", seen)
+		}
+		all, err := d.ModelsFor(ctx, nil)
+		if err != nil || len(all) != 3 {
+			t.Fatalf("all models: %v, %d", err, len(all))
+		}
+	})
 }

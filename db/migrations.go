@@ -97,6 +97,12 @@ CREATE TABLE signing_keys (
 );
 CREATE UNIQUE INDEX signing_keys_kid ON signing_keys (kid);
 `},
+	{2, "settings", `
+CREATE TABLE settings (
+	name TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+`},
 }
 
 // dialectSQL fills a migration's placeholders for a dialect.

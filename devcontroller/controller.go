@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/jimmbroker/jimm/devcontroller/jwtauth"
-	"github.com/jimmbroker/jimm/devcontroller/pki"
 	"github.com/jimmbroker/jimm/devcontroller/store"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
+	"github.com/jimmbroker/jimm/jujuapi/pki"
 )
 
 // adminUser is the name of the controller's bootstrap user.

@@ -14,38 +14,38 @@ type root = jujuapi.Registry[*session]
 func buildRoots() (*root, *root) {
 	ctl, mdl := &root{}, &root{}
 	for _, r := range []*root{ctl, mdl} {
-		r.Register("Admin", []int{3}, "Login", typed((*session).login))
-		r.Register("Admin", []int{3}, "RedirectInfo", noParams((*session).redirectInfo))
-		r.Register("Pinger", []int{1}, "Ping", noParams(func(*session, context.Context) (struct{}, error) {
+		r.Register("Admin", []int{3}, "Login", jujuapi.Typed((*session).login))
+		r.Register("Admin", []int{3}, "RedirectInfo", jujuapi.NoParams((*session).redirectInfo))
+		r.Register("Pinger", []int{1}, "Ping", jujuapi.NoParams(func(*session, context.Context) (struct{}, error) {
 			return struct{}{}, nil
 		}))
-		r.Register("ModelConfig", []int{3}, "ModelGet", noParams((*session).modelGet))
-		r.Register("ModelConfig", []int{3}, "ModelSet", typed((*session).modelSet))
-		r.Register("ModelConfig", []int{3}, "ModelUnset", typed((*session).modelUnset))
+		r.Register("ModelConfig", []int{3}, "ModelGet", jujuapi.NoParams((*session).modelGet))
+		r.Register("ModelConfig", []int{3}, "ModelSet", jujuapi.Typed((*session).modelSet))
+		r.Register("ModelConfig", []int{3}, "ModelUnset", jujuapi.Typed((*session).modelUnset))
 	}
 
 	mm := []int{9, 10}
-	ctl.Register("ModelManager", mm, "ListModels", typed((*session).listModels))
-	ctl.Register("ModelManager", mm, "ListModelSummaries", typed((*session).listModelSummaries))
-	ctl.Register("ModelManager", mm, "ModelInfo", typed((*session).modelInfo))
-	ctl.Register("ModelManager", mm, "CreateModel", typed((*session).createModel))
-	ctl.Register("ModelManager", mm, "DestroyModels", typed((*session).destroyModels))
-	ctl.Register("ModelManager", mm, "ModelStatus", typed((*session).modelStatus))
-	ctl.Register("ModelManager", mm, "ModifyModelAccess", typed((*session).modifyModelAccess))
-	ctl.Register("Cloud", []int{7}, "Clouds", noParams((*session).clouds))
-	ctl.Register("Cloud", []int{7}, "Cloud", typed((*session).cloud))
-	ctl.Register("Controller", []int{11}, "ControllerVersion", noParams((*session).controllerVersion))
-	ctl.Register("Controller", []int{11}, "GetControllerAccess", typed((*session).getControllerAccess))
-	ctl.Register("Controller", []int{11}, "IdentityProviderURL", noParams((*session).identityProviderURL))
-	ctl.Register("UserManager", []int{3}, "UserInfo", typed((*session).userInfo))
-	ctl.Register("UserManager", []int{3}, "AddUser", typed((*session).addUser))
+	ctl.Register("ModelManager", mm, "ListModels", jujuapi.Typed((*session).listModels))
+	ctl.Register("ModelManager", mm, "ListModelSummaries", jujuapi.Typed((*session).listModelSummaries))
+	ctl.Register("ModelManager", mm, "ModelInfo", jujuapi.Typed((*session).modelInfo))
+	ctl.Register("ModelManager", mm, "CreateModel", jujuapi.Typed((*session).createModel))
+	ctl.Register("ModelManager", mm, "DestroyModels", jujuapi.Typed((*session).destroyModels))
+	ctl.Register("ModelManager", mm, "ModelStatus", jujuapi.Typed((*session).modelStatus))
+	ctl.Register("ModelManager", mm, "ModifyModelAccess", jujuapi.Typed((*session).modifyModelAccess))
+	ctl.Register("Cloud", []int{7}, "Clouds", jujuapi.NoParams((*session).clouds))
+	ctl.Register("Cloud", []int{7}, "Cloud", jujuapi.Typed((*session).cloud))
+	ctl.Register("Controller", []int{11}, "ControllerVersion", jujuapi.NoParams((*session).controllerVersion))
+	ctl.Register("Controller", []int{11}, "GetControllerAccess", jujuapi.Typed((*session).getControllerAccess))
+	ctl.Register("Controller", []int{11}, "IdentityProviderURL", jujuapi.NoParams((*session).identityProviderURL))
+	ctl.Register("UserManager", []int{3}, "UserInfo", jujuapi.Typed((*session).userInfo))
+	ctl.Register("UserManager", []int{3}, "AddUser", jujuapi.Typed((*session).addUser))
 
-	mdl.Register("Client", []int{6, 7}, "FullStatus", typed((*session).fullStatus))
+	mdl.Register("Client", []int{6, 7}, "FullStatus", jujuapi.Typed((*session).fullStatus))
 	app := []int{15, 16, 17, 18, 19, 20}
-	mdl.Register("Application", app, "Deploy", typed((*session).deploy))
-	mdl.Register("Application", app, "AddUnits", typed((*session).addUnits))
-	mdl.Register("Application", app, "DestroyApplication", typed((*session).destroyApplication))
-	mdl.Register("MachineManager", []int{9, 10}, "AddMachines", typed((*session).addMachines))
+	mdl.Register("Application", app, "Deploy", jujuapi.Typed((*session).deploy))
+	mdl.Register("Application", app, "AddUnits", jujuapi.Typed((*session).addUnits))
+	mdl.Register("Application", app, "DestroyApplication", jujuapi.Typed((*session).destroyApplication))
+	mdl.Register("MachineManager", []int{9, 10}, "AddMachines", jujuapi.Typed((*session).addMachines))
 	return ctl, mdl
 }
 
@@ -53,14 +53,4 @@ func buildRoots() (*root, *root) {
 // model yet, as Juju answers for a model that has not moved.
 func (s *session) redirectInfo(context.Context) (params.RedirectInfoResult, error) {
 	return params.RedirectInfoResult{}, jujuapi.Errorf(jujuapi.CodeNotFound, "no redirection information available")
-}
-
-// typed and noParams adapt the session's methods, as method expressions
-// (receiver first), to registry methods.
-func typed[P, R any](fn func(*session, context.Context, P) (R, error)) jujuapi.Method[*session] {
-	return jujuapi.Typed(func(ctx context.Context, s *session, p P) (R, error) { return fn(s, ctx, p) })
-}
-
-func noParams[R any](fn func(*session, context.Context) (R, error)) jujuapi.Method[*session] {
-	return jujuapi.NoParams(func(ctx context.Context, s *session) (R, error) { return fn(s, ctx) })
 }

@@ -234,7 +234,7 @@ type sleepParams struct {
 // testRegistry is what the servers in these tests answer.
 func testRegistry() *jujuapi.Registry[*session] {
 	r := quickRegistry()
-	r.Register("Test", []int{1}, "Sleep", jujuapi.Typed(func(ctx context.Context, _ *session, p sleepParams) (any, error) {
+	r.Register("Test", []int{1}, "Sleep", jujuapi.Typed(func(_ *session, ctx context.Context, p sleepParams) (any, error) {
 		select {
 		case <-time.After(time.Duration(p.MS) * time.Millisecond):
 			return map[string]int{"slept": p.MS}, nil
@@ -248,22 +248,22 @@ func testRegistry() *jujuapi.Registry[*session] {
 // quickRegistry has only methods that answer at once, whatever their params.
 func quickRegistry() *jujuapi.Registry[*session] {
 	var r jujuapi.Registry[*session]
-	r.Register("Pinger", []int{1}, "Ping", jujuapi.NoParams(func(context.Context, *session) (any, error) {
+	r.Register("Pinger", []int{1}, "Ping", jujuapi.NoParams(func(*session, context.Context) (any, error) {
 		return nil, nil
 	}))
 	for _, v := range []int{1, 2} {
-		r.Register("Echo", []int{v}, "Echo", jujuapi.Typed(func(_ context.Context, _ *session, p echoParams) (echoResult, error) {
+		r.Register("Echo", []int{v}, "Echo", jujuapi.Typed(func(_ *session, _ context.Context, p echoParams) (echoResult, error) {
 			return echoResult{Text: p.Text, Count: p.Count, Version: v}, nil
 		}))
 	}
-	r.Register("Echo", []int{1, 2}, "Zero", jujuapi.Typed(func(_ context.Context, _ *session, p echoParams) (echoParams, error) {
+	r.Register("Echo", []int{1, 2}, "Zero", jujuapi.Typed(func(_ *session, _ context.Context, p echoParams) (echoParams, error) {
 		// Returns what it got: shows what absent/null params decode to.
 		return p, nil
 	}))
-	r.Register("Test", []int{1}, "Fail", jujuapi.Typed(func(_ context.Context, _ *session, p failParams) (any, error) {
+	r.Register("Test", []int{1}, "Fail", jujuapi.Typed(func(_ *session, _ context.Context, p failParams) (any, error) {
 		return nil, &jujuapi.Error{Message: p.Message, Code: p.Code, Info: p.Info}
 	}))
-	r.Register("Test", []int{1}, "Panic", jujuapi.NoParams(func(context.Context, *session) (any, error) {
+	r.Register("Test", []int{1}, "Panic", jujuapi.NoParams(func(*session, context.Context) (any, error) {
 		panic("deliberate")
 	}))
 	return &r

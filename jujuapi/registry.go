@@ -84,10 +84,11 @@ func (r *Registry[S]) Versions() []FacadeVersions {
 	return out
 }
 
-// Typed adapts a function with typed params and result to a Method. Absent
-// or null params decode as the zero P; params that do not decode are a
-// "bad request".
-func Typed[S, P, R any](fn func(ctx context.Context, s S, p P) (R, error)) Method[S] {
+// Typed adapts a function with typed params and result to a Method. The
+// connection state comes first, so that a method expression such as
+// (*session).createModel fits. Absent or null params decode as the zero P;
+// params that do not decode are a "bad request".
+func Typed[S, P, R any](fn func(s S, ctx context.Context, p P) (R, error)) Method[S] {
 	return func(ctx context.Context, s S, raw json.RawMessage) (any, error) {
 		var p P
 		if len(raw) > 0 && string(raw) != "null" {
@@ -95,7 +96,7 @@ func Typed[S, P, R any](fn func(ctx context.Context, s S, p P) (R, error)) Metho
 				return nil, Errorf(CodeBadRequest, "cannot decode params: %v", err)
 			}
 		}
-		r, err := fn(ctx, s, p)
+		r, err := fn(s, ctx, p)
 		if err != nil {
 			return nil, err
 		}
@@ -103,10 +104,10 @@ func Typed[S, P, R any](fn func(ctx context.Context, s S, p P) (R, error)) Metho
 	}
 }
 
-// NoParams adapts a function that takes no params.
-func NoParams[S, R any](fn func(ctx context.Context, s S) (R, error)) Method[S] {
+// NoParams adapts a function that takes no params, state first like Typed.
+func NoParams[S, R any](fn func(s S, ctx context.Context) (R, error)) Method[S] {
 	return func(ctx context.Context, s S, _ json.RawMessage) (any, error) {
-		r, err := fn(ctx, s)
+		r, err := fn(s, ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -238,7 +238,7 @@ func TestTypedAndNoParams(t *testing.T) {
 		B []string `json:"b"`
 	}
 	var gotP P
-	typed := jujuapi.Typed(func(_ context.Context, s string, p P) (*P, error) {
+	typed := jujuapi.Typed(func(s string, _ context.Context, p P) (*P, error) {
 		gotP = p
 		if s == "fail" {
 			return nil, jujuapi.ErrPerm
@@ -288,7 +288,7 @@ func TestTypedAndNoParams(t *testing.T) {
 		}
 	}
 
-	np := jujuapi.NoParams(func(_ context.Context, s string) (int, error) {
+	np := jujuapi.NoParams(func(s string, _ context.Context) (int, error) {
 		if s == "fail" {
 			return 0, jujuapi.ErrNotLoggedIn
 		}

@@ -121,7 +121,7 @@ func writeResponse(c *Conn, logger *slog.Logger, id uint64, result any, err erro
 	frame, encErr := safeResponse(id, result, err)
 	if encErr != nil {
 		logger.Error("cannot encode API response", "request-id", id, "err", encErr)
-		frame, _ = response(id, nil, fmt.Errorf("internal error: %w", encErr))
+		frame, _ = EncodeResponse(id, nil, fmt.Errorf("internal error: %w", encErr))
 	}
 	if werr := c.WriteFrame(frame); werr != nil && !IsClosed(werr) {
 		logger.Debug("cannot write API response", "remote", c.RemoteAddr().String(), "err", werr)
@@ -136,5 +136,5 @@ func safeResponse(id uint64, result any, err error) (frame []byte, encErr error)
 			frame, encErr = nil, fmt.Errorf("panic encoding response %d: %v", id, p)
 		}
 	}()
-	return response(id, result, err)
+	return EncodeResponse(id, result, err)
 }

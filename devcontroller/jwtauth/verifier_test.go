@@ -29,7 +29,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/jimmbroker/jimm/devcontroller/jwtauth"
-	"github.com/jimmbroker/jimm/devcontroller/pki"
+	"github.com/jimmbroker/jimm/jujuapi/pki"
 )
 
 const controllerUUID = "7c6f3b1e-1d2a-4c5b-8e9f-0a1b2c3d4e5f"

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jimmbroker/jimm/devcontroller/pki"
+	"github.com/jimmbroker/jimm/jujuapi/pki"
 )
 
 func readFile(t *testing.T, dir, name string) []byte {

@@ -1,0 +1,114 @@
+package restapi
+
+import "time"
+
+// Paths of the admin API.
+const (
+	PathLogin        = "/v1/login"        // POST LoginRequest → LoginResponse
+	PathWhoAmI       = "/v1/whoami"       // GET → WhoAmI
+	PathControllers  = "/v1/controllers"  // GET → []Controller; POST AddControllerRequest → Controller
+	PathController   = "/v1/controllers/" // + name: GET → Controller; DELETE (?force=true)
+	PathDeprecated   = "/deprecated"      // PathController + name + PathDeprecated: PUT SetDeprecatedRequest → Controller
+	PathModels       = "/v1/models"       // GET → []Model (every model, for admins)
+	PathModel        = "/v1/models/"      // + uuid: GET → Model
+	HeaderRequestID  = "X-Request-Id"
+	ContentTypeJSON  = "application/json"
+	BearerAuthScheme = "Bearer"
+)
+
+// Error is the body of every error response.
+type Error struct {
+	// Message says what failed, on which object.
+	Message string `json:"error"`
+	// Code is a short machine-readable reason, e.g. "not found".
+	Code string `json:"code,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Error codes.
+const (
+	CodeNotFound      = "not found"
+	CodeAlreadyExists = "already exists"
+	CodeBadRequest    = "bad request"
+	CodeUnauthorized  = "unauthorized"
+	CodeForbidden     = "forbidden"
+	CodeConflict      = "conflict"
+	CodeUnavailable   = "unavailable"
+)
+
+// LoginRequest logs in with a user name and password.
+type LoginRequest struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+}
+
+// LoginResponse carries a session token for later requests.
+type LoginResponse struct {
+	Token     string    `json:"token"`
+	Identity  string    `json:"identity"`
+	ExpiresAt time.Time `json:"expires-at"`
+}
+
+// WhoAmI says who the caller is.
+type WhoAmI struct {
+	Identity string `json:"identity"`
+	Admin    bool   `json:"admin"`
+}
+
+// Controller statuses.
+const (
+	StatusUp         = "up"
+	StatusDown       = "down"
+	StatusDeprecated = "deprecated"
+)
+
+// Controller is a registered controller as the broker sees it.
+type Controller struct {
+	Name          string    `json:"name" yaml:"name"`
+	UUID          string    `json:"uuid" yaml:"uuid"`
+	Status        string    `json:"status" yaml:"status"`
+	StatusSince   time.Time `json:"status-since,omitzero" yaml:"status-since,omitempty"`
+	StatusMessage string    `json:"status-message,omitempty" yaml:"status-message,omitempty"`
+	Deprecated    bool      `json:"deprecated" yaml:"deprecated"`
+	AgentVersion  string    `json:"agent-version" yaml:"agent-version"`
+	Cloud         string    `json:"cloud" yaml:"cloud"`
+	CloudType     string    `json:"cloud-type" yaml:"cloud-type"`
+	Regions       []string  `json:"regions" yaml:"regions"`
+	Addresses     []string  `json:"api-addresses" yaml:"api-addresses"`
+	Priority      int       `json:"priority" yaml:"priority"`
+	ModelCount    int       `json:"model-count" yaml:"model-count"`
+	AddedAt       time.Time `json:"added-at" yaml:"added-at"`
+}
+
+// AddControllerRequest registers a controller: the fields of the
+// controller.yaml a development controller writes (and that an operator
+// writes for a real one). The broker dials it with the pinned CA, logs in,
+// and reads its version, cloud and regions before storing it.
+type AddControllerRequest struct {
+	Name          string   `json:"name" yaml:"name"`
+	UUID          string   `json:"uuid" yaml:"uuid"`
+	APIAddresses  []string `json:"api-addresses" yaml:"api-addresses"`
+	CACert        string   `json:"ca-cert" yaml:"ca-cert"`
+	TLSServerName string   `json:"tls-server-name,omitempty" yaml:"tls-server-name,omitempty"`
+	AdminUser     string   `json:"admin-user" yaml:"admin-user"`
+	AdminPassword string   `json:"admin-password" yaml:"admin-password"`
+	Priority      int      `json:"priority,omitempty" yaml:"priority,omitempty"`
+}
+
+// SetDeprecatedRequest deprecates a controller (no new models) or undoes it.
+type SetDeprecatedRequest struct {
+	Deprecated bool `json:"deprecated"`
+}
+
+// Model is a model in the routing table, for admins.
+type Model struct {
+	UUID       string    `json:"uuid" yaml:"uuid"`
+	Name       string    `json:"name" yaml:"name"`
+	Owner      string    `json:"owner" yaml:"owner"`
+	Controller string    `json:"controller" yaml:"controller"`
+	Cloud      string    `json:"cloud" yaml:"cloud"`
+	Region     string    `json:"region" yaml:"region"`
+	Life       string    `json:"life" yaml:"life"`
+	CreatedAt  time.Time `json:"created-at" yaml:"created-at"`
+}

@@ -1,0 +1,54 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"gorm.io/gorm/clause"
+)
+
+// Setting returns the value of a broker-wide setting, creating it with
+// value init() the first time. Replicas starting together agree: the
+// first insert wins and the others read it.
+func (d *DB) Setting(ctx context.Context, name string, init func() string) (string, error) {
+	row := map[string]any{"name": name, "value": init()}
+	if err := d.WithContext(ctx).Table("settings").Clauses(clause.OnConflict{DoNothing: true}).Create(row).Error; err != nil {
+		return "", fmt.Errorf("create setting %q: %w", name, err)
+	}
+	var value string
+	if err := d.WithContext(ctx).Table("settings").Where("name = ?", name).Select("value").Scan(&value).Error; err != nil {
+		return "", fmt.Errorf("read setting %q: %w", name, err)
+	}
+	if value == "" {
+		return "", fmt.Errorf("read setting %q: %w", name, errors.New("empty value"))
+	}
+	return value, nil
+}
+
+// ModelAccess is a model and one relation a subject has to it.
+type ModelAccess struct {
+	Model
+	Relation     string
+	AgentVersion string // of the hosting controller
+}
+
+// ModelsFor returns, in one query, the live routes of the models any of
+// subjects (e.g. "user:alice", "group:ops#member") has a relation to, with
+// the relation; a model appears once per relation. With subjects nil it
+// returns every model, with an empty relation.
+func (d *DB) ModelsFor(ctx context.Context, subjects []string) ([]ModelAccess, error) {
+	q := d.WithContext(ctx).Table("models").
+		Select("models.*, controllers.agent_version AS agent_version").
+		Joins("JOIN controllers ON controllers.id = models.controller_id")
+	if subjects != nil {
+		q = q.Select("models.*, controllers.agent_version AS agent_version, relations.relation AS relation").
+			Joins("JOIN relations ON relations.object_kind = 'model' AND relations.object_id = models.uuid").
+			Where("relations.subject IN ?", subjects)
+	}
+	var out []ModelAccess
+	if err := q.Order("models.owner, models.name").Scan(&out).Error; err != nil {
+		return nil, fmt.Errorf("list models: %w", err)
+	}
+	return out, nil
+}
