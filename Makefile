@@ -1,7 +1,10 @@
 # make test  — every test: unit tests (with the race detector), a short fuzz
 #              run of the frame decoder and server, and the end-to-end tests
 #              in integration/ against real devcontroller processes.
-# make demo  — run a development controller on 127.0.0.1:17070.
+#              The broker's end-to-end tests need PostgreSQL: JIMM_TEST_DSN
+#              (bash .ci/postgres.sh prints one); without it they are skipped.
+# make demo  — run the demo: broker, embedded database, three development
+#              controllers (go run ./cmd/jimmd demo).
 
 BIN := $(CURDIR)/.bin
 FUZZTIME ?= 10s
@@ -12,6 +15,8 @@ GOTESTFLAGS ?=
 
 build:
 	go build -o $(BIN)/devcontroller ./cmd/devcontroller
+	go build -o $(BIN)/jimmd ./cmd/jimmd
+	go build -o $(BIN)/jimmctl ./cmd/jimmctl
 
 unit:
 	go test $(GOTESTFLAGS) -race -count=1 ./...
@@ -21,9 +26,10 @@ fuzz:
 	go test $(GOTESTFLAGS) -run='^$$' -fuzz='^FuzzServe$$' -fuzztime=$(FUZZTIME) ./jujuapi/
 
 integration: build
-	cd integration && JIMM_DEVCONTROLLER_BIN=$(BIN)/devcontroller go test $(GOTESTFLAGS) -count=1 .
+	cd integration && JIMM_DEVCONTROLLER_BIN=$(BIN)/devcontroller JIMM_JIMMD_BIN=$(BIN)/jimmd JIMM_JIMMCTL_BIN=$(BIN)/jimmctl \
+		go test $(GOTESTFLAGS) -count=1 .
 
 test: unit fuzz integration
 
-demo: build
-	$(BIN)/devcontroller --name dev --data-dir $(CURDIR)/.devcontroller --admin-password dev-password
+demo:
+	go run ./cmd/jimmd demo

@@ -6,6 +6,7 @@ replace gopkg.in/yaml.v2 => github.com/juju/yaml/v2 v2.0.0
 
 require (
 	github.com/gorilla/websocket v1.5.1
+	github.com/jackc/pgx/v5 v5.12.0
 	github.com/juju/errors v1.0.0
 	github.com/juju/juju v0.0.0-20240912164120-31b4b0914740
 	github.com/juju/names/v5 v5.0.0
@@ -20,6 +21,9 @@ require (
 	github.com/go-macaroon-bakery/macaroonpb v1.0.0 // indirect
 	github.com/gobwas/glob v0.2.3 // indirect
 	github.com/golang/protobuf v1.5.3 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/juju/ansiterm v1.0.0 // indirect
 	github.com/juju/charm/v12 v12.1.1 // indirect
 	github.com/juju/clock v1.1.1 // indirect
@@ -63,9 +67,10 @@ require (
 	github.com/xdg-go/stringprep v1.0.4 // indirect
 	golang.org/x/crypto v0.26.0 // indirect
 	golang.org/x/net v0.28.0 // indirect
+	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.24.0 // indirect
 	golang.org/x/term v0.23.0 // indirect
-	golang.org/x/text v0.17.0 // indirect
+	golang.org/x/text v0.41.0 // indirect
 	google.golang.org/protobuf v1.33.0 // indirect
 	gopkg.in/errgo.v1 v1.0.1 // indirect
 	gopkg.in/gobwas/glob.v0 v0.2.3 // indirect

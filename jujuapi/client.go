@@ -1,7 +1,6 @@
 package jujuapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -110,16 +109,16 @@ func (c *Client) forget(id uint64) {
 }
 
 func (c *Client) readLoop() {
-	var buf bytes.Buffer
 	var err error
 	for {
-		var frame []byte
-		frame, err = c.conn.ReadFrame(&buf)
+		var frame *Frame
+		frame, err = c.conn.NextFrame()
 		if err != nil {
 			break
 		}
 		var msg *Message
-		msg, err = DecodeMessage(frame)
+		msg, err = DecodeMessage(frame.Bytes())
+		frame.Release()
 		if err != nil {
 			break
 		}

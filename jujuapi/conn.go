@@ -60,9 +60,13 @@ type Conn struct {
 // writeBufferPool shares write buffers between idle connections.
 var writeBufferPool = &sync.Pool{}
 
+// readBufferSize is gorilla's per-connection read buffer. Frames are read
+// out of crypto/tls's own record buffer, so a small one costs no extra
+// system calls, and every idle connection holds it.
+const readBufferSize = 1024
+
 var upgrader = websocket.Upgrader{
-	// ReadBufferSize 0 reuses the HTTP server's 4 KB read buffer instead of
-	// holding a second one for the life of the connection.
+	ReadBufferSize:  readBufferSize,
 	WriteBufferPool: writeBufferPool,
 	// Juju clients send Origin http://localhost/; the API is authenticated
 	// by its first RPC, not by origin.
@@ -93,7 +97,7 @@ func Dial(ctx context.Context, url string, opts DialOptions) (*Conn, error) {
 	d := websocket.Dialer{
 		TLSClientConfig:  opts.TLSConfig,
 		HandshakeTimeout: 30 * time.Second,
-		ReadBufferSize:   4096,
+		ReadBufferSize:   readBufferSize,
 		WriteBufferPool:  writeBufferPool,
 	}
 	ws, resp, err := d.DialContext(ctx, url, opts.Header)
@@ -137,27 +141,50 @@ var (
 	ErrBinaryFrame   = errors.New("binary frame: the Juju API uses text frames")
 )
 
-// ReadFrame reads the next frame's bytes into buf (reusing its storage) and
-// returns them. It fails with ErrFrameTooLarge for a frame over the limit and
-// ErrBinaryFrame for a binary frame; the caller should then Close with a
-// status that says so (see CloseFor).
-func (c *Conn) ReadFrame(buf *bytes.Buffer) ([]byte, error) {
+// Frame is one frame's bytes, in a buffer borrowed from a pool shared by
+// every connection: a connection waiting for its next frame holds none.
+type Frame struct{ buf bytes.Buffer }
+
+// Bytes returns the frame's bytes, valid until Release.
+func (f *Frame) Bytes() []byte { return f.buf.Bytes() }
+
+// maxPooledFrame is the largest buffer returned to the pool; bigger ones
+// (from rare big frames) go to the garbage collector.
+const maxPooledFrame = 64 << 10
+
+var framePool = sync.Pool{New: func() any { return new(Frame) }}
+
+// Release returns the frame's buffer to the pool.
+func (f *Frame) Release() {
+	if f.buf.Cap() > maxPooledFrame {
+		return
+	}
+	f.buf.Reset()
+	framePool.Put(f)
+}
+
+// NextFrame waits for the next frame, then reads it into a pooled buffer;
+// call Release when done with it. It fails with ErrFrameTooLarge for a
+// frame over the limit and ErrBinaryFrame for a binary frame; the caller
+// should then close with the status CloseFor gives.
+func (c *Conn) NextFrame() (*Frame, error) {
 	c.extendReadDeadline()
 	typ, r, err := c.ws.NextReader()
 	if err == nil {
-		buf.Reset()
-		_, err = buf.ReadFrom(r)
+		f := framePool.Get().(*Frame)
+		if _, err = f.buf.ReadFrom(r); err == nil {
+			if typ != websocket.TextMessage {
+				f.Release()
+				return nil, ErrBinaryFrame
+			}
+			return f, nil
+		}
+		f.Release()
 	}
 	if errors.Is(err, websocket.ErrReadLimit) {
 		return nil, fmt.Errorf("%w: over the limit of %d bytes", ErrFrameTooLarge, c.opts.MaxFrameSize)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if typ != websocket.TextMessage {
-		return nil, ErrBinaryFrame
-	}
-	return buf.Bytes(), nil
+	return nil, err
 }
 
 // WriteFrame writes one text frame. Safe for concurrent use.

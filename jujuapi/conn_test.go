@@ -43,7 +43,7 @@ func rawServerWith(t *testing.T, up websocket.Upgrader, script func(ws *websocke
 	}
 }
 
-// TestConnReadFrame checks what Conn.ReadFrame returns for what a peer
+// TestConnReadFrame checks what Conn.NextFrame returns for what a peer
 // sends, with a 1024-byte limit.
 func TestConnReadFrame(t *testing.T) {
 	const limit = 1024
@@ -136,15 +136,15 @@ func TestConnReadFrame(t *testing.T) {
 				peerClose <- jujuapi.CloseCode(err)
 			})
 			c := dialConn(t, ts, jujuapi.ConnOptions{MaxFrameSize: limit})
-			var buf bytes.Buffer
-			got, err := c.ReadFrame(&buf)
+			frame, err := c.NextFrame()
 			if tt.wantErr == nil {
 				if err != nil {
-					t.Fatalf("ReadFrame: %v", err)
+					t.Fatalf("NextFrame: %v", err)
 				}
-				if string(got) != tt.want {
-					t.Errorf("ReadFrame = %q, want %q", got, tt.want)
+				if got := string(frame.Bytes()); got != tt.want {
+					t.Errorf("NextFrame = %q, want %q", got, tt.want)
 				}
+				frame.Release()
 				c.CloseWith(jujuapi.CloseNormal, "")
 				if code := <-peerClose; code != websocket.CloseNormalClosure {
 					t.Errorf("peer saw close %d, want 1000", code)
@@ -152,7 +152,7 @@ func TestConnReadFrame(t *testing.T) {
 				return
 			}
 			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("ReadFrame error = %T %v, want %v", err, err, tt.wantErr)
+				t.Fatalf("NextFrame error = %T %v, want %v", err, err, tt.wantErr)
 			}
 			if jujuapi.IsClosed(err) {
 				t.Errorf("IsClosed(%v) = true for a protocol violation", err)
@@ -168,30 +168,33 @@ func TestConnReadFrame(t *testing.T) {
 	}
 }
 
-// TestConnReadFrameReusesBuffer: ReadFrame reads into the caller's buffer.
-func TestConnReadFrameReusesBuffer(t *testing.T) {
+// TestConnNextFrameIsPooled: released frames' buffers are reused, so a
+// connection between frames holds none; a frame's bytes stay valid until
+// it is released.
+func TestConnNextFrameIsPooled(t *testing.T) {
 	ts := rawServer(t, func(ws *websocket.Conn) {
 		ws.WriteMessage(websocket.TextMessage, []byte("first frame"))
 		ws.WriteMessage(websocket.TextMessage, []byte("second"))
 		ws.ReadMessage()
 	})
 	c := dialConn(t, ts, jujuapi.ConnOptions{})
-	var buf bytes.Buffer
-	buf.Grow(1024)
-	first, err := c.ReadFrame(&buf)
-	if err != nil || string(first) != "first frame" {
-		t.Fatalf("first ReadFrame = %q, %v", first, err)
+	first, err := c.NextFrame()
+	if err != nil || string(first.Bytes()) != "first frame" {
+		t.Fatalf("first NextFrame: %v", err)
 	}
-	second, err := c.ReadFrame(&buf)
-	if err != nil || string(second) != "second" {
-		t.Fatalf("second ReadFrame = %q, %v", second, err)
+	held := first.Bytes()
+	second, err := c.NextFrame()
+	if err != nil || string(second.Bytes()) != "second" {
+		t.Fatalf("second NextFrame: %v", err)
 	}
-	if &first[0] != &second[0] {
-		t.Error("the second frame was not read into the same storage")
+	if string(held) != "first frame" {
+		t.Fatalf("an unreleased frame changed under its holder: %q", held)
 	}
+	first.Release()
+	second.Release()
 }
 
-// TestConnPeerClose: what ReadFrame returns when the peer closes, and how
+// TestConnPeerClose: what NextFrame returns when the peer closes, and how
 // IsClosed and CloseCode read it.
 func TestConnPeerClose(t *testing.T) {
 	tests := []struct {
@@ -214,10 +217,9 @@ func TestConnPeerClose(t *testing.T) {
 				time.Sleep(100 * time.Millisecond)
 			})
 			c := dialConn(t, ts, jujuapi.ConnOptions{})
-			var buf bytes.Buffer
-			_, err := c.ReadFrame(&buf)
+			_, err := c.NextFrame()
 			if err == nil {
-				t.Fatal("ReadFrame succeeded")
+				t.Fatal("NextFrame succeeded")
 			}
 			if !jujuapi.IsClosed(err) {
 				t.Errorf("IsClosed(%v) = false", err)

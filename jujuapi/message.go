@@ -98,30 +98,3 @@ func EncodeResponse(id uint64, result any, err error) ([]byte, error) {
 	}
 	return json.Marshal(&m)
 }
-
-// Envelope is what a relay needs of a frame: its id, and which call it is
-// or how it ended. Bodies are not decoded.
-type Envelope struct {
-	RequestID uint64 `json:"request-id"`
-	Type      string `json:"type"`
-	Version   int    `json:"version"`
-	Request   string `json:"request"`
-	ErrorCode string `json:"error-code"`
-	Error     string `json:"error"`
-}
-
-// IsRequest reports whether the frame is a request.
-func (e *Envelope) IsRequest() bool { return e.Type != "" || e.Request != "" }
-
-// ScanEnvelope reads a frame's envelope, skipping over params and response
-// bodies without keeping them.
-func ScanEnvelope(frame []byte, env *Envelope) error {
-	*env = Envelope{}
-	if err := json.Unmarshal(frame, env); err != nil {
-		return fmt.Errorf("malformed message: %w", err)
-	}
-	if env.RequestID == 0 {
-		return fmt.Errorf("malformed message: missing request-id")
-	}
-	return nil
-}

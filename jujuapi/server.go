@@ -1,7 +1,6 @@
 package jujuapi
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -34,9 +33,6 @@ type ServerOptions struct {
 	Logger        *slog.Logger
 }
 
-// maxKeptBuffer is the largest read buffer an idle connection keeps.
-const maxKeptBuffer = 64 << 10
-
 // Serve reads requests from c and answers them with h until the peer goes
 // away, a frame breaks the protocol, or ctx ends. A malformed frame (not a
 // JSON object with a request-id) closes the connection with status 1007 and
@@ -68,9 +64,8 @@ func Serve(ctx context.Context, c *Conn, h Handler, opts ServerOptions) error {
 	}()
 
 	sem := make(chan struct{}, limit)
-	var buf bytes.Buffer
 	for {
-		frame, err := c.ReadFrame(&buf)
+		frame, err := c.NextFrame()
 		if err != nil {
 			if IsClosed(err) && !errors.Is(err, ErrFrameTooLarge) {
 				return nil
@@ -79,10 +74,8 @@ func Serve(ctx context.Context, c *Conn, h Handler, opts ServerOptions) error {
 			c.CloseWith(CloseFor(err), err.Error())
 			return err
 		}
-		msg, err := DecodeMessage(frame)
-		if buf.Cap() > maxKeptBuffer {
-			buf = bytes.Buffer{}
-		}
+		msg, err := DecodeMessage(frame.Bytes())
+		frame.Release()
 		if err != nil {
 			logger.Info("closing API connection: bad frame", "remote", c.RemoteAddr().String(), "err", err)
 			c.CloseWith(CloseInvalidPayload, err.Error())

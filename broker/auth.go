@@ -1,0 +1,160 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"gorm.io/gorm/clause"
+
+	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/db"
+	"github.com/jimmbroker/jimm/jujuapi"
+)
+
+// adminName is the bootstrap admin's identity.
+const adminName = "admin"
+
+// identity is an authenticated caller.
+type identity struct {
+	Name  string // e.g. "admin", "alice@example.com"
+	Admin bool   // broker administrator: administrator of everything
+}
+
+// userTag is the identity as a Juju user tag.
+func (id *identity) userTag() string { return jujuapi.UserTag(id.Name).String() }
+
+// subject is the identity as a relation subject.
+func (id *identity) subject() string { return "user:" + id.Name }
+
+// errBadCreds is what every failed credential check returns, whatever the
+// reason, as Juju does.
+var errBadCreds = jujuapi.ErrBadCreds
+
+// loginPassword authenticates a user name and password. Only the bootstrap
+// admin has a password.
+func (s *Server) loginPassword(ctx context.Context, user, password string) (*identity, error) {
+	if user != adminName || !s.adminPassword.Check(password) {
+		s.metrics.logins.WithLabelValues("password", "refused").Inc()
+		return nil, errBadCreds
+	}
+	s.metrics.logins.WithLabelValues("password", "ok").Inc()
+	return s.touchIdentity(ctx, adminName)
+}
+
+// loginSession authenticates a session token.
+func (s *Server) loginSession(ctx context.Context, token string) (*identity, error) {
+	var st db.SessionToken
+	err := s.db.WithContext(ctx).Where("token_hash = ?", authz.HashSessionToken(token)).First(&st).Error
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		s.metrics.logins.WithLabelValues("session-token", "refused").Inc()
+		return nil, jujuapi.Errorf(jujuapi.CodeUnauthorized, "session token unknown or revoked: log in again")
+	case err != nil:
+		s.metrics.logins.WithLabelValues("session-token", "error").Inc()
+		return nil, fmt.Errorf("look up session token: %w", err)
+	case time.Now().After(st.ExpiresAt):
+		s.metrics.logins.WithLabelValues("session-token", "refused").Inc()
+		return nil, jujuapi.Errorf(jujuapi.CodeSessionTokenInvalid, "session token expired at %s: log in again", st.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	s.metrics.logins.WithLabelValues("session-token", "ok").Inc()
+	return s.touchIdentity(ctx, st.Identity)
+}
+
+// lastLoginWrite bounds how often an identity's last login is written: a
+// busy identity logging in many times a second must not queue on its row.
+const lastLoginWrite = time.Minute
+
+// touchIdentity records a login of name (at most once per lastLoginWrite)
+// and returns its identity.
+func (s *Server) touchIdentity(ctx context.Context, name string) (*identity, error) {
+	v, _ := s.loginSeen.LoadOrStore(name, &loginSeen{})
+	seen := v.(*loginSeen)
+	seen.mu.Lock()
+	defer seen.mu.Unlock()
+	now := time.Now().UTC()
+	if now.Sub(seen.at) >= lastLoginWrite {
+		row := db.Identity{Name: name, DisplayName: name, LastLogin: &now}
+		err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
+			Columns: []clause.Column{{Name: "name"}}, DoUpdates: clause.AssignmentColumns([]string{"last_login", "updated_at"}),
+		}).Create(&row).Error
+		if err != nil {
+			return nil, fmt.Errorf("record login of %q: %w", name, err)
+		}
+		seen.at = now
+	}
+	return &identity{Name: name, Admin: name == adminName}, nil
+}
+
+// loginSeen is when an identity's last login was written.
+type loginSeen struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+// newSession mints a session token for an identity.
+func (s *Server) newSession(ctx context.Context, id *identity) (string, time.Time, error) {
+	token, hash := authz.NewSessionToken()
+	expires := time.Now().Add(s.cfg.SessionTTL).UTC()
+	if err := s.db.WithContext(ctx).Create(&db.SessionToken{TokenHash: hash, Identity: id.Name, ExpiresAt: expires}).Error; err != nil {
+		return "", time.Time{}, fmt.Errorf("store session for %q: %w", id.Name, err)
+	}
+	return token, expires, nil
+}
+
+// Model access levels, Juju's names, ordered.
+const (
+	accessNone  = ""
+	accessRead  = "read"
+	accessWrite = "write"
+	accessAdmin = "admin"
+)
+
+func accessRank(a string) int {
+	switch a {
+	case accessRead:
+		return 1
+	case accessWrite:
+		return 2
+	case accessAdmin:
+		return 3
+	}
+	return 0
+}
+
+// relationAccess maps a model relation to an access level.
+func relationAccess(relation string) string {
+	switch relation {
+	case "administrator":
+		return accessAdmin
+	case "writer":
+		return accessWrite
+	case "reader":
+		return accessRead
+	}
+	return accessNone
+}
+
+// modelAccess returns the caller's access to a model: admin for a broker
+// administrator, else the best relation the caller has to it.
+func (s *Server) modelAccess(ctx context.Context, id *identity, modelUUID string) (string, error) {
+	if id.Admin {
+		return accessAdmin, nil
+	}
+	var relations []string
+	err := s.db.WithContext(ctx).Model(&db.Relation{}).
+		Where("subject = ? AND object_kind = 'model' AND object_id = ?", id.subject(), modelUUID).
+		Pluck("relation", &relations).Error
+	if err != nil {
+		return "", fmt.Errorf("check access of %q to model %s: %w", id.Name, modelUUID, err)
+	}
+	best := accessNone
+	for _, r := range relations {
+		if a := relationAccess(r); accessRank(a) > accessRank(best) {
+			best = a
+		}
+	}
+	return best, nil
+}

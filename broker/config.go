@@ -1,0 +1,106 @@
+package broker
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/jimmbroker/jimm/jujuapi"
+)
+
+// Config says how to run a broker. Every field has a jimmd flag and a
+// JIMM_* environment variable (see cmd/jimmd).
+type Config struct {
+	// Listen is the API's TCP address, e.g. ":17070".
+	Listen string
+	// PublicAddress is the host:port clients reach the broker at; it is
+	// what the broker tells clients in login results. Default: Listen's
+	// port on 127.0.0.1 when Listen has no host.
+	PublicAddress string
+	// TLSCertFile and TLSKeyFile are the server certificate; when both are
+	// empty a CA and a certificate with SAN juju-apiserver are generated
+	// into DataDir/tls and reused.
+	TLSCertFile, TLSKeyFile string
+	// DataDir holds generated certificates and, by default, the SQLite
+	// database.
+	DataDir string
+	// DSN is the database: postgres://... for PostgreSQL, else an SQLite
+	// file path. Default DataDir/jimm.db.
+	DSN string
+	// AdminPassword is the bootstrap admin's password (user "admin").
+	AdminPassword string
+	// SecretsKey encrypts controller credentials and signing keys at rest
+	// (32 bytes).
+	SecretsKey []byte
+	// MetricsListen is the address of the Prometheus metrics listener;
+	// empty disables it.
+	MetricsListen string
+	// JujuVersion is the Juju version the broker reports to clients.
+	JujuVersion string
+	// ControllerTokenTTL is the lifetime of the tokens the broker signs to
+	// log in to controllers.
+	ControllerTokenTTL time.Duration
+	// SessionTTL is the lifetime of session tokens from a login.
+	SessionTTL time.Duration
+	// HealthInterval is how often each controller is pinged (at most 5s).
+	HealthInterval time.Duration
+	// Conn bounds each client connection.
+	Conn   jujuapi.ConnOptions
+	Logger *slog.Logger
+}
+
+// Defaults.
+const (
+	DefaultJujuVersion        = "3.5.4"
+	DefaultControllerTokenTTL = 5 * time.Minute
+	DefaultSessionTTL         = 24 * time.Hour
+	DefaultHealthInterval     = 2 * time.Second
+)
+
+func (c *Config) validate() error {
+	if c.Listen == "" {
+		c.Listen = ":17070"
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", c.Listen, err)
+	}
+	if c.PublicAddress == "" && port != "0" {
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		c.PublicAddress = net.JoinHostPort(host, port)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("data directory is required")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return fmt.Errorf("give both a TLS certificate and its key, or neither")
+	}
+	if c.AdminPassword == "" {
+		return fmt.Errorf("the bootstrap admin password is required (JIMM_ADMIN_PASSWORD)")
+	}
+	if len(c.SecretsKey) != 32 {
+		return fmt.Errorf("the secrets key must be 32 bytes (JIMM_SECRETS_KEY, 64 hex characters)")
+	}
+	if c.JujuVersion == "" {
+		c.JujuVersion = DefaultJujuVersion
+	}
+	if c.ControllerTokenTTL <= 0 {
+		c.ControllerTokenTTL = DefaultControllerTokenTTL
+	}
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = DefaultSessionTTL
+	}
+	if c.HealthInterval <= 0 {
+		c.HealthInterval = DefaultHealthInterval
+	}
+	if c.HealthInterval > 5*time.Second {
+		return fmt.Errorf("health interval %s is over the 5s bound", c.HealthInterval)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}

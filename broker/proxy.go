@@ -1,0 +1,346 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/controllers"
+	"github.com/jimmbroker/jimm/db"
+	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/params"
+)
+
+// controllerLoginTimeout bounds dialling and logging in to a model's
+// controller, so that a dead controller gives the client an error promptly.
+const controllerLoginTimeout = 4 * time.Second
+
+func (s *Server) serveModel(w http.ResponseWriter, r *http.Request, uuid string) {
+	conn, err := jujuapi.Upgrade(w, r, s.cfg.Conn)
+	if err != nil {
+		s.log.Debug("rejected model connection", "model", uuid, "err", err)
+		return
+	}
+	p := &modelProxy{srv: s, client: conn, modelUUID: uuid, remote: r.RemoteAddr}
+	s.goServe("model", p.run)
+}
+
+// modelProxy is one client's model connection: the broker answers its
+// login, then relays frames between the client and the hosting controller.
+type modelProxy struct {
+	srv       *Server
+	client    *jujuapi.Conn
+	modelUUID string
+	remote    string
+
+	up      *jujuapi.Conn // the controller, after login
+	ctlUUID []byte        // the controller's UUID, hidden in what the client receives
+
+	mu      sync.Mutex
+	pending map[uint64]pendingCall // relayed requests awaiting their response
+}
+
+type pendingCall struct {
+	start          time.Time
+	facade, method string
+}
+
+// run answers the login on this goroutine, then hands the connection to two
+// fresh goroutines, one per direction, and returns: an idle proxied
+// connection keeps only their small stacks, not the login's.
+func (p *modelProxy) run(ctx context.Context, done func()) {
+	stop := context.AfterFunc(ctx, func() { p.client.CloseWith(jujuapi.CloseGoingAway, "broker shutting down") })
+	if !p.login(ctx) {
+		stop()
+		p.client.Close()
+		done()
+		return
+	}
+	p.pending = map[uint64]pendingCall{}
+	upDone := make(chan struct{})
+	go func() {
+		defer close(upDone)
+		p.relayUp()
+	}()
+	go func() {
+		p.relayDown()
+		<-upDone
+		stop()
+		p.client.Close()
+		p.up.Close()
+		done()
+	}()
+}
+
+// reply sends the client a response the broker made itself.
+func (p *modelProxy) reply(id uint64, result any, err error) error {
+	frame, encErr := jujuapi.EncodeResponse(id, result, err)
+	if encErr != nil {
+		return encErr
+	}
+	return p.client.WriteFrame(frame)
+}
+
+// login answers the client's frames until it has logged in and the
+// controller connection is up. It reports whether to go on relaying.
+func (p *modelProxy) login(ctx context.Context) bool {
+	for {
+		frame, err := p.client.NextFrame()
+		if err != nil {
+			if !jujuapi.IsClosed(err) || errors.Is(err, jujuapi.ErrFrameTooLarge) {
+				p.client.CloseWith(jujuapi.CloseFor(err), err.Error())
+			}
+			return false
+		}
+		msg, err := jujuapi.DecodeMessage(frame.Bytes())
+		frame.Release()
+		if err != nil {
+			p.client.CloseWith(jujuapi.CloseInvalidPayload, err.Error())
+			return false
+		}
+		var result any
+		switch {
+		case !msg.IsRequest():
+			err = jujuapi.Errorf(jujuapi.CodeBadRequest, "message %d is not a request", msg.RequestID)
+		case msg.Type != "Admin":
+			err = jujuapi.UnknownVersionError(msg.Type, msg.Version)
+		case msg.Version != 3 && msg.Version != 4:
+			err = jujuapi.UnknownVersionError(msg.Type, msg.Version)
+		case msg.Request == "Login" || (msg.Request == "LoginWithSessionToken" && msg.Version == 4):
+			result, err = p.controllerLogin(ctx, msg)
+		default:
+			err = jujuapi.UnknownMethodError(msg.Type, msg.Version, msg.Request)
+		}
+		if werr := p.reply(msg.RequestID, result, err); werr != nil {
+			if p.up != nil {
+				p.up.Close()
+			}
+			return false
+		}
+		if err == nil && p.up != nil {
+			return true
+		}
+	}
+}
+
+// controllerLogin authenticates the caller, finds the model's controller,
+// checks access, and logs in there with a token the broker signs carrying
+// exactly the caller's access. It returns the login result to give the
+// client, with the controller's identity replaced by the broker's.
+func (p *modelProxy) controllerLogin(ctx context.Context, msg *jujuapi.Message) (*params.LoginResult, error) {
+	s := p.srv
+	id, err := p.authenticate(ctx, msg)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.routes.get(ctx, p.modelUUID)
+	if err != nil {
+		if jujuapi.ErrorCode(err) == jujuapi.CodeNotFound {
+			return nil, jujuapi.Errorf(jujuapi.CodeModelNotFound, "unknown model: %q", p.modelUUID)
+		}
+		return nil, err
+	}
+	access, err := s.modelAccess(ctx, id, m.UUID)
+	if err != nil {
+		return nil, err
+	}
+	if access == accessNone {
+		return nil, jujuapi.ErrPerm
+	}
+	start := time.Now()
+	up, result, err := s.dialModel(ctx, m, id, access, msg.RequestID)
+	s.metrics.proxyDialDur.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return nil, err
+	}
+	p.up, p.ctlUUID = up, []byte(m.Controller.UUID)
+	result.ControllerTag = jujuapi.ControllerTag(s.uuid).String()
+	result.Servers = s.servers()
+	result.PublicDNSName = ""
+	if result.UserInfo != nil {
+		result.UserInfo.ControllerAccess = controllerAccess(id)
+	}
+	return result, nil
+}
+
+func (p *modelProxy) authenticate(ctx context.Context, msg *jujuapi.Message) (*identity, error) {
+	if msg.Request == "LoginWithSessionToken" {
+		var req params.LoginWithSessionTokenRequest
+		if err := json.Unmarshal(msg.Params, &req); err != nil {
+			return nil, jujuapi.Errorf(jujuapi.CodeBadRequest, "cannot decode params: %v", err)
+		}
+		return p.srv.loginSession(ctx, req.SessionToken)
+	}
+	var req params.LoginRequest
+	if err := json.Unmarshal(msg.Params, &req); err != nil {
+		return nil, jujuapi.Errorf(jujuapi.CodeBadRequest, "cannot decode params: %v", err)
+	}
+	if req.Token != "" {
+		return nil, jujuapi.Errorf(jujuapi.CodeUnauthorized, "token logins are for controllers; log in with a password or a session token")
+	}
+	tag, err := jujuapi.ParseUserTag(req.AuthTag)
+	if err != nil {
+		return nil, errBadCreds
+	}
+	id, err := p.srv.loginPassword(ctx, tag.ID, req.Credentials)
+	if err != nil {
+		p.srv.log.Info("login refused", "user", tag.ID, "remote", p.remote, "model", p.modelUUID)
+	}
+	return id, err
+}
+
+// dialModel opens a model connection to m's controller and logs in with a
+// token for id, using request id reqID (the client's login's, so the ids
+// the controller sees stay the client's).
+func (s *Server) dialModel(ctx context.Context, m *db.Model, id *identity, access string, reqID uint64) (*jujuapi.Conn, *params.LoginResult, error) {
+	unavailable := func(err error) error {
+		s.log.Warn("cannot reach the model's controller", "model", m.UUID, "controller", m.Controller.Name, "err", err)
+		return jujuapi.Errorf(jujuapi.CodeTryAgain, "the controller hosting model %q is unavailable; try again later", m.Name)
+	}
+	ctx, cancel := context.WithTimeout(ctx, controllerLoginTimeout)
+	defer cancel()
+	cloudAccess := ""
+	if id.Admin {
+		cloudAccess = "admin"
+	}
+	claims := map[string]string{
+		jujuapi.ControllerTag(m.Controller.UUID).String(): controllerAccess(id),
+		jujuapi.ModelTag(m.UUID).String():                 access,
+	}
+	if cloudAccess != "" {
+		claims[jujuapi.CloudTag(m.Cloud).String()] = cloudAccess
+	}
+	token, err := s.keys.Mint(time.Now(), authz.TokenClaims{
+		Subject: id.userTag(), Audience: m.Controller.UUID, Access: claims, TTL: s.cfg.ControllerTokenTTL, Issuer: "jimm-" + s.uuid,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("sign controller token: %w", err)
+	}
+	up, err := controllers.EndpointOf(&m.Controller).Dial(ctx, "/model/"+m.UUID+"/api", jujuapi.ConnOptions{})
+	if err != nil {
+		return nil, nil, unavailable(err)
+	}
+	req, _ := json.Marshal(&jujuapi.Message{RequestID: reqID, Type: "Admin", Version: 3, Request: "Login",
+		Params: mustJSON(params.LoginRequest{AuthTag: id.userTag(), Token: token, ClientVersion: s.cfg.JujuVersion})})
+	stop := context.AfterFunc(ctx, func() { up.Close() })
+	defer stop()
+	if err := up.WriteFrame(req); err != nil {
+		up.Close()
+		return nil, nil, unavailable(err)
+	}
+	frame, err := up.NextFrame()
+	if err != nil {
+		up.Close()
+		return nil, nil, unavailable(err)
+	}
+	resp, err := jujuapi.DecodeMessage(frame.Bytes())
+	frame.Release()
+	if err != nil {
+		up.Close()
+		return nil, nil, unavailable(err)
+	}
+	if err := resp.Err(); err != nil {
+		up.Close()
+		s.log.Info("controller refused the broker's login", "model", m.UUID, "controller", m.Controller.Name, "err", err)
+		return nil, nil, err
+	}
+	var result params.LoginResult
+	if err := json.Unmarshal(resp.Response, &result); err != nil {
+		up.Close()
+		return nil, nil, unavailable(fmt.Errorf("decode login result: %w", err))
+	}
+	return up, &result, nil
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// The relay copies frames both ways until either side closes. It reads
+// only envelopes: to refuse a second login, to time calls for the metrics,
+// and to hide the controller's UUID in what the client receives. Frames are
+// relayed as they came, in pooled buffers.
+
+// relayUp copies client frames to the controller.
+func (p *modelProxy) relayUp() {
+	var env jujuapi.Envelope
+	for {
+		frame, err := p.client.NextFrame()
+		if err != nil {
+			if !jujuapi.IsClosed(err) || errors.Is(err, jujuapi.ErrFrameTooLarge) {
+				p.client.CloseWith(jujuapi.CloseFor(err), err.Error())
+			}
+			p.up.CloseWith(jujuapi.CloseNormal, "")
+			return
+		}
+		if err := jujuapi.ScanEnvelope(frame.Bytes(), &env); err != nil {
+			frame.Release()
+			p.client.CloseWith(jujuapi.CloseInvalidPayload, err.Error())
+			p.up.CloseWith(jujuapi.CloseNormal, "")
+			return
+		}
+		if env.Type == "Admin" {
+			// The connection is the broker's login; it stays so.
+			frame.Release()
+			p.reply(env.RequestID, nil, jujuapi.ErrLoggedIn)
+			continue
+		}
+		p.mu.Lock()
+		p.pending[env.RequestID] = pendingCall{start: time.Now(), facade: env.Type, method: env.Request}
+		p.mu.Unlock()
+		err = p.up.WriteFrame(frame.Bytes())
+		frame.Release()
+		if err != nil {
+			p.client.CloseWith(jujuapi.CloseGoingAway, "controller connection lost")
+			return
+		}
+	}
+}
+
+// relayDown copies controller frames to the client.
+func (p *modelProxy) relayDown() {
+	var env jujuapi.Envelope
+	rpcs := p.srv.metrics.rpcs
+	for {
+		frame, err := p.up.NextFrame()
+		if err != nil {
+			p.client.CloseWith(jujuapi.CloseGoingAway, "controller connection closed")
+			return
+		}
+		data := frame.Bytes()
+		if jujuapi.ScanEnvelope(data, &env) == nil {
+			p.mu.Lock()
+			call, ok := p.pending[env.RequestID]
+			delete(p.pending, env.RequestID)
+			p.mu.Unlock()
+			if ok {
+				observe(rpcs, call, env.ErrorCode)
+			}
+		}
+		if bytes.Contains(data, p.ctlUUID) {
+			data = bytes.ReplaceAll(data, p.ctlUUID, []byte(p.srv.uuid))
+		}
+		err = p.client.WriteFrame(data)
+		frame.Release()
+		if err != nil {
+			p.up.CloseWith(jujuapi.CloseNormal, "")
+			return
+		}
+	}
+}
+
+func observe(rpcs *prometheus.HistogramVec, call pendingCall, code string) {
+	rpcs.WithLabelValues(call.facade, call.method, code).Observe(time.Since(call.start).Seconds())
+}

@@ -1,0 +1,355 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/controllers"
+	"github.com/jimmbroker/jimm/db"
+	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/params"
+	"github.com/jimmbroker/jimm/jujuapi/pki"
+)
+
+// Server is a running broker.
+type Server struct {
+	cfg           Config
+	log           *slog.Logger
+	db            *db.DB
+	uuid          string
+	cipher        *authz.Cipher
+	keys          *authz.KeySet
+	adminPassword *authz.PasswordCheck
+	registry      *controllers.Registry
+	pool          *controllers.Pool
+	health        *controllers.Health
+	routes        *routes
+	metrics       *metrics
+	loginSeen     sync.Map // identity name → *loginSeen
+
+	apiRoot    *apiRoot
+	apiFacades []params.FacadeVersions
+
+	tlsConfig *tls.Config
+	caCertPEM []byte // the generated CA, when the broker made its own certificate
+	listener  net.Listener
+	metricsLn net.Listener
+	publicHP  [][]params.HostPort
+
+	serveCtx context.Context
+	conns    sync.WaitGroup
+}
+
+// New prepares a broker: opens and migrates the database, loads or creates
+// its identity, signing key and certificate, and starts listening. Call
+// Serve to answer.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("broker config: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, routes: nil, metrics: newMetrics()}
+	var err error
+	if s.cipher, err = authz.NewCipher(cfg.SecretsKey); err != nil {
+		return nil, fmt.Errorf("secrets key: %w", err)
+	}
+	s.adminPassword = authz.NewPasswordCheck(cfg.AdminPassword)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	dsn := cfg.DSN
+	if dsn == "" {
+		dsn = filepath.Join(cfg.DataDir, "jimm.db")
+	}
+	if s.db, err = db.Open(ctx, dsn, s.log); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.close()
+		}
+	}()
+	if err := s.db.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	if s.uuid, err = s.db.Setting(ctx, "broker-uuid", newUUID); err != nil {
+		return nil, err
+	}
+	if err := s.loadKeys(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.loadTLS(); err != nil {
+		return nil, err
+	}
+	s.routes = newRoutes(s.db)
+	s.registry = controllers.NewRegistry(s.db, s.cipher, s.log)
+	s.pool = controllers.NewPool(s.registry.Resolve, jujuapi.ConnOptions{}, s.log)
+	healthMetrics, err := controllers.NewHealthMetrics(s.metrics.reg)
+	if err != nil {
+		return nil, err
+	}
+	if s.health, err = controllers.NewHealth(controllers.HealthConfig{
+		Interval: cfg.HealthInterval, Pool: s.pool, Logger: s.log, Metrics: healthMetrics,
+	}); err != nil {
+		return nil, err
+	}
+	s.apiRoot = buildAPIRoot()
+	s.apiFacades = toParamsFacades(s.apiRoot.Versions())
+	if s.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	if s.cfg.PublicAddress == "" {
+		s.cfg.PublicAddress = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.listener.Addr().(*net.TCPAddr).Port))
+	}
+	if s.publicHP, err = hostPorts(s.cfg.PublicAddress); err != nil {
+		return nil, err
+	}
+	if cfg.MetricsListen != "" {
+		if s.metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return nil, fmt.Errorf("metrics listener on %s: %w", cfg.MetricsListen, err)
+		}
+	}
+	ok = true
+	return s, nil
+}
+
+// loadKeys loads the signing keys from the database, creating the first
+// one when there is none. Private keys are stored sealed.
+func (s *Server) loadKeys(ctx context.Context) error {
+	var rows []db.SigningKey
+	if err := s.db.WithContext(ctx).Order("created_at").Find(&rows).Error; err != nil {
+		return fmt.Errorf("load signing keys: %w", err)
+	}
+	if len(rows) == 0 {
+		k, err := authz.GenerateSigningKey(time.Now())
+		if err != nil {
+			return err
+		}
+		der, err := k.MarshalPrivate()
+		if err != nil {
+			return err
+		}
+		sealed, err := s.cipher.Seal(der, "signing-key/"+k.ID)
+		if err != nil {
+			return err
+		}
+		row := db.SigningKey{KID: k.ID, Algorithm: k.Algorithm, PrivateKey: sealed}
+		if err := s.db.WithContext(ctx).Create(&row).Error; err != nil && !errors.Is(err, db.ErrDuplicate) {
+			return fmt.Errorf("store signing key: %w", err)
+		}
+		return s.loadKeys(ctx)
+	}
+	keys := make([]*authz.SigningKey, 0, len(rows))
+	for _, row := range rows {
+		der, err := s.cipher.Open(row.PrivateKey, "signing-key/"+row.KID)
+		if err != nil {
+			return fmt.Errorf("signing key %s: %w", row.KID, err)
+		}
+		k, err := authz.ParseSigningKey(row.KID, row.Algorithm, der, row.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("signing key %s: %w", row.KID, err)
+		}
+		if row.RetireAt != nil {
+			k.RetireAt = *row.RetireAt
+		}
+		keys = append(keys, k)
+	}
+	s.keys = authz.NewKeySet(keys...)
+	return nil
+}
+
+// loadTLS loads the configured certificate, or generates (once) a CA and a
+// certificate with SAN juju-apiserver in the data directory.
+func (s *Server) loadTLS() error {
+	if s.cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("TLS certificate: %w", err)
+		}
+		s.tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		return nil
+	}
+	host, _, _ := net.SplitHostPort(s.cfg.PublicAddress)
+	bundle, err := pki.LoadOrCreate(filepath.Join(s.cfg.DataDir, "tls"), []string{host})
+	if err != nil {
+		return fmt.Errorf("broker certificate: %w", err)
+	}
+	s.tlsConfig, s.caCertPEM = bundle.TLSConfig(), bundle.CACertPEM
+	return nil
+}
+
+func hostPorts(addr string) ([][]params.HostPort, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("public address %q: %w", addr, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return nil, fmt.Errorf("public address %q: bad port", addr)
+	}
+	typ := "hostname"
+	if ip := net.ParseIP(host); ip != nil {
+		typ = "ipv4"
+		if ip.To4() == nil {
+			typ = "ipv6"
+		}
+	}
+	return [][]params.HostPort{{{Address: params.Address{Value: host, Type: typ, Scope: "public"}, Port: p}}}, nil
+}
+
+// servers is the broker's own address, the only one clients are told.
+func (s *Server) servers() [][]params.HostPort { return s.publicHP }
+
+// UUID is the broker's controller UUID, the one clients see.
+func (s *Server) UUID() string { return s.uuid }
+
+// Addr is the address the API listens on.
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// PublicAddress is the address clients are told to use.
+func (s *Server) PublicAddress() string { return s.cfg.PublicAddress }
+
+// MetricsAddr is the metrics listener's address, or "".
+func (s *Server) MetricsAddr() string {
+	if s.metricsLn == nil {
+		return ""
+	}
+	return s.metricsLn.Addr().String()
+}
+
+// CACertPEM is the CA of the broker's generated certificate (nil when a
+// certificate was configured).
+func (s *Server) CACertPEM() []byte { return s.caCertPEM }
+
+// handler returns the broker's HTTP routes.
+func (s *Server) handler() http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.GET("/api", echo.WrapHandler(http.HandlerFunc(s.serveAPI)))
+	e.GET("/model/:uuid/api", func(c echo.Context) error {
+		s.serveModel(c.Response(), c.Request(), c.Param("uuid"))
+		return nil
+	})
+	e.GET(authz.JWKSPath, echo.WrapHandler(s.keys))
+	e.HEAD(authz.JWKSPath, echo.WrapHandler(s.keys))
+	s.restRoutes(e)
+	return e
+}
+
+// Serve answers until ctx ends, then closes every connection.
+func (s *Server) Serve(ctx context.Context) error {
+	s.serveCtx = ctx
+	if err := s.trackControllers(ctx); err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           s.handler(),
+		TLSConfig:         s.tlsConfig,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(tls.NewListener(s.listener, s.tlsConfig)) }()
+	var msrv *http.Server
+	if s.metricsLn != nil {
+		msrv = &http.Server{Handler: promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- msrv.Serve(s.metricsLn) }()
+	}
+	go s.health.Run(ctx)
+	s.log.Info("broker serving", "address", s.Addr(), "public-address", s.cfg.PublicAddress, "uuid", s.uuid, "metrics", s.MetricsAddr())
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdownCtx)
+	if msrv != nil {
+		msrv.Shutdown(shutdownCtx)
+	}
+	s.conns.Wait()
+	s.close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// trackControllers starts health checks of every registered controller and
+// sets the model gauges.
+func (s *Server) trackControllers(ctx context.Context) error {
+	ctls, err := s.registry.List(ctx)
+	if err != nil {
+		return err
+	}
+	counts, err := s.registry.ModelCounts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range ctls {
+		s.health.Track(c.Name)
+		s.metrics.models.WithLabelValues(c.Name).Set(float64(counts[c.ID]))
+	}
+	return nil
+}
+
+func (s *Server) close() {
+	if s.pool != nil {
+		s.pool.Close()
+	}
+	if s.db != nil {
+		s.db.Close()
+	}
+	if s.listener != nil {
+		s.listener.Close()
+	}
+	if s.metricsLn != nil {
+		s.metricsLn.Close()
+	}
+}
+
+// goServe runs one client connection off the HTTP handler's goroutine, so
+// net/http releases its per-request state, and counts it in the metrics.
+// serve must call done exactly once, when the connection has ended; it may
+// hand the connection on to goroutines of its own and return first.
+func (s *Server) goServe(endpoint string, serve func(ctx context.Context, done func())) {
+	s.conns.Add(1)
+	g := s.metrics.connections.WithLabelValues(endpoint)
+	g.Inc()
+	var once sync.Once
+	done := func() {
+		once.Do(func() {
+			g.Dec()
+			s.conns.Done()
+		})
+	}
+	go serve(s.serveCtx, done)
+}
+
+func newUUID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func now() time.Time                { return time.Now() }
+func since(start time.Time) float64 { return time.Since(start).Seconds() }

@@ -1,0 +1,148 @@
+// Command jimmd runs the jimm broker.
+//
+//	jimmd serve [flags]   run the broker (every flag also reads JIMM_<FLAG>)
+//	jimmd demo            run a self-contained demo: broker, embedded
+//	                      database and three development controllers
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/broker"
+	"github.com/jimmbroker/jimm/jujuapi"
+)
+
+const usage = `Usage:
+  jimmd serve [flags]   run the broker
+  jimmd demo [flags]    run a demo: broker, embedded SQLite database and three
+                        development controllers, ready for jimmctl and juju
+
+Run "jimmd serve --help" or "jimmd demo --help" for flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(ctx, os.Args[2:])
+	case "demo":
+		err = demo(ctx, os.Args[2:])
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "jimmd: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "jimmd:", err)
+		os.Exit(1)
+	}
+}
+
+// serveFlags declares the broker's flags on fs, returning the config they
+// fill and a function that finishes it after parsing.
+func serveFlags(fs *flag.FlagSet) (*broker.Config, func() error) {
+	cfg := &broker.Config{}
+	var secretsKey, secretsKeyFile, logLevel string
+	var maxFrame int64
+	fs.StringVar(&cfg.Listen, "listen", ":17070", "API address (TLS WebSockets and the /v1 admin API)")
+	fs.StringVar(&cfg.PublicAddress, "public-address", "", "host:port clients reach the broker at (default: the listen port on 127.0.0.1)")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "server certificate (PEM); with --tls-key. Default: a CA and certificate generated into the data dir")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "server certificate's private key (PEM)")
+	fs.StringVar(&cfg.DataDir, "data-dir", "/var/lib/jimm", "directory for generated certificates and the default SQLite database")
+	fs.StringVar(&cfg.DSN, "dsn", "", "database: postgres://user:pass@host/db, or an SQLite file path (default <data-dir>/jimm.db)")
+	fs.StringVar(&cfg.AdminPassword, "admin-password", "", "password of the bootstrap admin user \"admin\" (prefer JIMM_ADMIN_PASSWORD)")
+	fs.StringVar(&secretsKey, "secrets-key", "", "32-byte key (64 hex chars) that encrypts controller credentials and signing keys at rest (prefer JIMM_SECRETS_KEY)")
+	fs.StringVar(&secretsKeyFile, "secrets-key-file", "", "file holding the secrets key, instead of --secrets-key")
+	fs.StringVar(&cfg.MetricsListen, "metrics-listen", ":9090", "Prometheus metrics address (plain HTTP); empty disables")
+	fs.StringVar(&cfg.JujuVersion, "juju-version", broker.DefaultJujuVersion, "Juju version the broker reports to clients")
+	fs.DurationVar(&cfg.ControllerTokenTTL, "controller-token-ttl", broker.DefaultControllerTokenTTL, "lifetime of the tokens the broker signs to log in to controllers")
+	fs.DurationVar(&cfg.SessionTTL, "session-ttl", broker.DefaultSessionTTL, "lifetime of session tokens from jimmctl login")
+	fs.DurationVar(&cfg.HealthInterval, "health-interval", broker.DefaultHealthInterval, "how often each controller is pinged (at most 5s)")
+	fs.Int64Var(&maxFrame, "max-frame-size", jujuapi.DefaultMaxFrameSize, "largest API frame accepted from a client, in bytes")
+	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cfg, func() error {
+		var level slog.Level
+		if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+			return fmt.Errorf("--log-level: %w", err)
+		}
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+		cfg.Conn = jujuapi.ConnOptions{MaxFrameSize: maxFrame}
+		if secretsKeyFile != "" {
+			raw, err := os.ReadFile(secretsKeyFile)
+			if err != nil {
+				return fmt.Errorf("--secrets-key-file: %w", err)
+			}
+			secretsKey = strings.TrimSpace(string(raw))
+		}
+		if secretsKey != "" {
+			key, err := authz.ParseKey(secretsKey)
+			if err != nil {
+				return fmt.Errorf("secrets key: %w", err)
+			}
+			cfg.SecretsKey = key
+		}
+		return nil
+	}
+}
+
+func serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("jimmd serve", flag.ContinueOnError)
+	cfg, finish := serveFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: jimmd serve [flags]\n\nRuns the broker. Every flag can also be set by an environment variable:\n"+
+			"JIMM_ and the flag's name in upper case with underscores, e.g. JIMM_DSN,\nJIMM_ADMIN_PASSWORD, JIMM_SECRETS_KEY. Flags win over the environment.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := finish(); err != nil {
+		return err
+	}
+	srv, err := broker.New(ctx, *cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("jimmd %s listening on %s (public address %s)\n", srv.UUID(), srv.Addr(), srv.PublicAddress())
+	return srv.Serve(ctx)
+}
+
+// parse applies JIMM_* environment variables, then the arguments.
+func parse(fs *flag.FlagSet, args []string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "JIMM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok && err == nil {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("%s: %w", name, serr)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return nil
+}

@@ -1,0 +1,181 @@
+package controllers
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jimmbroker/jimm/jujuapi"
+)
+
+// DefaultTLSServerName is the name a Juju controller's certificate is
+// verified against, whatever address was dialled.
+const DefaultTLSServerName = "juju-apiserver"
+
+// DialTimeout bounds the attempt on each of a controller's addresses (TCP
+// connect, TLS handshake and WebSocket upgrade); the caller's context
+// bounds the whole dial.
+const DialTimeout = 5 * time.Second
+
+// Endpoint says how to reach one controller's API.
+type Endpoint struct {
+	// Name is the controller's name in the broker, used in errors and logs.
+	Name string
+	// UUID is the controller's UUID. When set, Connect refuses a controller
+	// that reports another one.
+	UUID string
+	// Addresses are the API addresses, host:port, tried in order.
+	Addresses []string
+	// CACert is the PEM CA certificate that signed the controller's
+	// certificate; it is the only root trusted.
+	CACert string
+	// TLSServerName is the name the certificate is verified against.
+	// Default DefaultTLSServerName.
+	TLSServerName string
+}
+
+// serverName returns the TLS server name to verify.
+func (e Endpoint) serverName() string {
+	if e.TLSServerName == "" {
+		return DefaultTLSServerName
+	}
+	return e.TLSServerName
+}
+
+// tlsConfig trusts only the pinned CA.
+func (e Endpoint) tlsConfig() (*tls.Config, error) {
+	pool := x509.NewCertPool()
+	rest := []byte(e.CACert)
+	n := 0
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("controller %q: CA certificate: %w", e.Name, err)
+		}
+		pool.AddCert(cert)
+		n++
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("controller %q: CA certificate: no PEM certificate found", e.Name)
+	}
+	return &tls.Config{RootCAs: pool, ServerName: e.serverName(), MinVersion: tls.VersionTLS12}, nil
+}
+
+// Dial opens a WebSocket connection to path ("/api" or
+// "/model/<uuid>/api") on the controller, trying its addresses in order,
+// each for at most DialTimeout, and returns the first that answers. The
+// server must present a certificate for TLSServerName signed by CACert.
+// Errors say which controller and address failed; when every address
+// fails the error is the last address's, listing the others.
+func (e Endpoint) Dial(ctx context.Context, path string, opts jujuapi.ConnOptions) (*jujuapi.Conn, error) {
+	conn, _, err := e.dial(ctx, path, opts)
+	return conn, err
+}
+
+// dial is Dial that also returns the address that answered.
+func (e Endpoint) dial(ctx context.Context, path string, opts jujuapi.ConnOptions) (*jujuapi.Conn, string, error) {
+	if len(e.Addresses) == 0 {
+		return nil, "", fmt.Errorf("dial controller %q: no API addresses", e.Name)
+	}
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	tlsConfig, err := e.tlsConfig()
+	if err != nil {
+		return nil, "", err
+	}
+	var failed []*DialError
+	for _, addr := range e.Addresses {
+		if expired(ctx) {
+			// Do not try more addresses for a caller that has gone.
+			break
+		}
+		url := "wss://" + addr + path
+		actx, cancel := context.WithTimeout(ctx, DialTimeout)
+		conn, err := jujuapi.Dial(actx, url, jujuapi.DialOptions{ConnOptions: opts, TLSConfig: tlsConfig.Clone()})
+		cancel()
+		if err == nil {
+			return conn, addr, nil
+		}
+		failed = append(failed, &DialError{Controller: e.Name, Address: addr, url: url, Err: err})
+	}
+	if len(failed) == 0 {
+		err := ctx.Err()
+		if err == nil {
+			err = context.DeadlineExceeded
+		}
+		return nil, "", fmt.Errorf("dial controller %q: %w", e.Name, err)
+	}
+	last := failed[len(failed)-1]
+	last.Earlier = failed[:len(failed)-1]
+	return nil, "", last
+}
+
+// expired reports whether ctx has ended or its deadline has passed (a
+// deadline may pass a moment before ctx says so).
+func expired(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
+// DialError is the failure to reach a controller: the last address tried,
+// and the addresses that failed before it.
+type DialError struct {
+	Controller string
+	Address    string
+	Err        error
+	// Earlier holds the failures of the addresses tried before Address.
+	Earlier []*DialError
+	url     string
+}
+
+func (e *DialError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "dial controller %q at %s: %s", e.Controller, e.Address, e.reason())
+	if len(e.Earlier) > 0 {
+		b.WriteString(" (also failed:")
+		for i, d := range e.Earlier {
+			if i > 0 {
+				b.WriteString(";")
+			}
+			fmt.Fprintf(&b, " %s: %s", d.Address, d.reason())
+		}
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// reason is the underlying error without jujuapi's "dial <url>: " prefix,
+// which would repeat the address.
+func (e *DialError) reason() string {
+	msg := e.Err.Error()
+	if e.url != "" {
+		msg = strings.TrimPrefix(msg, "dial "+e.url+": ")
+	}
+	return msg
+}
+
+// Unwrap returns the error of the last address tried.
+func (e *DialError) Unwrap() error { return e.Err }
+
+// isDialError reports whether err is a failure to reach a controller.
+func isDialError(err error) bool {
+	var d *DialError
+	return errors.As(err, &d)
+}

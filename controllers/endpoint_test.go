@@ -1,0 +1,126 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/params"
+)
+
+func TestEndpointDial(t *testing.T) {
+	t.Parallel()
+	a := startController(t, "ctl-a")
+	b := startController(t, "ctl-b")
+	dead1, dead2 := deadAddr(t), deadAddr(t)
+
+	tests := []struct {
+		name    string
+		mod     func(e *Endpoint)
+		wantErr []string // substrings of the error; none: success
+	}{{
+		name: "right CA",
+		mod:  func(*Endpoint) {},
+	}, {
+		name:    "wrong CA",
+		mod:     func(e *Endpoint) { e.CACert = b.endpoint().CACert },
+		wantErr: []string{`dial controller "ctl-a" at ` + a.addr() + ": ", "certificate signed by unknown authority"},
+	}, {
+		name:    "wrong TLS server name",
+		mod:     func(e *Endpoint) { e.TLSServerName = "not-juju" },
+		wantErr: []string{`dial controller "ctl-a" at ` + a.addr() + ": ", "not-juju"},
+	}, {
+		name:    "explicit default TLS server name",
+		mod:     func(e *Endpoint) { e.TLSServerName = "juju-apiserver" },
+		wantErr: nil,
+	}, {
+		name: "first address dead, second alive",
+		mod:  func(e *Endpoint) { e.Addresses = []string{dead1, a.addr()} },
+	}, {
+		name:    "all addresses dead",
+		mod:     func(e *Endpoint) { e.Addresses = []string{dead1, dead2} },
+		wantErr: []string{`dial controller "ctl-a" at ` + dead2 + ": ", "connection refused", "also failed: " + dead1 + ": "},
+	}, {
+		name:    "no addresses",
+		mod:     func(e *Endpoint) { e.Addresses = nil },
+		wantErr: []string{`dial controller "ctl-a": no API addresses`},
+	}, {
+		name:    "CA not PEM",
+		mod:     func(e *Endpoint) { e.CACert = "not a certificate" },
+		wantErr: []string{`controller "ctl-a": CA certificate: no PEM certificate found`},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := a.endpoint()
+			tt.mod(&e)
+			conn, err := e.Dial(t.Context(), "/api", jujuapi.ConnOptions{})
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("dial: %v", err)
+				}
+				// The connection is to a live controller: Admin answers.
+				cl := jujuapi.NewClient(conn)
+				defer cl.Close()
+				var res params.LoginResult
+				if err := cl.Call(t.Context(), "Admin", 3, "Login", params.LoginRequest{AuthTag: "user-admin", Credentials: adminPassword}, &res); err != nil {
+					t.Fatalf("login over dialled connection: %v", err)
+				}
+				if res.ControllerTag != "controller-"+a.uuid() {
+					t.Fatalf("controller tag %q, want controller-%s", res.ControllerTag, a.uuid())
+				}
+				return
+			}
+			if err == nil {
+				conn.Close()
+				t.Fatal("dial succeeded, want an error")
+			}
+			t.Logf("error: %v", err)
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not contain %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestEndpointDialContext(t *testing.T) {
+	t.Parallel()
+	a := startController(t, "ctl-a")
+	t.Run("cancelled before dialling", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		_, err := a.endpoint().Dial(ctx, "/api", jujuapi.ConnOptions{})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+	})
+	t.Run("deadline bounds a silent address", func(t *testing.T) {
+		t.Parallel()
+		// A listener that accepts and never answers the TLS handshake.
+		silent := silentListener(t)
+		e := a.endpoint()
+		e.Addresses = []string{silent, a.addr()}
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := e.Dial(ctx, "/api", jujuapi.ConnOptions{})
+		if err == nil {
+			t.Fatal("dial succeeded, want deadline error")
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("dial took %s, want it bounded by the 200ms context", d)
+		}
+		if !strings.Contains(err.Error(), `dial controller "ctl-a" at `+silent) {
+			t.Fatalf("error %q does not name the silent address", err)
+		}
+		if !IsControllerFault(err) {
+			t.Fatalf("IsControllerFault(%v) = false", err)
+		}
+	})
+}

@@ -1,0 +1,576 @@
+package integration
+
+// The broker's end-to-end harness: a PostgreSQL database of its own per
+// test, a jimmd process, development controllers that trust the broker's
+// JWKS, jimmctl, and the Juju client connected to the broker only.
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	"github.com/juju/juju/api"
+	"github.com/juju/names/v5"
+	"gopkg.in/yaml.v3"
+
+	"github.com/jimmbroker/jimm/integration/internal/devproc"
+	"github.com/jimmbroker/jimm/integration/internal/jimmproc"
+)
+
+// testDSNEnv names the PostgreSQL server the broker tests use.
+const testDSNEnv = "JIMM_TEST_DSN"
+
+// brokerAdminPassword is the password of every test broker's bootstrap
+// admin.
+const brokerAdminPassword = "broker-admin-secret"
+
+// brokerBins are the binaries the broker tests run.
+type brokerBins struct {
+	jimmd, jimmctl string
+}
+
+// buildBrokerBins builds jimmd (with -race when the tests run with it) and
+// jimmctl into the test's temporary directory, or takes them from
+// JIMM_JIMMD_BIN and JIMM_JIMMCTL_BIN.
+func buildBrokerBins(t *testing.T) *brokerBins {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var flags []string
+	if raceEnabled {
+		flags = append(flags, "-race")
+	}
+	var (
+		bins       brokerBins
+		wg         sync.WaitGroup
+		errd, errc error
+	)
+	wg.Add(2)
+	go func() { defer wg.Done(); bins.jimmd, errd = jimmproc.BuildJimmd(ctx, dir, flags...) }()
+	go func() { defer wg.Done(); bins.jimmctl, errc = jimmproc.BuildJimmctl(ctx, dir) }()
+	wg.Wait()
+	if err := errors.Join(errd, errc); err != nil {
+		t.Fatal(err)
+	}
+	return &bins
+}
+
+// serverDSN returns JIMM_TEST_DSN, or skips the test.
+func serverDSN(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv(testDSNEnv)
+	if dsn == "" {
+		t.Skipf("the broker tests need PostgreSQL: set %s to a server's DSN, e.g. "+
+			"export %s=$(bash .ci/postgres.sh) from the repository root, "+
+			"or postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", testDSNEnv, testDSNEnv)
+	}
+	return dsn
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// dsnWithDatabase returns dsn pointing at database db instead.
+func dsnWithDatabase(dsn, db string) (string, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", testDSNEnv, err)
+		}
+		u.Path = "/" + db
+		return u.String(), nil
+	}
+	// key=value form: a later dbname wins.
+	return dsn + " dbname=" + db, nil
+}
+
+// newTestDatabase creates a database of the test's own on the server of
+// JIMM_TEST_DSN and returns its DSN; it is dropped (WITH (FORCE)) when the
+// test ends.
+func newTestDatabase(t *testing.T) string {
+	t.Helper()
+	server := serverDSN(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := sql.Open("pgx", server)
+	if err != nil {
+		t.Fatalf("open %s: %v", testDSNEnv, err)
+	}
+	name := "jimm_it_" + randomHex(6)
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		admin.Close()
+		t.Fatalf("create database %s on the server of %s: %v", name, testDSNEnv, err)
+	}
+	t.Cleanup(func() {
+		defer admin.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+	})
+	dsn, err := dsnWithDatabase(server, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
+// ctlSpec is a development controller of a test environment.
+type ctlSpec struct{ name, region string }
+
+// threeControllers are the controllers of every broker test: two in
+// localhost/east, one in localhost/west.
+var threeControllers = []ctlSpec{{"ctl-1", "east"}, {"ctl-2", "east"}, {"ctl-3", "west"}}
+
+// brokerEnv is a broker with its own database and controllers, owned by
+// one test.
+type brokerEnv struct {
+	t    *testing.T
+	bins *brokerBins
+
+	mu   sync.Mutex
+	proc *jimmproc.Process // the current jimmd
+	// stopped is set while the test has stopped jimmd itself.
+	stopped bool
+
+	caPEM string // the broker's CA
+	ctl   *jimmproc.Ctl
+	ctls  map[string]*controller
+	specs []ctlSpec
+}
+
+// newBrokerEnv starts jimmd on a database of its own with the given extra
+// flags, then the three controllers trusting its JWKS, registers them with
+// jimmctl add-controller and waits until the broker sees them up.
+func newBrokerEnv(t *testing.T, bins *brokerBins, jimmdArgs ...string) *brokerEnv {
+	t.Helper()
+	e := &brokerEnv{t: t, bins: bins, ctls: map[string]*controller{}, specs: threeControllers}
+	e.startBroker(newTestDatabase(t), jimmdArgs)
+	e.startControllers()
+	for _, s := range e.specs {
+		out := e.jimmctl(t, "add-controller", e.ctls[s.name].FilePath)
+		if !strings.Contains(out, s.name) {
+			t.Errorf("add-controller %s printed %q, which does not name it", s.name, out)
+		}
+	}
+	for _, s := range e.specs {
+		e.waitStatus(t, s.name, "up", 10*time.Second)
+	}
+	return e
+}
+
+// startBroker starts jimmd on a free port (trying another when the port
+// was taken meanwhile) and arranges for it to be stopped.
+func (e *brokerEnv) startBroker(dsn string, args []string) {
+	t := e.t
+	t.Helper()
+	opts := jimmproc.Options{
+		Bin:           e.bins.jimmd,
+		DataDir:       filepath.Join(t.TempDir(), "jimmd"),
+		DSN:           dsn,
+		AdminPassword: brokerAdminPassword,
+		SecretsKey:    randomHex(32),
+		Args:          args,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var (
+		p   *jimmproc.Process
+		err error
+	)
+	for range 5 {
+		if opts.Listen, err = jimmproc.FreeAddr(); err != nil {
+			t.Fatal(err)
+		}
+		p, err = jimmproc.Start(ctx, opts)
+		if !errors.Is(err, jimmproc.ErrAddrInUse) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("start jimmd: %v", err)
+	}
+	e.proc = p
+	if p.Addr != opts.Listen || p.PublicAddr != opts.Listen {
+		t.Errorf("jimmd says it listens on %s (public address %s), want %s", p.Addr, p.PublicAddr, opts.Listen)
+	}
+	ca, err := os.ReadFile(p.CACertFile)
+	if err != nil {
+		t.Fatalf("the broker's generated CA: %v", err)
+	}
+	e.caPEM = string(ca)
+	e.ctl = &jimmproc.Ctl{
+		Bin: e.bins.jimmctl, URL: "https://" + p.Addr, CACert: p.CACertFile,
+		User: "admin", Password: brokerAdminPassword, ConfigDir: t.TempDir(),
+	}
+	t.Cleanup(func() {
+		e.mu.Lock()
+		p, stopped := e.proc, e.stopped
+		e.mu.Unlock()
+		if !stopped {
+			if err := p.Stop(15 * time.Second); err != nil {
+				t.Errorf("jimmd (pid %d) did not shut down cleanly on SIGTERM: %v", p.Pid(), err)
+			}
+		}
+		e.checkOutput(p)
+	})
+}
+
+// checkOutput fails the test on a data race in a jimmd process's output,
+// and logs the output when the test failed.
+func (e *brokerEnv) checkOutput(p *jimmproc.Process) {
+	if out := p.Output(); strings.Contains(out, "WARNING: DATA RACE") {
+		e.t.Errorf("jimmd (pid %d) reported a data race", p.Pid())
+	}
+	if e.t.Failed() {
+		e.t.Logf("output of jimmd (pid %d):\n%s", p.Pid(), p.Output())
+	}
+}
+
+// broker returns the current jimmd process.
+func (e *brokerEnv) broker() *jimmproc.Process {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.proc
+}
+
+// restartBroker stops jimmd with SIGTERM, checks that it exits cleanly,
+// and starts it again with the same arguments, environment and database.
+func (e *brokerEnv) restartBroker(t *testing.T) *jimmproc.Process {
+	t.Helper()
+	old := e.broker()
+	e.mu.Lock()
+	e.stopped = true
+	e.mu.Unlock()
+	if err := old.Stop(10 * time.Second); err != nil {
+		t.Errorf("stop jimmd with SIGTERM while its controllers run: %v", err)
+	}
+	e.checkOutput(old)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, err := old.Restart(ctx)
+	if err != nil {
+		t.Fatalf("start jimmd again: %v", err)
+	}
+	e.mu.Lock()
+	e.proc, e.stopped = p, false
+	e.mu.Unlock()
+	return p
+}
+
+// startControllers starts the development controllers, each trusting the
+// broker's JWKS URL with the broker's CA.
+func (e *brokerEnv) startControllers() {
+	t := e.t
+	t.Helper()
+	p := e.broker()
+	for _, s := range e.specs {
+		e.ctls[s.name] = launch(t, devproc.Options{
+			Bin:           devBin,
+			Name:          s.name,
+			DataDir:       filepath.Join(t.TempDir(), s.name),
+			AdminPassword: adminPassword,
+			Args: []string{
+				"--cloud", "localhost", "--region", s.region,
+				"--trust-jwks-url", "https://" + p.Addr + "/.well-known/jwks.json",
+				"--trust-jwks-ca", p.CACertFile,
+			},
+		})
+	}
+}
+
+// stopController stops a controller with SIGTERM.
+func (e *brokerEnv) stopController(t *testing.T, name string) {
+	t.Helper()
+	c := e.ctls[name]
+	c.stopped.Store(true)
+	if err := c.Stop(10 * time.Second); err != nil {
+		t.Errorf("stop controller %s with SIGTERM: %v", name, err)
+	}
+}
+
+// startControllerAgain starts a stopped controller on its data directory
+// and its former address.
+func (e *brokerEnv) startControllerAgain(t *testing.T, name string) {
+	t.Helper()
+	c := e.ctls[name]
+	opts := c.Opts
+	opts.Args = append(slices.Clone(opts.Args), "--listen", c.Addr)
+	nc := launch(e.t, opts)
+	if nc.Addr != c.Addr || nc.UUID != c.UUID {
+		t.Fatalf("controller %s came back as %s on %s, want %s on %s", name, nc.UUID, nc.Addr, c.UUID, c.Addr)
+	}
+	e.ctls[name] = nc
+}
+
+// run runs jimmctl.
+func (e *brokerEnv) run(t testing.TB, args ...string) jimmproc.Result {
+	t.Helper()
+	res, err := e.ctl.Run(context.Background(), args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// jimmctl runs jimmctl, which must succeed, and returns its stdout.
+func (e *brokerEnv) jimmctl(t testing.TB, args ...string) string {
+	t.Helper()
+	res := e.run(t, args...)
+	if res.ExitCode != 0 {
+		t.Fatalf("%s", res)
+	}
+	return res.Stdout
+}
+
+// listControllers is jimmctl list-controllers --format json, decoded.
+func (e *brokerEnv) listControllers(t testing.TB) []restController {
+	t.Helper()
+	var cs []restController
+	decodeStrictJSON(t, e.jimmctl(t, "list-controllers", "--format", "json"), &cs)
+	return cs
+}
+
+// listModels is jimmctl list-models --format json, decoded.
+func (e *brokerEnv) listModels(t testing.TB) []restModel {
+	t.Helper()
+	var ms []restModel
+	decodeStrictJSON(t, e.jimmctl(t, "list-models", "--format", "json"), &ms)
+	return ms
+}
+
+// modelsByController maps each model UUID jimmctl list-models lists to its
+// controller.
+func (e *brokerEnv) modelsByController(t testing.TB) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, m := range e.listModels(t) {
+		out[m.UUID] = m.Controller
+	}
+	return out
+}
+
+// waitStatus polls jimmctl list-controllers until the controller has the
+// status, failing after within; it returns how long that took.
+func (e *brokerEnv) waitStatus(t testing.TB, name, status string, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var last restController
+	for {
+		for _, c := range e.listControllers(t) {
+			if c.Name == name {
+				last = c
+			}
+		}
+		if last.Status == status {
+			return time.Since(start)
+		}
+		if time.Since(start) > within {
+			t.Fatalf("controller %s not %s within %s: last seen %+v", name, status, within, last)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// apiInfo is how the Juju client reaches the broker: its address and CA
+// only, as admin.
+func (e *brokerEnv) apiInfo(modelUUID string) *api.Info {
+	info := &api.Info{
+		Addrs: []string{e.broker().Addr}, CACert: e.caPEM,
+		Tag: names.NewUserTag("admin"), Password: brokerAdminPassword,
+	}
+	if modelUUID != "" {
+		info.ModelTag = names.NewModelTag(modelUUID)
+	}
+	return info
+}
+
+// tryOpen logs in to the broker's /api (modelUUID "") or a model's
+// endpoint with the Juju client.
+func (e *brokerEnv) tryOpen(modelUUID string) (api.Connection, error) {
+	return api.Open(e.apiInfo(modelUUID), dialOpts)
+}
+
+// open is tryOpen that must succeed; the connection is closed when the test
+// ends.
+func (e *brokerEnv) open(t testing.TB, modelUUID string) api.Connection {
+	t.Helper()
+	conn, err := e.tryOpen(modelUUID)
+	if err != nil {
+		t.Fatalf("login to the broker (model %q): %v", modelUUID, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// dialRaw opens a bare WebSocket to the broker (see rawConn).
+func (e *brokerEnv) dialRaw(t testing.TB, path string) *rawConn {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(e.caPEM)) {
+		t.Fatalf("the broker's CA file holds no certificate")
+	}
+	d := websocket.Dialer{
+		TLSClientConfig:  &tls.Config{RootCAs: pool, ServerName: "juju-apiserver"},
+		HandshakeTimeout: 10 * time.Second,
+	}
+	addr := e.broker().Addr
+	ws, resp, err := d.Dial("wss://"+addr+path, nil)
+	if err != nil {
+		t.Fatalf("dial wss://%s%s: %v", addr, path, err)
+	}
+	resp.Body.Close()
+	t.Cleanup(func() { ws.Close() })
+	ws.SetCloseHandler(func(int, string) error { return nil })
+	return &rawConn{t: t, ws: ws}
+}
+
+// secrets are the strings that would reveal a controller to a client: its
+// UUID and its API addresses.
+func (e *brokerEnv) secrets() map[string]string {
+	out := map[string]string{}
+	for name, c := range e.ctls {
+		out[c.File.UUID] = name + "'s UUID"
+		for _, a := range c.File.APIAddresses {
+			out[a] = name + "'s address"
+		}
+	}
+	return out
+}
+
+// checkNoLeak fails the test if what (marshalled to JSON unless it is
+// already bytes) names a controller's UUID or address.
+func (e *brokerEnv) checkNoLeak(t testing.TB, what string, v any) {
+	t.Helper()
+	var raw []byte
+	switch v := v.(type) {
+	case []byte:
+		raw = v
+	case json.RawMessage:
+		raw = v
+	case string:
+		raw = []byte(v)
+	default:
+		var err error
+		if raw, err = json.Marshal(v); err != nil {
+			t.Fatalf("marshal %s: %v", what, err)
+		}
+	}
+	for s, whose := range e.secrets() {
+		if i := strings.Index(string(raw), s); i >= 0 {
+			lo, hi := max(0, i-80), min(len(raw), i+len(s)+80)
+			t.Errorf("%s names %s (%s): ...%s...", what, whose, s, raw[lo:hi])
+		}
+	}
+}
+
+// restController mirrors restapi.Controller
+// (github.com/jimmbroker/jimm/broker/restapi). The integration module
+// cannot import the jimm module: its dependency versions break the Juju
+// client's build. TestBrokerRESTTypes keeps the mirror in step with the
+// source.
+type restController struct {
+	Name          string    `json:"name" yaml:"name"`
+	UUID          string    `json:"uuid" yaml:"uuid"`
+	Status        string    `json:"status" yaml:"status"`
+	StatusSince   time.Time `json:"status-since,omitzero" yaml:"status-since,omitempty"`
+	StatusMessage string    `json:"status-message,omitempty" yaml:"status-message,omitempty"`
+	Deprecated    bool      `json:"deprecated" yaml:"deprecated"`
+	AgentVersion  string    `json:"agent-version" yaml:"agent-version"`
+	Cloud         string    `json:"cloud" yaml:"cloud"`
+	CloudType     string    `json:"cloud-type" yaml:"cloud-type"`
+	Regions       []string  `json:"regions" yaml:"regions"`
+	Addresses     []string  `json:"api-addresses" yaml:"api-addresses"`
+	Priority      int       `json:"priority" yaml:"priority"`
+	ModelCount    int       `json:"model-count" yaml:"model-count"`
+	AddedAt       time.Time `json:"added-at" yaml:"added-at"`
+}
+
+// restModel mirrors restapi.Model.
+type restModel struct {
+	UUID       string    `json:"uuid" yaml:"uuid"`
+	Name       string    `json:"name" yaml:"name"`
+	Owner      string    `json:"owner" yaml:"owner"`
+	Controller string    `json:"controller" yaml:"controller"`
+	Cloud      string    `json:"cloud" yaml:"cloud"`
+	Region     string    `json:"region" yaml:"region"`
+	Life       string    `json:"life" yaml:"life"`
+	CreatedAt  time.Time `json:"created-at" yaml:"created-at"`
+}
+
+// decodeStrictJSON decodes jimmctl's JSON output, refusing unknown fields.
+func decodeStrictJSON(t testing.TB, out string, v any) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("decode jimmctl JSON output into %T: %v\n%s", v, err, out)
+	}
+}
+
+// decodeStrictYAML decodes jimmctl's YAML output, refusing unknown fields.
+func decodeStrictYAML(t testing.TB, out string, v any) {
+	t.Helper()
+	dec := yaml.NewDecoder(strings.NewReader(out))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("decode jimmctl YAML output into %T: %v\n%s", v, err, out)
+	}
+}
+
+// connsTo counts the established TCP connections process pid holds to
+// 127.0.0.1:port (from /proc: its socket inodes, matched in the tcp
+// tables).
+func connsTo(pid, port int) (int, error) {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0, err
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(link, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+		}
+	}
+	n := 0
+	for _, table := range []string{"tcp", "tcp6"} {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		if err != nil {
+			return 0, err
+		}
+		for _, line := range strings.Split(string(raw), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "01" || !inodes[f[9]] { // 01: ESTABLISHED
+				continue
+			}
+			_, remotePort, ok := strings.Cut(f[2], ":")
+			if p, err := strconv.ParseUint(remotePort, 16, 16); ok && err == nil && int(p) == port {
+				n++
+			}
+		}
+	}
+	return n, nil
+}

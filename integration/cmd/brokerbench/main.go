@@ -1,0 +1,511 @@
+// Command brokerbench measures the broker against a development controller
+// in one run:
+//
+//   - Ping round trips through the broker's model proxy and straight to the
+//     controller, with the real Juju client, interleaved in blocks so both
+//     see the same machine: p50, p99 and the ratios;
+//   - the broker's memory per idle proxied model connection, with -conns
+//     (default 10,000) open;
+//   - ListModelSummaries for a user with access to -access (1,000) of
+//     -models (100,000) models in PostgreSQL: p50 and p99.
+//
+// It needs a PostgreSQL server: -dsn or JIMM_TEST_DSN (bash .ci/postgres.sh
+// prints one). It creates and drops a database of its own.
+//
+//	cd integration && go run ./cmd/brokerbench
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/juju/juju/api"
+	"github.com/juju/juju/api/client/modelmanager"
+	"github.com/juju/names/v5"
+
+	"github.com/jimmbroker/jimm/integration/internal/devproc"
+)
+
+func main() {
+	var (
+		dsn      = flag.String("dsn", os.Getenv("JIMM_TEST_DSN"), "PostgreSQL server DSN (a database is created on it)")
+		pings    = flag.Int("pings", 20000, "ping round trips per path")
+		conns    = flag.Int("conns", 10000, "idle proxied connections to open")
+		models   = flag.Int("models", 100000, "models in the routing table")
+		access   = flag.Int("access", 1000, "models the listing user has access to")
+		listRuns = flag.Int("list-runs", 50, "ListModelSummaries calls to time")
+		jimmdBin = flag.String("jimmd", "", "jimmd binary (default: build it)")
+		ctlBin   = flag.String("devcontroller", "", "devcontroller binary (default: build it)")
+	)
+	flag.Parse()
+	if err := run(*dsn, *pings, *conns, *models, *access, *listRuns, *jimmdBin, *ctlBin); err != nil {
+		fmt.Fprintln(os.Stderr, "brokerbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(dsn string, nPings, nConns, nModels, nAccess, listRuns int, jimmdBin, ctlBin string) error {
+	if dsn == "" {
+		return fmt.Errorf("no PostgreSQL: pass -dsn or set JIMM_TEST_DSN (bash .ci/postgres.sh prints one)")
+	}
+	ctx := context.Background()
+	raiseFDLimit()
+	work, err := os.MkdirTemp("", "brokerbench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	if jimmdBin == "" || ctlBin == "" {
+		root, err := devproc.RepoRoot()
+		if err != nil {
+			return err
+		}
+		if jimmdBin == "" {
+			jimmdBin = filepath.Join(work, "jimmd")
+			build := exec.Command("go", "build", "-o", jimmdBin, "./cmd/jimmd")
+			build.Dir = root
+			if out, err := build.CombinedOutput(); err != nil {
+				return fmt.Errorf("build jimmd: %v\n%s", err, out)
+			}
+		}
+		if ctlBin == "" {
+			if ctlBin, err = devproc.Build(ctx, work); err != nil {
+				return err
+			}
+		}
+	}
+	dbName, brokerDSN, dropDB, err := createDatabase(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer dropDB()
+
+	// The broker first, on a port chosen now, so the controller can be told
+	// where its JWKS is.
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	brokerAddr := fmt.Sprintf("127.0.0.1:%d", port)
+	mport, err := freePort()
+	if err != nil {
+		return err
+	}
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", mport)
+	brokerDir := filepath.Join(work, "broker")
+	key := make([]byte, 32)
+	rand.Read(key)
+	const adminPassword = "bench-admin-password"
+	broker, err := startJimmd(ctx, jimmdBin, brokerDir, []string{
+		"JIMM_LISTEN=" + brokerAddr, "JIMM_DSN=" + brokerDSN, "JIMM_DATA_DIR=" + brokerDir,
+		"JIMM_ADMIN_PASSWORD=" + adminPassword, "JIMM_SECRETS_KEY=" + hex.EncodeToString(key),
+		"JIMM_METRICS_LISTEN=" + metricsAddr, "JIMM_LOG_LEVEL=warn",
+	})
+	if err != nil {
+		return err
+	}
+	defer broker.stop()
+	brokerCA, err := os.ReadFile(filepath.Join(brokerDir, "tls", "ca.crt"))
+	if err != nil {
+		return err
+	}
+	ctl, err := devproc.Start(ctx, devproc.Options{
+		Bin: ctlBin, Name: "bench-ctl", DataDir: filepath.Join(work, "ctl"), AdminPassword: "ctl-admin-password",
+		Args: []string{"--log-level", "warn", "--trust-jwks-url", "https://" + brokerAddr + "/.well-known/jwks.json",
+			"--trust-jwks-ca", filepath.Join(brokerDir, "tls", "ca.crt")},
+	})
+	if err != nil {
+		return err
+	}
+	defer ctl.Stop(10 * time.Second)
+	if err := addController(ctx, brokerAddr, brokerCA, adminPassword, ctl.FilePath); err != nil {
+		return err
+	}
+	fmt.Printf("broker %s (db %s), controller %s at %s\n", brokerAddr, dbName, ctl.File.Name, ctl.Addr)
+
+	viaBroker := &api.Info{Addrs: []string{brokerAddr}, CACert: string(brokerCA), Tag: names.NewUserTag("admin"), Password: adminPassword}
+	adminConn, err := api.Open(viaBroker, api.DialOpts{})
+	if err != nil {
+		return fmt.Errorf("log in to the broker: %w", err)
+	}
+	defer adminConn.Close()
+	mi, err := modelmanager.NewClient(adminConn).CreateModel("bench", "admin", "", "", names.CloudCredentialTag{}, nil)
+	if err != nil {
+		return fmt.Errorf("create model: %w", err)
+	}
+	modelTag := names.NewModelTag(mi.UUID)
+
+	// 1. Ping: broker vs direct.
+	proxied := *viaBroker
+	proxied.ModelTag = modelTag
+	direct := &api.Info{Addrs: []string{ctl.Addr}, CACert: ctl.File.CACert, Tag: names.NewUserTag("admin"), Password: "ctl-admin-password", ModelTag: modelTag}
+	pc, err := api.Open(&proxied, api.DialOpts{})
+	if err != nil {
+		return fmt.Errorf("open model through the broker: %w", err)
+	}
+	dc, err := api.Open(direct, api.DialOpts{})
+	if err != nil {
+		return fmt.Errorf("open model on the controller: %w", err)
+	}
+	viaB, viaD, err := pingBoth(pc, dc, nPings)
+	pc.Close()
+	dc.Close()
+	if err != nil {
+		return err
+	}
+	b50, b99, d50, d99 := pct(viaB, 50), pct(viaB, 99), pct(viaD, 50), pct(viaD, 99)
+	fmt.Printf("ping, %d round trips each, interleaved in blocks of 500 on one connection per path:\n", nPings)
+	fmt.Printf("  direct to controller  p50 %6.1fµs  p99 %6.1fµs\n", us(d50), us(d99))
+	fmt.Printf("  through the broker    p50 %6.1fµs  p99 %6.1fµs\n", us(b50), us(b99))
+	fmt.Printf("  ratio                 p50 %6.2fx    p99 %6.2fx\n", float64(b50)/float64(d50), float64(b99)/float64(d99))
+
+	// 2. Idle proxied connections.
+	before, err := rssKB(broker.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	mBefore, err := scrape(metricsAddr)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	open, err := openMany(&proxied, nConns)
+	defer func() {
+		for _, c := range open {
+			c.Close()
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	opened := time.Since(start)
+	time.Sleep(3 * time.Second)
+	after, err := rssKB(broker.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	mAfter, err := scrape(metricsAddr)
+	if err != nil {
+		return err
+	}
+	perConn := float64(after-before) / float64(nConns)
+	per := func(name string) float64 { return (mAfter[name] - mBefore[name]) / float64(nConns) / 1024 }
+	fmt.Printf("idle proxied connections: opened %d in %s (%.0f/s); broker RSS %.1f MB -> %.1f MB: %.1f KB per connection\n",
+		nConns, opened.Round(time.Millisecond), float64(nConns)/opened.Seconds(), float64(before)/1024, float64(after)/1024, perConn)
+	fmt.Printf("  of which, per connection: Go heap in use %.1f KB, goroutine stacks %.1f KB, goroutines %.1f (from the broker's metrics)\n",
+		per("go_memstats_heap_inuse_bytes"), per("go_memstats_stack_inuse_bytes"), (mAfter["go_goroutines"]-mBefore["go_goroutines"])/float64(nConns))
+	for _, c := range open {
+		c.Close()
+	}
+	open = nil
+
+	// 3. ListModelSummaries for a user with access to nAccess of nModels.
+	token, err := seedModels(ctx, brokerDSN, nModels, nAccess)
+	if err != nil {
+		return err
+	}
+	user := &api.Info{Addrs: []string{brokerAddr}, CACert: string(brokerCA)}
+	uc, err := api.Open(user, api.DialOpts{LoginProvider: api.NewSessionTokenLoginProvider(token, nil, nil)})
+	if err != nil {
+		return fmt.Errorf("log in as the listing user: %w", err)
+	}
+	defer uc.Close()
+	mm := modelmanager.NewClient(uc)
+	var lat []time.Duration
+	for i := range listRuns + 3 {
+		t0 := time.Now()
+		sums, err := mm.ListModelSummaries("bench-user", false)
+		d := time.Since(t0)
+		if err != nil {
+			return fmt.Errorf("list model summaries: %w", err)
+		}
+		if len(sums) != nAccess {
+			return fmt.Errorf("list model summaries: %d models, want %d", len(sums), nAccess)
+		}
+		if i >= 3 {
+			lat = append(lat, d)
+		}
+	}
+	slices.Sort(lat)
+	l50, l99 := pct(lat, 50), pct(lat, 99)
+	fmt.Printf("ListModelSummaries, user with access to %d of %d models, %d calls: p50 %.1fms  p99 %.1fms\n",
+		nAccess, nModels, listRuns, ms(l50), ms(l99))
+	fmt.Printf("brokerbench: ping_direct_p50_us=%.1f ping_direct_p99_us=%.1f ping_broker_p50_us=%.1f ping_broker_p99_us=%.1f ratio_p50=%.2f ratio_p99=%.2f idle_proxied_conn_kb=%.1f conns=%d list_summaries_p50_ms=%.1f list_summaries_p99_ms=%.1f models=%d access=%d\n",
+		us(d50), us(d99), us(b50), us(b99), float64(b50)/float64(d50), float64(b99)/float64(d99), perConn, nConns, ms(l50), ms(l99), nModels, nAccess)
+	return nil
+}
+
+// scrape reads the broker's unlabelled gauges from its metrics endpoint.
+func scrape(addr string) (map[string]float64, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil, fmt.Errorf("read broker metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 2 && !strings.HasPrefix(f[0], "#") {
+			if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+				out[f[0]] = v
+			}
+		}
+	}
+	return out, sc.Err()
+}
+
+// pingBoth times n pings on each connection, alternating blocks so that both
+// paths see the same machine conditions.
+func pingBoth(viaBroker, direct api.Connection, n int) ([]time.Duration, []time.Duration, error) {
+	const block = 500
+	var b, d []time.Duration
+	for range 1000 { // warm up both
+		viaBroker.APICall("Pinger", 1, "", "Ping", nil, nil)
+		direct.APICall("Pinger", 1, "", "Ping", nil, nil)
+	}
+	for done := 0; done < n; done += block {
+		for _, side := range []struct {
+			c   api.Connection
+			out *[]time.Duration
+		}{{viaBroker, &b}, {direct, &d}} {
+			for range block {
+				t0 := time.Now()
+				if err := side.c.APICall("Pinger", 1, "", "Ping", nil, nil); err != nil {
+					return nil, nil, fmt.Errorf("ping: %w", err)
+				}
+				*side.out = append(*side.out, time.Since(t0))
+			}
+		}
+	}
+	slices.Sort(b)
+	slices.Sort(d)
+	return b, d, nil
+}
+
+// openMany opens n connections with bounded parallelism.
+func openMany(info *api.Info, n int) ([]api.Connection, error) {
+	out := make([]api.Connection, n)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	sem := make(chan struct{}, 32)
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c, err := api.Open(info, api.DialOpts{})
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = fmt.Errorf("open connection %d: %w", i, err)
+				}
+				mu.Unlock()
+				return
+			}
+			out[i] = c
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return slices.DeleteFunc(out, func(c api.Connection) bool { return c == nil }), firstErr
+	}
+	return out, nil
+}
+
+func pct(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := (len(sorted)*p + 99) / 100
+	return sorted[min(max(i-1, 0), len(sorted)-1)]
+}
+
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+
+func rssKB(pid int) (int, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strconv.Atoi(strings.Fields(v)[0])
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+}
+
+// raiseFDLimit lifts this process's (and so its children's) open-file
+// limit: 10,000 proxied connections are 20,000 sockets in the broker.
+func raiseFDLimit() {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil {
+		return
+	}
+	want := syscall.Rlimit{Cur: 200000, Max: 200000}
+	if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want) != nil {
+		lim.Cur = lim.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func createDatabase(ctx context.Context, server string) (name, dsn string, drop func(), err error) {
+	admin, err := sql.Open("pgx", server)
+	if err != nil {
+		return "", "", nil, err
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	name = "jimm_bench_" + hex.EncodeToString(b)
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		admin.Close()
+		return "", "", nil, fmt.Errorf("create database: %w", err)
+	}
+	u, err := url.Parse(server)
+	if err != nil {
+		return "", "", nil, err
+	}
+	u.Path = "/" + name
+	return name, u.String(), func() {
+		admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		admin.Close()
+	}, nil
+}
+
+// seedModels adds nModels models (owned by other users, each with its
+// owner's relation) and gives "bench-user" reader access to nAccess of them,
+// then returns a session token for that user.
+func seedModels(ctx context.Context, dsn string, nModels, nAccess int) (string, error) {
+	d, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return "", err
+	}
+	defer d.Close()
+	var ctlID int
+	if err := d.QueryRowContext(ctx, "SELECT id FROM controllers LIMIT 1").Scan(&ctlID); err != nil {
+		return "", fmt.Errorf("find controller: %w", err)
+	}
+	start := time.Now()
+	const batch = 1000
+	for i := 0; i < nModels; i += batch {
+		var mq, rq strings.Builder
+		mq.WriteString("INSERT INTO models (created_at, updated_at, uuid, name, owner, controller_id, cloud, region, type, life) VALUES ")
+		rq.WriteString("INSERT INTO relations (created_at, subject, relation, object_kind, object_id) VALUES ")
+		for j := i; j < min(i+batch, nModels); j++ {
+			if j > i {
+				mq.WriteString(",")
+				rq.WriteString(",")
+			}
+			uuid := fmt.Sprintf("00000000-0000-4000-8000-%012d", j)
+			owner := fmt.Sprintf("owner-%d", j%5000)
+			fmt.Fprintf(&mq, "(now(), now(), '%s', 'm-%d', '%s', %d, 'localhost', 'default', 'iaas', 'alive')", uuid, j, owner, ctlID)
+			fmt.Fprintf(&rq, "(now(), 'user:%s', 'administrator', 'model', '%s')", owner, uuid)
+			if j%(nModels/nAccess) == 0 {
+				fmt.Fprintf(&rq, ",(now(), 'user:bench-user', 'reader', 'model', '%s')", uuid)
+			}
+		}
+		if _, err := d.ExecContext(ctx, mq.String()); err != nil {
+			return "", fmt.Errorf("seed models: %w", err)
+		}
+		if _, err := d.ExecContext(ctx, rq.String()); err != nil {
+			return "", fmt.Errorf("seed relations: %w", err)
+		}
+	}
+	if _, err := d.ExecContext(ctx, "ANALYZE"); err != nil {
+		return "", err
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	token := "jimm_st_" + hex.EncodeToString(b)
+	h := sha256.Sum256([]byte(token))
+	if _, err := d.ExecContext(ctx, "INSERT INTO session_tokens (created_at, token_hash, identity, expires_at) VALUES (now(), $1, 'bench-user', now() + interval '1 hour')", h[:]); err != nil {
+		return "", fmt.Errorf("seed session: %w", err)
+	}
+	fmt.Printf("seeded %d models and %d relations in %s\n", nModels, nModels+nAccess, time.Since(start).Round(time.Millisecond))
+	return token, nil
+}
+
+type jimmd struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+var jimmdLine = regexp.MustCompile(`^jimmd \S+ listening on `)
+
+func startJimmd(ctx context.Context, bin, dir string, env []string) (*jimmd, error) {
+	cmd := exec.CommandContext(ctx, bin, "serve")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	j := &jimmd{cmd: cmd, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(j.done) }()
+	lines := bufio.NewScanner(out)
+	ready := make(chan bool, 1)
+	go func() {
+		for lines.Scan() {
+			if jimmdLine.MatchString(lines.Text()) {
+				ready <- true
+			}
+		}
+		ready <- false
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			return nil, fmt.Errorf("jimmd exited before listening")
+		}
+	case <-time.After(60 * time.Second):
+		j.stop()
+		return nil, fmt.Errorf("jimmd did not start within 60s")
+	}
+	return j, nil
+}
+
+func (j *jimmd) stop() {
+	j.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-j.done:
+	case <-time.After(10 * time.Second):
+		j.cmd.Process.Kill()
+		<-j.done
+	}
+}
