@@ -69,7 +69,12 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns int, jimmdBin, c
 		return fmt.Errorf("no PostgreSQL: pass -dsn or set JIMM_TEST_DSN (bash .ci/postgres.sh prints one)")
 	}
 	ctx := context.Background()
-	raiseFDLimit()
+	if limit := raiseFDLimit(); 2*nConns+1000 > limit {
+		capped := (limit - 1000) / 2
+		fmt.Printf("note: %d idle connections need %d sockets in the broker (two each), over this machine's open-file limit of %d, which cannot be raised here; measuring with %d\n",
+			nConns, 2*nConns, limit, capped)
+		nConns = capped
+	}
 	work, err := os.MkdirTemp("", "brokerbench")
 	if err != nil {
 		return err
@@ -360,17 +365,20 @@ func rssKB(pid int) (int, error) {
 }
 
 // raiseFDLimit lifts this process's (and so its children's) open-file
-// limit: 10,000 proxied connections are 20,000 sockets in the broker.
-func raiseFDLimit() {
-	var lim syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil {
-		return
-	}
+// limit as far as allowed: 10,000 proxied connections are 20,000 sockets in
+// the broker. It returns the limit in force.
+func raiseFDLimit() int {
 	want := syscall.Rlimit{Cur: 200000, Max: 200000}
 	if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want) != nil {
-		lim.Cur = lim.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+		var lim syscall.Rlimit
+		if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
+			lim.Cur = lim.Max
+			syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+		}
 	}
+	var lim syscall.Rlimit
+	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	return int(lim.Cur)
 }
 
 func freePort() (int, error) {
