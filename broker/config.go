@@ -45,6 +45,11 @@ type Config struct {
 	SessionTTL time.Duration
 	// HealthInterval is how often each controller is pinged (at most 5s).
 	HealthInterval time.Duration
+	// ProxyDetachAfter is how long a model connection may sit with no call
+	// in flight before the broker closes its controller side, logging in
+	// again on the next call. Connections that used server-side objects
+	// (watchers) are never detached. Negative disables detaching.
+	ProxyDetachAfter time.Duration
 	// Conn bounds each client connection.
 	Conn   jujuapi.ConnOptions
 	Logger *slog.Logger
@@ -56,6 +61,7 @@ const (
 	DefaultControllerTokenTTL = 5 * time.Minute
 	DefaultSessionTTL         = 24 * time.Hour
 	DefaultHealthInterval     = 2 * time.Second
+	DefaultProxyDetachAfter   = 30 * time.Second
 )
 
 func (c *Config) validate() error {
@@ -92,6 +98,9 @@ func (c *Config) validate() error {
 	}
 	if c.SessionTTL <= 0 {
 		c.SessionTTL = DefaultSessionTTL
+	}
+	if c.ProxyDetachAfter == 0 {
+		c.ProxyDetachAfter = DefaultProxyDetachAfter
 	}
 	if c.HealthInterval <= 0 {
 		c.HealthInterval = DefaultHealthInterval

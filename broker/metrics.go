@@ -14,6 +14,8 @@ type metrics struct {
 	models       *prometheus.GaugeVec
 	placements   *prometheus.CounterVec
 	proxyDialDur prometheus.Histogram
+	upstreams    prometheus.Gauge
+	reattaches   prometheus.Counter
 }
 
 // rpcBuckets span 10µs to 10s.
@@ -43,8 +45,14 @@ func newMetrics() *metrics {
 			Name: "jimm_proxy_controller_login_seconds", Help: "Time to dial and log in to a controller for a model connection.",
 			Buckets: rpcBuckets,
 		}),
+		upstreams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "jimm_proxy_controller_connections", Help: "Controller connections held for proxied model connections (detached idle ones hold none).",
+		}),
+		reattaches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jimm_proxy_reattaches_total", Help: "Times an idle, detached model connection logged in to its controller again.",
+		}),
 	}
-	reg.MustRegister(m.connections, m.rpcs, m.logins, m.models, m.placements, m.proxyDialDur,
+	reg.MustRegister(m.upstreams, m.reattaches, m.connections, m.rpcs, m.logins, m.models, m.placements, m.proxyDialDur,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

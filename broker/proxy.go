@@ -35,17 +35,31 @@ func (s *Server) serveModel(w http.ResponseWriter, r *http.Request, uuid string)
 
 // modelProxy is one client's model connection: the broker answers its
 // login, then relays frames between the client and the hosting controller.
+//
+// A connection with no call in flight for Config.ProxyDetachAfter closes
+// its controller side (the Juju protocol is strictly request and
+// response, so nothing is lost) and logs in again on the next call; while
+// detached the broker answers pings itself. A connection that ever named a
+// server-side object (a request with an "id", e.g. a watcher) keeps its
+// controller connection for good.
 type modelProxy struct {
 	srv       *Server
 	client    *jujuapi.Conn
 	modelUUID string
 	remote    string
+	ctx       context.Context
 
-	up      *jujuapi.Conn // the controller, after login
-	ctlUUID []byte        // the controller's UUID, hidden in what the client receives
+	id     *identity // who logged in
+	access string    // their access to the model at login
 
 	mu      sync.Mutex
-	pending map[uint64]pendingCall // relayed requests awaiting their response
+	up      *jujuapi.Conn // the controller; nil while detached
+	ctlUUID []byte        // the controller's UUID, hidden in what the client receives
+	pending map[uint64]pendingCall
+	sticky  bool      // a request named a server-side object: never detach
+	lastUse time.Time // when the last call completed
+	idle    *time.Timer
+	downs   sync.WaitGroup // relayDown goroutines
 }
 
 type pendingCall struct {
@@ -53,10 +67,11 @@ type pendingCall struct {
 	facade, method string
 }
 
-// run answers the login on this goroutine, then hands the connection to two
-// fresh goroutines, one per direction, and returns: an idle proxied
-// connection keeps only their small stacks, not the login's.
+// run answers the login on this goroutine, then hands the connection to
+// fresh goroutines and returns: an idle proxied connection keeps only their
+// small stacks, not the login's. relayUp owns the connection from then on.
 func (p *modelProxy) run(ctx context.Context, done func()) {
+	p.ctx = ctx
 	stop := context.AfterFunc(ctx, func() { p.client.CloseWith(jujuapi.CloseGoingAway, "broker shutting down") })
 	if !p.login(ctx) {
 		stop()
@@ -65,17 +80,27 @@ func (p *modelProxy) run(ctx context.Context, done func()) {
 		return
 	}
 	p.pending = map[uint64]pendingCall{}
-	upDone := make(chan struct{})
+	p.lastUse = time.Now()
+	if after := p.srv.cfg.ProxyDetachAfter; after > 0 {
+		p.idle = time.AfterFunc(after, p.maybeDetach)
+	}
+	p.startDown(p.up)
 	go func() {
-		defer close(upDone)
 		p.relayUp()
-	}()
-	go func() {
-		p.relayDown()
-		<-upDone
+		p.mu.Lock()
+		up := p.up
+		p.up = nil
+		if p.idle != nil {
+			p.idle.Stop()
+		}
+		p.mu.Unlock()
+		if up != nil {
+			up.CloseWith(jujuapi.CloseNormal, "")
+			p.srv.metrics.upstreams.Dec()
+		}
+		p.downs.Wait()
 		stop()
 		p.client.Close()
-		p.up.Close()
 		done()
 	}()
 }
@@ -161,7 +186,8 @@ func (p *modelProxy) controllerLogin(ctx context.Context, msg *jujuapi.Message) 
 	if err != nil {
 		return nil, err
 	}
-	p.up, p.ctlUUID = up, []byte(m.Controller.UUID)
+	p.up, p.ctlUUID, p.id, p.access = up, []byte(m.Controller.UUID), id, access
+	s.metrics.upstreams.Inc()
 	result.ControllerTag = jujuapi.ControllerTag(s.uuid).String()
 	result.Servers = s.servers()
 	result.PublicDNSName = ""
@@ -268,12 +294,14 @@ func mustJSON(v any) json.RawMessage {
 	return b
 }
 
-// The relay copies frames both ways until either side closes. It reads
-// only envelopes: to refuse a second login, to time calls for the metrics,
-// and to hide the controller's UUID in what the client receives. Frames are
-// relayed as they came, in pooled buffers.
+// The relay copies frames both ways until the client goes. It reads only
+// envelopes: to refuse a second login, to time calls for the metrics, to
+// see when the connection is idle, and to hide the controller's UUID in
+// what the client receives. Frames are relayed as they came, in pooled
+// buffers.
 
-// relayUp copies client frames to the controller.
+// relayUp copies client frames to the controller, logging in again first
+// when the connection was detached.
 func (p *modelProxy) relayUp() {
 	var env jujuapi.Envelope
 	for {
@@ -282,13 +310,11 @@ func (p *modelProxy) relayUp() {
 			if !jujuapi.IsClosed(err) || errors.Is(err, jujuapi.ErrFrameTooLarge) {
 				p.client.CloseWith(jujuapi.CloseFor(err), err.Error())
 			}
-			p.up.CloseWith(jujuapi.CloseNormal, "")
 			return
 		}
 		if err := jujuapi.ScanEnvelope(frame.Bytes(), &env); err != nil {
 			frame.Release()
 			p.client.CloseWith(jujuapi.CloseInvalidPayload, err.Error())
-			p.up.CloseWith(jujuapi.CloseNormal, "")
 			return
 		}
 		if env.Type == "Admin" {
@@ -298,9 +324,30 @@ func (p *modelProxy) relayUp() {
 			continue
 		}
 		p.mu.Lock()
+		up := p.up
+		if up == nil && env.ID == "" && env.Type == "Pinger" && env.Request == "Ping" {
+			// Detached and idle: the broker answers for itself.
+			p.mu.Unlock()
+			frame.Release()
+			p.reply(env.RequestID, nil, nil)
+			continue
+		}
+		if env.ID != "" {
+			p.sticky = true
+		}
 		p.pending[env.RequestID] = pendingCall{start: time.Now(), facade: env.Type, method: env.Request}
 		p.mu.Unlock()
-		err = p.up.WriteFrame(frame.Bytes())
+		if up == nil {
+			if up, err = p.reattach(env.RequestID); err != nil {
+				frame.Release()
+				p.mu.Lock()
+				delete(p.pending, env.RequestID)
+				p.mu.Unlock()
+				p.reply(env.RequestID, nil, err)
+				continue
+			}
+		}
+		err = up.WriteFrame(frame.Bytes())
 		frame.Release()
 		if err != nil {
 			p.client.CloseWith(jujuapi.CloseGoingAway, "controller connection lost")
@@ -309,14 +356,34 @@ func (p *modelProxy) relayUp() {
 	}
 }
 
-// relayDown copies controller frames to the client.
-func (p *modelProxy) relayDown() {
+// startDown starts relaying frames from up to the client.
+func (p *modelProxy) startDown(up *jujuapi.Conn) {
+	p.downs.Add(1)
+	go func() {
+		defer p.downs.Done()
+		p.relayDown(up)
+	}()
+}
+
+// relayDown copies frames from one controller connection to the client
+// until that connection closes. If it closed because the broker detached
+// it, the client connection goes on.
+func (p *modelProxy) relayDown(up *jujuapi.Conn) {
 	var env jujuapi.Envelope
 	rpcs := p.srv.metrics.rpcs
 	for {
-		frame, err := p.up.NextFrame()
+		frame, err := up.NextFrame()
 		if err != nil {
-			p.client.CloseWith(jujuapi.CloseGoingAway, "controller connection closed")
+			p.mu.Lock()
+			current := p.up == up
+			if current {
+				p.up = nil
+			}
+			p.mu.Unlock()
+			if current {
+				p.srv.metrics.upstreams.Dec()
+				p.client.CloseWith(jujuapi.CloseGoingAway, "controller connection closed")
+			}
 			return
 		}
 		data := frame.Bytes()
@@ -324,6 +391,9 @@ func (p *modelProxy) relayDown() {
 			p.mu.Lock()
 			call, ok := p.pending[env.RequestID]
 			delete(p.pending, env.RequestID)
+			if len(p.pending) == 0 {
+				p.lastUse = time.Now()
+			}
 			p.mu.Unlock()
 			if ok {
 				observe(rpcs, call, env.ErrorCode)
@@ -335,10 +405,64 @@ func (p *modelProxy) relayDown() {
 		err = p.client.WriteFrame(data)
 		frame.Release()
 		if err != nil {
-			p.up.CloseWith(jujuapi.CloseNormal, "")
+			up.CloseWith(jujuapi.CloseNormal, "")
 			return
 		}
 	}
+}
+
+// maybeDetach closes the controller side of an idle connection: no call
+// in flight since ProxyDetachAfter, and no server-side object in use.
+func (p *modelProxy) maybeDetach() {
+	after := p.srv.cfg.ProxyDetachAfter
+	p.mu.Lock()
+	if p.up == nil || p.sticky {
+		p.mu.Unlock()
+		return
+	}
+	if idle := time.Since(p.lastUse); len(p.pending) > 0 || idle < after {
+		p.idle.Reset(max(after-idle, after/10))
+		p.mu.Unlock()
+		return
+	}
+	up := p.up
+	p.up = nil
+	p.mu.Unlock()
+	p.srv.metrics.upstreams.Dec()
+	up.CloseWith(jujuapi.CloseNormal, "")
+}
+
+// reattach logs in to the model's controller again for a detached
+// connection, with the caller's access as it is now, and returns the new
+// controller connection. reqID is the call that needs it.
+func (p *modelProxy) reattach(reqID uint64) (*jujuapi.Conn, error) {
+	s := p.srv
+	m, err := s.routes.get(p.ctx, p.modelUUID)
+	if err != nil {
+		return nil, err
+	}
+	access, err := s.modelAccess(p.ctx, p.id, m.UUID)
+	if err != nil {
+		return nil, err
+	}
+	if access == accessNone {
+		return nil, jujuapi.ErrPerm
+	}
+	up, _, err := s.dialModel(p.ctx, m, p.id, access, reqID)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.reattaches.Inc()
+	s.metrics.upstreams.Inc()
+	p.mu.Lock()
+	p.up, p.ctlUUID, p.access = up, []byte(m.Controller.UUID), access
+	p.lastUse = time.Now()
+	if p.idle != nil {
+		p.idle.Reset(s.cfg.ProxyDetachAfter)
+	}
+	p.mu.Unlock()
+	p.startDown(up)
+	return up, nil
 }
 
 func observe(rpcs *prometheus.HistogramVec, call pendingCall, code string) {

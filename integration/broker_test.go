@@ -26,6 +26,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/juju/juju/api"
 	"github.com/juju/juju/api/base"
+	"github.com/juju/juju/api/client/client"
 	"github.com/juju/juju/api/client/modelmanager"
 	"github.com/juju/juju/rpc/params"
 	"github.com/juju/names/v5"
@@ -50,6 +51,7 @@ func TestBroker(t *testing.T) {
 		{"Errors", testBrokerErrors},
 		{"Restart", testBrokerRestart},
 		{"ControllerConnections", testBrokerControllerConnections},
+		{"IdleDetach", testBrokerIdleDetach},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
@@ -908,4 +910,69 @@ func typeString(e ast.Expr) string {
 		return "map[" + typeString(e.Key) + "]" + typeString(e.Value)
 	}
 	return fmt.Sprintf("%T", e)
+}
+
+// testBrokerIdleDetach: a model connection with no call in flight for
+// --proxy-detach-after drops its controller connection (pings are then
+// answered by the broker) and logs in again on its next call, with the
+// same results; a connection that named a server-side object keeps its
+// controller connection.
+func testBrokerIdleDetach(t *testing.T, bins *brokerBins) {
+	const detachAfter = 400 * time.Millisecond
+	e := newBrokerEnv(t, bins, "--proxy-detach-after", detachAfter.String())
+	mm := modelmanager.NewClient(e.open(t, ""))
+	info := createModel(t, e, mm, "idle", "east")
+	host := e.modelsByController(t)[info.UUID]
+	_, portStr, _ := strings.Cut(e.ctls[host].Addr, ":")
+	port, _ := strconv.Atoi(portStr)
+	pid := e.broker().Pid()
+	conns := func() int {
+		t.Helper()
+		n, err := connsTo(pid, port)
+		if err != nil {
+			t.Fatalf("count jimmd's connections to %s: %v", host, err)
+		}
+		return n
+	}
+	waitConns := func(want int, what string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for n := conns(); n != want; n = conns() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: jimmd holds %d connections to %s, want %d", what, n, host, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	base := conns() // the broker's own pooled connection
+
+	a := e.open(t, info.UUID)
+	before, err := client.NewClient(a, nil).Status(nil)
+	if err != nil {
+		t.Fatalf("FullStatus: %v", err)
+	}
+	waitConns(base+1, "an active model connection")
+	waitConns(base, "the model connection idle for longer than --proxy-detach-after")
+	if err := a.APICall("Pinger", 1, "", "Ping", nil, nil); err != nil {
+		t.Fatalf("Ping while detached: %v", err)
+	}
+	if n := conns(); n != base {
+		t.Fatalf("a ping reattached the idle connection: %d connections to %s, want %d", n, host, base)
+	}
+	after, err := client.NewClient(a, nil).Status(nil)
+	if err != nil {
+		t.Fatalf("FullStatus after detaching: %v", err)
+	}
+	if len(after.Applications) != len(before.Applications) || len(after.Machines) != len(before.Machines) || after.Model.Name != before.Model.Name {
+		t.Fatalf("FullStatus after reattaching differs: %+v, before %+v", after.Model, before.Model)
+	}
+	waitConns(base+1, "a call on a detached connection")
+
+	// A call that names a server-side object pins the connection.
+	b := e.open(t, info.UUID)
+	if err := b.APICall("Pinger", 1, "object-1", "Ping", nil, nil); err != nil {
+		t.Fatalf("Ping with an id: %v", err)
+	}
+	time.Sleep(3 * detachAfter)
+	waitConns(base+1, "one pinned connection and one idle one")
 }

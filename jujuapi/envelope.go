@@ -18,6 +18,7 @@ type Envelope struct {
 	Type      string `json:"type"`
 	Version   int    `json:"version"`
 	Request   string `json:"request"`
+	ID        string `json:"id"` // names a server-side object, e.g. a watcher
 	ErrorCode string `json:"error-code"`
 	Error     string `json:"error"`
 }
@@ -84,6 +85,7 @@ const (
 	fieldRequest
 	fieldErrorCode
 	fieldError
+	fieldID
 )
 
 // maxNestingDepth is encoding/json's limit on nested objects and arrays,
@@ -205,6 +207,8 @@ func scanEnvelopeFast(data []byte, env *Envelope) scanResult {
 					setString(&env.ErrorCode, raw)
 				case fieldError:
 					setString(&env.Error, raw)
+				case fieldID:
+					setString(&env.ID, raw)
 				}
 				seen |= field
 			}
@@ -247,6 +251,9 @@ func scanEnvelopeFast(data []byte, env *Envelope) scanResult {
 	if seen&fieldError == 0 {
 		env.Error = ""
 	}
+	if seen&fieldID == 0 {
+		env.ID = ""
+	}
 	return scanOK
 }
 
@@ -254,6 +261,10 @@ func scanEnvelopeFast(data []byte, env *Envelope) scanResult {
 // encoding/json matches it (ignoring the case of letters), or 0.
 func matchField(key []byte) uint {
 	switch len(key) {
+	case 2:
+		if equalFoldASCII(key, "id") {
+			return fieldID
+		}
 	case 4:
 		if equalFoldASCII(key, "type") {
 			return fieldType
