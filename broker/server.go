@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -268,7 +269,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() { errc <- srv.Serve(tls.NewListener(s.listener, s.tlsConfig)) }()
 	var msrv *http.Server
 	if s.metricsLn != nil {
-		msrv = &http.Server{Handler: promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+		// Profiles for operators, on the operators' listener only.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- msrv.Serve(s.metricsLn) }()
 	}
 	go s.health.Run(ctx)

@@ -159,6 +159,9 @@ func startDemo(t *testing.T, bin string, args ...string) (*demoProc, demoPrinted
 			p.cmd.Process.Kill()
 			<-p.done
 		}
+		if strings.Contains(p.output.String(), "WARNING: DATA RACE") {
+			t.Errorf("jimmd demo (pid %d) reported a data race", p.cmd.Process.Pid)
+		}
 		if t.Failed() {
 			t.Logf("output of jimmd demo %s (pid %d):\n%s", strings.Join(args, " "), p.cmd.Process.Pid, p.output.String())
 		}

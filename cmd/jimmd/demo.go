@@ -84,7 +84,6 @@ func demo(ctx context.Context, args []string) error {
 		return err
 	}
 	caFile := filepath.Join(*dir, "broker", "tls", "ca.crt")
-	wg.Go(func() { errc <- srv.Serve(ctx) })
 
 	ctls := []demoController{{"ctl-1", "east", *port + 1}, {"ctl-2", "east", *port + 2}, {"ctl-3", "west", *port + 3}}
 	files := make([]*devcontroller.ControllerFile, len(ctls))
@@ -104,6 +103,9 @@ func demo(ctx context.Context, args []string) error {
 		}
 		wg.Go(func() { errc <- c.Serve(ctx) })
 	}
+	// Serve only now that the controllers listen: its first health checks
+	// must find them up (on a rerun they are already registered).
+	wg.Go(func() { errc <- srv.Serve(ctx) })
 	for _, f := range files {
 		_, err := srv.AddController(ctx, restapi.AddControllerRequest{
 			Name: f.Name, UUID: f.UUID, APIAddresses: f.APIAddresses, CACert: f.CACert,

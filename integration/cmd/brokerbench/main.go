@@ -24,6 +24,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -46,6 +47,8 @@ import (
 	"github.com/jimmbroker/jimm/integration/internal/devproc"
 )
 
+var detachAfter time.Duration
+
 func main() {
 	var (
 		dsn      = flag.String("dsn", os.Getenv("JIMM_TEST_DSN"), "PostgreSQL server DSN (a database is created on it)")
@@ -57,6 +60,7 @@ func main() {
 		jimmdBin = flag.String("jimmd", "", "jimmd binary (default: build it)")
 		ctlBin   = flag.String("devcontroller", "", "devcontroller binary (default: build it)")
 	)
+	flag.DurationVar(&detachAfter, "detach-after", 5*time.Second, "the broker's --proxy-detach-after")
 	flag.Parse()
 	if err := run(*dsn, *pings, *conns, *models, *access, *listRuns, *jimmdBin, *ctlBin); err != nil {
 		fmt.Fprintln(os.Stderr, "brokerbench:", err)
@@ -124,7 +128,7 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns int, jimmdBin, c
 	broker, err := startJimmd(ctx, jimmdBin, brokerDir, []string{
 		"JIMM_LISTEN=" + brokerAddr, "JIMM_DSN=" + brokerDSN, "JIMM_DATA_DIR=" + brokerDir,
 		"JIMM_ADMIN_PASSWORD=" + adminPassword, "JIMM_SECRETS_KEY=" + hex.EncodeToString(key),
-		"JIMM_METRICS_LISTEN=" + metricsAddr, "JIMM_LOG_LEVEL=warn",
+		"JIMM_METRICS_LISTEN=" + metricsAddr, "JIMM_LOG_LEVEL=warn", "JIMM_PROXY_DETACH_AFTER=" + detachAfter.String(),
 	})
 	if err != nil {
 		return err
@@ -184,12 +188,11 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns int, jimmdBin, c
 	fmt.Printf("  through the broker    p50 %6.1fµs  p99 %6.1fµs\n", us(b50), us(b99))
 	fmt.Printf("  ratio                 p50 %6.2fx    p99 %6.2fx\n", float64(b50)/float64(d50), float64(b99)/float64(d99))
 
-	// 2. Idle proxied connections.
-	before, err := rssKB(broker.cmd.Process.Pid)
-	if err != nil {
-		return err
-	}
-	mBefore, err := scrape(metricsAddr)
+	// 2. Idle proxied connections: measured while still attached to the
+	// controller, then once the broker has detached them. Each measure
+	// follows a garbage collection in the broker (its pprof heap endpoint
+	// with gc=1), so that it counts what connections retain.
+	before, err := measure(broker.cmd.Process.Pid, metricsAddr)
 	if err != nil {
 		return err
 	}
@@ -204,21 +207,31 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns int, jimmdBin, c
 		return err
 	}
 	opened := time.Since(start)
-	time.Sleep(3 * time.Second)
-	after, err := rssKB(broker.cmd.Process.Pid)
+	attached, err := measure(broker.cmd.Process.Pid, metricsAddr)
 	if err != nil {
 		return err
 	}
-	mAfter, err := scrape(metricsAddr)
+	fmt.Printf("idle proxied connections: opened %d in %s (%.0f/s)\n", nConns, opened.Round(time.Millisecond), float64(nConns)/opened.Seconds())
+	attached.report("  attached to the controller", before, nConns, opened < detachAfter)
+	deadline := time.Now().Add(detachAfter + time.Minute)
+	for {
+		m, err := scrape(metricsAddr)
+		if err != nil {
+			return err
+		}
+		if m["jimm_proxy_controller_connections"] <= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the broker still holds %.0f controller connections %s after they went idle", m["jimm_proxy_controller_connections"], detachAfter+time.Minute)
+		}
+		time.Sleep(time.Second)
+	}
+	detached, err := measure(broker.cmd.Process.Pid, metricsAddr)
 	if err != nil {
 		return err
 	}
-	perConn := float64(after-before) / float64(nConns)
-	per := func(name string) float64 { return (mAfter[name] - mBefore[name]) / float64(nConns) / 1024 }
-	fmt.Printf("idle proxied connections: opened %d in %s (%.0f/s); broker RSS %.1f MB -> %.1f MB: %.1f KB per connection\n",
-		nConns, opened.Round(time.Millisecond), float64(nConns)/opened.Seconds(), float64(before)/1024, float64(after)/1024, perConn)
-	fmt.Printf("  of which, per connection: Go heap in use %.1f KB, goroutine stacks %.1f KB, goroutines %.1f (from the broker's metrics)\n",
-		per("go_memstats_heap_inuse_bytes"), per("go_memstats_stack_inuse_bytes"), (mAfter["go_goroutines"]-mBefore["go_goroutines"])/float64(nConns))
+	detached.report(fmt.Sprintf("  detached (idle > %s)", detachAfter), before, nConns, true)
 	for _, c := range open {
 		c.Close()
 	}
@@ -255,9 +268,50 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns int, jimmdBin, c
 	l50, l99 := pct(lat, 50), pct(lat, 99)
 	fmt.Printf("ListModelSummaries, user with access to %d of %d models, %d calls: p50 %.1fms  p99 %.1fms\n",
 		nAccess, nModels, listRuns, ms(l50), ms(l99))
-	fmt.Printf("brokerbench: ping_direct_p50_us=%.1f ping_direct_p99_us=%.1f ping_broker_p50_us=%.1f ping_broker_p99_us=%.1f ratio_p50=%.2f ratio_p99=%.2f idle_proxied_conn_kb=%.1f conns=%d list_summaries_p50_ms=%.1f list_summaries_p99_ms=%.1f models=%d access=%d\n",
-		us(d50), us(d99), us(b50), us(b99), float64(b50)/float64(d50), float64(b99)/float64(d99), perConn, nConns, ms(l50), ms(l99), nModels, nAccess)
+	fmt.Printf("brokerbench: ping_direct_p50_us=%.1f ping_direct_p99_us=%.1f ping_broker_p50_us=%.1f ping_broker_p99_us=%.1f ratio_p50=%.2f ratio_p99=%.2f conn_attached_kb=%.1f conn_detached_kb=%.1f conns=%d list_summaries_p50_ms=%.1f list_summaries_p99_ms=%.1f models=%d access=%d\n",
+		us(d50), us(d99), us(b50), us(b99), float64(b50)/float64(d50), float64(b99)/float64(d99),
+		attached.perConn(before, nConns), detached.perConn(before, nConns), nConns, ms(l50), ms(l99), nModels, nAccess)
 	return nil
+}
+
+// memory is the broker's memory at one moment, after a garbage collection.
+type memory struct {
+	rssKB             int
+	heapInuse, stacks float64 // bytes
+}
+
+// measure collects garbage in the broker, then reads its memory.
+func measure(pid int, metricsAddr string) (memory, error) {
+	resp, err := http.Get("http://" + metricsAddr + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return memory{}, fmt.Errorf("collect garbage in the broker: %w", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	m, err := scrape(metricsAddr)
+	if err != nil {
+		return memory{}, err
+	}
+	rss, err := rssKB(pid)
+	if err != nil {
+		return memory{}, err
+	}
+	return memory{rssKB: rss, heapInuse: m["go_memstats_heap_inuse_bytes"], stacks: m["go_memstats_stack_inuse_bytes"]}, nil
+}
+
+// perConn is the Go heap and stacks retained per connection since before.
+func (m memory) perConn(before memory, n int) float64 {
+	return (m.heapInuse + m.stacks - before.heapInuse - before.stacks) / float64(n) / 1024
+}
+
+func (m memory) report(what string, before memory, n int, ok bool) {
+	note := ""
+	if !ok {
+		note = " (some may have detached already: opening took longer than -detach-after)"
+	}
+	fmt.Printf("%s: %.1f KB per connection retained (Go heap %.1f KB + stacks %.1f KB); RSS %.1f MB -> %.1f MB, %.1f KB per connection%s\n",
+		what, m.perConn(before, n), (m.heapInuse-before.heapInuse)/float64(n)/1024, (m.stacks-before.stacks)/float64(n)/1024,
+		float64(before.rssKB)/1024, float64(m.rssKB)/1024, float64(m.rssKB-before.rssKB)/float64(n), note)
 }
 
 // scrape reads the broker's unlabelled gauges from its metrics endpoint.
