@@ -47,7 +47,10 @@ import (
 	"github.com/jimmbroker/jimm/integration/internal/devproc"
 )
 
-var detachAfter time.Duration
+var (
+	detachAfter time.Duration
+	heapProfile string
+)
 
 func main() {
 	var (
@@ -61,6 +64,7 @@ func main() {
 		ctlBin   = flag.String("devcontroller", "", "devcontroller binary (default: build it)")
 	)
 	flag.DurationVar(&detachAfter, "detach-after", 5*time.Second, "the broker's --proxy-detach-after")
+	flag.StringVar(&heapProfile, "heap-profile", "", "save the broker's heap profile, with the idle connections detached, to this file")
 	flag.Parse()
 	if err := run(*dsn, *pings, *conns, *models, *access, *listRuns, *jimmdBin, *ctlBin); err != nil {
 		fmt.Fprintln(os.Stderr, "brokerbench:", err)
@@ -232,6 +236,11 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns int, jimmdBin, c
 		return err
 	}
 	detached.report(fmt.Sprintf("  detached (idle > %s)", detachAfter), before, nConns, true)
+	if heapProfile != "" {
+		if err := saveHeapProfile(metricsAddr, heapProfile); err != nil {
+			return err
+		}
+	}
 	for _, c := range open {
 		c.Close()
 	}
@@ -297,6 +306,21 @@ func measure(pid int, metricsAddr string) (memory, error) {
 		return memory{}, err
 	}
 	return memory{rssKB: rss, heapInuse: m["go_memstats_heap_inuse_bytes"], stacks: m["go_memstats_stack_inuse_bytes"]}, nil
+}
+
+func saveHeapProfile(metricsAddr, path string) error {
+	resp, err := http.Get("http://" + metricsAddr + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
 }
 
 // perConn is the Go heap and stacks retained per connection since before.
