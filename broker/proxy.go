@@ -54,7 +54,7 @@ type modelProxy struct {
 
 	mu      sync.Mutex
 	up      *jujuapi.Conn // the controller; nil while detached
-	ctlUUID []byte        // the controller's UUID, hidden in what the client receives
+	model   *db.Model     // the route the connection was last attached by
 	pending map[uint64]pendingCall
 	sticky  bool      // a request named a server-side object: never detach
 	lastUse time.Time // when the last call completed
@@ -84,7 +84,7 @@ func (p *modelProxy) run(ctx context.Context, done func()) {
 	if after := p.srv.cfg.ProxyDetachAfter; after > 0 {
 		p.idle = time.AfterFunc(after, p.maybeDetach)
 	}
-	p.startDown(p.up)
+	p.startDown(p.up, []byte(p.model.Controller.UUID))
 	go func() {
 		p.relayUp()
 		p.mu.Lock()
@@ -186,7 +186,7 @@ func (p *modelProxy) controllerLogin(ctx context.Context, msg *jujuapi.Message) 
 	if err != nil {
 		return nil, err
 	}
-	p.up, p.ctlUUID, p.id, p.access = up, []byte(m.Controller.UUID), id, access
+	p.up, p.model, p.id, p.access = up, m, id, access
 	s.metrics.upstreams.Inc()
 	result.ControllerTag = jujuapi.ControllerTag(s.uuid).String()
 	result.Servers = s.servers()
@@ -356,19 +356,20 @@ func (p *modelProxy) relayUp() {
 	}
 }
 
-// startDown starts relaying frames from up to the client.
-func (p *modelProxy) startDown(up *jujuapi.Conn) {
+// startDown starts relaying frames from up, a connection to the controller
+// whose UUID is ctlUUID, to the client.
+func (p *modelProxy) startDown(up *jujuapi.Conn, ctlUUID []byte) {
 	p.downs.Add(1)
 	go func() {
 		defer p.downs.Done()
-		p.relayDown(up)
+		p.relayDown(up, ctlUUID)
 	}()
 }
 
 // relayDown copies frames from one controller connection to the client
 // until that connection closes. If it closed because the broker detached
 // it, the client connection goes on.
-func (p *modelProxy) relayDown(up *jujuapi.Conn) {
+func (p *modelProxy) relayDown(up *jujuapi.Conn, ctlUUID []byte) {
 	var env jujuapi.Envelope
 	rpcs := p.srv.metrics.rpcs
 	for {
@@ -399,8 +400,8 @@ func (p *modelProxy) relayDown(up *jujuapi.Conn) {
 				observe(rpcs, call, env.ErrorCode)
 			}
 		}
-		if bytes.Contains(data, p.ctlUUID) {
-			data = bytes.ReplaceAll(data, p.ctlUUID, []byte(p.srv.uuid))
+		if bytes.Contains(data, ctlUUID) {
+			data = bytes.ReplaceAll(data, ctlUUID, []byte(p.srv.uuid))
 		}
 		err = p.client.WriteFrame(data)
 		frame.Release()
@@ -455,13 +456,13 @@ func (p *modelProxy) reattach(reqID uint64) (*jujuapi.Conn, error) {
 	s.metrics.reattaches.Inc()
 	s.metrics.upstreams.Inc()
 	p.mu.Lock()
-	p.up, p.ctlUUID, p.access = up, []byte(m.Controller.UUID), access
+	p.up, p.model, p.access = up, m, access
 	p.lastUse = time.Now()
 	if p.idle != nil {
 		p.idle.Reset(s.cfg.ProxyDetachAfter)
 	}
 	p.mu.Unlock()
-	p.startDown(up)
+	p.startDown(up, []byte(m.Controller.UUID))
 	return up, nil
 }
 
