@@ -6,22 +6,17 @@
 package devproc
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
-	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/jimmbroker/jimm/integration/internal/proc"
 )
 
 // BinEnv names a prebuilt devcontroller binary to use instead of building one.
@@ -30,56 +25,16 @@ const BinEnv = "JIMM_DEVCONTROLLER_BIN"
 // RepoRoot returns the directory of the jimm module (the one whose go.mod
 // declares github.com/jimmbroker/jimm), searching up from the working
 // directory.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		raw, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && modulePath(raw) == "github.com/jimmbroker/jimm" {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("cannot find the github.com/jimmbroker/jimm module above the working directory")
-		}
-		dir = parent
-	}
-}
-
-func modulePath(gomod []byte) string {
-	for _, line := range strings.Split(string(gomod), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "module" {
-			return strings.Trim(f[1], `"`)
-		}
-	}
-	return ""
-}
+func RepoRoot() (string, error) { return proc.RepoRoot() }
 
 // Build returns the devcontroller binary to run: $JIMM_DEVCONTROLLER_BIN when
 // set, otherwise one built into dir from the jimm module's cmd/devcontroller
 // with the given extra build flags (e.g. "-race").
 func Build(ctx context.Context, dir string, buildFlags ...string) (string, error) {
-	if bin := os.Getenv(BinEnv); bin != "" {
-		if _, err := os.Stat(bin); err != nil {
-			return "", fmt.Errorf("%s: %w", BinEnv, err)
-		}
-		return bin, nil
+	if bin, err := proc.Prebuilt(BinEnv); bin != "" || err != nil {
+		return bin, err
 	}
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "devcontroller")
-	args := append([]string{"build", "-o", bin}, buildFlags...)
-	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/devcontroller")...)
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build ./cmd/devcontroller in %s: %w\n%s", root, err, out)
-	}
-	return bin, nil
+	return proc.Build(ctx, dir, "./cmd/devcontroller", buildFlags...)
 }
 
 // ControllerFile is what the controller writes to <data-dir>/controller.yaml.
@@ -124,11 +79,13 @@ type Process struct {
 	// FileMode is controller.yaml's permission bits.
 	FileMode os.FileMode
 
-	cmd     *exec.Cmd
-	output  *syncBuffer // stderr, and stdout after the first line
-	done    chan struct{}
-	waitErr error
+	// The process itself, embedded through an unexported alias so that
+	// its Pid, Output, Done, Exited, Stop and Kill methods are promoted
+	// without adding an exported field.
+	*process
 }
+
+type process = proc.Process
 
 // startLine is the line the controller prints once it listens.
 var startLine = regexp.MustCompile(`^controller (\S+) \(([0-9a-f-]+)\) listening on (\S+); details in (.+)$`)
@@ -144,50 +101,19 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		args = append(args, "--admin-password", opts.AdminPassword)
 	}
 	args = append(args, opts.Args...)
-	p := &Process{Opts: opts, output: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(opts.Bin, args...)
-	p.cmd.Env = append(os.Environ(), opts.Env...)
-	var stderr io.Writer = p.output
-	if opts.Stderr != nil {
-		stderr = io.MultiWriter(p.output, opts.Stderr)
-	}
-	p.cmd.Stderr = stderr
-	stdout, err := p.cmd.StdoutPipe()
+	pp, m, err := proc.Start(ctx, proc.Spec{
+		Name:         "controller " + opts.Name,
+		Bin:          opts.Bin,
+		Args:         args,
+		Env:          append(os.Environ(), opts.Env...),
+		StartLine:    startLine,
+		StartTimeout: opts.StartTimeout,
+		Stderr:       opts.Stderr,
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", opts.Bin, err)
-	}
-	lines := make(chan string, 1)
-	go func() {
-		r := bufio.NewReader(stdout)
-		line, _ := r.ReadString('\n')
-		lines <- strings.TrimRight(line, "\r\n")
-		io.Copy(p.output, r) // keep draining so that the process never blocks on stdout
-	}()
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		close(p.done)
-	}()
-
-	timer := time.NewTimer(opts.StartTimeout)
-	defer timer.Stop()
-	var line string
-	select {
-	case line = <-lines:
-	case <-timer.C:
-		p.Kill()
-		return nil, fmt.Errorf("controller %s printed no start line within %s; output:\n%s", opts.Name, opts.StartTimeout, p.Output())
-	case <-ctx.Done():
-		p.Kill()
-		return nil, ctx.Err()
-	}
-	m := startLine.FindStringSubmatch(line)
-	if m == nil {
-		p.Kill()
-		return nil, fmt.Errorf("controller %s: unexpected start line %q; output:\n%s", opts.Name, line, p.Output())
-	}
+	p := &Process{Opts: opts, process: pp}
 	if m[1] != opts.Name {
 		p.Kill()
 		return nil, fmt.Errorf("controller start line names controller %q, want %q", m[1], opts.Name)
@@ -210,52 +136,6 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	return p, nil
 }
 
-// Pid is the process id.
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
-
-// Output returns what the process wrote to stderr (and to stdout after its
-// first line) so far.
-func (p *Process) Output() string { return p.output.String() }
-
-// Done is closed when the process has exited.
-func (p *Process) Done() <-chan struct{} { return p.done }
-
-// Exited reports whether the process has exited.
-func (p *Process) Exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// Stop sends SIGTERM and waits up to timeout for the process to exit, then
-// kills it. It returns the process's exit error (nil for a clean exit) or an
-// error saying it had to be killed.
-func (p *Process) Stop(timeout time.Duration) error {
-	if p.Exited() {
-		return p.waitErr
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return p.waitErr
-	case <-time.After(timeout):
-		p.Kill()
-		return fmt.Errorf("controller %s did not exit within %s of SIGTERM; killed it", p.Opts.Name, timeout)
-	}
-}
-
-// Kill sends SIGKILL and waits for the process to exit.
-func (p *Process) Kill() {
-	if p.Exited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
-}
-
 // Restart starts a new process with the same options (and so the same data
 // directory). The current process must have exited.
 func (p *Process) Restart(ctx context.Context) (*Process, error) {
@@ -263,21 +143,4 @@ func (p *Process) Restart(ctx context.Context) (*Process, error) {
 		return nil, errors.New("restart: the controller is still running")
 	}
 	return Start(ctx, p.Opts)
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

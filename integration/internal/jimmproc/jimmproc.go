@@ -7,7 +7,6 @@
 package jimmproc
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -19,11 +18,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
-	"github.com/jimmbroker/jimm/integration/internal/devproc"
+	"github.com/jimmbroker/jimm/integration/internal/proc"
 )
 
 // Environment variables naming prebuilt binaries to use instead of building.
@@ -46,25 +43,10 @@ func BuildJimmctl(ctx context.Context, dir string, buildFlags ...string) (string
 }
 
 func build(ctx context.Context, env, dir, name string, buildFlags []string) (string, error) {
-	if bin := os.Getenv(env); bin != "" {
-		if _, err := os.Stat(bin); err != nil {
-			return "", fmt.Errorf("%s: %w", env, err)
-		}
-		return bin, nil
+	if bin, err := proc.Prebuilt(env); bin != "" || err != nil {
+		return bin, err
 	}
-	root, err := devproc.RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, name)
-	args := append([]string{"build", "-o", bin}, buildFlags...)
-	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/"+name)...)
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build ./cmd/%s in %s: %w\n%s", name, root, err, out)
-	}
-	return bin, nil
+	return proc.Build(ctx, dir, "./cmd/"+name, buildFlags...)
 }
 
 // FreeAddr returns 127.0.0.1:<port> for a port that was free a moment ago
@@ -114,11 +96,13 @@ type Process struct {
 	// (<data-dir>/tls/ca.crt), to verify it and its JWKS URL with.
 	CACertFile string
 
-	cmd     *exec.Cmd
-	output  *syncBuffer // stderr, and stdout after the first line
-	done    chan struct{}
-	waitErr error
+	// The process itself, embedded through an unexported alias so that
+	// its Pid, Output, Done, Exited, Stop and Kill methods are promoted
+	// without adding an exported field.
+	*process
 }
+
+type process = proc.Process
 
 // startLine is the line jimmd prints once it listens.
 var startLine = regexp.MustCompile(`^jimmd ([0-9a-f-]{36}) listening on (\S+) \(public address (\S+)\)$`)
@@ -167,109 +151,29 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = 30 * time.Second
 	}
-	p := &Process{Opts: opts, output: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(opts.Bin, opts.args()...)
-	p.cmd.Env = opts.environ()
-	var stderr io.Writer = p.output
-	if opts.Stderr != nil {
-		stderr = io.MultiWriter(p.output, opts.Stderr)
+	pp, m, err := proc.Start(ctx, proc.Spec{
+		Name:         "jimmd",
+		Bin:          opts.Bin,
+		Args:         opts.args(),
+		Env:          opts.environ(),
+		StartLine:    startLine,
+		StartTimeout: opts.StartTimeout,
+		// Without a start line the process is exiting (or hung): give it
+		// time to say why.
+		ExitGrace: 5 * time.Second,
+		Stderr:    opts.Stderr,
+	})
+	var lineErr *proc.StartLineError
+	if errors.As(err, &lineErr) && strings.Contains(lineErr.Output, "address already in use") {
+		return nil, fmt.Errorf("jimmd on %s: %w; output:\n%s", opts.Listen, ErrAddrInUse, lineErr.Output)
 	}
-	p.cmd.Stderr = stderr
-	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", opts.Bin, err)
-	}
-	lines := make(chan string, 1)
-	go func() {
-		r := bufio.NewReader(stdout)
-		line, _ := r.ReadString('\n')
-		lines <- strings.TrimRight(line, "\r\n")
-		io.Copy(p.output, r) // keep draining so that the process never blocks on stdout
-	}()
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		close(p.done)
-	}()
-
-	timer := time.NewTimer(opts.StartTimeout)
-	defer timer.Stop()
-	var line string
-	select {
-	case line = <-lines:
-	case <-timer.C:
-		p.Kill()
-		return nil, fmt.Errorf("jimmd printed no start line within %s; output:\n%s", opts.StartTimeout, p.Output())
-	case <-ctx.Done():
-		p.Kill()
-		return nil, ctx.Err()
-	}
-	m := startLine.FindStringSubmatch(line)
-	if m == nil {
-		// Without a start line the process is exiting (or hung): collect
-		// what it said.
-		select {
-		case <-p.done:
-		case <-time.After(5 * time.Second):
-			p.Kill()
-		}
-		out := p.Output()
-		if strings.Contains(out, "address already in use") {
-			return nil, fmt.Errorf("jimmd on %s: %w; output:\n%s", opts.Listen, ErrAddrInUse, out)
-		}
-		return nil, fmt.Errorf("jimmd: unexpected start line %q (exit: %v); output:\n%s", line, p.waitErr, out)
-	}
+	p := &Process{Opts: opts, process: pp}
 	p.UUID, p.Addr, p.PublicAddr = m[1], m[2], m[3]
 	p.CACertFile = filepath.Join(opts.DataDir, "tls", "ca.crt")
 	return p, nil
-}
-
-// Pid is the process id.
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
-
-// Output returns what the process wrote to stderr (and to stdout after its
-// first line) so far.
-func (p *Process) Output() string { return p.output.String() }
-
-// Done is closed when the process has exited.
-func (p *Process) Done() <-chan struct{} { return p.done }
-
-// Exited reports whether the process has exited.
-func (p *Process) Exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// Stop sends SIGTERM and waits up to timeout for the process to exit, then
-// kills it. It returns the process's exit error (nil for a clean exit) or an
-// error saying it had to be killed.
-func (p *Process) Stop(timeout time.Duration) error {
-	if p.Exited() {
-		return p.waitErr
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return p.waitErr
-	case <-time.After(timeout):
-		p.Kill()
-		return fmt.Errorf("jimmd (pid %d) did not exit within %s of SIGTERM; killed it", p.Pid(), timeout)
-	}
-}
-
-// Kill sends SIGKILL and waits for the process to exit.
-func (p *Process) Kill() {
-	if p.Exited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
 }
 
 // Restart starts a new process with the same options: the same address,
@@ -351,21 +255,4 @@ func (c *Ctl) Run(ctx context.Context, args ...string) (Result, error) {
 		return res, fmt.Errorf("run jimmctl %s: %w", strings.Join(args, " "), err)
 	}
 	return res, nil
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
