@@ -50,6 +50,9 @@ type Config struct {
 	// again on the next call. Connections that used server-side objects
 	// (watchers) are never detached. Negative disables detaching.
 	ProxyDetachAfter time.Duration
+	// ModelCreateTimeout bounds how long a controller may take to create a
+	// model before the broker tries the next candidate.
+	ModelCreateTimeout time.Duration
 	// Conn bounds each client connection.
 	Conn   jujuapi.ConnOptions
 	Logger *slog.Logger
@@ -62,6 +65,7 @@ const (
 	DefaultSessionTTL         = 24 * time.Hour
 	DefaultHealthInterval     = 2 * time.Second
 	DefaultProxyDetachAfter   = 30 * time.Second
+	DefaultModelCreateTimeout = 30 * time.Second
 )
 
 func (c *Config) validate() error {
@@ -101,6 +105,9 @@ func (c *Config) validate() error {
 	}
 	if c.ProxyDetachAfter == 0 {
 		c.ProxyDetachAfter = DefaultProxyDetachAfter
+	}
+	if c.ModelCreateTimeout <= 0 {
+		c.ModelCreateTimeout = DefaultModelCreateTimeout
 	}
 	if c.HealthInterval <= 0 {
 		c.HealthInterval = DefaultHealthInterval

@@ -310,11 +310,18 @@ func (s *Server) createOn(ctx context.Context, ctl *db.Controller, args params.M
 	if err != nil {
 		return params.ModelInfo{}, err
 	}
-	info, err := c.CreateModel(ctx, args)
+	owner, _ := jujuapi.ParseUserTag(args.OwnerTag)
+	createCtx, cancel := context.WithTimeout(ctx, s.cfg.ModelCreateTimeout)
+	info, err := c.CreateModel(createCtx, args)
+	cancel()
 	if err != nil {
+		if controllers.IsControllerFault(err) {
+			// The request reached the controller and may yet create the
+			// model there, after the broker has placed it elsewhere.
+			go s.sweepOrphan(ctl.Name, owner.ID, args.Name)
+		}
 		return params.ModelInfo{}, err
 	}
-	owner, _ := jujuapi.ParseUserTag(args.OwnerTag)
 	row := &db.Model{
 		UUID: info.UUID, Name: info.Name, Owner: owner.ID, ControllerID: ctl.ID,
 		Cloud: ctl.Cloud, Region: info.CloudRegion, Type: info.Type, Life: "alive",
@@ -342,6 +349,78 @@ func (s *Server) createOn(ctx context.Context, ctl *db.Controller, args params.M
 	s.log.Info("model created", "model", info.Name, "uuid", info.UUID, "owner", owner.ID, "controller", ctl.Name)
 	s.hideController(&info)
 	return info, nil
+}
+
+// orphanSweep bounds the search for a model a controller may have created
+// after the broker gave up on it.
+const (
+	orphanSweepFor   = 10 * time.Minute
+	orphanSweepEvery = 2 * time.Second
+)
+
+// sweepOrphan destroys any model named name owned by owner on controller
+// ctlName that the routing table does not route there: one that the
+// controller created after the broker stopped waiting for it. It keeps
+// looking until the controller has answered twice, the second time after
+// a creation still queued there would have finished.
+func (s *Server) sweepOrphan(ctlName, owner, name string) {
+	ctx, cancel := context.WithTimeout(s.serveCtx, orphanSweepFor)
+	defer cancel()
+	var firstAnswer time.Time
+	for {
+		done, err := s.sweepOnce(ctx, ctlName, owner, name)
+		switch {
+		case err != nil:
+			s.log.Debug("cannot yet look for an orphaned model", "controller", ctlName, "model", name, "err", err)
+		case firstAnswer.IsZero():
+			firstAnswer = time.Now()
+		case done && time.Since(firstAnswer) > s.cfg.ModelCreateTimeout:
+			return
+		}
+		select {
+		case <-ctx.Done():
+			s.log.Error("gave up looking for a model a controller may have created after a timeout", "controller", ctlName, "owner", owner, "model", name)
+			return
+		case <-time.After(orphanSweepEvery):
+		}
+	}
+}
+
+// sweepOnce lists the controller's models and destroys the orphans among
+// them; done reports that it found none left.
+func (s *Server) sweepOnce(ctx context.Context, ctlName, owner, name string) (done bool, err error) {
+	c, err := s.pool.Get(ctx, ctlName)
+	if err != nil {
+		return false, err
+	}
+	callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	sums, err := c.ListModelSummaries(callCtx, c.User(), true)
+	if err != nil {
+		return false, err
+	}
+	ownerTag := jujuapi.UserTag(owner).String()
+	done = true
+	for _, r := range sums {
+		m := r.Result
+		if m == nil || m.Name != name || m.OwnerTag != ownerTag || m.Life != "alive" {
+			continue
+		}
+		var routed db.Model
+		err := s.db.WithContext(callCtx).Preload("Controller").Where("uuid = ?", m.UUID).First(&routed).Error
+		if err == nil && routed.Controller.Name == ctlName {
+			continue // the broker's own: not an orphan
+		}
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			return false, err
+		}
+		done = false
+		if err := c.DestroyModel(callCtx, m.UUID, true, nil); err != nil {
+			return false, err
+		}
+		s.log.Warn("destroyed a model a controller created after the broker gave up on it", "controller", ctlName, "model", name, "uuid", m.UUID, "owner", owner)
+	}
+	return done, nil
 }
 
 func (a *apiSession) destroyModels(ctx context.Context, p params.DestroyModelsParams) (params.ErrorResults, error) {

@@ -52,6 +52,7 @@ func TestBroker(t *testing.T) {
 		{"Restart", testBrokerRestart},
 		{"ControllerConnections", testBrokerControllerConnections},
 		{"IdleDetach", testBrokerIdleDetach},
+		{"SlowCreate", testBrokerSlowCreate},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
@@ -975,4 +976,79 @@ func testBrokerIdleDetach(t *testing.T, bins *brokerBins) {
 	}
 	time.Sleep(3 * detachAfter)
 	waitConns(base+1, "one pinned connection and one idle one")
+}
+
+// testBrokerSlowCreate: a controller that does not create a model within
+// --model-create-timeout is passed over for the next candidate, and the
+// model it creates once it resumes is found and destroyed by the broker,
+// so no orphan is left on it.
+func testBrokerSlowCreate(t *testing.T, bins *brokerBins) {
+	const frozenCtl = "ctl-1"
+	e := newBrokerEnv(t, bins, "--model-create-timeout", "1s", "--health-interval", "5s")
+	mm := modelmanager.NewClient(e.open(t, ""))
+	// Freeze ctl-1 while the broker still believes it up (its next health
+	// check is up to 5s away).
+	pid := e.ctls[frozenCtl].Pid()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	thawed := false
+	thaw := func() {
+		if !thawed {
+			thawed = true
+			syscall.Kill(pid, syscall.SIGCONT)
+		}
+	}
+	defer thaw()
+	// Placement tries ctl-1 first about half the time: such a creation
+	// waits out the timeout, then lands on ctl-2.
+	var slow []string
+	for i := 0; i < 12 && len(slow) == 0; i++ {
+		start := time.Now()
+		info := createModel(t, e, mm, fmt.Sprintf("slow-%02d", i), "east")
+		if took := time.Since(start); took >= time.Second {
+			slow = append(slow, info.Name)
+			if host := e.modelsByController(t)[info.UUID]; host != "ctl-2" {
+				t.Fatalf("model %s, created after ctl-1 timed out, is on %s; want ctl-2", info.Name, host)
+			}
+			t.Logf("model %s took %s: ctl-1 timed out, ctl-2 created it", info.Name, took.Round(time.Millisecond))
+		}
+	}
+	if len(slow) == 0 {
+		t.Fatal("no creation was tried on the frozen controller first: cannot check the timeout path")
+	}
+	thaw()
+	// Resumed, ctl-1 creates the model it was asked for; the broker must
+	// destroy it.
+	direct := modelmanager.NewClient(e.ctls[frozenCtl].admin(t, ""))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		sums, err := direct.ListModelSummaries("admin", true)
+		if err != nil {
+			t.Fatalf("list models on %s: %v", frozenCtl, err)
+		}
+		var orphans []string
+		for _, m := range sums {
+			if m.Name == slow[0] && m.Life == "alive" {
+				orphans = append(orphans, m.UUID)
+			}
+		}
+		if len(orphans) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("model %s is still alive on %s (%v) 30s after it resumed: the broker left an orphan", slow[0], frozenCtl, orphans)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	// The broker's own model of that name is untouched.
+	found := false
+	for _, m := range e.listModels(t) {
+		if m.Name == slow[0] {
+			found = m.Controller == "ctl-2"
+		}
+	}
+	if !found {
+		t.Fatalf("the routing table lost model %s on ctl-2", slow[0])
+	}
 }

@@ -75,6 +75,7 @@ func serveFlags(fs *flag.FlagSet) (*broker.Config, func() error) {
 	fs.DurationVar(&cfg.ControllerTokenTTL, "controller-token-ttl", broker.DefaultControllerTokenTTL, "lifetime of the tokens the broker signs to log in to controllers")
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", broker.DefaultSessionTTL, "lifetime of session tokens from jimmctl login")
 	fs.DurationVar(&cfg.HealthInterval, "health-interval", broker.DefaultHealthInterval, "how often each controller is pinged (at most 5s)")
+	fs.DurationVar(&cfg.ModelCreateTimeout, "model-create-timeout", broker.DefaultModelCreateTimeout, "how long a controller may take to create a model before the next candidate is tried")
 	fs.DurationVar(&cfg.ProxyDetachAfter, "proxy-detach-after", broker.DefaultProxyDetachAfter, "close the controller side of a model connection idle this long (it logs in again on the next call); negative never")
 	fs.Int64Var(&maxFrame, "max-frame-size", jujuapi.DefaultMaxFrameSize, "largest API frame accepted from a client, in bytes")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
