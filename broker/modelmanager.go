@@ -450,7 +450,11 @@ func (a *apiSession) destroyModel(ctx context.Context, d params.DestroyModelPara
 		}
 		return unwrapJuju(err)
 	}
-	if err := a.srv.db.WithContext(ctx).Model(&db.Model{}).Where("uuid = ?", m.UUID).Update("life", "dying").Error; err != nil {
+	err = a.srv.db.Tx(ctx, func(tx *gorm.DB, notify func(string, string)) error {
+		notify(routesChannel, m.UUID)
+		return tx.Model(&db.Model{}).Where("uuid = ?", m.UUID).Update("life", "dying").Error
+	})
+	if err != nil {
 		return fmt.Errorf("record model %s dying: %w", m.UUID, err)
 	}
 	a.srv.routes.forget(m.UUID)
@@ -496,7 +500,8 @@ func (a *apiSession) oneModelStatus(ctx context.Context, tag string) (params.Mod
 // forgetModel removes a model that its controller no longer has from the
 // routing table, with every relation to it.
 func (s *Server) forgetModel(ctx context.Context, uuid string) {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, func(tx *gorm.DB, notify func(string, string)) error {
+		notify(routesChannel, uuid)
 		var m db.Model
 		if err := tx.Preload("Controller").Where("uuid = ?", uuid).First(&m).Error; err != nil {
 			return err

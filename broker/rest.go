@@ -226,6 +226,9 @@ func (s *Server) restRemoveController(c echo.Context) error {
 	s.health.Untrack(name)
 	s.pool.Forget(name)
 	s.routes.forgetController(ctl.ID)
+	if err := s.db.Notify(ctx, routesChannel, ""); err != nil {
+		s.log.Warn("cannot tell other replicas that routes changed", "err", err)
+	}
 	s.metrics.models.DeleteLabelValues(name)
 	return c.NoContent(http.StatusNoContent)
 }

@@ -49,6 +49,17 @@ func (r *routes) forget(uuid string) {
 	r.mu.Unlock()
 }
 
+// clear drops every cached route.
+func (r *routes) clear() {
+	r.mu.Lock()
+	clear(r.m)
+	r.mu.Unlock()
+}
+
+// routesChannel carries route changes between replicas: a model UUID, or
+// "" for "anything may have changed".
+const routesChannel = "jimm_routes"
+
 // forgetController drops every cached route to a controller.
 func (r *routes) forgetController(id uint) {
 	r.mu.Lock()

@@ -258,6 +258,17 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err := s.trackControllers(ctx); err != nil {
 		return err
 	}
+	// Other replicas' route changes invalidate this one's cache.
+	err := s.db.Listen(ctx, routesChannel, func(uuid string) {
+		if uuid == "" {
+			s.routes.clear()
+			return
+		}
+		s.routes.forget(uuid)
+	})
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler:           s.handler(),
 		TLSConfig:         s.tlsConfig,
@@ -280,7 +291,6 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	go s.health.Run(ctx)
 	s.log.Info("broker serving", "address", s.Addr(), "public-address", s.cfg.PublicAddress, "uuid", s.uuid, "metrics", s.MetricsAddr())
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:

@@ -32,6 +32,7 @@ type DB struct {
 	dialect string
 	dsn     string
 	log     *slog.Logger
+	hub     hub // notifications, on SQLite
 }
 
 // Open connects to dsn: a postgres:// or postgresql:// URL for PostgreSQL,

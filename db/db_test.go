@@ -8,6 +8,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/db/dbtest"
@@ -200,4 +203,90 @@ func TestModelsForIsOneFilteredQuery(t *testing.T) {
 			t.Fatalf("all models: %v, %d", err, len(all))
 		}
 	})
+}
+
+func TestNotifyBetweenReplicas(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, a *db.DB) {
+		// A second replica on the same database (SQLite is one process:
+		// the same handle).
+		b := a
+		if a.Dialect() == "postgres" {
+			var err error
+			if b, err = db.Open(t.Context(), a.DSN(), quiet); err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+		}
+		got := make(chan string, 16)
+		if err := b.Listen(t.Context(), "jimm_test", func(p string) { got <- p }); err != nil {
+			t.Fatal(err)
+		}
+		recv := func(want string) {
+			t.Helper()
+			select {
+			case p := <-got:
+				if p != want {
+					t.Fatalf("got notification %q, want %q", p, want)
+				}
+			case <-time.After(time.Second):
+				t.Fatalf("no notification %q within 1s", want)
+			}
+		}
+		if err := a.Notify(t.Context(), "jimm_test", "plain"); err != nil {
+			t.Fatal(err)
+		}
+		recv("plain")
+		// Queued in a transaction: delivered on commit, not on rollback.
+		err := a.Tx(t.Context(), func(tx *gorm.DB, notify func(string, string)) error {
+			notify("jimm_test", "rolled-back")
+			return errors.New("roll back")
+		})
+		if err == nil {
+			t.Fatal("the transaction did not fail")
+		}
+		if err := a.Tx(t.Context(), func(tx *gorm.DB, notify func(string, string)) error {
+			notify("jimm_test", "committed")
+			return tx.Exec("INSERT INTO settings (name, value) VALUES ('k', 'v')").Error
+		}); err != nil {
+			t.Fatal(err)
+		}
+		recv("committed")
+		select {
+		case p := <-got:
+			t.Fatalf("unexpected notification %q (a rolled-back one?)", p)
+		case <-time.After(200 * time.Millisecond):
+		}
+	})
+}
+
+func TestListenReconnects(t *testing.T) {
+	d := dbtest.PostgreSQL(t)
+	got := make(chan string, 16)
+	if err := d.Listen(t.Context(), "jimm_test", func(p string) { got <- p }); err != nil {
+		t.Fatal(err)
+	}
+	// Kill the listener's backend, as a database restart would.
+	if err := d.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = current_database()").Error; err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(10 * time.Second)
+	for resynced := false; !resynced; {
+		select {
+		case p := <-got:
+			resynced = p == ""
+		case <-deadline:
+			t.Fatal("the listener did not come back (no resync notification)")
+		}
+	}
+	if err := d.Notify(t.Context(), "jimm_test", "after"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-got:
+		if p != "after" {
+			t.Fatalf("got %q after reconnecting, want %q", p, "after")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("no notification after reconnecting")
+	}
 }
