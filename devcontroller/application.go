@@ -26,6 +26,9 @@ func (s *session) deploy(ctx context.Context, p params.ApplicationsDeploy) (para
 	if err != nil {
 		return out, err
 	}
+	if err := writable(m); err != nil {
+		return out, err
+	}
 	for i, d := range p.Applications {
 		out.Results[i].Error = paramsError(s.deployOne(ctx, m.UUID, d))
 	}
@@ -77,7 +80,11 @@ func (s *session) deployOne(ctx context.Context, uuid string, d params.Applicati
 	return err
 }
 
+// alive refuses changes to a model that is dying or migrating away.
 func alive(m *store.Model) error {
+	if err := writable(m); err != nil {
+		return err
+	}
 	if m.Life != store.LifeAlive {
 		return jujuapi.Errorf(jujuapi.CodeNotValid, "model %q is %s", m.Name, m.Life)
 	}
@@ -120,6 +127,9 @@ func (s *session) addUnits(ctx context.Context, p params.AddApplicationUnits) (p
 	if err != nil {
 		return params.AddApplicationUnitsResults{}, err
 	}
+	if err := writable(m); err != nil {
+		return params.AddApplicationUnitsResults{}, err
+	}
 	if p.NumUnits < 1 {
 		return params.AddApplicationUnitsResults{}, jujuapi.Errorf(jujuapi.CodeNotValid, "must add at least one unit")
 	}
@@ -145,6 +155,9 @@ func (s *session) destroyApplication(ctx context.Context, p params.DestroyApplic
 	if err != nil {
 		return out, err
 	}
+	if err := writable(m); err != nil {
+		return out, err
+	}
 	for i, d := range p.Applications {
 		info, err := s.destroyOneApplication(ctx, m.UUID, d)
 		out.Results[i] = params.DestroyApplicationResult{Info: info, Error: paramsError(err)}
@@ -159,6 +172,9 @@ func (s *session) destroyOneApplication(ctx context.Context, uuid string, d para
 	}
 	info := &params.DestroyApplicationInfo{}
 	_, err = s.ctl.store.UpdateModel(ctx, uuid, func(m *store.Model) error {
+		if err := writable(m); err != nil {
+			return err
+		}
 		app := m.Applications[t.ID]
 		if app == nil {
 			return jujuapi.NotFoundf("application %q", t.ID)
@@ -181,6 +197,9 @@ func (s *session) addMachines(ctx context.Context, p params.AddMachines) (params
 	out := params.AddMachinesResults{Machines: make([]params.AddMachinesResult, len(p.MachineParams))}
 	m, err := s.connectedModel(store.AccessWrite)
 	if err != nil {
+		return out, err
+	}
+	if err := writable(m); err != nil {
 		return out, err
 	}
 	for i, mp := range p.MachineParams {

@@ -1,6 +1,7 @@
 package devcontroller
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -40,6 +41,11 @@ type Config struct {
 	Conn jujuapi.ConnOptions
 	// Logger receives the controller's logs. Default slog.Default().
 	Logger *slog.Logger
+
+	// migrationHook, for tests, is called by a migration's runner each
+	// time it is about to run a committed phase (and on reaching DONE),
+	// and may block until ctx ends.
+	migrationHook func(ctx context.Context, modelUUID, phase string)
 }
 
 // Defaults for Config fields.

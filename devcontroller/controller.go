@@ -45,7 +45,9 @@ type Controller struct {
 	serveCtx context.Context
 	wg       sync.WaitGroup
 	timers   sync.Map // model uuid → *time.Timer removing a dying model
-	closing  chan struct{}
+	// runners counts migration runners; they end with Serve's context.
+	runners sync.WaitGroup
+	closing chan struct{}
 }
 
 // New prepares a controller: it opens (or creates) the data directory,
@@ -244,6 +246,7 @@ func (c *Controller) Serve(ctx context.Context) error {
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	c.serveCtx = ctx
+	c.resumeMigrations()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(tls.NewListener(c.listener, srv.TLSConfig)) }()
 	c.log.Info("development controller serving", "address", c.Addr(), "uuid", c.UUID())
@@ -257,6 +260,7 @@ func (c *Controller) Serve(ctx context.Context) error {
 	defer cancel()
 	srv.Shutdown(shutdownCtx) // hijacked API connections end with ctx
 	c.wg.Wait()
+	c.runners.Wait()
 	c.timers.Range(func(_, t any) bool { t.(*time.Timer).Stop(); return true })
 	if cerr := c.store.Close(); err == nil {
 		err = cerr

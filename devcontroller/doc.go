@@ -5,6 +5,12 @@
 // wire protocol, facade versions, error codes and texts, access rules — it
 // behaves as a Juju 3.5 controller does.
 //
+// Models migrate between development controllers as between Juju
+// controllers: Controller.InitiateMigration on the source (migration.go),
+// the MigrationTarget facade on the target (migrationtarget.go), a model
+// export format of our own (migrationexport.go), and redirects for the
+// models that left (redirect.go).
+//
 // A controller is created with New from a Config, serves with Serve, and
 // writes controller.yaml (what `jimmctl add-controller` reads) into its data
 // directory.

@@ -37,12 +37,18 @@ func (s *session) modelSet(ctx context.Context, p params.ModelSet) (struct{}, er
 	if err != nil {
 		return struct{}{}, err
 	}
+	if err := writable(m); err != nil {
+		return struct{}{}, err
+	}
 	for k := range p.Config {
 		if fixedConfig[k] {
 			return struct{}{}, jujuapi.Errorf(jujuapi.CodeNotValid, "model config %q cannot be changed", k)
 		}
 	}
 	_, err = s.ctl.store.UpdateModel(ctx, m.UUID, func(m *store.Model) error {
+		if err := writable(m); err != nil {
+			return err
+		}
 		for k, v := range p.Config {
 			m.Config[k] = v
 		}
@@ -56,12 +62,18 @@ func (s *session) modelUnset(ctx context.Context, p params.ModelUnset) (struct{}
 	if err != nil {
 		return struct{}{}, err
 	}
+	if err := writable(m); err != nil {
+		return struct{}{}, err
+	}
 	for _, k := range p.Keys {
 		if fixedConfig[k] {
 			return struct{}{}, jujuapi.Errorf(jujuapi.CodeNotValid, "model config %q cannot be changed", k)
 		}
 	}
 	_, err = s.ctl.store.UpdateModel(ctx, m.UUID, func(m *store.Model) error {
+		if err := writable(m); err != nil {
+			return err
+		}
 		for _, k := range p.Keys {
 			delete(m.Config, k)
 		}

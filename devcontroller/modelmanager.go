@@ -21,7 +21,7 @@ func (s *session) visibleModels(user string, all bool) []*store.Model {
 	self := user == s.identity()
 	for _, m := range s.ctl.store.Models() {
 		switch {
-		case m.Life == store.LifeDead:
+		case m.Life == store.LifeDead, m.MigrationMode == store.MigrationModeImporting:
 		case all, self && s.modelAccess(m) != "", !self && m.Users[user] != "":
 			out = append(out, m)
 		}
@@ -92,6 +92,7 @@ func (c *Controller) summary(m *store.Model, access, user string) *params.ModelS
 		},
 		SLA:          &params.ModelSLAInfo{Level: "unsupported", Owner: m.Owner},
 		AgentVersion: &m.AgentVersion,
+		Migration:    migrationStatus(m),
 	}
 }
 
@@ -107,6 +108,11 @@ func (s *session) modelInfo(_ context.Context, p params.Entities) (params.ModelI
 	for i, e := range p.Entities {
 		m, err := s.modelFromTag(e.Tag, store.AccessRead)
 		if err != nil {
+			if t, terr := jujuapi.ParseModelTag(e.Tag); terr == nil && jujuapi.ErrorCode(err) == jujuapi.CodeNotFound {
+				if rerr := s.redirectFor(t.ID); rerr != nil {
+					err = rerr
+				}
+			}
 			out.Results[i].Error = paramsError(err)
 			continue
 		}
@@ -130,6 +136,7 @@ func (c *Controller) info(m *store.Model, admin bool, caller string) *params.Mod
 		SecretBackends: []params.SecretBackendResult{},
 		SLA:            &params.ModelSLAInfo{Level: "unsupported", Owner: m.Owner},
 		AgentVersion:   &m.AgentVersion,
+		Migration:      migrationStatus(m),
 	}
 	for _, name := range sortedKeys(m.Users) {
 		if !admin && name != caller {
@@ -218,10 +225,16 @@ func (s *session) destroyModel(ctx context.Context, tag string) error {
 	if m.IsController {
 		return jujuapi.Errorf(jujuapi.CodeNotSupported, "model %q is the controller model: destroy the controller instead", m.Name)
 	}
+	if err := writable(m); err != nil {
+		return err
+	}
 	if m.Life != store.LifeAlive {
 		return nil // already dying: destroying again is not an error in Juju
 	}
 	_, err = s.ctl.store.UpdateModel(ctx, m.UUID, func(m *store.Model) error {
+		if err := writable(m); err != nil {
+			return err
+		}
 		now := time.Now().UTC()
 		m.Life, m.DyingSince = store.LifeDying, now
 		m.Status = store.Status{Status: "destroying", Info: "the model is being destroyed", Since: now}
@@ -312,7 +325,13 @@ func (s *session) modifyOne(ctx context.Context, ch params.ModifyModelAccess) er
 	if _, ok := s.ctl.store.User(user.ID); !ok && !isExternal(user.ID) {
 		return jujuapi.Errorf(jujuapi.CodeUserNotFound, "user %q not found", user.ID)
 	}
+	if err := writable(m); err != nil {
+		return err
+	}
 	_, err = s.ctl.store.UpdateModel(ctx, m.UUID, func(m *store.Model) error {
+		if err := writable(m); err != nil {
+			return err
+		}
 		cur := m.Users[user.ID]
 		switch ch.Action {
 		case "grant":

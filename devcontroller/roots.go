@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/jimmbroker/jimm/jujuapi"
-	"github.com/jimmbroker/jimm/jujuapi/params"
 )
 
 type root = jujuapi.Registry[*session]
@@ -37,6 +36,16 @@ func buildRoots() (*root, *root) {
 	ctl.Register("Controller", []int{11}, "ControllerVersion", jujuapi.NoParams((*session).controllerVersion))
 	ctl.Register("Controller", []int{11}, "GetControllerAccess", jujuapi.Typed((*session).getControllerAccess))
 	ctl.Register("Controller", []int{11}, "IdentityProviderURL", jujuapi.NoParams((*session).identityProviderURL))
+	ctl.Register("Controller", []int{11}, "InitiateMigration", jujuapi.Typed((*session).initiateMigration))
+	mt := []int{1, 2, 3}
+	ctl.Register("MigrationTarget", mt, "Prechecks", jujuapi.Typed((*session).migrationPrechecks))
+	ctl.Register("MigrationTarget", mt, "Import", jujuapi.Typed((*session).migrationImport))
+	ctl.Register("MigrationTarget", mt, "Activate", jujuapi.Typed((*session).migrationActivate))
+	ctl.Register("MigrationTarget", mt, "Abort", jujuapi.Typed((*session).migrationAbort))
+	ctl.Register("MigrationTarget", mt, "LatestLogTime", jujuapi.Typed((*session).migrationLatestLogTime))
+	ctl.Register("MigrationTarget", mt, "AdoptResources", jujuapi.Typed((*session).migrationAdoptResources))
+	ctl.Register("MigrationTarget", mt, "CheckMachines", jujuapi.Typed((*session).migrationCheckMachines))
+	ctl.Register("MigrationTarget", mt, "CACert", jujuapi.NoParams((*session).migrationCACert))
 	ctl.Register("UserManager", []int{3}, "UserInfo", jujuapi.Typed((*session).userInfo))
 	ctl.Register("UserManager", []int{3}, "AddUser", jujuapi.Typed((*session).addUser))
 
@@ -47,10 +56,4 @@ func buildRoots() (*root, *root) {
 	mdl.Register("Application", app, "DestroyApplication", jujuapi.Typed((*session).destroyApplication))
 	mdl.Register("MachineManager", []int{9, 10}, "AddMachines", jujuapi.Typed((*session).addMachines))
 	return ctl, mdl
-}
-
-// redirectInfo answers Admin.RedirectInfo: this controller redirects no
-// model yet, as Juju answers for a model that has not moved.
-func (s *session) redirectInfo(context.Context) (params.RedirectInfoResult, error) {
-	return params.RedirectInfoResult{}, jujuapi.Errorf(jujuapi.CodeNotFound, "no redirection information available")
 }

@@ -107,8 +107,15 @@ func (s *session) login(ctx context.Context, req params.LoginRequest) (params.Lo
 	if s.modelUUID == "" {
 		result.Facades = toParamsFacades(s.ctl.controllerRoot.Versions())
 	} else {
+		if m, ok := s.ctl.store.Model(s.modelUUID); ok && m.MigrationMode == store.MigrationModeImporting && next.modelAccess(m) != "" {
+			// As Juju: no way in until the migration activates it.
+			return params.LoginResult{}, jujuapi.Errorf(jujuapi.CodeMigrationRunning, "migration in progress, model is importing")
+		}
 		m, err := s.ctl.model(s.modelUUID)
 		if err != nil {
+			if rerr := next.redirectFor(s.modelUUID); rerr != nil {
+				return params.LoginResult{}, rerr
+			}
 			return params.LoginResult{}, jujuapi.Errorf(jujuapi.CodeModelNotFound, "unknown model: %q", s.modelUUID)
 		}
 		access := next.modelAccess(m)
@@ -258,10 +265,11 @@ func modelNotFound(uuid string) error {
 	return jujuapi.NotFoundf("model %q", uuid)
 }
 
-// model returns a live (not yet removed) model.
+// model returns a live (not yet removed) model. A model being imported by
+// migration is not there yet.
 func (c *Controller) model(uuid string) (*store.Model, error) {
 	m, ok := c.store.Model(uuid)
-	if !ok || m.Life == store.LifeDead {
+	if !ok || m.Life == store.LifeDead || m.MigrationMode == store.MigrationModeImporting {
 		return nil, modelNotFound(uuid)
 	}
 	return m, nil

@@ -16,7 +16,9 @@ var (
 	bucketMeta   = []byte("meta")
 	bucketUsers  = []byte("users")
 	bucketModels = []byte("models")
-	keyMeta      = []byte("meta")
+	// bucketRedirects holds a Redirect per model that migrated away.
+	bucketRedirects = []byte("redirects")
+	keyMeta         = []byte("meta")
 )
 
 // Errors callers map to protocol errors.
@@ -35,6 +37,8 @@ type Store struct {
 	meta   *Meta
 	users  map[string]*User
 	models map[string]*Model
+	// redirects maps a migrated model's UUID to where it went.
+	redirects map[string]*Redirect
 }
 
 // Open opens (creating if needed) the state file at path and loads it.
@@ -43,9 +47,9 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
 	}
-	s := &Store{db: db, users: map[string]*User{}, models: map[string]*Model{}}
+	s := &Store{db: db, users: map[string]*User{}, models: map[string]*Model{}, redirects: map[string]*Redirect{}}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketUsers, bucketModels} {
+		for _, b := range [][]byte{bucketMeta, bucketUsers, bucketModels, bucketRedirects} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -61,6 +65,9 @@ func Open(path string) (*Store, error) {
 		}
 		if err := loadAll(tx.Bucket(bucketModels), s.models); err != nil {
 			return fmt.Errorf("load models: %w", err)
+		}
+		if err := loadAll(tx.Bucket(bucketRedirects), s.redirects); err != nil {
+			return fmt.Errorf("load redirects: %w", err)
 		}
 		return nil
 	})
@@ -85,28 +92,52 @@ func loadAll[T any](b *bolt.Bucket, into map[string]*T) error {
 // Close closes the state file.
 func (s *Store) Close() error { return s.db.Close() }
 
+// write is one document to put (or delete, when doc is nil).
+type write struct {
+	bucket []byte
+	key    string
+	doc    any
+}
+
 // commit writes one document (or deletes it when doc is nil) in its own
 // transaction.
 func (s *Store) commit(ctx context.Context, bucket []byte, key string, doc any) error {
+	return s.commitAll(ctx, write{bucket, key, doc})
+}
+
+// commitAll applies several writes in one transaction: all or none.
+func (s *Store) commitAll(ctx context.Context, writes ...write) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var raw []byte
-	if doc != nil {
-		var err error
-		if raw, err = json.Marshal(doc); err != nil {
-			return fmt.Errorf("encode %s %q: %w", bucket, key, err)
+	raws := make([][]byte, len(writes))
+	for i, w := range writes {
+		if w.doc == nil {
+			continue
 		}
+		raw, err := json.Marshal(w.doc)
+		if err != nil {
+			return fmt.Errorf("encode %s %q: %w", w.bucket, w.key, err)
+		}
+		raws[i] = raw
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucket)
-		if raw == nil {
-			return b.Delete([]byte(key))
+		for i, w := range writes {
+			b := tx.Bucket(w.bucket)
+			var err error
+			if raws[i] == nil {
+				err = b.Delete([]byte(w.key))
+			} else {
+				err = b.Put([]byte(w.key), raws[i])
+			}
+			if err != nil {
+				return fmt.Errorf("%s %q: %w", w.bucket, w.key, err)
+			}
 		}
-		return b.Put([]byte(key), raw)
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("write %s %q: %w", bucket, key, err)
+		return fmt.Errorf("write state: %w", err)
 	}
 	return nil
 }
@@ -285,6 +316,134 @@ func (s *Store) DeleteModel(ctx context.Context, uuid string) error {
 	defer s.wmu.Unlock()
 	if _, ok := s.Model(uuid); !ok {
 		return fmt.Errorf("model %q: %w", uuid, ErrNotFound)
+	}
+	if err := s.commit(ctx, bucketModels, uuid, nil); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.models, uuid)
+	s.mu.Unlock()
+	return nil
+}
+
+// ErrNotImporting is returned when a model that must be importing is not.
+var ErrNotImporting = errors.New("model is not importing")
+
+// PutImportingModel commits a model arriving by migration (MigrationMode
+// must be MigrationModeImporting). An importing model with the same UUID is
+// replaced, so that an import can be retried; any other model with that
+// UUID, or another model of the same owner and name, fails it with
+// ErrAlreadyExists.
+func (s *Store) PutImportingModel(ctx context.Context, m *Model) error {
+	if m.MigrationMode != MigrationModeImporting {
+		return fmt.Errorf("model %q: %w", m.UUID, ErrNotImporting)
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.RLock()
+	var conflict error
+	if cur, ok := s.models[m.UUID]; ok && cur.MigrationMode != MigrationModeImporting {
+		conflict = fmt.Errorf("model %q: %w", m.UUID, ErrAlreadyExists)
+	}
+	for _, other := range s.models {
+		if other.UUID != m.UUID && other.Owner == m.Owner && other.Name == m.Name {
+			conflict = fmt.Errorf("model %q owned by %q: %w", m.Name, m.Owner, ErrAlreadyExists)
+		}
+	}
+	s.mu.RUnlock()
+	if conflict != nil {
+		return conflict
+	}
+	doc, err := clone(m)
+	if err != nil {
+		return err
+	}
+	if err := s.commit(ctx, bucketModels, m.UUID, doc); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.models[m.UUID] = doc
+	s.mu.Unlock()
+	return nil
+}
+
+// ActivateModel applies fn to a copy of an importing model and commits it
+// together with the removal of any redirect for its UUID (a model that
+// comes back is no longer elsewhere). fn must make the model normal.
+func (s *Store) ActivateModel(ctx context.Context, uuid string, fn func(m *Model) error) (*Model, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	cur, ok := s.Model(uuid)
+	if !ok {
+		return nil, fmt.Errorf("model %q: %w", uuid, ErrNotFound)
+	}
+	if cur.MigrationMode != MigrationModeImporting {
+		return nil, fmt.Errorf("model %q: %w", uuid, ErrNotImporting)
+	}
+	next, err := clone(cur)
+	if err != nil {
+		return nil, err
+	}
+	if err := fn(next); err != nil {
+		return nil, err
+	}
+	if err := s.commitAll(ctx, write{bucketModels, uuid, next}, write{bucketRedirects, uuid, nil}); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.models[uuid] = next
+	delete(s.redirects, uuid)
+	s.mu.Unlock()
+	return next, nil
+}
+
+// ReapModel removes a model that migrated away and records where it went,
+// in one transaction. check sees the model first and may refuse.
+func (s *Store) ReapModel(ctx context.Context, uuid string, check func(m *Model) error, r *Redirect) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	cur, ok := s.Model(uuid)
+	if !ok {
+		return fmt.Errorf("model %q: %w", uuid, ErrNotFound)
+	}
+	if err := check(cur); err != nil {
+		return err
+	}
+	doc, err := clone(r)
+	if err != nil {
+		return err
+	}
+	doc.ModelUUID = uuid
+	if err := s.commitAll(ctx, write{bucketModels, uuid, nil}, write{bucketRedirects, uuid, doc}); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.models, uuid)
+	s.redirects[uuid] = doc
+	s.mu.Unlock()
+	return nil
+}
+
+// Redirect returns where a model that migrated away went.
+func (s *Store) Redirect(uuid string) (*Redirect, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, ok := s.redirects[uuid]
+	return r, ok
+}
+
+// DeleteImportingModel removes a model that was being imported; it fails
+// with ErrNotImporting for any other model and ErrNotFound when there is
+// none.
+func (s *Store) DeleteImportingModel(ctx context.Context, uuid string) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	cur, ok := s.Model(uuid)
+	if !ok {
+		return fmt.Errorf("model %q: %w", uuid, ErrNotFound)
+	}
+	if cur.MigrationMode != MigrationModeImporting {
+		return fmt.Errorf("model %q: %w", uuid, ErrNotImporting)
 	}
 	if err := s.commit(ctx, bucketModels, uuid, nil); err != nil {
 		return err

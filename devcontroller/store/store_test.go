@@ -169,3 +169,81 @@ func TestKill9LeavesConsistentState(t *testing.T) {
 	}
 	t.Logf("%d committed writes survived 5 kill -9s", last)
 }
+
+func TestMigrationDocumentsSurviveReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An importing model: a normal one only replaces it by activation.
+	in := newModel("in", "alice", "arriving")
+	if err := s.PutImportingModel(ctx, in); !errors.Is(err, ErrNotImporting) {
+		t.Fatalf("put a model that is not importing: %v", err)
+	}
+	in.MigrationMode = MigrationModeImporting
+	for range 2 {
+		if err := s.PutImportingModel(ctx, in); err != nil {
+			t.Fatalf("put importing model: %v", err)
+		}
+	}
+	if err := s.CreateModel(ctx, newModel("other", "alice", "arriving")); !errors.Is(err, ErrAlreadyExists) {
+		t.Fatalf("create a model named like an importing one: %v", err)
+	}
+	// A model that left, and came back.
+	out := newModel("out", "bob", "leaving")
+	if err := s.CreateModel(ctx, out); err != nil {
+		t.Fatal(err)
+	}
+	refuse := errors.New("refused")
+	if err := s.ReapModel(ctx, "out", func(*Model) error { return refuse }, &Redirect{ControllerUUID: "c2"}); !errors.Is(err, refuse) {
+		t.Fatalf("reap refused by check: %v", err)
+	}
+	if err := s.ReapModel(ctx, "out", func(*Model) error { return nil }, &Redirect{ControllerUUID: "c2", Addrs: []string{"10.0.0.2:17070"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Model("out"); ok {
+		t.Fatal("reaped model still there")
+	}
+	back := newModel("back", "carol", "returning")
+	if err := s.CreateModel(ctx, back); err != nil {
+		t.Fatal(err)
+	}
+	s.ReapModel(ctx, "back", func(*Model) error { return nil }, &Redirect{ControllerUUID: "c3"})
+	back.MigrationMode = MigrationModeImporting
+	if err := s.PutImportingModel(ctx, back); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ActivateModel(ctx, "back", func(m *Model) error { m.MigrationMode = MigrationModeNone; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ActivateModel(ctx, "back", func(*Model) error { return nil }); !errors.Is(err, ErrNotImporting) {
+		t.Fatalf("activate an active model: %v", err)
+	}
+	if err := s.DeleteImportingModel(ctx, "back"); !errors.Is(err, ErrNotImporting) {
+		t.Fatalf("delete an active model as importing: %v", err)
+	}
+	s.Close()
+
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if m, ok := s.Model("in"); !ok || m.MigrationMode != MigrationModeImporting {
+		t.Fatalf("importing model after reopen: %+v", m)
+	}
+	if r, ok := s.Redirect("out"); !ok || r.ModelUUID != "out" || r.ControllerUUID != "c2" || r.Addrs[0] != "10.0.0.2:17070" {
+		t.Fatalf("redirect after reopen: %+v", r)
+	}
+	if _, ok := s.Redirect("back"); ok {
+		t.Fatal("the redirect of a model that came back is still there")
+	}
+	if err := s.DeleteImportingModel(ctx, "in"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteImportingModel(ctx, "in"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("delete twice: %v", err)
+	}
+}

@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"log/slog"
+	"time"
+)
 
 // Access levels, as Juju names them.
 const (
@@ -67,6 +70,89 @@ type Model struct {
 	Machines      map[string]*Machine     `json:"machines"`
 	Applications  map[string]*Application `json:"applications"`
 	NextMachineID int                     `json:"next-machine-id"`
+	// MigrationMode is "" for a normal model, MigrationModeExporting while
+	// a migration moves it away (writes are refused), and
+	// MigrationModeImporting while it arrives from another controller (it is
+	// invisible and refuses logins until activated).
+	MigrationMode string `json:"migration-mode,omitempty"`
+	// Migration is the latest migration of the model away from this
+	// controller, running or ended; nil if there has been none.
+	Migration *Migration `json:"migration,omitempty"`
+}
+
+// Migration modes of a model.
+const (
+	MigrationModeNone      = ""
+	MigrationModeExporting = "exporting"
+	MigrationModeImporting = "importing"
+)
+
+// Migration is one attempt to move a model to another controller.
+type Migration struct {
+	// ID is "<model-uuid>:<attempt>", attempts counting from 0.
+	ID      string `json:"id"`
+	Attempt int    `json:"attempt"`
+	// Phase is the phase name as Juju spells it: QUIESCE, IMPORT, ...,
+	// DONE, or ABORT, ABORTDONE.
+	Phase string `json:"phase"`
+	// StatusMessage is the human-readable progress, as ModelInfo shows it.
+	StatusMessage string    `json:"status-message"`
+	InitiatedBy   string    `json:"initiated-by"`
+	Start         time.Time `json:"start"`
+	PhaseChanged  time.Time `json:"phase-changed"`
+	// End is set once the migration reaches DONE or ABORTDONE.
+	End time.Time `json:"end,omitzero"`
+	// FailedPhase and Failure say which phase failed and why, for a
+	// migration that aborted.
+	FailedPhase string `json:"failed-phase,omitempty"`
+	Failure     string `json:"failure,omitempty"`
+	// ActivateSent is set (and committed) just before the target is asked
+	// to activate the model: from then on the model may be live there.
+	ActivateSent bool `json:"activate-sent,omitempty"`
+	// PriorStatus is the model's status when the migration started.
+	PriorStatus Status `json:"prior-status"`
+	// Target says where the model goes. Its password is cleared once the
+	// migration has ended.
+	Target MigrationTarget `json:"target"`
+}
+
+// MigrationTarget says how to reach and log in to a migration target.
+type MigrationTarget struct {
+	ControllerUUID  string   `json:"controller-uuid"`
+	ControllerAlias string   `json:"controller-alias,omitempty"`
+	Addrs           []string `json:"addrs"`
+	CACert          string   `json:"ca-cert"`
+	AuthTag         string   `json:"auth-tag"`
+	// Password is the target user's password: a credential of the target
+	// controller, never to be logged.
+	Password string `json:"password,omitempty"`
+}
+
+// LogValue keeps the password out of logs.
+func (t MigrationTarget) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("controller-uuid", t.ControllerUUID),
+		slog.String("controller-alias", t.ControllerAlias),
+		slog.Any("addrs", t.Addrs),
+		slog.String("auth-tag", t.AuthTag),
+	)
+}
+
+// Redirect records a model that migrated away: where it went, so that
+// logins to it can be redirected. It outlives the model's document.
+type Redirect struct {
+	ModelUUID  string `json:"model-uuid"`
+	ModelName  string `json:"model-name"`
+	ModelOwner string `json:"model-owner"`
+	// Users are the model's users and their access when it left: only
+	// they (and superusers) are told where it went.
+	Users           map[string]string `json:"users"`
+	ControllerUUID  string            `json:"controller-uuid"`
+	ControllerAlias string            `json:"controller-alias,omitempty"`
+	Addrs           []string          `json:"addrs"`
+	CACert          string            `json:"ca-cert"`
+	// Migration is the migration that moved the model, as it ended.
+	Migration *Migration `json:"migration,omitempty"`
 }
 
 // Machine is a simulated machine: it starts the moment it is added.

@@ -1,0 +1,217 @@
+package devcontroller
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/jimmbroker/jimm/devcontroller/store"
+	"github.com/jimmbroker/jimm/jujuapi"
+)
+
+// exportVersion is the version of the model export format this controller
+// writes and reads.
+const exportVersion = 1
+
+// modelExport is the model description a development controller sends in
+// MigrationTarget.Import (SerializedModel.bytes): its own format, not
+// Juju's, so only another development controller can import it. It is a
+// JSON object
+//
+//	{"version": 1, "model": {...}}
+//
+// where "version" is exportVersion (a target refuses versions it does not
+// know) and "model" holds, with timestamps in RFC 3339:
+//
+//	uuid, name, owner (user name), type ("iaas"), cloud, cloud-type, region,
+//	credential, agent-version, created-at,
+//	status           {status, info, since}: the model's status before the
+//	                 migration started,
+//	config           {key: value}: the settings made on the model (not the
+//	                 defaults every model has),
+//	users            [{name, access}], access being admin, write or read;
+//	                 names with an "@" are external users,
+//	machines         [{id, base {name, channel}, instance-id, hostname,
+//	                 address, constraints, agent-status, instance-status,
+//	                 created-at}], sorted by id,
+//	next-machine-id  the id the next machine gets,
+//	applications     [{name, charm-url, channel, revision, base, config,
+//	                 status, created-at, next-unit-id,
+//	                 units [{name, machine, leader, agent-status,
+//	                 workload-status}]}], sorted by name, units by name.
+//
+// Statuses are {status, info, since}. Everything a client can see of the
+// model travels, so that it looks the same on the target; the migration's
+// own record (with the target's credentials) does not.
+type modelExport struct {
+	Version int             `json:"version"`
+	Model   exportedModelV1 `json:"model"`
+}
+
+type exportedModelV1 struct {
+	UUID          string                `json:"uuid"`
+	Name          string                `json:"name"`
+	Owner         string                `json:"owner"`
+	Type          string                `json:"type"`
+	Cloud         string                `json:"cloud"`
+	CloudType     string                `json:"cloud-type"`
+	Region        string                `json:"region"`
+	Credential    string                `json:"credential,omitempty"`
+	AgentVersion  string                `json:"agent-version"`
+	CreatedAt     time.Time             `json:"created-at"`
+	Status        store.Status          `json:"status"`
+	Config        map[string]any        `json:"config"`
+	Users         []exportedUser        `json:"users"`
+	Machines      []*store.Machine      `json:"machines"`
+	NextMachineID int                   `json:"next-machine-id"`
+	Applications  []exportedApplication `json:"applications"`
+}
+
+type exportedUser struct {
+	Name   string `json:"name"`
+	Access string `json:"access"`
+}
+
+type exportedApplication struct {
+	Name       string         `json:"name"`
+	CharmURL   string         `json:"charm-url"`
+	Channel    string         `json:"channel,omitempty"`
+	Revision   int            `json:"revision"`
+	Base       store.Base     `json:"base"`
+	Config     map[string]any `json:"config,omitempty"`
+	Status     store.Status   `json:"status"`
+	CreatedAt  time.Time      `json:"created-at"`
+	NextUnitID int            `json:"next-unit-id"`
+	Units      []*store.Unit  `json:"units"`
+}
+
+// exportModel writes m in the export format. status is the model status to
+// record (the one it had before the migration).
+func exportModel(m *store.Model, status store.Status) ([]byte, error) {
+	x := exportedModelV1{
+		UUID: m.UUID, Name: m.Name, Owner: m.Owner, Type: m.Type,
+		Cloud: m.Cloud, CloudType: m.CloudType, Region: m.Region, Credential: m.Credential,
+		AgentVersion: m.AgentVersion, CreatedAt: m.CreatedAt, Status: status,
+		Config: m.Config, NextMachineID: m.NextMachineID,
+		Users: []exportedUser{}, Machines: []*store.Machine{}, Applications: []exportedApplication{},
+	}
+	if x.Config == nil {
+		x.Config = map[string]any{}
+	}
+	for _, name := range sortedKeys(m.Users) {
+		x.Users = append(x.Users, exportedUser{Name: name, Access: m.Users[name]})
+	}
+	for _, id := range sortedMachineIDs(m) {
+		x.Machines = append(x.Machines, m.Machines[id])
+	}
+	for _, name := range sortedKeys(m.Applications) {
+		app := m.Applications[name]
+		xa := exportedApplication{
+			Name: app.Name, CharmURL: app.CharmURL, Channel: app.Channel, Revision: app.Revision,
+			Base: app.Base, Config: app.Config, Status: app.Status, CreatedAt: app.CreatedAt,
+			NextUnitID: app.NextUnitID, Units: []*store.Unit{},
+		}
+		for _, un := range sortedKeys(app.Units) {
+			xa.Units = append(xa.Units, app.Units[un])
+		}
+		x.Applications = append(x.Applications, xa)
+	}
+	return json.Marshal(modelExport{Version: exportVersion, Model: x})
+}
+
+// importModel reads an export into a new model document, checking that it
+// is whole and consistent. The document is not yet importing or active:
+// the caller decides.
+func importModel(raw []byte) (*store.Model, error) {
+	var head struct {
+		Version int `json:"version"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, badExport("not a JSON object: %v", err)
+	}
+	if head.Version != exportVersion {
+		return nil, badExport("format version %d is not supported (this controller reads version %d)", head.Version, exportVersion)
+	}
+	var doc modelExport
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, badExport("%v", err)
+	}
+	x := doc.Model
+	switch {
+	case x.UUID == "" || x.Name == "" || x.Owner == "":
+		return nil, badExport("the model lacks a uuid, name or owner")
+	case !validModelName.MatchString(x.Name):
+		return nil, badExport("%q is not a valid model name", x.Name)
+	case x.Cloud == "" || x.CloudType == "" || x.Region == "":
+		return nil, badExport("model %q lacks its cloud, cloud type or region", x.Name)
+	}
+	if _, err := parseVersion(x.AgentVersion); err != nil {
+		return nil, badExport("model %q: %v", x.Name, err)
+	}
+	m := &store.Model{
+		UUID: x.UUID, Name: x.Name, Owner: x.Owner, Type: x.Type,
+		Cloud: x.Cloud, CloudType: x.CloudType, Region: x.Region, Credential: x.Credential,
+		Life: store.LifeAlive, Status: x.Status, AgentVersion: x.AgentVersion, CreatedAt: x.CreatedAt,
+		Config: x.Config, Users: map[string]string{}, Machines: map[string]*store.Machine{},
+		Applications: map[string]*store.Application{}, NextMachineID: x.NextMachineID,
+	}
+	if m.Type == "" {
+		m.Type = "iaas"
+	}
+	if m.Config == nil {
+		m.Config = map[string]any{}
+	}
+	for k := range m.Config {
+		if fixedConfig[k] {
+			return nil, badExport("model config %q cannot be imported: it is derived from the model", k)
+		}
+	}
+	for _, u := range x.Users {
+		if accessLevel(u.Access) == 0 {
+			return nil, badExport("user %q has access %q, not read, write or admin", u.Name, u.Access)
+		}
+		m.Users[u.Name] = u.Access
+	}
+	if m.Users[m.Owner] == "" {
+		return nil, badExport("the owner %q is not a user of model %q", m.Owner, m.Name)
+	}
+	for _, mc := range x.Machines {
+		if mc == nil || mc.ID == "" {
+			return nil, badExport("a machine of model %q has no id", m.Name)
+		}
+		if _, dup := m.Machines[mc.ID]; dup {
+			return nil, badExport("machine %s appears twice", mc.ID)
+		}
+		m.Machines[mc.ID] = mc
+	}
+	for _, xa := range x.Applications {
+		if !validAppName.MatchString(xa.Name) {
+			return nil, badExport("%q is not a valid application name", xa.Name)
+		}
+		if _, dup := m.Applications[xa.Name]; dup {
+			return nil, badExport("application %s appears twice", xa.Name)
+		}
+		app := &store.Application{
+			Name: xa.Name, CharmURL: xa.CharmURL, Channel: xa.Channel, Revision: xa.Revision, Base: xa.Base,
+			Config: xa.Config, Status: xa.Status, Units: map[string]*store.Unit{}, NextUnitID: xa.NextUnitID,
+			CreatedAt: xa.CreatedAt,
+		}
+		for _, u := range xa.Units {
+			if u == nil || u.Name == "" {
+				return nil, badExport("a unit of application %s has no name", xa.Name)
+			}
+			if _, ok := m.Machines[u.Machine]; !ok {
+				return nil, badExport("unit %s is on machine %q, which the model does not have", u.Name, u.Machine)
+			}
+			if _, dup := app.Units[u.Name]; dup {
+				return nil, badExport("unit %s appears twice", u.Name)
+			}
+			app.Units[u.Name] = u
+		}
+		m.Applications[xa.Name] = app
+	}
+	return m, nil
+}
+
+func badExport(format string, args ...any) error {
+	return jujuapi.Errorf(jujuapi.CodeBadRequest, "invalid model export: "+format, args...)
+}
