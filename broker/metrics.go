@@ -16,6 +16,13 @@ type metrics struct {
 	proxyDialDur prometheus.Histogram
 	upstreams    prometheus.Gauge
 	reattaches   prometheus.Counter
+
+	migrations        *prometheus.CounterVec
+	migrationDuration prometheus.Histogram
+	migrationPhases   *prometheus.CounterVec
+	routeFlips        prometheus.Counter
+	cutoverWait       prometheus.Histogram
+	redirects         prometheus.Counter
 }
 
 // rpcBuckets span 10µs to 10s.
@@ -52,7 +59,27 @@ func newMetrics() *metrics {
 			Name: "jimm_proxy_reattaches_total", Help: "Times an idle, detached model connection logged in to its controller again.",
 		}),
 	}
-	reg.MustRegister(m.upstreams, m.reattaches, m.connections, m.rpcs, m.logins, m.models, m.placements, m.proxyDialDur,
+	m.migrations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "jimm_migrations_total", Help: "Model migrations ended, by result (succeeded, failed).",
+	}, []string{"result"})
+	m.migrationDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "jimm_migration_duration_seconds", Help: "Time from the start of a migration to its end.",
+		Buckets: prometheus.ExponentialBucketsRange(0.1, 3600, 16),
+	})
+	m.migrationPhases = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "jimm_migration_phase_changes_total", Help: "Migration phase changes seen, by phase entered.",
+	}, []string{"phase"})
+	m.routeFlips = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "jimm_route_flips_total", Help: "Models whose route moved to another controller (migrations, update-migrated-model, followed redirects).",
+	})
+	m.cutoverWait = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "jimm_cutover_wait_seconds", Help: "Time new model connections waited for a migration's cutover.", Buckets: rpcBuckets,
+	})
+	m.redirects = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "jimm_redirects_followed_total", Help: "Controller redirects the broker followed for a client, healing the route.",
+	})
+	reg.MustRegister(m.migrations, m.migrationDuration, m.migrationPhases, m.routeFlips, m.cutoverWait, m.redirects,
+		m.upstreams, m.reattaches, m.connections, m.rpcs, m.logins, m.models, m.placements, m.proxyDialDur,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -81,6 +81,7 @@ func (p *modelProxy) run(ctx context.Context, done func()) {
 	}
 	p.pending = map[uint64]pendingCall{}
 	p.lastUse = time.Now()
+	p.srv.addProxy(p)
 	if after := p.srv.cfg.ProxyDetachAfter; after > 0 {
 		p.idle = time.AfterFunc(after, p.maybeDetach)
 	}
@@ -99,10 +100,91 @@ func (p *modelProxy) run(ctx context.Context, done func()) {
 			p.srv.metrics.upstreams.Dec()
 		}
 		p.downs.Wait()
+		p.srv.removeProxy(p)
 		stop()
 		p.client.Close()
 		done()
 	}()
+}
+
+func (s *Server) addProxy(p *modelProxy) {
+	s.proxiesMu.Lock()
+	defer s.proxiesMu.Unlock()
+	if s.proxies[p.modelUUID] == nil {
+		s.proxies[p.modelUUID] = map[*modelProxy]struct{}{}
+	}
+	s.proxies[p.modelUUID][p] = struct{}{}
+}
+
+func (s *Server) removeProxy(p *modelProxy) {
+	s.proxiesMu.Lock()
+	defer s.proxiesMu.Unlock()
+	delete(s.proxies[p.modelUUID], p)
+	if len(s.proxies[p.modelUUID]) == 0 {
+		delete(s.proxies, p.modelUUID)
+	}
+}
+
+// reroute moves the live connections to a model whose route changed onto
+// the new controller: see modelProxy.rerouted.
+func (s *Server) reroute(uuid string) {
+	s.proxiesMu.Lock()
+	ps := make([]*modelProxy, 0, len(s.proxies[uuid]))
+	for p := range s.proxies[uuid] {
+		ps = append(ps, p)
+	}
+	s.proxiesMu.Unlock()
+	if len(ps) == 0 {
+		return
+	}
+	m, err := s.routes.get(s.serveCtx, uuid)
+	if err != nil {
+		return // gone: its connections fail on their own
+	}
+	for _, p := range ps {
+		p.rerouted(m.ControllerID)
+	}
+}
+
+// rerouteAll reroutes every live connection (after notifications may have
+// been missed).
+func (s *Server) rerouteAll() {
+	s.proxiesMu.Lock()
+	uuids := make([]string, 0, len(s.proxies))
+	for uuid := range s.proxies {
+		uuids = append(uuids, uuid)
+	}
+	s.proxiesMu.Unlock()
+	for _, uuid := range uuids {
+		s.reroute(uuid)
+	}
+}
+
+// rerouted handles a route change for this connection's model. If the
+// model now lives elsewhere, the connection leaves its old controller: a
+// connection that uses server-side objects (watchers) cannot move and is
+// closed, so that its client reconnects; any other detaches, answering
+// calls in flight with "try again", and its next call logs in on the new
+// controller — the client never notices.
+func (p *modelProxy) rerouted(ctlID uint) {
+	p.mu.Lock()
+	if p.up == nil || p.model == nil || p.model.ControllerID == ctlID {
+		p.mu.Unlock()
+		return
+	}
+	if p.sticky {
+		p.mu.Unlock()
+		p.client.CloseWith(jujuapi.CloseGoingAway, "the model moved to another controller: reconnect")
+		return
+	}
+	up, pending := p.up, p.pending
+	p.up, p.pending = nil, map[uint64]pendingCall{}
+	p.mu.Unlock()
+	p.srv.metrics.upstreams.Dec()
+	up.CloseWith(jujuapi.CloseNormal, "")
+	for id := range pending {
+		p.reply(id, nil, jujuapi.Errorf(jujuapi.CodeTryAgain, "the model moved to another controller during this call; try again"))
+	}
 }
 
 // reply sends the client a response the broker made itself.
@@ -166,22 +248,8 @@ func (p *modelProxy) controllerLogin(ctx context.Context, msg *jujuapi.Message) 
 	if err != nil {
 		return nil, err
 	}
-	m, err := s.routes.get(ctx, p.modelUUID)
-	if err != nil {
-		if jujuapi.ErrorCode(err) == jujuapi.CodeNotFound {
-			return nil, jujuapi.Errorf(jujuapi.CodeModelNotFound, "unknown model: %q", p.modelUUID)
-		}
-		return nil, err
-	}
-	access, err := s.modelAccess(ctx, id, m.UUID)
-	if err != nil {
-		return nil, err
-	}
-	if access == accessNone {
-		return nil, jujuapi.ErrPerm
-	}
 	start := time.Now()
-	up, result, err := s.dialModel(ctx, m, id, access, msg.RequestID)
+	up, result, m, access, err := s.dialRoute(ctx, p.modelUUID, id, msg.RequestID)
 	s.metrics.proxyDialDur.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return nil, err
@@ -195,6 +263,64 @@ func (p *modelProxy) controllerLogin(ctx context.Context, msg *jujuapi.Message) 
 		result.UserInfo.ControllerAccess = controllerAccess(id)
 	}
 	return result, nil
+}
+
+// dialRoute opens a model connection for id on the controller that hosts
+// the model, after any cutover in progress. A controller that answers with
+// a redirect to a controller the broker knows has had the model moved away
+// (outside the broker, or before the broker saw it): the route is healed
+// and the login retried there, so the client never sees the redirect.
+func (s *Server) dialRoute(ctx context.Context, uuid string, id *identity, reqID uint64) (*jujuapi.Conn, *params.LoginResult, *db.Model, string, error) {
+	s.awaitCutover(ctx, uuid)
+	for attempt := 0; ; attempt++ {
+		m, err := s.routes.get(ctx, uuid)
+		if err != nil {
+			if jujuapi.ErrorCode(err) == jujuapi.CodeNotFound {
+				return nil, nil, nil, "", jujuapi.Errorf(jujuapi.CodeModelNotFound, "unknown model: %q", uuid)
+			}
+			return nil, nil, nil, "", err
+		}
+		access, err := s.modelAccess(ctx, id, m.UUID)
+		if err != nil {
+			return nil, nil, nil, "", err
+		}
+		if access == accessNone {
+			return nil, nil, nil, "", jujuapi.ErrPerm
+		}
+		up, result, err := s.dialModel(ctx, m, id, access, reqID)
+		if jujuapi.ErrorCode(err) != jujuapi.CodeRedirect || attempt == 2 {
+			return up, result, m, access, err
+		}
+		target, herr := s.healRoute(ctx, m, err)
+		if herr != nil {
+			return nil, nil, nil, "", herr
+		}
+		s.log.Info("followed a controller's redirect", "model", m.UUID, "from", m.Controller.Name, "to", target)
+	}
+}
+
+// healRoute moves a model's route to the controller a redirect names.
+func (s *Server) healRoute(ctx context.Context, m *db.Model, redirect error) (string, error) {
+	var info params.RedirectErrorInfo
+	var je *jujuapi.Error
+	if !errors.As(redirect, &je) || je.UnmarshalInfo(&info) != nil || info.ControllerTag == "" {
+		return "", jujuapi.Errorf(jujuapi.CodeTryAgain, "model %q moved, and its controller did not say where", m.Name)
+	}
+	tag, err := jujuapi.ParseControllerTag(info.ControllerTag)
+	if err != nil {
+		return "", jujuapi.Errorf(jujuapi.CodeTryAgain, "model %q moved to a controller the broker cannot name", m.Name)
+	}
+	var target db.Controller
+	if err := s.db.WithContext(ctx).Where("uuid = ?", tag.ID).First(&target).Error; err != nil {
+		s.log.Warn("model moved to a controller the broker does not know", "model", m.UUID, "controller-uuid", tag.ID, "alias", info.ControllerAlias)
+		return "", jujuapi.Errorf(jujuapi.CodeTryAgain, "model %q moved to a controller this broker does not know; an administrator must register it", m.Name)
+	}
+	if err := s.flipTo(ctx, m.UUID, &target, nil); err != nil {
+		return "", err
+	}
+	s.metrics.redirects.Inc()
+	s.routes.forget(m.UUID)
+	return target.Name, nil
 }
 
 func (p *modelProxy) authenticate(ctx context.Context, msg *jujuapi.Message) (*identity, error) {
@@ -438,18 +564,7 @@ func (p *modelProxy) maybeDetach() {
 // controller connection. reqID is the call that needs it.
 func (p *modelProxy) reattach(reqID uint64) (*jujuapi.Conn, error) {
 	s := p.srv
-	m, err := s.routes.get(p.ctx, p.modelUUID)
-	if err != nil {
-		return nil, err
-	}
-	access, err := s.modelAccess(p.ctx, p.id, m.UUID)
-	if err != nil {
-		return nil, err
-	}
-	if access == accessNone {
-		return nil, jujuapi.ErrPerm
-	}
-	up, _, err := s.dialModel(p.ctx, m, p.id, access, reqID)
+	up, _, m, access, err := s.dialRoute(p.ctx, p.modelUUID, p.id, reqID)
 	if err != nil {
 		return nil, err
 	}

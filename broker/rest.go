@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/restapi"
 	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
+	"github.com/jimmbroker/jimm/jujuapi"
 )
 
 // restRoutes mounts the admin REST API under /v1.
@@ -32,6 +34,10 @@ func (s *Server) restRoutes(e *echo.Echo) {
 	admin.PUT("/controllers/:name/deprecated", s.restSetDeprecated)
 	admin.GET("/models", s.restListModels)
 	admin.GET("/models/:uuid", s.restGetModel)
+	admin.PUT("/models/:uuid/migrated", s.restUpdateMigrated)
+	admin.GET("/migrations", s.restListMigrations)
+	admin.POST("/migrations", s.restMigrate)
+	admin.GET("/migrations/:ref", s.restGetMigration)
 }
 
 // restError builds an error response.
@@ -277,4 +283,70 @@ func (s *Server) restGetModel(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, restModel(&m))
+}
+
+// migrationError maps a migration error to an HTTP error.
+func migrationError(err error) error {
+	switch {
+	case errors.Is(err, errMigration):
+		return restError(http.StatusConflict, restapi.CodeConflict, strings.TrimPrefix(err.Error(), errMigration.Error()+": "))
+	case jujuapi.ErrorCode(err) == jujuapi.CodeUnauthorized:
+		return restError(http.StatusForbidden, restapi.CodeForbidden, err.Error())
+	}
+	return err
+}
+
+func (s *Server) restMigrate(c echo.Context) error {
+	var req restapi.MigrateRequest
+	if err := c.Bind(&req); err != nil || req.ModelUUID == "" || req.Controller == "" {
+		return restError(http.StatusBadRequest, restapi.CodeBadRequest, "migrate: expected JSON {model-uuid, controller}")
+	}
+	mig, err := s.Migrate(c.Request().Context(), c.Get("identity").(*identity), req.Controller, req.ModelUUID)
+	if err != nil {
+		return migrationError(err)
+	}
+	return c.JSON(http.StatusAccepted, restMigration(mig))
+}
+
+func (s *Server) restListMigrations(c echo.Context) error {
+	var rows []db.Migration
+	if err := s.db.WithContext(c.Request().Context()).Preload("Source").Preload("Target").Order("id DESC").Find(&rows).Error; err != nil {
+		return err
+	}
+	out := make([]restapi.Migration, len(rows))
+	for i := range rows {
+		out[i] = restMigration(&rows[i])
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// restGetMigration shows a migration by id, or the latest of a model.
+func (s *Server) restGetMigration(c echo.Context) error {
+	ref := c.Param("ref")
+	q := s.db.WithContext(c.Request().Context()).Preload("Source").Preload("Target")
+	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
+		q = q.Where("id = ?", id)
+	} else {
+		q = q.Where("model_uuid = ?", ref).Order("id DESC")
+	}
+	var mig db.Migration
+	if err := q.First(&mig).Error; err != nil {
+		if errors.Is(err, db.ErrNotFound) {
+			return restError(http.StatusNotFound, restapi.CodeNotFound, "no migration "+ref)
+		}
+		return err
+	}
+	return c.JSON(http.StatusOK, restMigration(&mig))
+}
+
+func (s *Server) restUpdateMigrated(c echo.Context) error {
+	var req restapi.UpdateMigratedRequest
+	if err := c.Bind(&req); err != nil || req.Controller == "" {
+		return restError(http.StatusBadRequest, restapi.CodeBadRequest, "expected JSON {controller}")
+	}
+	m, err := s.UpdateMigratedModel(c.Request().Context(), c.Get("identity").(*identity), req.Controller, c.Param("uuid"))
+	if err != nil {
+		return migrationError(err)
+	}
+	return c.JSON(http.StatusOK, restModel(m))
 }

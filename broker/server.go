@@ -42,6 +42,13 @@ type Server struct {
 	routes        *routes
 	metrics       *metrics
 	loginSeen     sync.Map // identity name → *loginSeen
+	replicaID     string   // this process, for migration leases
+
+	cutoverMu sync.Mutex
+	cutovers  map[string]chan struct{} // model uuid → closed when its cutover ends
+
+	proxiesMu sync.Mutex
+	proxies   map[string]map[*modelProxy]struct{} // model uuid → live proxied connections
 
 	apiRoot    *apiRoot
 	apiFacades []params.FacadeVersions
@@ -63,7 +70,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("broker config: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, routes: nil, metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), replicaID: newUUID(),
+		cutovers: map[string]chan struct{}{}, proxies: map[string]map[*modelProxy]struct{}{}}
 	var err error
 	if s.cipher, err = authz.NewCipher(cfg.SecretsKey); err != nil {
 		return nil, fmt.Errorf("secrets key: %w", err)
@@ -262,13 +270,20 @@ func (s *Server) Serve(ctx context.Context) error {
 	err := s.db.Listen(ctx, routesChannel, func(uuid string) {
 		if uuid == "" {
 			s.routes.clear()
+			s.rerouteAll()
 			return
 		}
 		s.routes.forget(uuid)
+		s.endCutover(uuid)
+		s.reroute(uuid)
 	})
+	if err == nil {
+		err = s.db.Listen(ctx, cutoverChannel, s.startCutover)
+	}
 	if err != nil {
 		return err
 	}
+	go s.adoptMigrations(ctx)
 	srv := &http.Server{
 		Handler:           s.handler(),
 		TLSConfig:         s.tlsConfig,

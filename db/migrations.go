@@ -103,6 +103,29 @@ CREATE TABLE settings (
 	value TEXT NOT NULL
 );
 `},
+	{3, "migrations", `
+CREATE TABLE migrations (
+	id {{id}},
+	created_at {{ts}} NOT NULL,
+	updated_at {{ts}} NOT NULL,
+	model_uuid TEXT NOT NULL,
+	model_name TEXT NOT NULL,
+	owner TEXT NOT NULL,
+	source_controller_id BIGINT NOT NULL REFERENCES controllers (id),
+	target_controller_id BIGINT NOT NULL REFERENCES controllers (id),
+	controller_migration_id TEXT NOT NULL DEFAULT '',
+	phase TEXT NOT NULL,
+	message TEXT NOT NULL DEFAULT '',
+	result TEXT NOT NULL,
+	started_at {{ts}} NOT NULL,
+	phase_changed_at {{ts}} NOT NULL,
+	ended_at {{ts}},
+	lease_owner TEXT NOT NULL DEFAULT '',
+	lease_until {{ts}}
+);
+CREATE INDEX migrations_model ON migrations (model_uuid);
+CREATE UNIQUE INDEX migrations_one_running ON migrations (model_uuid) WHERE result = 'running';
+`},
 }
 
 // dialectSQL fills a migration's placeholders for a dialect.

@@ -87,3 +87,28 @@ type SigningKey struct {
 	PrivateKey []byte    `gorm:"not null"`
 	RetireAt   *time.Time
 }
+
+// Migration is one move of a model between controllers, followed by the
+// broker. At most one per model is running. A replica follows it while it
+// holds the lease (LeaseOwner until LeaseUntil).
+type Migration struct {
+	ID                    int64      `gorm:"primaryKey"`
+	CreatedAt             time.Time  `gorm:"not null"`
+	UpdatedAt             time.Time  `gorm:"not null"`
+	ModelUUID             string     `gorm:"column:model_uuid;not null"`
+	ModelName             string     `gorm:"not null"`
+	Owner                 string     `gorm:"not null"`
+	SourceControllerID    uint       `gorm:"not null"`
+	Source                Controller `gorm:"foreignKey:SourceControllerID"`
+	TargetControllerID    uint       `gorm:"not null"`
+	Target                Controller `gorm:"foreignKey:TargetControllerID"`
+	ControllerMigrationID string     `gorm:"not null;default:''"`
+	Phase                 string     `gorm:"not null"`
+	Message               string     `gorm:"not null;default:''"`
+	Result                string     `gorm:"not null"`
+	StartedAt             time.Time  `gorm:"not null"`
+	PhaseChangedAt        time.Time  `gorm:"not null"`
+	EndedAt               *time.Time
+	LeaseOwner            string `gorm:"not null;default:''"`
+	LeaseUntil            *time.Time
+}

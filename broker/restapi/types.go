@@ -11,6 +11,9 @@ const (
 	PathDeprecated   = "/deprecated"      // PathController + name + PathDeprecated: PUT SetDeprecatedRequest → Controller
 	PathModels       = "/v1/models"       // GET → []Model (every model, for admins)
 	PathModel        = "/v1/models/"      // + uuid: GET → Model
+	PathMigrated     = "/migrated"        // PathModel + uuid + PathMigrated: PUT UpdateMigratedRequest → Model
+	PathMigrations   = "/v1/migrations"   // GET → []Migration; POST MigrateRequest → Migration (202)
+	PathMigration    = "/v1/migrations/"  // + id or model uuid (its latest): GET → Migration
 	HeaderRequestID  = "X-Request-Id"
 	ContentTypeJSON  = "application/json"
 	BearerAuthScheme = "Bearer"
@@ -111,4 +114,43 @@ type Model struct {
 	Region     string    `json:"region" yaml:"region"`
 	Life       string    `json:"life" yaml:"life"`
 	CreatedAt  time.Time `json:"created-at" yaml:"created-at"`
+}
+
+// MigrateRequest asks the broker to move a model to another controller.
+type MigrateRequest struct {
+	ModelUUID  string `json:"model-uuid"`
+	Controller string `json:"controller"` // the target
+}
+
+// Migration results.
+const (
+	MigrationRunning   = "running"
+	MigrationSucceeded = "succeeded"
+	MigrationFailed    = "failed"
+)
+
+// Migration is one move of a model between controllers, as the broker
+// follows it. Phase is Juju's (QUIESCE, IMPORT, PROCESSRELATIONS,
+// VALIDATION, SUCCESS, LOGTRANSFER, REAP, DONE; ABORT, ABORTDONE), or
+// INITIATING before the source controller has accepted it.
+type Migration struct {
+	ID             int64      `json:"id" yaml:"id"`
+	ModelUUID      string     `json:"model-uuid" yaml:"model-uuid"`
+	ModelName      string     `json:"model-name" yaml:"model-name"`
+	Owner          string     `json:"owner" yaml:"owner"`
+	Source         string     `json:"source" yaml:"source"`
+	Target         string     `json:"target" yaml:"target"`
+	ControllerID   string     `json:"controller-migration-id,omitempty" yaml:"controller-migration-id,omitempty"`
+	Phase          string     `json:"phase" yaml:"phase"`
+	Message        string     `json:"message,omitempty" yaml:"message,omitempty"`
+	Result         string     `json:"result" yaml:"result"`
+	StartedAt      time.Time  `json:"started-at" yaml:"started-at"`
+	PhaseChangedAt time.Time  `json:"phase-changed-at" yaml:"phase-changed-at"`
+	EndedAt        *time.Time `json:"ended-at,omitempty" yaml:"ended-at,omitempty"`
+}
+
+// UpdateMigratedRequest tells the broker a model now lives on Controller,
+// moved there outside the broker.
+type UpdateMigratedRequest struct {
+	Controller string `json:"controller"`
 }
