@@ -295,6 +295,60 @@ func (c *Client) GetModel(ctx context.Context, uuid string) (restapi.Model, erro
 	return resp, err
 }
 
+// Migrate asks the broker to move a model to another controller and
+// returns the migration it started (the broker answers 202 Accepted: the
+// migration goes on after the call returns; follow it with GetMigration).
+// The broker refuses with code conflict while a migration of the model is
+// already running.
+func (c *Client) Migrate(ctx context.Context, controller, modelUUID string) (restapi.Migration, error) {
+	var resp restapi.Migration
+	if err := checkName("controller", controller); err != nil {
+		return resp, err
+	}
+	if err := checkName("model UUID", modelUUID); err != nil {
+		return resp, err
+	}
+	err := c.do(ctx, fmt.Sprintf("migrate model %q to controller %q", modelUUID, controller), http.MethodPost,
+		restapi.PathMigrations, nil, true, restapi.MigrateRequest{ModelUUID: modelUUID, Controller: controller}, &resp)
+	return resp, err
+}
+
+// ListMigrations returns the migrations the broker knows, newest first.
+func (c *Client) ListMigrations(ctx context.Context) ([]restapi.Migration, error) {
+	var resp []restapi.Migration
+	err := c.do(ctx, "list migrations", http.MethodGet, restapi.PathMigrations, nil, true, nil, &resp)
+	return resp, err
+}
+
+// GetMigration returns a migration by its ID, or the latest migration of
+// a model by the model's UUID.
+func (c *Client) GetMigration(ctx context.Context, idOrModelUUID string) (restapi.Migration, error) {
+	var resp restapi.Migration
+	if err := checkName("migration ID or model UUID", idOrModelUUID); err != nil {
+		return resp, err
+	}
+	err := c.do(ctx, fmt.Sprintf("get migration %q", idOrModelUUID), http.MethodGet,
+		restapi.PathMigration+url.PathEscape(idOrModelUUID), nil, true, nil, &resp)
+	return resp, err
+}
+
+// UpdateMigratedModel tells the broker that a model now lives on
+// controller, moved there outside the broker, and returns the model as the
+// broker now routes it.
+func (c *Client) UpdateMigratedModel(ctx context.Context, controller, modelUUID string) (restapi.Model, error) {
+	var resp restapi.Model
+	if err := checkName("controller", controller); err != nil {
+		return resp, err
+	}
+	if err := checkName("model UUID", modelUUID); err != nil {
+		return resp, err
+	}
+	err := c.do(ctx, fmt.Sprintf("update model %q as migrated to controller %q", modelUUID, controller), http.MethodPut,
+		restapi.PathModel+url.PathEscape(modelUUID)+restapi.PathMigrated, nil, true,
+		restapi.UpdateMigratedRequest{Controller: controller}, &resp)
+	return resp, err
+}
+
 func checkName(what, name string) error {
 	if strings.TrimSpace(name) == "" {
 		return fmt.Errorf("empty %s", what)

@@ -67,6 +67,10 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		a.setControllerDeprecatedCommand(),
 		a.listModelsCommand(),
 		a.showModelCommand(),
+		a.updateMigratedModelCommand(),
+		a.migrateCommand(),
+		a.listMigrationsCommand(),
+		a.showMigrationCommand(),
 	)
 	return root
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +38,44 @@ type fakeBroker struct {
 	added       []restapi.AddControllerRequest // every accepted add request
 	auth        []string                       // "bearer <token>" or "basic <user>" per authenticated request
 	fail500     bool                           // answer everything with a plain-text 500
+
+	// Migrations: each GET of a running migration plays the next step of
+	// its script, so that a client polling it sees every phase in turn.
+	migrations     []*fakeMigration // oldest first
+	nextScript     []migrationStep  // the script the next POST gets
+	migrationGets  int              // GETs of one migration
+	failMigrations int              // answer that many GETs of one migration with a 503
+}
+
+// fakeMigration is a migration and what is left of its script.
+type fakeMigration struct {
+	m      restapi.Migration
+	script []migrationStep
+}
+
+// migrationStep is one scripted change of a fake migration.
+type migrationStep struct {
+	Phase, Message, Result string
+}
+
+// successScript is a migration that goes through every phase and succeeds.
+var successScript = []migrationStep{
+	{Phase: "QUIESCE", Message: "waiting for agents to report back"},
+	{Phase: "IMPORT", Message: "importing model into target controller"},
+	{Phase: "PROCESSRELATIONS", Message: "processing relations"},
+	{Phase: "VALIDATION", Message: "validating model on target controller"},
+	{Phase: "SUCCESS", Message: "model now on target controller"},
+	{Phase: "LOGTRANSFER", Message: "transferring logs"},
+	{Phase: "REAP", Message: "removing model from source controller"},
+	{Phase: "DONE", Message: "migration completed", Result: restapi.MigrationSucceeded},
+}
+
+// failScript is a migration the target controller refuses during IMPORT.
+var failScript = []migrationStep{
+	{Phase: "QUIESCE", Message: "waiting for agents to report back"},
+	{Phase: "IMPORT", Message: "importing model into target controller"},
+	{Phase: "ABORT", Message: "import failed: target refused the model: agent version 3.4.0 too old"},
+	{Phase: "ABORTDONE", Message: "import failed: target refused the model: agent version 3.4.0 too old", Result: restapi.MigrationFailed},
 }
 
 const (
@@ -64,6 +103,10 @@ func newFakeBroker(t *testing.T) *fakeBroker {
 	mux.HandleFunc("PUT "+restapi.PathController+"{name}"+restapi.PathDeprecated, f.authed(f.setDeprecated))
 	mux.HandleFunc("GET "+restapi.PathModels, f.authed(f.listModels))
 	mux.HandleFunc("GET "+restapi.PathModel+"{uuid}", f.authed(f.getModel))
+	mux.HandleFunc("PUT "+restapi.PathModel+"{uuid}"+restapi.PathMigrated, f.authed(f.updateMigrated))
+	mux.HandleFunc("GET "+restapi.PathMigrations, f.authed(f.listMigrations))
+	mux.HandleFunc("POST "+restapi.PathMigrations, f.authed(f.migrate))
+	mux.HandleFunc("GET "+restapi.PathMigration+"{id}", f.authed(f.getMigration))
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		fail := f.fail500
@@ -300,4 +343,178 @@ func (f *fakeBroker) getModel(w http.ResponseWriter, r *http.Request, _ string) 
 		return
 	}
 	writeJSON(w, http.StatusOK, m)
+}
+
+func (f *fakeBroker) model(uuid string) (restapi.Model, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m, ok := f.models[uuid]
+	return m, ok
+}
+
+// setNextScript sets the script of the migrations POSTed from now on.
+func (f *fakeBroker) setNextScript(script []migrationStep) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nextScript = script
+}
+
+// putMigration stores a migration directly, as if started earlier.
+func (f *fakeBroker) putMigration(m restapi.Migration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.migrations = append(f.migrations, &fakeMigration{m: m})
+}
+
+// setFailMigrations makes the next n GETs of one migration fail with a 503.
+func (f *fakeBroker) setFailMigrations(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failMigrations = n
+}
+
+func (f *fakeBroker) getMigrationCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.migrationGets
+}
+
+// moveModel makes controller host the model. Call with f.mu held.
+func (f *fakeBroker) moveModel(uuid, controller string) restapi.Model {
+	m := f.models[uuid]
+	if m.Controller == controller {
+		return m
+	}
+	if old, ok := f.controllers[m.Controller]; ok {
+		old.ModelCount--
+		f.controllers[m.Controller] = old
+	}
+	c := f.controllers[controller]
+	c.ModelCount++
+	f.controllers[controller] = c
+	m.Controller = controller
+	f.models[uuid] = m
+	return m
+}
+
+func (f *fakeBroker) migrate(w http.ResponseWriter, r *http.Request, _ string) {
+	var req restapi.MigrateRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, restapi.CodeBadRequest, "bad request: %v", err)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	model, ok := f.models[req.ModelUUID]
+	if !ok {
+		writeError(w, http.StatusNotFound, restapi.CodeNotFound, "model %q not found", req.ModelUUID)
+		return
+	}
+	if _, ok := f.controllers[req.Controller]; !ok {
+		writeError(w, http.StatusNotFound, restapi.CodeNotFound, "controller %q not found", req.Controller)
+		return
+	}
+	if model.Controller == req.Controller {
+		writeError(w, http.StatusBadRequest, restapi.CodeBadRequest, "model %s is already on controller %q", model.Name, req.Controller)
+		return
+	}
+	for _, fm := range f.migrations {
+		if fm.m.ModelUUID == req.ModelUUID && fm.m.Result == restapi.MigrationRunning {
+			writeError(w, http.StatusConflict, restapi.CodeConflict, "a migration of model %s is already running (migration %d, phase %s)",
+				model.Name, fm.m.ID, fm.m.Phase)
+			return
+		}
+	}
+	m := restapi.Migration{
+		ID:             int64(len(f.migrations) + 1),
+		ModelUUID:      model.UUID,
+		ModelName:      model.Name,
+		Owner:          model.Owner,
+		Source:         model.Controller,
+		Target:         req.Controller,
+		Phase:          "INITIATING",
+		Message:        "asking the source controller to start the migration",
+		Result:         restapi.MigrationRunning,
+		StartedAt:      fakeTime,
+		PhaseChangedAt: fakeTime,
+	}
+	f.migrations = append(f.migrations, &fakeMigration{m: m, script: slices.Clone(f.nextScript)})
+	writeJSON(w, http.StatusAccepted, m)
+}
+
+func (f *fakeBroker) listMigrations(w http.ResponseWriter, _ *http.Request, _ string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := []restapi.Migration{}
+	for i := len(f.migrations) - 1; i >= 0; i-- {
+		out = append(out, f.migrations[i].m)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// getMigration answers a migration by ID, or the latest of a model by its
+// UUID, after playing the next step of its script.
+func (f *fakeBroker) getMigration(w http.ResponseWriter, r *http.Request, _ string) {
+	key := r.PathValue("id")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var fm *fakeMigration
+	if id, err := strconv.ParseInt(key, 10, 64); err == nil {
+		for _, m := range f.migrations {
+			if m.m.ID == id {
+				fm = m
+			}
+		}
+	} else {
+		for _, m := range f.migrations {
+			if m.m.ModelUUID == key {
+				fm = m // the latest wins
+			}
+		}
+	}
+	if fm == nil {
+		writeError(w, http.StatusNotFound, restapi.CodeNotFound, "no migration %q", key)
+		return
+	}
+	f.migrationGets++
+	if f.failMigrations > 0 {
+		f.failMigrations--
+		writeError(w, http.StatusServiceUnavailable, restapi.CodeUnavailable, "database unavailable")
+		return
+	}
+	if len(fm.script) > 0 {
+		step := fm.script[0]
+		fm.script = fm.script[1:]
+		fm.m.Phase, fm.m.Message = step.Phase, step.Message
+		fm.m.PhaseChangedAt = fm.m.PhaseChangedAt.Add(time.Minute)
+		if step.Result != "" {
+			fm.m.Result = step.Result
+			ended := fm.m.PhaseChangedAt
+			fm.m.EndedAt = &ended
+			if step.Result == restapi.MigrationSucceeded {
+				f.moveModel(fm.m.ModelUUID, fm.m.Target)
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, fm.m)
+}
+
+func (f *fakeBroker) updateMigrated(w http.ResponseWriter, r *http.Request, _ string) {
+	uuid := r.PathValue("uuid")
+	var req restapi.UpdateMigratedRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, restapi.CodeBadRequest, "bad request: %v", err)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.models[uuid]; !ok {
+		writeError(w, http.StatusNotFound, restapi.CodeNotFound, "model %q not found", uuid)
+		return
+	}
+	if _, ok := f.controllers[req.Controller]; !ok {
+		writeError(w, http.StatusNotFound, restapi.CodeNotFound, "controller %q not found", req.Controller)
+		return
+	}
+	writeJSON(w, http.StatusOK, f.moveModel(uuid, req.Controller))
 }

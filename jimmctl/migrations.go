@@ -1,0 +1,317 @@
+package jimmctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jimmbroker/jimm/broker/restapi"
+)
+
+// migrationPollInterval is how often migrate --wait asks the broker how a
+// migration is going. Tests shorten it.
+var migrationPollInterval = 500 * time.Millisecond
+
+// DefaultMigrationTimeout bounds migrate --wait when --timeout is not given.
+const DefaultMigrationTimeout = 30 * time.Minute
+
+// phaseWidth fits the longest migration phase, PROCESSRELATIONS.
+const phaseWidth = len("PROCESSRELATIONS")
+
+func (a *app) migrateCommand() *cobra.Command {
+	var wait bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "migrate <controller> <model-uuid> [--wait] [--timeout 30m]",
+		Short: "Move a model to another controller",
+		Long: `Ask the broker to move a model to the given controller. The broker starts the
+migration and answers at once; the migration goes on without jimmctl. Follow
+it with "jimmctl show-migration <id>", or pass --wait to follow it here.
+
+Migrations go through Juju's phases: INITIATING (until the source controller
+accepts), QUIESCE, IMPORT, PROCESSRELATIONS, VALIDATION, SUCCESS, LOGTRANSFER,
+REAP, DONE; a failed one goes through ABORT and ABORTDONE instead.
+
+With --wait, jimmctl prints each phase as the migration reaches it, and exits
+0 when the migration succeeds, non-zero when it fails or when --timeout
+passes first (the migration itself goes on then). In yaml and json formats it
+prints only the final migration.`,
+		Example: `  jimmctl migrate ctl-b 5c4b1a2e-... --wait
+  jimmctl migrate ctl-b 5c4b1a2e-... --wait --timeout 1h --format json`,
+		Args: argsBetween(2, "<controller>", "<model-uuid>"),
+		RunE: a.withClient(func(cmd *cobra.Command, c *Client, args []string) error {
+			if cmd.Flags().Changed("timeout") {
+				if !wait {
+					return errors.New("--timeout applies only with --wait")
+				}
+				if timeout <= 0 {
+					return fmt.Errorf("--timeout must be positive, got %s", timeout)
+				}
+			}
+			target, uuid := args[0], args[1]
+			m, err := c.Migrate(cmd.Context(), target, uuid)
+			if err != nil {
+				if ErrorCode(err) == restapi.CodeConflict {
+					err = fmt.Errorf("%w (see the model's latest migration with `jimmctl show-migration %s`)", err, uuid)
+				}
+				return err
+			}
+			if wait {
+				return a.waitMigration(cmd, c, m, timeout)
+			}
+			if a.format.String() != FormatTabular {
+				return write(cmd.OutOrStdout(), a.format.String(), m, nil)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(),
+				"started migration %d of model %s from %s to %s: phase %s\nfollow it with `jimmctl show-migration %d`\n",
+				m.ID, migrationModel(m), orDash(m.Source), orDash(m.Target), orDash(m.Phase), m.ID)
+			return err
+		}),
+	}
+	cmd.Flags().BoolVar(&wait, "wait", false, "follow the migration until it ends, printing each phase")
+	cmd.Flags().DurationVar(&timeout, "timeout", DefaultMigrationTimeout, "with --wait, give up waiting after this long (the migration goes on)")
+	return cmd
+}
+
+// waitMigration polls the broker until migration m ends or the timeout
+// passes. In tabular format it prints each phase as it is reached; in the
+// others only the last state of the migration.
+func (a *app) waitMigration(cmd *cobra.Command, c *Client, m restapi.Migration, timeout time.Duration) error {
+	format := a.format.String()
+	tabular := format == FormatTabular
+	out, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	id := strconv.FormatInt(m.ID, 10)
+
+	parent := cmd.Context()
+	ctx, cancel := context.WithTimeout(parent, timeout)
+	defer cancel()
+
+	last := ""
+	show := func(m restapi.Migration) {
+		if tabular && m.Phase != "" && m.Phase != last {
+			printPhase(out, m)
+			last = m.Phase
+		}
+	}
+	show(m)
+
+	ticker := time.NewTicker(migrationPollInterval)
+	defer ticker.Stop()
+	warned := false
+	for m.Result == "" || m.Result == restapi.MigrationRunning {
+		select {
+		case <-ctx.Done():
+			if !tabular {
+				_ = write(out, format, m, nil)
+			}
+			if parent.Err() != nil {
+				return fmt.Errorf("stopped waiting for migration %d of model %s in phase %s: %w (it goes on on the broker: follow it with `jimmctl show-migration %d`)",
+					m.ID, migrationModel(m), orDash(m.Phase), parent.Err(), m.ID)
+			}
+			return fmt.Errorf("timed out after %s waiting for migration %d of model %s, in phase %s (it goes on on the broker: follow it with `jimmctl show-migration %d`)",
+				timeout, m.ID, migrationModel(m), orDash(m.Phase), m.ID)
+		case <-ticker.C:
+		}
+		got, err := c.GetMigration(ctx, id)
+		if err != nil {
+			if ctx.Err() != nil {
+				continue // the select above says why
+			}
+			if !transient(err) {
+				return fmt.Errorf("follow migration %d: %w", m.ID, err)
+			}
+			if !warned {
+				fmt.Fprintf(stderr, "WARNING %v; still trying\n", err)
+				warned = true
+			}
+			continue
+		}
+		warned = false
+		m = got
+		show(m)
+	}
+
+	switch m.Result {
+	case restapi.MigrationSucceeded:
+		if !tabular {
+			return write(out, format, m, nil)
+		}
+		_, err := fmt.Fprintf(out, "migration %d succeeded: model %s now lives on %s\n", m.ID, migrationModel(m), orDash(m.Target))
+		return err
+	case restapi.MigrationFailed:
+		if !tabular {
+			if err := write(out, format, m, nil); err != nil {
+				return err
+			}
+		}
+		msg := fmt.Sprintf("migration %d of model %s failed in phase %s", m.ID, migrationModel(m), orDash(m.Phase))
+		if m.Message != "" {
+			msg += ": " + m.Message
+		}
+		return errors.New(msg)
+	default:
+		if !tabular {
+			_ = write(out, format, m, nil)
+		}
+		return fmt.Errorf("migration %d of model %s: the broker reports an unknown result %q in phase %s",
+			m.ID, migrationModel(m), m.Result, orDash(m.Phase))
+	}
+}
+
+// transient says whether a failed poll is worth retrying: no answer, or a
+// server-side failure. A refusal (4xx) is not.
+func transient(err error) bool {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.StatusCode >= 500 || ae.StatusCode == http.StatusTooManyRequests
+	}
+	return true
+}
+
+// printPhase prints one line for a phase reached: when, which, and the
+// broker's message.
+func printPhase(w io.Writer, m restapi.Migration) {
+	at := m.PhaseChangedAt
+	if at.IsZero() {
+		at = time.Now()
+	}
+	line := fmt.Sprintf("%s %-*s %s", at.Local().Format(time.TimeOnly), phaseWidth, m.Phase, m.Message)
+	fmt.Fprintln(w, strings.TrimRight(line, " "))
+}
+
+// migrationModel names a migration's model: its name, else its UUID.
+func migrationModel(m restapi.Migration) string {
+	if m.ModelName != "" {
+		return m.ModelName
+	}
+	return m.ModelUUID
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (a *app) listMigrationsCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "migrations",
+		Aliases: []string{"list-migrations"},
+		Short:   "List model migrations, newest first",
+		Args:    noArgs,
+		RunE: a.withClient(func(cmd *cobra.Command, c *Client, _ []string) error {
+			ms, err := c.ListMigrations(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if ms == nil {
+				ms = []restapi.Migration{}
+			}
+			if len(ms) == 0 && a.format.String() == FormatTabular {
+				fmt.Fprintln(cmd.ErrOrStderr(), "No migrations.")
+				return nil
+			}
+			return write(cmd.OutOrStdout(), a.format.String(), ms, func(w *tabwriter.Writer) {
+				migrationTable(w, ms)
+			})
+		}),
+	}
+}
+
+func (a *app) showMigrationCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show-migration <id | model-uuid>",
+		Short: "Show a migration, or the latest migration of a model",
+		Args:  argsBetween(1, "<id | model-uuid>"),
+		RunE: a.withClient(func(cmd *cobra.Command, c *Client, args []string) error {
+			m, err := c.GetMigration(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return write(cmd.OutOrStdout(), a.format.String(), m, func(w *tabwriter.Writer) {
+				migrationDetail(w, m)
+			})
+		}),
+	}
+}
+
+func (a *app) updateMigratedModelCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "update-migrated-model <controller> <model-uuid>",
+		Short: "Tell the broker a model now lives on another controller",
+		Long: `Tell the broker that a model now lives on the given controller, after it was
+migrated there without the broker (e.g. with juju migrate against the
+controllers themselves). The broker then routes the model's connections to
+that controller. Migrations started with "jimmctl migrate" need no such
+update.`,
+		Args: argsBetween(2, "<controller>", "<model-uuid>"),
+		RunE: a.withClient(func(cmd *cobra.Command, c *Client, args []string) error {
+			controller, uuid := args[0], args[1]
+			m, err := c.UpdateMigratedModel(cmd.Context(), controller, uuid)
+			if err != nil {
+				return err
+			}
+			if m.Controller != "" && m.Controller != controller {
+				return fmt.Errorf("update model %q as migrated to controller %q: the broker answered that it routes to %q",
+					uuid, controller, m.Controller)
+			}
+			if a.format.String() != FormatTabular {
+				return write(cmd.OutOrStdout(), a.format.String(), m, nil)
+			}
+			if m.UUID == "" {
+				m.UUID = uuid
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "model %s (%s) now routes to %s\n", orDash(m.Name), m.UUID, controller)
+			return err
+		}),
+	}
+}
+
+var migrationHeader = []string{"ID", "MODEL", "SOURCE", "TARGET", "PHASE", "RESULT", "STARTED", "ENDED"}
+
+func migrationTable(w io.Writer, ms []restapi.Migration) {
+	row(w, slices.Clone(migrationHeader)...)
+	for _, m := range ms {
+		ended := ""
+		if m.EndedAt != nil {
+			ended = formatTime(*m.EndedAt)
+		}
+		row(w, strconv.FormatInt(m.ID, 10), migrationModel(m), m.Source, m.Target, m.Phase, m.Result,
+			formatTime(m.StartedAt), ended)
+	}
+}
+
+// migrationDetail shows one migration, one "key: value" a line.
+func migrationDetail(w io.Writer, m restapi.Migration) {
+	ended := ""
+	if m.EndedAt != nil {
+		ended = formatTime(*m.EndedAt)
+	}
+	for _, kv := range [][2]string{
+		{"id", strconv.FormatInt(m.ID, 10)},
+		{"model-uuid", m.ModelUUID},
+		{"model-name", m.ModelName},
+		{"owner", m.Owner},
+		{"source", m.Source},
+		{"target", m.Target},
+		{"controller-migration-id", m.ControllerID},
+		{"phase", m.Phase},
+		{"message", m.Message},
+		{"result", m.Result},
+		{"started-at", formatTime(m.StartedAt)},
+		{"phase-changed-at", formatTime(m.PhaseChangedAt)},
+		{"ended-at", ended},
+	} {
+		row(w, kv[0]+":", kv[1])
+	}
+}
