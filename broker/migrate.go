@@ -48,6 +48,16 @@ var migrationStatuses = []struct{ prefix, phase string }{
 	{"migration aborted", phaseAbortDone},
 }
 
+// pastSuccess reports whether a phase is SUCCESS or later: the model is
+// being handed over and its route is about to flip.
+func pastSuccess(phase string) bool {
+	switch phase {
+	case phaseSuccess, "LOGTRANSFER", "REAP", phaseDone:
+		return true
+	}
+	return false
+}
+
 func phaseOf(status string) string {
 	phase := ""
 	best := 0
@@ -341,13 +351,14 @@ func (s *Server) checkOnTarget(ctx context.Context, uuid string, target *db.Cont
 	return nil
 }
 
-// setPhase records a new phase of a running migration; on entering
-// SUCCESS every replica starts holding new connections to the model until
+// setPhase records a new phase of a running migration; on reaching SUCCESS
+// or later every replica starts holding new connections to the model until
 // its route flips.
 func (s *Server) setPhase(mig *db.Migration, phase, message string) {
 	now := time.Now().UTC()
+	cutover := pastSuccess(phase) && !pastSuccess(mig.Phase)
 	err := s.db.Tx(s.serveCtx, func(tx *gorm.DB, notify func(string, string)) error {
-		if phase == phaseSuccess {
+		if cutover {
 			notify(cutoverChannel, mig.ModelUUID)
 		}
 		return tx.Model(&db.Migration{}).Where("id = ?", mig.ID).Updates(map[string]any{"phase": phase, "message": message, "phase_changed_at": now}).Error
@@ -488,5 +499,40 @@ func restMigration(m *db.Migration) restapi.Migration {
 		Source: m.Source.Name, Target: m.Target.Name, ControllerID: m.ControllerMigrationID,
 		Phase: m.Phase, Message: m.Message, Result: m.Result,
 		StartedAt: m.StartedAt.UTC(), PhaseChangedAt: m.PhaseChangedAt.UTC(), EndedAt: m.EndedAt,
+	}
+}
+
+// checkRoute asks a model's controller whether it still hosts the model,
+// and heals the route when it answers with a redirect. The proxy calls it
+// when a relayed call finds the model gone from its controller, so that
+// the route flips at once rather than at the next poll, or at all when
+// the model moved outside the broker.
+func (s *Server) checkRoute(uuid string) {
+	// Callers for one model share one check, and all wait for its end.
+	s.routeChecks.Do(uuid, func() (any, error) {
+		s.checkRouteOnce(uuid)
+		return nil, nil
+	})
+}
+
+func (s *Server) checkRouteOnce(uuid string) {
+	ctx, cancel := context.WithTimeout(s.serveCtx, 10*time.Second)
+	defer cancel()
+	m, err := s.routes.get(ctx, uuid)
+	if err != nil {
+		return
+	}
+	c, err := s.pool.Get(ctx, m.Controller.Name)
+	if err != nil {
+		return
+	}
+	_, err = c.ModelInfo(ctx, uuid)
+	if jujuapi.ErrorCode(err) != jujuapi.CodeRedirect {
+		return
+	}
+	if to, err := s.healRoute(ctx, m, err); err != nil {
+		s.log.Warn("a model left its controller and the broker cannot follow it", "model", uuid, "err", err)
+	} else {
+		s.log.Info("followed a model that left its controller", "model", uuid, "from", m.Controller.Name, "to", to)
 	}
 }

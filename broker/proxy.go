@@ -2,11 +2,14 @@ package broker
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,6 +55,11 @@ type modelProxy struct {
 	id     *identity // who logged in
 	access string    // their access to the model at login
 
+	// attach serialises sending with moving: a request is recorded as
+	// pending and written to the controller under it, and a move to
+	// another controller (replaying the pending requests) holds it.
+	attach sync.Mutex
+
 	mu      sync.Mutex
 	up      *jujuapi.Conn // the controller; nil while detached
 	model   *db.Model     // the route the connection was last attached by
@@ -62,9 +70,14 @@ type modelProxy struct {
 	downs   sync.WaitGroup // relayDown goroutines
 }
 
+// pendingCall is a relayed request awaiting its response. Its frame is
+// kept until then, so that the request can be replayed on another
+// controller if the model moves under it.
 type pendingCall struct {
+	id             uint64
 	start          time.Time
 	facade, method string
+	frame          *jujuapi.Frame
 }
 
 // run answers the login on this goroutine, then hands the connection to
@@ -100,6 +113,12 @@ func (p *modelProxy) run(ctx context.Context, done func()) {
 			p.srv.metrics.upstreams.Dec()
 		}
 		p.downs.Wait()
+		p.mu.Lock()
+		for _, c := range p.pending {
+			c.frame.Release()
+		}
+		clear(p.pending)
+		p.mu.Unlock()
 		p.srv.removeProxy(p)
 		stop()
 		p.client.Close()
@@ -142,7 +161,7 @@ func (s *Server) reroute(uuid string) {
 		return // gone: its connections fail on their own
 	}
 	for _, p := range ps {
-		p.rerouted(m.ControllerID)
+		go p.rerouted(m.ControllerID) // each may log in anew: not on the listener's goroutine
 	}
 }
 
@@ -160,13 +179,28 @@ func (s *Server) rerouteAll() {
 	}
 }
 
-// rerouted handles a route change for this connection's model. If the
-// model now lives elsewhere, the connection leaves its old controller: a
-// connection that uses server-side objects (watchers) cannot move and is
-// closed, so that its client reconnects; any other detaches, answering
-// calls in flight with "try again", and its next call logs in on the new
-// controller — the client never notices.
+// rerouted handles a route change for this connection's model: if the
+// model now lives on another controller, the connection moves there.
 func (p *modelProxy) rerouted(ctlID uint) {
+	p.mu.Lock()
+	moved := p.up != nil && p.model != nil && p.model.ControllerID != ctlID
+	p.mu.Unlock()
+	if moved {
+		p.moveTo(ctlID)
+	}
+}
+
+// moveTo moves the connection to the model's controller now, ctlID. A
+// connection that uses server-side objects (watchers) cannot move and is
+// closed, so that its client reconnects. Any other logs in on the new
+// controller and replays, in order, the requests the old one left
+// unanswered (with none, its next call logs in there): the client never
+// notices. (Replaying is safe: a controller
+// refuses writes while a model migrates, and a model it no longer hosts
+// executes nothing.)
+func (p *modelProxy) moveTo(ctlID uint) {
+	p.attach.Lock()
+	defer p.attach.Unlock()
 	p.mu.Lock()
 	if p.up == nil || p.model == nil || p.model.ControllerID == ctlID {
 		p.mu.Unlock()
@@ -177,14 +211,44 @@ func (p *modelProxy) rerouted(ctlID uint) {
 		p.client.CloseWith(jujuapi.CloseGoingAway, "the model moved to another controller: reconnect")
 		return
 	}
-	up, pending := p.up, p.pending
-	p.up, p.pending = nil, map[uint64]pendingCall{}
+	old := p.up
+	p.up = nil
+	calls := make([]pendingCall, 0, len(p.pending))
+	for _, c := range p.pending {
+		calls = append(calls, c)
+	}
 	p.mu.Unlock()
 	p.srv.metrics.upstreams.Dec()
-	up.CloseWith(jujuapi.CloseNormal, "")
-	for id := range pending {
-		p.reply(id, nil, jujuapi.Errorf(jujuapi.CodeTryAgain, "the model moved to another controller during this call; try again"))
+	old.CloseWith(jujuapi.CloseNormal, "")
+	if len(calls) == 0 {
+		return // nothing to replay: the next call logs in on the new controller
 	}
+	slices.SortFunc(calls, func(a, b pendingCall) int { return cmp.Compare(a.id, b.id) })
+	up, err := p.reattach(calls[0].id)
+	for _, c := range calls {
+		if err == nil {
+			if err = up.WriteFrame(c.frame.Bytes()); err == nil {
+				continue
+			}
+		}
+		p.forget(c.id)
+		p.reply(c.id, nil, jujuapi.Errorf(jujuapi.CodeTryAgain, "the model moved to another controller during this call, which could not follow it: %v", err))
+	}
+}
+
+// forget drops a pending call, releasing its frame.
+func (p *modelProxy) forget(id uint64) (pendingCall, bool) {
+	p.mu.Lock()
+	c, ok := p.pending[id]
+	delete(p.pending, id)
+	if len(p.pending) == 0 {
+		p.lastUse = time.Now()
+	}
+	p.mu.Unlock()
+	if ok && c.frame != nil {
+		c.frame.Release()
+	}
+	return c, ok
 }
 
 // reply sends the client a response the broker made itself.
@@ -449,11 +513,13 @@ func (p *modelProxy) relayUp() {
 			p.reply(env.RequestID, nil, jujuapi.ErrLoggedIn)
 			continue
 		}
+		p.attach.Lock()
 		p.mu.Lock()
 		up := p.up
 		if up == nil && env.ID == "" && env.Type == "Pinger" && env.Request == "Ping" {
 			// Detached and idle: the broker answers for itself.
 			p.mu.Unlock()
+			p.attach.Unlock()
 			frame.Release()
 			p.reply(env.RequestID, nil, nil)
 			continue
@@ -461,20 +527,18 @@ func (p *modelProxy) relayUp() {
 		if env.ID != "" {
 			p.sticky = true
 		}
-		p.pending[env.RequestID] = pendingCall{start: time.Now(), facade: env.Type, method: env.Request}
+		p.pending[env.RequestID] = pendingCall{id: env.RequestID, start: time.Now(), facade: env.Type, method: env.Request, frame: frame}
 		p.mu.Unlock()
 		if up == nil {
 			if up, err = p.reattach(env.RequestID); err != nil {
-				frame.Release()
-				p.mu.Lock()
-				delete(p.pending, env.RequestID)
-				p.mu.Unlock()
+				p.attach.Unlock()
+				p.forget(env.RequestID)
 				p.reply(env.RequestID, nil, err)
 				continue
 			}
 		}
 		err = up.WriteFrame(frame.Bytes())
-		frame.Release()
+		p.attach.Unlock()
 		if err != nil {
 			p.client.CloseWith(jujuapi.CloseGoingAway, "controller connection lost")
 			return
@@ -515,14 +579,13 @@ func (p *modelProxy) relayDown(up *jujuapi.Conn, ctlUUID []byte) {
 		}
 		data := frame.Bytes()
 		if jujuapi.ScanEnvelope(data, &env) == nil {
-			p.mu.Lock()
-			call, ok := p.pending[env.RequestID]
-			delete(p.pending, env.RequestID)
-			if len(p.pending) == 0 {
-				p.lastUse = time.Now()
+			if p.modelGone(&env) && p.followModel() {
+				// The model left this controller; the connection moved
+				// and replayed this request where the model is now.
+				frame.Release()
+				return
 			}
-			p.mu.Unlock()
-			if ok {
+			if call, ok := p.forget(env.RequestID); ok {
 				observe(rpcs, call, env.ErrorCode)
 			}
 		}
@@ -536,6 +599,36 @@ func (p *modelProxy) relayDown(up *jujuapi.Conn, ctlUUID []byte) {
 			return
 		}
 	}
+}
+
+// followModel finds where the connection's model went after its
+// controller said it is no longer there, and moves the connection there.
+// It reports whether the connection moved.
+func (p *modelProxy) followModel() bool {
+	p.srv.checkRoute(p.modelUUID)
+	m, err := p.srv.routes.get(p.ctx, p.modelUUID)
+	if err != nil {
+		return false
+	}
+	p.mu.Lock()
+	moved := p.model != nil && p.model.ControllerID != m.ControllerID
+	p.mu.Unlock()
+	if moved {
+		p.moveTo(m.ControllerID)
+	}
+	return moved
+}
+
+// modelGone reports whether a response says that the connection's model
+// is no longer on this controller: a redirect, or "not found" naming it.
+func (p *modelProxy) modelGone(env *jujuapi.Envelope) bool {
+	switch env.ErrorCode {
+	case jujuapi.CodeRedirect:
+		return true
+	case jujuapi.CodeNotFound, jujuapi.CodeModelNotFound:
+		return strings.Contains(env.Error, p.modelUUID)
+	}
+	return false
 }
 
 // maybeDetach closes the controller side of an idle connection: no call

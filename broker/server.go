@@ -18,6 +18,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/controllers"
@@ -41,8 +42,9 @@ type Server struct {
 	health        *controllers.Health
 	routes        *routes
 	metrics       *metrics
-	loginSeen     sync.Map // identity name → *loginSeen
-	replicaID     string   // this process, for migration leases
+	loginSeen     sync.Map           // identity name → *loginSeen
+	replicaID     string             // this process, for migration leases
+	routeChecks   singleflight.Group // one route check per model at a time
 
 	cutoverMu sync.Mutex
 	cutovers  map[string]chan struct{} // model uuid → closed when its cutover ends

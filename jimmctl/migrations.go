@@ -19,7 +19,7 @@ import (
 
 // migrationPollInterval is how often migrate --wait asks the broker how a
 // migration is going. Tests shorten it.
-var migrationPollInterval = 500 * time.Millisecond
+var migrationPollInterval = 200 * time.Millisecond
 
 // DefaultMigrationTimeout bounds migrate --wait when --timeout is not given.
 const DefaultMigrationTimeout = 30 * time.Minute

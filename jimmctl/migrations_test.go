@@ -37,8 +37,8 @@ func migrationBroker(t *testing.T) *fakeBroker {
 // fastPolling shortens migrate --wait's poll interval for the test.
 func fastPolling(t *testing.T) {
 	t.Helper()
-	if migrationPollInterval != 500*time.Millisecond {
-		t.Errorf("migrationPollInterval = %s, want 500ms", migrationPollInterval)
+	if migrationPollInterval != 200*time.Millisecond {
+		t.Errorf("migrationPollInterval = %s, want 200ms", migrationPollInterval)
 	}
 	old := migrationPollInterval
 	migrationPollInterval = 5 * time.Millisecond
