@@ -116,6 +116,7 @@ func (c *Controller) addUnits(m *store.Model, app *store.Application, n int, pla
 			Name: name, Machine: machine.ID, Leader: len(app.Units) == 0,
 			AgentStatus:    store.Status{Status: "idle", Since: now},
 			WorkloadStatus: store.Status{Status: "active", Since: now},
+			AgentPassword:  randomPassword(),
 		}
 		names = append(names, name)
 	}

@@ -42,6 +42,15 @@ type Config struct {
 	// Logger receives the controller's logs. Default slog.Default().
 	Logger *slog.Logger
 
+	// AgentRateLimitMax, AgentRateLimitRate and MigrationAgentWaitTime,
+	// when set, set the controller config keys agent-ratelimit-max,
+	// agent-ratelimit-rate and migration-agent-wait-time at start (see
+	// controllerconfig.go; RegisterFlags adds them as flags). Unset (nil,
+	// 0) keeps the stored setting, else Juju's default.
+	AgentRateLimitMax      *int
+	AgentRateLimitRate     time.Duration
+	MigrationAgentWaitTime time.Duration
+
 	// migrationHook, for tests, is called by a migration's runner each
 	// time it is about to run a committed phase (and on reaching DONE),
 	// and may block until ctx ends.

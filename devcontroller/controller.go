@@ -3,6 +3,7 @@ package devcontroller
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -32,11 +33,12 @@ type Controller struct {
 	store    *store.Store
 	pki      *pki.Bundle
 	verifier *jwtauth.Verifier // nil when no token issuer is trusted
-	// controllerRoot serves /api, modelRoot /model/<uuid>/api.
-	controllerRoot, modelRoot *root
-	listener                  net.Listener
-	servers                   [][]params.HostPort
-	addrs                     []string
+	// controllerRoot serves /api, modelRoot /model/<uuid>/api, agentRoot
+	// the agents logged in on either.
+	controllerRoot, modelRoot, agentRoot *root
+	listener                             net.Listener
+	servers                              [][]params.HostPort
+	addrs                                []string
 
 	// lastLogin holds users' last connection times, in memory only.
 	lastLogin sync.Map // user name → time.Time
@@ -48,6 +50,18 @@ type Controller struct {
 	// runners counts migration runners; they end with Serve's context.
 	runners sync.WaitGroup
 	closing chan struct{}
+
+	// settingsV is the controller config in effect, agentBucket the token
+	// bucket admitting agent logins; settingsMu serialises changes.
+	settingsV   settingsHolder
+	agentBucket bucketHolder
+	settingsMu  sync.Mutex
+	// agents runs the agents of this controller's models; agentSessions
+	// counts the agent connections logged in here; localSecret marks the
+	// connections of this controller's own agents.
+	agents        *agentHost
+	agentSessions agentSessions
+	localSecret   string
 }
 
 // New prepares a controller: it opens (or creates) the data directory,
@@ -69,9 +83,23 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("controller %q state: %w", cfg.Name, err)
 	}
-	c := &Controller{cfg: cfg, log: cfg.Logger.With("controller", cfg.Name), store: st, pki: bundle, closing: make(chan struct{})}
-	c.controllerRoot, c.modelRoot = buildRoots()
+	c := &Controller{cfg: cfg, log: cfg.Logger.With("controller", cfg.Name), store: st, pki: bundle,
+		closing: make(chan struct{}), localSecret: randomPassword()}
+	c.controllerRoot, c.modelRoot, c.agentRoot = buildRoots()
+	st.OnModelChange(func(uuid string) {
+		if c.agents != nil {
+			c.agents.modelChanged(uuid)
+		}
+	})
 	if err := c.initState(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := c.ensureAgentPasswords(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := c.initSettings(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -93,6 +121,7 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 		return nil, fmt.Errorf("controller %q: listen on %s: %w", cfg.Name, cfg.Listen, err)
 	}
 	c.setAddresses()
+	c.agents = newAgentHost(c)
 	if err := c.writeControllerFile(); err != nil {
 		c.listener.Close()
 		st.Close()
@@ -232,6 +261,7 @@ func (c *Controller) Handler() http.Handler {
 	mux.HandleFunc("GET /model/{uuid}/api", func(w http.ResponseWriter, r *http.Request) {
 		c.serveAPI(w, r, r.PathValue("uuid"))
 	})
+	mux.HandleFunc("GET /dev/agents", c.serveDevAgents)
 	return mux
 }
 
@@ -246,6 +276,7 @@ func (c *Controller) Serve(ctx context.Context) error {
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	c.serveCtx = ctx
+	c.agents.start(ctx)
 	c.resumeMigrations()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(tls.NewListener(c.listener, srv.TLSConfig)) }()
@@ -259,8 +290,9 @@ func (c *Controller) Serve(ctx context.Context) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(shutdownCtx) // hijacked API connections end with ctx
-	c.wg.Wait()
 	c.runners.Wait()
+	c.agents.shutdown()
+	c.wg.Wait()
 	c.timers.Range(func(_, t any) bool { t.(*time.Timer).Stop(); return true })
 	if cerr := c.store.Close(); err == nil {
 		err = cerr
@@ -277,10 +309,12 @@ func (c *Controller) serveAPI(w http.ResponseWriter, r *http.Request, modelUUID 
 		c.log.Debug("rejected API connection", "err", err)
 		return
 	}
-	s := &session{ctl: c, modelUUID: modelUUID, remote: r.RemoteAddr}
+	s := &session{ctl: c, modelUUID: modelUUID, remote: r.RemoteAddr,
+		local: subtle.ConstantTimeCompare([]byte(r.Header.Get(localAgentHeader)), []byte(c.localSecret)) == 1}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
+		defer s.closed()
 		jujuapi.Serve(c.serveCtx, conn, s, jujuapi.ServerOptions{ConnOptions: c.cfg.Conn, Logger: c.log})
 	}()
 }

@@ -17,12 +17,18 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
+// testBurst is the agent login burst of test controllers.
+var testBurst = new(1000)
+
 // startController runs a controller in-process on a free port until the
 // test ends.
 func startController(t *testing.T, dir string, mod ...func(*Config)) *Controller {
 	t.Helper()
 	cfg := Config{Name: "ctl-test", Listen: "127.0.0.1:0", DataDir: dir, Cloud: "localhost",
-		Regions: []string{"r1", "r2"}, AdminPassword: "secret", ModelDestroyDelay: 100 * time.Millisecond, Logger: quiet}
+		Regions: []string{"r1", "r2"}, AdminPassword: "secret", ModelDestroyDelay: 100 * time.Millisecond, Logger: quiet,
+		// Agents reach a target without waiting for tokens, unless a
+		// test asks for a limit.
+		AgentRateLimitMax: testBurst}
 	for _, m := range mod {
 		m(&cfg)
 	}

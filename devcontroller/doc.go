@@ -11,6 +11,14 @@
 // export format of our own (migrationexport.go), and redirects for the
 // models that left (redirect.go).
 //
+// Every machine and unit has an agent, simulated inside the controller
+// that hosts its model but holding two real API connections (agents.go);
+// agent logins are admitted by a token bucket (ratelimit.go) set by the
+// controller config agent-ratelimit-max and agent-ratelimit-rate
+// (controllerconfig.go), and in a migration's VALIDATION the agents move
+// to the target and must all report within migration-agent-wait-time.
+// GET /dev/agents (devagents.go) counts a model's connected agents.
+//
 // A controller is created with New from a Config, serves with Serve, and
 // writes controller.yaml (what `jimmctl add-controller` reads) into its data
 // directory.

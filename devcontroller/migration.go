@@ -30,15 +30,17 @@ import (
 //	QUIESCE           the target's prechecks again
 //	IMPORT            MigrationTarget.Import with the model's export
 //	PROCESSRELATIONS  nothing (no cross-model relations here)
-//	VALIDATION        (agents would report here) then MigrationTarget.Activate
+//	VALIDATION        the agents move to the target and report (agents.go),
+//	                  then MigrationTarget.Activate
 //	SUCCESS           nothing: the model is live on the target
 //	LOGTRANSFER       nothing (no model logs here)
 //	REAP              the model's document goes, a redirect record stays
 //	DONE
 //
-// A failure before SUCCESS goes to ABORT, which asks the target to Abort
-// its import (when there may be one), then ABORTDONE: the model is as it
-// was, usable, and its status says why the migration failed. From SUCCESS
+// A failure before SUCCESS goes to ABORT, which brings the agents back
+// and asks the target to Abort its import (when there may be one), then
+// ABORTDONE: the model is as it was, usable, and its status says why the
+// migration failed. From SUCCESS
 // on there is no going back: a failing step is retried.
 //
 // While the model is exporting, reads work and every change is refused
@@ -50,7 +52,12 @@ import (
 //
 // For tests, the model config key dev-migration-fail-phase (a phase name)
 // makes the runner fail on entering that phase; from SUCCESS on it fails
-// once, then the retry succeeds.
+// once, then the retry succeeds. The key dev-migration-phase-delay,
+// "PHASE:duration" (e.g. "VALIDATION:5s"), makes the runner wait that long
+// on entering that phase, before doing the phase's work (and before an
+// injected failure fires); the wait ends early only when the controller
+// stops, and happens once per phase per runner. Both keys are
+// development-only: ModelSet refuses a malformed value.
 
 // Migration phases, as Juju names them.
 const (
@@ -69,6 +76,43 @@ const (
 // failPhaseKey is the model config key that injects a migration failure.
 const failPhaseKey = "dev-migration-fail-phase"
 
+// phaseDelayKey is the model config key that delays a migration phase:
+// "PHASE:duration".
+const phaseDelayKey = "dev-migration-phase-delay"
+
+// parsePhaseDelay reads a dev-migration-phase-delay value, "PHASE:duration"
+// with a phase name (any case) and a Go duration, e.g. "VALIDATION:5s".
+func parsePhaseDelay(v any) (phase string, d time.Duration, err error) {
+	s, ok := v.(string)
+	if !ok {
+		return "", 0, fmt.Errorf("%s must be a string \"PHASE:duration\", not %T", phaseDelayKey, v)
+	}
+	name, dur, ok := strings.Cut(strings.TrimSpace(s), ":")
+	if !ok {
+		return "", 0, fmt.Errorf("%s %q is not \"PHASE:duration\" (e.g. \"VALIDATION:5s\")", phaseDelayKey, s)
+	}
+	phase = strings.ToUpper(strings.TrimSpace(name))
+	if !knownPhase(phase) {
+		return "", 0, fmt.Errorf("%s %q: %q is not a migration phase", phaseDelayKey, s, name)
+	}
+	d, err = time.ParseDuration(strings.TrimSpace(dur))
+	if err != nil || d < 0 {
+		return "", 0, fmt.Errorf("%s %q: %q is not a non-negative duration", phaseDelayKey, s, dur)
+	}
+	return phase, d, nil
+}
+
+// checkDevConfig refuses a malformed value of a development-only model
+// config key.
+func checkDevConfig(key string, v any) error {
+	if key == phaseDelayKey {
+		if _, _, err := parsePhaseDelay(v); err != nil {
+			return jujuapi.Errorf(jujuapi.CodeNotValid, "%v", err)
+		}
+	}
+	return nil
+}
+
 // Bounds on calls to the target controller.
 const (
 	targetCallTimeout   = 30 * time.Second
@@ -77,6 +121,16 @@ const (
 	// SUCCESS.
 	retryBackoffMax = 10 * time.Second
 )
+
+// knownPhase reports whether phase is one of Juju's migration phases.
+func knownPhase(phase string) bool {
+	switch phase {
+	case phaseQuiesce, phaseImport, phaseProcessRelations, phaseValidation, phaseSuccess,
+		phaseLogTransfer, phaseReap, phaseDone, phaseAbort, phaseAbortDone:
+		return true
+	}
+	return false
+}
 
 // beforeSuccess reports whether a phase can still abort.
 func beforeSuccess(phase string) bool {
@@ -323,7 +377,7 @@ func (c *Controller) startMigration(uuid, id string, resumed bool) {
 	c.runners.Add(1)
 	go func() {
 		defer c.runners.Done()
-		r := &migrationRun{c: c, uuid: uuid, id: id, fired: map[string]bool{},
+		r := &migrationRun{c: c, uuid: uuid, id: id, fired: map[string]bool{}, delayed: map[string]bool{},
 			log: c.log.With("uuid", uuid, "migration", id)}
 		defer r.closeTarget()
 		r.run(ctx, resumed)
@@ -348,6 +402,7 @@ type migrationRun struct {
 	log      *slog.Logger
 	tc       *jujuapi.Client // connection to the target, nil until needed
 	fired    map[string]bool // phases past SUCCESS whose injected failure fired
+	delayed  map[string]bool // phases whose dev-migration-phase-delay was served
 }
 
 // current returns the model and its migration, or nil once the model is
@@ -380,6 +435,9 @@ func (r *migrationRun) run(ctx context.Context, resumed bool) {
 			if ctx.Err() != nil {
 				return
 			}
+		}
+		if r.delay(ctx, m, phase); ctx.Err() != nil {
+			return
 		}
 		next, err := r.step(ctx, m, mig)
 		if ctx.Err() != nil {
@@ -447,6 +505,10 @@ func (r *migrationRun) step(ctx context.Context, m *store.Model, mig *store.Migr
 	case phaseReap:
 		return "", r.reap(ctx, m, mig)
 	case phaseAbort:
+		// The agents come back first, then the target drops the model.
+		if n := r.c.agents.returnModel(r.uuid); n > 0 {
+			r.log.Info("agents returning to this controller", "agents", n)
+		}
 		r.abortTarget(ctx, mig)
 		return phaseAbortDone, nil
 	}
@@ -470,11 +532,58 @@ func (r *migrationRun) injected(m *store.Model, phase string) error {
 	return fmt.Errorf("injected failure in phase %s", phase)
 }
 
-// waitForAgents is where the runner will wait for the model's agents to
-// report for a phase ("quiescing", "validating"). Agents are not simulated
-// yet, so there is no one to wait for.
+// delay serves dev-migration-phase-delay on entering phase: once per phase
+// per runner, until the delay passes or the controller stops.
+func (r *migrationRun) delay(ctx context.Context, m *store.Model, phase string) {
+	v, ok := m.Config[phaseDelayKey]
+	if !ok || r.delayed[phase] {
+		return
+	}
+	want, d, err := parsePhaseDelay(v)
+	if err != nil {
+		r.log.Warn("ignoring malformed model config", "key", phaseDelayKey, "err", err)
+		return
+	}
+	if want != phase || d <= 0 {
+		return
+	}
+	r.delayed[phase] = true
+	r.log.Info("delaying migration phase", "phase", phase, "for", d, "key", phaseDelayKey)
+	sleep(ctx, d)
+}
+
+// waitForAgents waits for the model's agents to report for a phase. In
+// VALIDATION ("validating") the agents move to the target (agents.go) and
+// each reports once logged in there; the wait is bounded by the controller
+// config migration-agent-wait-time, after which the phase fails naming how
+// many did not report. Quiescing agents are simulated: they report at once.
 func (r *migrationRun) waitForAgents(ctx context.Context, what string) error {
-	return ctx.Err()
+	if what != "validating" || ctx.Err() != nil {
+		return ctx.Err()
+	}
+	_, mig := r.current()
+	if mig == nil {
+		return fmt.Errorf("model %s no longer runs migration %s", r.uuid, r.id)
+	}
+	dest, err := targetDest(mig.Target)
+	if err != nil {
+		return err
+	}
+	wait := r.c.settings().migrationAgentWaitTime
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	start := time.Now()
+	r.log.Info("moving agents to the target controller", "target", mig.Target.ControllerUUID, "wait", wait)
+	reported, total := r.c.agents.moveModel(wctx, r.uuid, dest)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if reported < total {
+		r.log.Warn("agents did not report in time", "reported", reported, "agents", total, "took", time.Since(start).Round(time.Millisecond))
+		return fmt.Errorf("%d of %d agents did not report from the target controller within migration-agent-wait-time (%v)", total-reported, total, wait)
+	}
+	r.log.Info("all agents reported from the target controller", "agents", total, "took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // validate waits for the agents, then activates the model on the target.

@@ -75,7 +75,10 @@ func named(name string) func(*Config) { return func(c *Config) { c.Name = name }
 func runController(t *testing.T, dir string, mod ...func(*Config)) (*Controller, func()) {
 	t.Helper()
 	cfg := Config{Name: "ctl-test", Listen: "127.0.0.1:0", DataDir: dir, Cloud: "localhost",
-		Regions: []string{"r1", "r2"}, AdminPassword: "secret", ModelDestroyDelay: 100 * time.Millisecond, Logger: quiet}
+		Regions: []string{"r1", "r2"}, AdminPassword: "secret", ModelDestroyDelay: 100 * time.Millisecond, Logger: quiet,
+		// Agents reach a target without waiting for tokens, unless a
+		// test asks for a limit.
+		AgentRateLimitMax: testBurst}
 	for _, m := range mod {
 		m(&cfg)
 	}

@@ -32,16 +32,19 @@ const exportVersion = 1
 //	                 names with an "@" are external users,
 //	machines         [{id, base {name, channel}, instance-id, hostname,
 //	                 address, constraints, agent-status, instance-status,
-//	                 created-at}], sorted by id,
+//	                 created-at, agent-password}], sorted by id,
 //	next-machine-id  the id the next machine gets,
 //	applications     [{name, charm-url, channel, revision, base, config,
 //	                 status, created-at, next-unit-id,
 //	                 units [{name, machine, leader, agent-status,
-//	                 workload-status}]}], sorted by name, units by name.
+//	                 workload-status, agent-password}]}], sorted by name,
+//	                 units by name.
 //
 // Statuses are {status, info, since}. Everything a client can see of the
-// model travels, so that it looks the same on the target; the migration's
-// own record (with the target's credentials) does not.
+// model travels, so that it looks the same on the target, and so do the
+// agents' passwords (agent-password, see agents.go), so that the agents log
+// in to the target with the credentials they have; the migration's own
+// record (with the target's credentials) does not.
 type modelExport struct {
 	Version int             `json:"version"`
 	Model   exportedModelV1 `json:"model"`

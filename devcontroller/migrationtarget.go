@@ -160,6 +160,9 @@ func (s *session) migrationImport(ctx context.Context, p params.SerializedModel)
 		return struct{}{}, err
 	}
 	m.MigrationMode = store.MigrationModeImporting
+	// A source that ran no agents sent no agent passwords: the model's
+	// agents start here with new ones.
+	fillAgentPasswords(m)
 	if err := s.ctl.store.PutImportingModel(ctx, m); err != nil {
 		if errors.Is(err, store.ErrAlreadyExists) {
 			// A model appeared since the check: say which rule it breaks.

@@ -43,6 +43,7 @@ func (c *Controller) addMachine(m *store.Model, base store.Base, constraints str
 		AgentStatus:    store.Status{Status: "started", Since: now},
 		InstanceStatus: store.Status{Status: "running", Info: "Running", Since: now},
 		CreatedAt:      now,
+		AgentPassword:  randomPassword(),
 	}
 	m.Machines[id] = mc
 	return mc

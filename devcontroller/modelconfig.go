@@ -40,9 +40,12 @@ func (s *session) modelSet(ctx context.Context, p params.ModelSet) (struct{}, er
 	if err := writable(m); err != nil {
 		return struct{}{}, err
 	}
-	for k := range p.Config {
+	for k, v := range p.Config {
 		if fixedConfig[k] {
 			return struct{}{}, jujuapi.Errorf(jujuapi.CodeNotValid, "model config %q cannot be changed", k)
+		}
+		if err := checkDevConfig(k, v); err != nil {
+			return struct{}{}, err
 		}
 	}
 	_, err = s.ctl.store.UpdateModel(ctx, m.UUID, func(m *store.Model) error {

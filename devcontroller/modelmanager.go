@@ -200,6 +200,9 @@ func (s *session) createModel(ctx context.Context, p params.ModelCreateArgs) (pa
 		if fixedConfig[k] {
 			return params.ModelInfo{}, jujuapi.Errorf(jujuapi.CodeNotValid, "model config %q cannot be set at creation", k)
 		}
+		if err := checkDevConfig(k, v); err != nil {
+			return params.ModelInfo{}, err
+		}
 		m.Config[k] = v
 	}
 	if err := s.ctl.store.CreateModel(ctx, m); err != nil {

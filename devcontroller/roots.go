@@ -9,15 +9,18 @@ import (
 type root = jujuapi.Registry[*session]
 
 // buildRoots returns the facades a connection sees, with the versions a Juju
-// 3.5 controller serves: the first on /api, the second on /model/<uuid>/api.
-func buildRoots() (*root, *root) {
-	ctl, mdl := &root{}, &root{}
-	for _, r := range []*root{ctl, mdl} {
+// 3.5 controller serves: the first on /api, the second on /model/<uuid>/api;
+// the third is what an agent sees once logged in (on either).
+func buildRoots() (*root, *root, *root) {
+	ctl, mdl, agt := &root{}, &root{}, &root{}
+	for _, r := range []*root{ctl, mdl, agt} {
 		r.Register("Admin", []int{3}, "Login", jujuapi.Typed((*session).login))
 		r.Register("Admin", []int{3}, "RedirectInfo", jujuapi.NoParams((*session).redirectInfo))
 		r.Register("Pinger", []int{1}, "Ping", jujuapi.NoParams(func(*session, context.Context) (struct{}, error) {
 			return struct{}{}, nil
 		}))
+	}
+	for _, r := range []*root{ctl, mdl} {
 		r.Register("ModelConfig", []int{3}, "ModelGet", jujuapi.NoParams((*session).modelGet))
 		r.Register("ModelConfig", []int{3}, "ModelSet", jujuapi.Typed((*session).modelSet))
 		r.Register("ModelConfig", []int{3}, "ModelUnset", jujuapi.Typed((*session).modelUnset))
@@ -37,6 +40,8 @@ func buildRoots() (*root, *root) {
 	ctl.Register("Controller", []int{11}, "GetControllerAccess", jujuapi.Typed((*session).getControllerAccess))
 	ctl.Register("Controller", []int{11}, "IdentityProviderURL", jujuapi.NoParams((*session).identityProviderURL))
 	ctl.Register("Controller", []int{11}, "InitiateMigration", jujuapi.Typed((*session).initiateMigration))
+	ctl.Register("Controller", []int{11}, "ControllerConfig", jujuapi.NoParams((*session).controllerConfig))
+	ctl.Register("Controller", []int{11}, "ConfigSet", jujuapi.Typed((*session).configSet))
 	mt := []int{1, 2, 3}
 	ctl.Register("MigrationTarget", mt, "Prechecks", jujuapi.Typed((*session).migrationPrechecks))
 	ctl.Register("MigrationTarget", mt, "Import", jujuapi.Typed((*session).migrationImport))
@@ -55,5 +60,5 @@ func buildRoots() (*root, *root) {
 	mdl.Register("Application", app, "AddUnits", jujuapi.Typed((*session).addUnits))
 	mdl.Register("Application", app, "DestroyApplication", jujuapi.Typed((*session).destroyApplication))
 	mdl.Register("MachineManager", []int{9, 10}, "AddMachines", jujuapi.Typed((*session).addMachines))
-	return ctl, mdl
+	return ctl, mdl, agt
 }

@@ -2,6 +2,7 @@ package devcontroller
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,16 +29,26 @@ type session struct {
 	// are the whole authorization decision for the connection. Nil for a
 	// password login, whose access comes from the controller's own records.
 	token map[string]string
+	// local is set for the connections of the agents this controller runs
+	// for its own models (see agents.go): their logins take no token.
+	local bool
+	// agent is set once an agent has logged in: which agent, and which of
+	// its connections this is (agentConnModel or agentConnAPI).
+	agent     *agentKey
+	agentConn int
 }
 
 // ServeRequest implements jujuapi.Handler: Admin before login, then the
 // endpoint's facades.
 func (s *session) ServeRequest(ctx context.Context, req *jujuapi.Message) (any, error) {
 	s.mu.Lock()
-	loggedIn := s.loggedIn
+	loggedIn, isAgent := s.loggedIn, s.agent != nil
 	s.mu.Unlock()
 	root := s.ctl.controllerRoot
-	if s.modelUUID != "" {
+	switch {
+	case isAgent:
+		root = s.ctl.agentRoot
+	case s.modelUUID != "":
 		root = s.ctl.modelRoot
 	}
 	if !loggedIn && req.Type != "Admin" {
@@ -59,6 +70,9 @@ func (s *session) login(ctx context.Context, req params.LoginRequest) (params.Lo
 		user  string
 		token map[string]string
 	)
+	if t, err := jujuapi.ParseTag(req.AuthTag); req.Token == "" && err == nil && (t.Kind == jujuapi.KindMachine || t.Kind == jujuapi.KindUnit) {
+		return s.agentLogin(t, req)
+	}
 	switch {
 	case req.Token != "":
 		claims, err := s.verifyToken(ctx, req.Token)
@@ -129,6 +143,89 @@ func (s *session) login(ctx context.Context, req params.LoginRequest) (params.Lo
 	s.loggedIn, s.user, s.token = true, user, token
 	s.ctl.lastLogin.Store(user, time.Now().UTC())
 	return result, nil
+}
+
+// agentLogin logs in an agent (s.mu held): as in Juju it first takes a
+// token from the agent login bucket ("try again" when there is none), then
+// checks that the tag names a machine or unit of the connection's model
+// (on /api: of any model here) with that password.
+func (s *session) agentLogin(tag jujuapi.Tag, req params.LoginRequest) (params.LoginResult, error) {
+	c := s.ctl
+	if !s.local && !c.agentBucket.Load().take(time.Now()) {
+		return params.LoginResult{}, jujuapi.Errorf(jujuapi.CodeTryAgain, "try again")
+	}
+	var key *agentKey
+	if s.modelUUID != "" {
+		m, ok := c.store.Model(s.modelUUID)
+		if !ok || m.Life == store.LifeDead {
+			return params.LoginResult{}, jujuapi.Errorf(jujuapi.CodeModelNotFound, "unknown model: %q", s.modelUUID)
+		}
+		if agentPassword(m, tag) != "" && passwordsEqual(agentPassword(m, tag), req.Credentials) {
+			key = &agentKey{m.UUID, tag.String()}
+		}
+	} else {
+		for _, m := range c.store.Models() {
+			if m.Life != store.LifeDead && agentPassword(m, tag) != "" && passwordsEqual(agentPassword(m, tag), req.Credentials) {
+				key = &agentKey{m.UUID, tag.String()}
+				break
+			}
+		}
+	}
+	if key == nil {
+		c.log.Info("agent login refused", "agent", tag.String(), "model", s.modelUUID, "remote", s.remote)
+		return params.LoginResult{}, jujuapi.ErrBadCreds
+	}
+	result := params.LoginResult{
+		ControllerTag: jujuapi.ControllerTag(c.UUID()).String(),
+		Servers:       c.servers,
+		ServerVersion: c.cfg.AgentVersion,
+		Facades:       toParamsFacades(c.agentRoot.Versions()),
+	}
+	s.agentConn = agentConnAPI
+	if s.modelUUID != "" {
+		result.ModelTag = jujuapi.ModelTag(s.modelUUID).String()
+		s.agentConn = agentConnModel
+	}
+	s.loggedIn, s.agent = true, key
+	c.agentSessions.add(*key, s.agentConn, 1)
+	return result, nil
+}
+
+// closed is called when the connection has ended.
+func (s *session) closed() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.agent != nil {
+		s.ctl.agentSessions.add(*s.agent, s.agentConn, -1)
+		s.agent = nil
+	}
+}
+
+// agentPassword returns the password of the agent of the machine or unit
+// tag names in m, or "".
+func agentPassword(m *store.Model, tag jujuapi.Tag) string {
+	switch tag.Kind {
+	case jujuapi.KindMachine:
+		if mc := m.Machines[tag.ID]; mc != nil {
+			return mc.AgentPassword
+		}
+	case jujuapi.KindUnit:
+		name, err := jujuapi.UnitName(tag)
+		if err != nil {
+			return ""
+		}
+		app, _, _ := strings.Cut(name, "/")
+		if a := m.Applications[app]; a != nil {
+			if u := a.Units[name]; u != nil {
+				return u.AgentPassword
+			}
+		}
+	}
+	return ""
+}
+
+func passwordsEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
 func (s *session) verifyToken(ctx context.Context, token string) (*jwtauth.Claims, error) {

@@ -69,6 +69,7 @@ func run(args []string) error {
 			"takes a comma-separated list.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
+	devcontroller.RegisterFlags(fs, &cfg)
 	if err := applyEnv(fs); err != nil {
 		return err
 	}

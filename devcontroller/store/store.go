@@ -39,6 +39,24 @@ type Store struct {
 	models map[string]*Model
 	// redirects maps a migrated model's UUID to where it went.
 	redirects map[string]*Redirect
+
+	// onChange, when set, is told the UUID of every model document
+	// committed or removed, under the write lock: it must not block nor
+	// call back into the store's writers.
+	onChange func(uuid string)
+}
+
+// OnModelChange registers fn to be told the UUID of each model document
+// created, changed or removed, right after the change is visible. fn runs
+// with the store's write lock held: it must be quick (e.g. mark the model
+// and signal a goroutine) and must not write to the store. Register it
+// before the store is shared.
+func (s *Store) OnModelChange(fn func(uuid string)) { s.onChange = fn }
+
+func (s *Store) changed(uuid string) {
+	if s.onChange != nil {
+		s.onChange(uuid)
+	}
 }
 
 // Open opens (creating if needed) the state file at path and loads it.
@@ -282,6 +300,7 @@ func (s *Store) CreateModel(ctx context.Context, m *Model) error {
 	s.mu.Lock()
 	s.models[m.UUID] = doc
 	s.mu.Unlock()
+	s.changed(m.UUID)
 	return nil
 }
 
@@ -307,6 +326,7 @@ func (s *Store) UpdateModel(ctx context.Context, uuid string, fn func(m *Model) 
 	s.mu.Lock()
 	s.models[uuid] = next
 	s.mu.Unlock()
+	s.changed(uuid)
 	return next, nil
 }
 
@@ -323,6 +343,7 @@ func (s *Store) DeleteModel(ctx context.Context, uuid string) error {
 	s.mu.Lock()
 	delete(s.models, uuid)
 	s.mu.Unlock()
+	s.changed(uuid)
 	return nil
 }
 
@@ -364,6 +385,7 @@ func (s *Store) PutImportingModel(ctx context.Context, m *Model) error {
 	s.mu.Lock()
 	s.models[m.UUID] = doc
 	s.mu.Unlock()
+	s.changed(m.UUID)
 	return nil
 }
 
@@ -394,6 +416,7 @@ func (s *Store) ActivateModel(ctx context.Context, uuid string, fn func(m *Model
 	s.models[uuid] = next
 	delete(s.redirects, uuid)
 	s.mu.Unlock()
+	s.changed(uuid)
 	return next, nil
 }
 
@@ -421,6 +444,7 @@ func (s *Store) ReapModel(ctx context.Context, uuid string, check func(m *Model)
 	delete(s.models, uuid)
 	s.redirects[uuid] = doc
 	s.mu.Unlock()
+	s.changed(uuid)
 	return nil
 }
 
@@ -451,5 +475,6 @@ func (s *Store) DeleteImportingModel(ctx context.Context, uuid string) error {
 	s.mu.Lock()
 	delete(s.models, uuid)
 	s.mu.Unlock()
+	s.changed(uuid)
 	return nil
 }

@@ -247,3 +247,30 @@ func TestMigrationDocumentsSurviveReopen(t *testing.T) {
 		t.Fatalf("delete twice: %v", err)
 	}
 }
+
+func TestOnModelChange(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var got []string
+	s.OnModelChange(func(uuid string) { got = append(got, uuid) })
+	s.CreateModel(ctx, newModel("m1", "alice", "one"))
+	s.UpdateModel(ctx, "m1", func(m *Model) error { return nil })
+	s.UpdateModel(ctx, "m1", func(m *Model) error { return errors.New("no") }) // nothing changes
+	s.DeleteModel(ctx, "m1")
+	imp := newModel("m2", "alice", "two")
+	imp.MigrationMode = MigrationModeImporting
+	s.PutImportingModel(ctx, imp)
+	s.ActivateModel(ctx, "m2", func(m *Model) error { m.MigrationMode = ""; return nil })
+	s.ReapModel(ctx, "m2", func(*Model) error { return nil }, &Redirect{})
+	imp.UUID, imp.Name = "m3", "three"
+	s.PutImportingModel(ctx, imp)
+	s.DeleteImportingModel(ctx, "m3")
+	want := []string{"m1", "m1", "m1", "m2", "m2", "m2", "m3", "m3"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("changes %v, want %v", got, want)
+	}
+}

@@ -29,6 +29,9 @@ type Meta struct {
 	// CloudAccess maps a user name to its access on the controller's cloud
 	// (admin or add-model).
 	CloudAccess map[string]string `json:"cloud-access,omitempty"`
+	// Config holds the controller config settings made on this controller
+	// (agent-ratelimit-max, ...), by key; keys not set take their defaults.
+	Config map[string]any `json:"config,omitempty"`
 }
 
 // User is a local user of the controller.
@@ -166,6 +169,10 @@ type Machine struct {
 	AgentStatus    Status    `json:"agent-status"`
 	InstanceStatus Status    `json:"instance-status"`
 	CreatedAt      time.Time `json:"created-at"`
+	// AgentPassword is the password of the machine's agent: what the
+	// agent logs in with (its agent.conf, simulated) and what the
+	// controller checks. Random and high-entropy; a credential.
+	AgentPassword string `json:"agent-password,omitempty"`
 }
 
 // Base is an OS and channel, e.g. ubuntu 22.04.
@@ -195,4 +202,6 @@ type Unit struct {
 	Leader         bool   `json:"leader,omitempty"`
 	AgentStatus    Status `json:"agent-status"`
 	WorkloadStatus Status `json:"workload-status"`
+	// AgentPassword is the password of the unit's agent, as for machines.
+	AgentPassword string `json:"agent-password,omitempty"`
 }

@@ -1,0 +1,1215 @@
+package integration
+
+// End-to-end tests of model migration through the broker: jimmctl migrate
+// (and --wait), the broker's prechecks, failures injected in the
+// development controller, migrations made behind the broker's back
+// (update-migrated-model, and redirects the broker follows), two replicas
+// on one database, and a broker killed in the middle of a migration.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/juju/juju/api"
+	"github.com/juju/juju/api/client/application"
+	"github.com/juju/juju/api/client/client"
+	"github.com/juju/juju/api/client/machinemanager"
+	"github.com/juju/juju/api/client/modelconfig"
+	"github.com/juju/juju/api/client/modelmanager"
+	"github.com/juju/juju/api/client/usermanager"
+	jujucontroller "github.com/juju/juju/api/controller/controller"
+	"github.com/juju/juju/core/instance"
+	"github.com/juju/juju/core/model"
+	"github.com/juju/juju/rpc/params"
+	"github.com/juju/names/v5"
+
+	"github.com/jimmbroker/jimm/integration/internal/devproc"
+	"github.com/jimmbroker/jimm/integration/internal/jimmproc"
+)
+
+// The development controller's model config keys that steer a migration
+// (devcontroller/migration.go).
+const (
+	bmFailPhaseKey  = "dev-migration-fail-phase"  // a phase: fail on entering it
+	bmPhaseDelayKey = "dev-migration-phase-delay" // "PHASE:duration": wait in that phase
+)
+
+// TestBrokerMigration runs the migration scenarios in parallel, each on a
+// broker, database and controllers of its own.
+func TestBrokerMigration(t *testing.T) {
+	t.Parallel()
+	serverDSN(t) // skips without PostgreSQL
+	bins := buildBrokerBins(t)
+	for _, sc := range []struct {
+		name string
+		run  func(*testing.T, *brokerBins)
+	}{
+		{"Move", testBrokerMigrationMove},
+		{"Prechecks", testBrokerMigrationPrechecks},
+		{"InjectedFailures", testBrokerMigrationInjectedFailures},
+		{"OutsideTheBroker", testBrokerMigrationOutsideTheBroker},
+		{"TwoReplicas", testBrokerMigrationTwoReplicas},
+		{"BrokerKilled", testBrokerMigrationBrokerKilled},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			sc.run(t, bins)
+			t.Logf("%s took %s", sc.name, time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+// testBrokerMigrationMove: a model with 5 machines, 3 applications and 20
+// units, deployed through the broker, moves from ctl-1 to ctl-2 with
+// jimmctl migrate --wait. Its status through the broker is the same
+// before and after; the route flips within 1 s of the source finishing;
+// ctl-1 itself now redirects a client that asks it for the model; and a
+// model connection opened through the broker before the migration keeps
+// working after it.
+func testBrokerMigrationMove(t *testing.T, bins *brokerBins) {
+	e := newBrokerEnv(t, bins)
+	ctl1, ctl2 := e.ctls["ctl-1"], e.ctls["ctl-2"]
+	mm := modelmanager.NewClient(e.open(t, ""))
+	uuid := bmModelOn(t, e, mm, "moving", "ctl-1")
+
+	// Opened before the migration; used again after it.
+	mconn := e.open(t, uuid)
+	bmPopulate(t, mconn)
+	before := fullStatus(t, mconn)
+	units := 0
+	for _, a := range before.Applications {
+		units += len(a.Units)
+	}
+	if len(before.Machines) != 5 || len(before.Applications) != 3 || units != 20 {
+		t.Fatalf("model before migration: %d machines, %d applications, %d units; want 5, 3, 20",
+			len(before.Machines), len(before.Applications), units)
+	}
+	want := comparableStatus(t, before)
+	// Another connection from before makes calls all through the
+	// migration.
+	probe := bmStartProbe(t, e.open(t, uuid))
+
+	// Watch, while the migration runs, when ctl-1 stops hosting the model
+	// (it answers ModelInfo with a redirect: its migration reached DONE)
+	// and when jimmctl show-model first names ctl-2.
+	direct := bmDirect(t, ctl1, "")
+	stop := make(chan struct{})
+	var (
+		wg             sync.WaitGroup
+		sourceDone     time.Time
+		routed         time.Time
+		sourceErr      error
+		showModelError string
+	)
+	wg.Go(func() {
+		mmDirect := modelmanager.NewClient(direct)
+		for {
+			infos, err := mmDirect.ModelInfo([]names.ModelTag{names.NewModelTag(uuid)})
+			switch {
+			case err != nil:
+				sourceErr = err
+				return
+			case len(infos) == 1 && infos[0].Error != nil:
+				if !params.IsRedirect(infos[0].Error) {
+					sourceErr = infos[0].Error
+				}
+				sourceDone = time.Now()
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+	wg.Go(func() {
+		for {
+			res, err := e.ctl.Run(context.Background(), "show-model", uuid, "--format", "json")
+			if err != nil || res.ExitCode != 0 {
+				showModelError = fmt.Sprintf("%v %s", err, res)
+				return
+			}
+			var m restModel
+			if err := json.Unmarshal([]byte(res.Stdout), &m); err != nil {
+				showModelError = err.Error()
+				return
+			}
+			if m.Controller == "ctl-2" {
+				routed = time.Now()
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
+
+	start := time.Now()
+	res := e.run(t, "migrate", "ctl-2", uuid, "--wait")
+	waited := time.Since(start)
+	returned := time.Now()
+	if res.ExitCode != 0 {
+		close(stop)
+		wg.Wait()
+		t.Fatalf("migrate --wait: %s", res)
+	}
+	// Right after --wait returns, the route names ctl-2.
+	if m := bmShowModel(t, e.ctl, uuid); m.Controller != "ctl-2" {
+		t.Errorf("show-model right after migrate --wait returned: controller %q, want ctl-2", m.Controller)
+	}
+	watched := make(chan struct{})
+	go func() { wg.Wait(); close(watched) }()
+	select {
+	case <-watched:
+	case <-time.After(3 * time.Second):
+	}
+	close(stop)
+	<-watched
+	if sourceErr != nil || showModelError != "" {
+		t.Fatalf("watching the migration: ctl-1's ModelInfo: %v; show-model: %s", sourceErr, showModelError)
+	}
+	t.Logf("migrate --wait took %s:\n%s", waited.Round(time.Millisecond), res.Stdout)
+	probe.finish(t, "the migration")
+	// --wait prints the phases its polls (every 500ms) happen to see: the
+	// first and the last at least.
+	for _, phase := range []string{"INITIATING", "DONE", "succeeded: model moving now lives on ctl-2"} {
+		if !strings.Contains(res.Stdout, phase) {
+			t.Errorf("migrate --wait output does not show %q:\n%s", phase, res.Stdout)
+		}
+	}
+
+	mig := bmShowMigration(t, e.ctl, uuid)
+	if mig.Result != "succeeded" || mig.Phase != "DONE" || mig.Source != "ctl-1" || mig.Target != "ctl-2" ||
+		mig.ModelName != "moving" || mig.Owner != "admin" || mig.EndedAt == nil || mig.ControllerID == "" {
+		t.Errorf("show-migration after the move: %+v; want succeeded in DONE, ctl-1 to ctl-2, with an end and the controller's migration id", mig)
+	}
+	if flip := routed.Sub(sourceDone); sourceDone.IsZero() || routed.IsZero() {
+		t.Errorf("not seen: ctl-1 finishing the migration (%v) or show-model naming ctl-2 (%v)", sourceDone, routed)
+	} else if flip > time.Second {
+		t.Errorf("the route named ctl-2 %s after ctl-1 finished the migration, want within 1s", flip)
+	} else {
+		t.Logf("route flip seen %s after ctl-1 finished the migration (show-model polled every 50ms)", flip.Round(time.Millisecond))
+	}
+	if mig.EndedAt != nil {
+		if d := routed.Sub(*mig.EndedAt); d > time.Second {
+			t.Errorf("show-model named ctl-2 %s after the migration's ended-at, want within 1s", d)
+		}
+		if d := returned.Sub(*mig.EndedAt); d > 2*time.Second {
+			t.Errorf("migrate --wait returned %s after the migration ended", d)
+		}
+	}
+	counts := map[string]int{}
+	for _, c := range e.listControllers(t) {
+		counts[c.Name] = c.ModelCount
+	}
+	if counts["ctl-1"] != 0 || counts["ctl-2"] != 1 {
+		t.Errorf("list-controllers model counts after the move: %v, want ctl-1 0, ctl-2 1", counts)
+	}
+
+	// ctl-1 itself redirects a client to ctl-2.
+	_, err := bmTryDirect(ctl1, uuid)
+	var redir *api.RedirectError
+	if !errors.As(err, &redir) {
+		t.Errorf("login to the moved model on ctl-1 itself: %v (%T), want *api.RedirectError", err, err)
+	} else if redir.ControllerTag.Id() != ctl2.UUID || redir.CACert != ctl2.File.CACert {
+		t.Errorf("ctl-1 redirects to controller %s, want ctl-2 (%s) with its CA", redir.ControllerTag.Id(), ctl2.UUID)
+	}
+
+	// The connection opened before the migration works, on ctl-2, with
+	// the same status.
+	pid, port2 := e.broker().Pid(), bmPort(t, ctl2.Addr)
+	n2 := bmConns(t, pid, port2)
+	if got := comparableStatus(t, fullStatus(t, mconn)); !reflect.DeepEqual(got, want) {
+		t.Errorf("FullStatus on the connection opened before the migration differs:\nbefore %s\nafter  %s", bmJSON(want), bmJSON(got))
+	}
+	if got := bmConns(t, pid, port2); got != n2+1 {
+		t.Errorf("the broker holds %d connections to ctl-2 after the old model connection's call, want %d (one more)", got, n2+1)
+	}
+	// And a new one.
+	if got := comparableStatus(t, fullStatus(t, e.open(t, uuid))); !reflect.DeepEqual(got, want) {
+		t.Errorf("FullStatus on a new connection after the migration differs:\nbefore %s\nafter  %s", bmJSON(want), bmJSON(got))
+	}
+	// ctl-2 hosts it, as its admin sees.
+	sums, err := modelmanager.NewClient(bmDirect(t, ctl2, "")).ListModelSummaries("admin", true)
+	if _, ok := findSummary(sums, uuid); err != nil || !ok {
+		t.Errorf("ctl-2's own model list lacks the moved model: %v", err)
+	}
+}
+
+// testBrokerMigrationPrechecks: each rule the broker checks refuses the
+// migration with its own message and changes nothing: the model is still
+// routed to ctl-1, no migration is recorded or running, and the other
+// controllers do not have it.
+func testBrokerMigrationPrechecks(t *testing.T, bins *brokerBins) {
+	e := newBrokerEnv(t, bins)
+	conn := e.open(t, "")
+	mm := modelmanager.NewClient(conn)
+	uuid := bmModelOn(t, e, mm, "stay", "ctl-1")
+
+	refused := func(t *testing.T, target, uuid, msg string) {
+		t.Helper()
+		res := e.run(t, "migrate", target, uuid)
+		if res.ExitCode == 0 || !strings.Contains(res.Stderr, msg) {
+			t.Errorf("migrate to %s: want a refusal saying %q; got %s", target, msg, res)
+		}
+	}
+
+	t.Run("UnknownTargetOrModel", func(t *testing.T) {
+		refused(t, "ctl-9", uuid, `controller "ctl-9" is not registered`)
+		bmUnchanged(t, e, uuid, "ctl-1")
+		const nowhere = "00000000-0000-4000-8000-000000000000"
+		refused(t, "ctl-2", nowhere, "model "+nowhere+" is not known to the broker")
+	})
+	t.Run("SameController", func(t *testing.T) {
+		refused(t, "ctl-1", uuid, `model "stay" is already on controller "ctl-1"`)
+		bmUnchanged(t, e, uuid, "ctl-1")
+	})
+	t.Run("OtherRegion", func(t *testing.T) {
+		refused(t, "ctl-3", uuid, `controller "ctl-3" does not host region "east" of cloud "localhost"`)
+		bmUnchanged(t, e, uuid, "ctl-1")
+	})
+	t.Run("Deprecated", func(t *testing.T) {
+		e.jimmctl(t, "set-controller-deprecated", "ctl-2", "true")
+		refused(t, "ctl-2", uuid, `controller "ctl-2" is deprecated: it takes no models`)
+		e.jimmctl(t, "set-controller-deprecated", "ctl-2", "false")
+		bmUnchanged(t, e, uuid, "ctl-1")
+	})
+	t.Run("SameNameOnTarget", func(t *testing.T) {
+		twin := bmModelOn(t, e, mm, "twin", "ctl-1")
+		// ctl-2's admin creates a model of the same name and owner on
+		// ctl-2 itself, where the broker does not see it.
+		other, err := modelmanager.NewClient(bmDirect(t, e.ctls["ctl-2"], "")).CreateModel("twin", "admin", "localhost", "east", names.CloudCredentialTag{}, nil)
+		if err != nil {
+			t.Fatalf("create model twin directly on ctl-2: %v", err)
+		}
+		refused(t, "ctl-2", twin, `controller "ctl-2" already has a model "twin" owned by admin`)
+		bmUnchanged(t, e, twin, "ctl-1")
+		sums, err := modelmanager.NewClient(bmDirect(t, e.ctls["ctl-2"], "")).ListModelSummaries("admin", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var twins []string
+		for _, s := range sums {
+			if s.Name == "twin" {
+				twins = append(twins, s.UUID)
+			}
+		}
+		if !slices.Equal(twins, []string{other.UUID}) {
+			t.Errorf("ctl-2 has models named twin %v, want only its own %s", twins, other.UUID)
+		}
+	})
+	t.Run("UnknownUser", func(t *testing.T) {
+		shared := bmModelOn(t, e, mm, "shared", "ctl-1")
+		// alice exists only on ctl-1, and may read the model there.
+		direct := bmDirect(t, e.ctls["ctl-1"], "")
+		if _, _, err := usermanager.NewClient(direct).AddUser("alice", "Alice", "alice-secret"); err != nil {
+			t.Fatalf("add user alice on ctl-1: %v", err)
+		}
+		if err := modelmanager.NewClient(direct).GrantModel("alice", "read", shared); err != nil {
+			t.Fatalf("grant alice read on model shared, on ctl-1: %v", err)
+		}
+		refused(t, "ctl-2", shared, `user "alice" of model "shared" is not known to controller "ctl-2"`)
+		bmUnchanged(t, e, shared, "ctl-1")
+	})
+	t.Run("AlreadyRunning", func(t *testing.T) {
+		busy := bmModelOn(t, e, mm, "busy", "ctl-1")
+		// The first migration waits in QUIESCE.
+		bmModelSet(t, e.open(t, busy), map[string]any{bmPhaseDelayKey: "QUIESCE:3s"})
+		first := e.run(t, "migrate", "ctl-2", busy, "--format", "json")
+		if first.ExitCode != 0 {
+			t.Fatalf("first migrate: %s", first)
+		}
+		var running bmMigration
+		decodeStrictJSON(t, first.Stdout, &running)
+		refused(t, "ctl-2", busy, `a migration of model "busy" is already running`)
+		// Only the first migration is recorded, and it runs on.
+		var ours []bmMigration
+		for _, m := range bmListMigrations(t, e.ctl) {
+			if m.ModelUUID == busy {
+				ours = append(ours, m)
+			}
+		}
+		if len(ours) != 1 || ours[0].ID != running.ID || ours[0].Result != "running" {
+			t.Errorf("migrations of model busy after a second migrate: %+v; want only the first (%d), running", ours, running.ID)
+		}
+		if m := bmShowModel(t, e.ctl, busy); m.Controller != "ctl-1" {
+			t.Errorf("show-model while the first migration runs: %q, want ctl-1", m.Controller)
+		}
+		// The first one ends well.
+		done := bmWaitMigration(t, e.ctl, strconv.FormatInt(running.ID, 10), 20*time.Second)
+		if done.Result != "succeeded" {
+			t.Errorf("the first migration ended %+v, want succeeded", done)
+		}
+		if m := bmShowModel(t, e.ctl, busy); m.Controller != "ctl-2" {
+			t.Errorf("show-model after the first migration: %q, want ctl-2", m.Controller)
+		}
+	})
+	t.Run("TargetDown", func(t *testing.T) {
+		e.stopController(t, "ctl-2")
+		e.waitStatus(t, "ctl-2", "down", 10*time.Second)
+		refused(t, "ctl-2", uuid, `controller "ctl-2" is down`)
+		e.startControllerAgain(t, "ctl-2")
+		e.waitStatus(t, "ctl-2", "up", 10*time.Second)
+		bmUnchanged(t, e, uuid, "ctl-1")
+	})
+	// After all that, the model is usable through the broker.
+	fullStatus(t, e.open(t, uuid))
+}
+
+// bmUnchanged checks that a refused migration changed nothing: the model
+// is routed to src, no migration of it is recorded, its controller runs
+// none, and no other controller has it.
+func bmUnchanged(t *testing.T, e *brokerEnv, uuid, src string) {
+	t.Helper()
+	if m := bmShowModel(t, e.ctl, uuid); m.Controller != src {
+		t.Errorf("show-model after a refused migration: controller %q, want %s", m.Controller, src)
+	}
+	for _, m := range bmListMigrations(t, e.ctl) {
+		if m.ModelUUID == uuid {
+			t.Errorf("a refused migration left a migration record: %+v", m)
+		}
+	}
+	info := bmSourceInfo(t, e.ctls[src], uuid)
+	if info.Migration != nil || info.Status.Status != "available" {
+		t.Errorf("model on %s after a refused migration: status %q, migration %+v; want available, none", src, info.Status.Status, info.Migration)
+	}
+	for name, c := range e.ctls {
+		if name != src {
+			bmNotOn(t, c, name, uuid)
+		}
+	}
+}
+
+// testBrokerMigrationInjectedFailures: a migration that fails on the
+// controller (in IMPORT, or in VALIDATION after the target imported the
+// model) ends failed with the reason, migrate --wait exits non-zero saying
+// it, the model stays on ctl-1 and usable through the broker, nothing is
+// left on ctl-2, and the model can migrate once the fault is gone.
+func testBrokerMigrationInjectedFailures(t *testing.T, bins *brokerBins) {
+	e := newBrokerEnv(t, bins)
+	mm := modelmanager.NewClient(e.open(t, ""))
+	uuids := map[string]string{}
+	for _, phase := range []string{"IMPORT", "VALIDATION"} {
+		uuids[phase] = bmModelOn(t, e, mm, "fail-"+strings.ToLower(phase), "ctl-1")
+	}
+	for _, phase := range []string{"IMPORT", "VALIDATION"} {
+		t.Run(phase, func(t *testing.T) {
+			t.Parallel()
+			uuid := uuids[phase]
+			mconn := e.open(t, uuid)
+			deploy(t, mconn, "postgresql", 2)
+			// The model's status says why the migration failed: compare
+			// the rest.
+			before := bmWithoutModelStatus(comparableStatus(t, fullStatus(t, mconn)))
+			bmModelSet(t, mconn, map[string]any{bmFailPhaseKey: phase})
+
+			reason := "injected failure in phase " + phase
+			res := e.run(t, "migrate", "ctl-2", uuid, "--wait")
+			if res.ExitCode == 0 || !strings.Contains(res.Stderr, reason) || !strings.Contains(res.Stderr, "failed") {
+				t.Errorf("migrate --wait with a failure in %s: want a non-zero exit saying it failed with %q; got %s", phase, reason, res)
+			}
+			t.Logf("migrate --wait:\n%s%s", res.Stdout, res.Stderr)
+			mig := bmShowMigration(t, e.ctl, uuid)
+			if mig.Result != "failed" || !strings.Contains(mig.Message, reason) || mig.EndedAt == nil {
+				t.Errorf("show-migration: %+v; want failed, ended, with message saying %q", mig, reason)
+			}
+			if m := bmShowModel(t, e.ctl, uuid); m.Controller != "ctl-1" {
+				t.Errorf("show-model after the failed migration: %q, want ctl-1", m.Controller)
+			}
+			for _, m := range bmListMigrations(t, e.ctl) {
+				if m.ModelUUID == uuid && m.Result == "running" {
+					t.Errorf("a migration of the model still runs: %+v", m)
+				}
+			}
+			bmNotOn(t, e.ctls["ctl-2"], "ctl-2", uuid)
+			info := bmSourceInfo(t, e.ctls["ctl-1"], uuid)
+			if info.Status.Status != "available" || info.Migration == nil || !strings.Contains(info.Migration.Status, reason) {
+				t.Errorf("the model on ctl-1 after the failure: status %+v, migration %+v; want available, saying %q", info.Status, info.Migration, reason)
+			}
+
+			// Usable through the broker: on the connection from before and
+			// a new one, reads and writes.
+			st := fullStatus(t, mconn)
+			if st.Model.ModelStatus.Status != "available" || !strings.Contains(st.Model.ModelStatus.Info, reason) {
+				t.Errorf("FullStatus model status after the failed migration: %+v; want available, saying %q", st.Model.ModelStatus, reason)
+			}
+			if got := bmWithoutModelStatus(comparableStatus(t, st)); !reflect.DeepEqual(got, before) {
+				t.Errorf("FullStatus after the failed migration differs:\nbefore %s\nafter  %s", bmJSON(before), bmJSON(got))
+			}
+			nconn := e.open(t, uuid)
+			fullStatus(t, nconn)
+			bmModelSet(t, nconn, map[string]any{bmFailPhaseKey: "none"})
+			cfg, err := modelconfig.NewClient(nconn).ModelGet()
+			if err != nil || cfg[bmFailPhaseKey] != "none" {
+				t.Errorf("ModelGet after ModelSet through the broker: %s = %v, %v; want none", bmFailPhaseKey, cfg[bmFailPhaseKey], err)
+			}
+
+			// With the fault gone, the same model moves.
+			if res := e.run(t, "migrate", "ctl-2", uuid, "--wait"); res.ExitCode != 0 {
+				t.Fatalf("migrate --wait once the fault is gone: %s", res)
+			}
+			if m := bmShowModel(t, e.ctl, uuid); m.Controller != "ctl-2" {
+				t.Errorf("show-model after the second migration: %q, want ctl-2", m.Controller)
+			}
+			if got := bmWithoutModelStatus(comparableStatus(t, fullStatus(t, mconn))); !reflect.DeepEqual(got, before) {
+				t.Errorf("FullStatus after the second migration differs:\nbefore %s\nafter  %s", bmJSON(before), bmJSON(got))
+			}
+		})
+	}
+}
+
+// testBrokerMigrationOutsideTheBroker: models migrated with the Juju
+// client against ctl-1 itself, the broker not told. jimmctl
+// update-migrated-model points one at ctl-2; for the other, the first
+// client login through the broker gets ctl-1's redirect, which the broker
+// follows, healing the route, without the client seeing it.
+func testBrokerMigrationOutsideTheBroker(t *testing.T, bins *brokerBins) {
+	metricsAddr := bmFreeAddr(t)
+	e := newBrokerEnv(t, bins, "--metrics-listen", metricsAddr)
+	ctl1, ctl2 := e.ctls["ctl-1"], e.ctls["ctl-2"]
+	mm := modelmanager.NewClient(e.open(t, ""))
+	updated := bmModelOn(t, e, mm, "told", "ctl-1")
+	healed := bmModelOn(t, e, mm, "untold", "ctl-1")
+	for _, uuid := range []string{updated, healed} {
+		deploy(t, e.open(t, uuid), "postgresql", 1)
+	}
+	// A connection to the model the broker is not told about, opened
+	// before the migration.
+	early := e.open(t, healed)
+	fullStatus(t, early)
+
+	direct := bmDirect(t, ctl1, "")
+	for _, uuid := range []string{updated, healed} {
+		if _, err := jujucontroller.NewClient(direct).InitiateMigration(bmSpec(uuid, ctl2, "ctl-2")); err != nil {
+			t.Fatalf("InitiateMigration on ctl-1 itself: %v", err)
+		}
+	}
+	for _, uuid := range []string{updated, healed} {
+		eventually(t, 30*time.Second, "ctl-1 redirects the model", func() error {
+			_, err := bmTryDirect(ctl1, uuid)
+			var redir *api.RedirectError
+			if errors.As(err, &redir) {
+				return nil
+			}
+			return fmt.Errorf("login to the model on ctl-1: %v", err)
+		})
+	}
+	pid, port2 := e.broker().Pid(), bmPort(t, ctl2.Addr)
+
+	t.Run("UpdateMigratedModel", func(t *testing.T) {
+		if m := bmShowModel(t, e.ctl, updated); m.Controller != "ctl-1" {
+			t.Fatalf("show-model before update-migrated-model: %q, want ctl-1 (the broker was not told)", m.Controller)
+		}
+		// A controller that does not have the model is refused.
+		if res := e.run(t, "update-migrated-model", "ctl-3", updated); res.ExitCode == 0 || !strings.Contains(res.Stderr, `controller "ctl-3" does not host model `+updated) {
+			t.Errorf("update-migrated-model to ctl-3, which does not have the model: %s", res)
+		}
+		if m := bmShowModel(t, e.ctl, updated); m.Controller != "ctl-1" {
+			t.Fatalf("show-model after a refused update-migrated-model: %q, want ctl-1", m.Controller)
+		}
+		out := e.jimmctl(t, "update-migrated-model", "ctl-2", updated)
+		if !strings.Contains(out, "now routes to ctl-2") {
+			t.Errorf("update-migrated-model printed %q", out)
+		}
+		if m := bmShowModel(t, e.ctl, updated); m.Controller != "ctl-2" {
+			t.Errorf("show-model after update-migrated-model: %q, want ctl-2", m.Controller)
+		}
+		n := bmConns(t, pid, port2)
+		conn := e.open(t, updated)
+		checkApp(t, fullStatus(t, conn), "postgresql", []string{"postgresql/0"})
+		if got := bmConns(t, pid, port2); got != n+1 {
+			t.Errorf("the broker holds %d connections to ctl-2 after the login, want %d", got, n+1)
+		}
+		if got := bmMetric(t, metricsAddr, "jimm_redirects_followed_total"); got != 0 {
+			t.Errorf("jimm_redirects_followed_total = %v after update-migrated-model, want 0", got)
+		}
+	})
+	t.Run("RedirectFollowed", func(t *testing.T) {
+		if m := bmShowModel(t, e.ctl, healed); m.Controller != "ctl-1" {
+			t.Fatalf("show-model before any login: %q, want ctl-1 (the broker was not told)", m.Controller)
+		}
+		// The connection opened before the migration finds the model gone
+		// from ctl-1 at its next call: the broker follows ctl-1's redirect,
+		// moves the connection to ctl-2 and replays the call there.
+		before := bmMetric(t, metricsAddr, "jimm_redirects_followed_total")
+		if _, err := bmStatus(early); err != nil {
+			t.Fatalf("a connection opened through the broker before a migration made outside it failed after the move: %v", err)
+		}
+		if got := bmMetric(t, metricsAddr, "jimm_redirects_followed_total"); got != before+1 {
+			t.Errorf("jimm_redirects_followed_total = %v after the old connection's call, want %v", got, before+1)
+		}
+		if m := bmShowModel(t, e.ctl, healed); m.Controller != "ctl-2" {
+			t.Errorf("show-model after the old connection followed the model: %q, want ctl-2", m.Controller)
+		}
+		n := bmConns(t, pid, port2)
+		conn, err := e.tryOpen(healed)
+		if err != nil {
+			t.Fatalf("login through the broker to a model that moved to ctl-2: %v (%T)", err, err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		checkApp(t, fullStatus(t, conn), "postgresql", []string{"postgresql/0"})
+		checkBrokerLogin(t, e, "login after the route healed", conn, healed)
+		if got := bmConns(t, pid, port2); got != n+1 {
+			t.Errorf("the broker holds %d connections to ctl-2 after the login, want %d", got, n+1)
+		}
+		// The route is healed: further logins go straight to ctl-2.
+		fullStatus(t, e.open(t, healed))
+		checkApp(t, fullStatus(t, early), "postgresql", []string{"postgresql/0"})
+		if got := bmMetric(t, metricsAddr, "jimm_redirects_followed_total"); got != before+1 {
+			t.Errorf("jimm_redirects_followed_total = %v after a second login, want still %v", got, before+1)
+		}
+	})
+}
+
+// testBrokerMigrationTwoReplicas: two jimmd replicas on one database. A
+// migration made through replica A reaches replica B within 1 s: B's
+// show-model names ctl-2, B's live connection to the model leaves ctl-1,
+// and a new login through B goes straight to ctl-2 (no redirect needed).
+func testBrokerMigrationTwoReplicas(t *testing.T, bins *brokerBins) {
+	e := newBrokerEnv(t, bins)
+	ctl1, ctl2 := e.ctls["ctl-1"], e.ctls["ctl-2"]
+	b, bMetrics := bmStartReplica(t, e)
+	bCA, err := os.ReadFile(b.CACertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bctl := *e.ctl
+	bctl.URL, bctl.CACert, bctl.ConfigDir = "https://"+b.Addr, b.CACertFile, t.TempDir()
+	openB := func(t *testing.T, uuid string) api.Connection {
+		t.Helper()
+		info := e.apiInfo(uuid)
+		info.Addrs, info.CACert = []string{b.Addr}, string(bCA)
+		conn, err := api.Open(info, dialOpts)
+		if err != nil {
+			t.Fatalf("login through replica B (model %q): %v", uuid, err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn
+	}
+
+	mm := modelmanager.NewClient(e.open(t, ""))
+	uuid := bmModelOn(t, e, mm, "replicated", "ctl-1")
+	deploy(t, e.open(t, uuid), "postgresql", 2)
+	// B has routed the model to ctl-1 (and cached that) before.
+	bconn := openB(t, uuid)
+	want := comparableStatus(t, fullStatus(t, bconn))
+	if m := bmShowModel(t, &bctl, uuid); m.Controller != "ctl-1" {
+		t.Fatalf("B's show-model before the migration: %q", m.Controller)
+	}
+	pidB, port1, port2 := b.Pid(), bmPort(t, ctl1.Addr), bmPort(t, ctl2.Addr)
+	n1, n2 := bmConns(t, pidB, port1), bmConns(t, pidB, port2)
+
+	// While A migrates the model, watch B: its show-model, and its
+	// connection to ctl-1 for the model, which goes when B reroutes it.
+	stop := make(chan struct{})
+	var (
+		wg                  sync.WaitGroup
+		bShows, bLeaves     time.Time
+		showErr, connsError error
+	)
+	wg.Go(func() {
+		for {
+			res, err := bctl.Run(context.Background(), "show-model", uuid, "--format", "json")
+			var m restModel
+			if err == nil && res.ExitCode == 0 {
+				err = json.Unmarshal([]byte(res.Stdout), &m)
+			} else if err == nil {
+				err = errors.New(res.String())
+			}
+			if err != nil {
+				showErr = err
+				return
+			}
+			if m.Controller == "ctl-2" {
+				bShows = time.Now()
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
+	wg.Go(func() {
+		for {
+			n, err := connsTo(pidB, port1)
+			if err != nil {
+				connsError = err
+				return
+			}
+			if n < n1 {
+				bLeaves = time.Now()
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	})
+	res := e.run(t, "migrate", "ctl-2", uuid, "--wait")
+	watched := make(chan struct{})
+	go func() { wg.Wait(); close(watched) }()
+	select {
+	case <-watched:
+	case <-time.After(3 * time.Second):
+	}
+	close(stop)
+	<-watched
+	// A new login through B: it goes straight to ctl-2.
+	fresh := openB(t, uuid)
+	if got := bmConns(t, pidB, port2); got != n2+1 {
+		t.Errorf("B holds %d connections to ctl-2 after a login made after the migration, want %d", got, n2+1)
+	}
+	if res.ExitCode != 0 {
+		t.Fatalf("migrate --wait through replica A: %s", res)
+	}
+	if showErr != nil || connsError != nil {
+		t.Fatalf("watching replica B: show-model: %v; connections: %v", showErr, connsError)
+	}
+	mig := bmShowMigration(t, &bctl, uuid)
+	if mig.Result != "succeeded" || mig.EndedAt == nil {
+		t.Fatalf("B's show-migration: %+v, want succeeded", mig)
+	}
+	for what, at := range map[string]time.Time{"B's show-model named ctl-2": bShows, "B closed its connection to ctl-1": bLeaves} {
+		switch d := at.Sub(*mig.EndedAt); {
+		case at.IsZero():
+			t.Errorf("%s: never", what)
+		case d > time.Second:
+			t.Errorf("%s %s after A's DONE, want within 1s", what, d)
+		default:
+			t.Logf("%s %s after A's DONE", what, d.Round(time.Millisecond))
+		}
+	}
+	if got := comparableStatus(t, fullStatus(t, fresh)); !reflect.DeepEqual(got, want) {
+		t.Errorf("FullStatus through B after the migration differs:\nbefore %s\nafter  %s", bmJSON(want), bmJSON(got))
+	}
+	// B's connection from before the migration follows the model.
+	if got := comparableStatus(t, fullStatus(t, bconn)); !reflect.DeepEqual(got, want) {
+		t.Errorf("FullStatus on B's connection from before the migration differs:\nbefore %s\nafter  %s", bmJSON(want), bmJSON(got))
+	}
+	if got := bmConns(t, pidB, port2); got != n2+2 {
+		t.Errorf("B holds %d connections to ctl-2 with both model connections in use, want %d", got, n2+2)
+	}
+	// B knew the route: it needed no redirect.
+	if got := bmMetric(t, bMetrics, "jimm_redirects_followed_total"); got != 0 {
+		t.Errorf("replica B followed %v redirects, want 0: it should have known the new route", got)
+	}
+}
+
+// testBrokerMigrationBrokerKilled: jimmd is killed (SIGKILL) while a
+// migration waits in VALIDATION and started again; the controllers finish
+// the migration meanwhile, and the restarted broker takes the migration
+// over once the dead process's lease runs out, records its end and flips
+// the route. A jimmctl migrate --wait started before the kill rides it
+// out.
+func testBrokerMigrationBrokerKilled(t *testing.T, bins *brokerBins) {
+	e := newBrokerEnv(t, bins)
+	mm := modelmanager.NewClient(e.open(t, ""))
+	uuid := bmModelOn(t, e, mm, "orphaned", "ctl-1")
+	mconn := e.open(t, uuid)
+	deploy(t, mconn, "postgresql", 2)
+	want := comparableStatus(t, fullStatus(t, mconn))
+	bmModelSet(t, mconn, map[string]any{bmPhaseDelayKey: "VALIDATION:4s"})
+
+	waiter := *e.ctl
+	waiter.Timeout = 90 * time.Second
+	type result struct {
+		res jimmproc.Result
+		err error
+	}
+	waited := make(chan result, 1)
+	go func() {
+		res, err := waiter.Run(context.Background(), "migrate", "ctl-2", uuid, "--wait")
+		waited <- result{res, err}
+	}()
+	var mig bmMigration
+	eventually(t, 15*time.Second, "the migration reaches VALIDATION", func() error {
+		res := e.run(t, "show-migration", uuid, "--format", "json")
+		if res.ExitCode != 0 {
+			return errors.New(res.String())
+		}
+		decodeStrictJSON(t, res.Stdout, &mig)
+		if mig.Phase != "VALIDATION" {
+			return fmt.Errorf("phase %s", mig.Phase)
+		}
+		return nil
+	})
+
+	old := e.broker()
+	e.mu.Lock()
+	e.stopped = true
+	e.mu.Unlock()
+	old.Kill()
+	killed := time.Now()
+	e.checkOutput(old)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, err := old.Restart(ctx)
+	if err != nil {
+		t.Fatalf("start jimmd again after SIGKILL: %v", err)
+	}
+	e.mu.Lock()
+	e.proc, e.stopped = p, false
+	e.mu.Unlock()
+	t.Logf("jimmd killed in VALIDATION and started again in %s", time.Since(killed).Round(time.Millisecond))
+
+	done := bmWaitMigration(t, e.ctl, strconv.FormatInt(mig.ID, 10), 30*time.Second)
+	if done.Result != "succeeded" || done.Phase != "DONE" || done.EndedAt == nil {
+		t.Fatalf("the migration after the broker's restart: %+v, want succeeded in DONE", done)
+	}
+	adopted := done.EndedAt.Sub(killed)
+	t.Logf("the restarted broker ended the migration %s after the kill", adopted.Round(time.Millisecond))
+	if adopted > 25*time.Second {
+		t.Errorf("the migration ended %s after the kill; with a 15s lease it should be taken over within ~20s", adopted)
+	}
+	if m := bmShowModel(t, e.ctl, uuid); m.Controller != "ctl-2" {
+		t.Errorf("show-model after the migration: %q, want ctl-2", m.Controller)
+	}
+	pid, port2 := e.broker().Pid(), bmPort(t, e.ctls["ctl-2"].Addr)
+	n := bmConns(t, pid, port2)
+	if got := comparableStatus(t, fullStatus(t, e.open(t, uuid))); !reflect.DeepEqual(got, want) {
+		t.Errorf("FullStatus through the restarted broker differs:\nbefore %s\nafter  %s", bmJSON(want), bmJSON(got))
+	}
+	if got := bmConns(t, pid, port2); got != n+1 {
+		t.Errorf("the restarted broker holds %d connections to ctl-2 after a login, want %d", got, n+1)
+	}
+	select {
+	case r := <-waited:
+		if r.err != nil || r.res.ExitCode != 0 {
+			t.Errorf("migrate --wait started before the kill: %v %s", r.err, r.res)
+		} else if !strings.Contains(r.res.Stdout, "succeeded") {
+			t.Errorf("migrate --wait started before the kill printed:\n%s", r.res.Stdout)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("migrate --wait started before the kill has not returned 5s after the migration ended")
+	}
+}
+
+// TestBrokerMigrationRESTType checks that bmMigration has exactly the
+// fields and tags of restapi.Migration.
+func TestBrokerMigrationRESTType(t *testing.T) {
+	t.Parallel()
+	root, err := devproc.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(root, "broker", "restapi", "types.go")
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		ts, ok := n.(*ast.TypeSpec)
+		if !ok || ts.Name.Name != "Migration" {
+			return true
+		}
+		for _, fld := range ts.Type.(*ast.StructType).Fields.List {
+			tag := ""
+			if fld.Tag != nil {
+				tag, _ = strconv.Unquote(fld.Tag.Value)
+			}
+			for _, n := range fld.Names {
+				want = append(want, fmt.Sprintf("%s %s `%s`", n.Name, typeString(fld.Type), tag))
+			}
+		}
+		return false
+	})
+	var got []string
+	rt := reflect.TypeOf(bmMigration{})
+	for i := range rt.NumField() {
+		fld := rt.Field(i)
+		got = append(got, fmt.Sprintf("%s %s `%s`", fld.Name, fld.Type.String(), fld.Tag))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("bmMigration, the mirror of restapi.Migration, is out of date:\n got  %q\n want %q", got, want)
+	}
+}
+
+// bmMigration mirrors restapi.Migration (TestBrokerMigrationRESTType
+// keeps it in step).
+type bmMigration struct {
+	ID             int64      `json:"id" yaml:"id"`
+	ModelUUID      string     `json:"model-uuid" yaml:"model-uuid"`
+	ModelName      string     `json:"model-name" yaml:"model-name"`
+	Owner          string     `json:"owner" yaml:"owner"`
+	Source         string     `json:"source" yaml:"source"`
+	Target         string     `json:"target" yaml:"target"`
+	ControllerID   string     `json:"controller-migration-id,omitempty" yaml:"controller-migration-id,omitempty"`
+	Phase          string     `json:"phase" yaml:"phase"`
+	Message        string     `json:"message,omitempty" yaml:"message,omitempty"`
+	Result         string     `json:"result" yaml:"result"`
+	StartedAt      time.Time  `json:"started-at" yaml:"started-at"`
+	PhaseChangedAt time.Time  `json:"phase-changed-at" yaml:"phase-changed-at"`
+	EndedAt        *time.Time `json:"ended-at,omitempty" yaml:"ended-at,omitempty"`
+}
+
+// bmRun runs jimmctl with ctl, which must succeed, and returns its stdout.
+func bmRun(t testing.TB, ctl *jimmproc.Ctl, args ...string) string {
+	t.Helper()
+	res, err := ctl.Run(context.Background(), args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 0 {
+		t.Fatalf("%s", res)
+	}
+	return res.Stdout
+}
+
+// bmShowModel is jimmctl show-model --format json, decoded.
+func bmShowModel(t testing.TB, ctl *jimmproc.Ctl, uuid string) restModel {
+	t.Helper()
+	var m restModel
+	decodeStrictJSON(t, bmRun(t, ctl, "show-model", uuid, "--format", "json"), &m)
+	return m
+}
+
+// bmShowMigration is jimmctl show-migration --format json, decoded.
+func bmShowMigration(t testing.TB, ctl *jimmproc.Ctl, ref string) bmMigration {
+	t.Helper()
+	var m bmMigration
+	decodeStrictJSON(t, bmRun(t, ctl, "show-migration", ref, "--format", "json"), &m)
+	return m
+}
+
+// bmListMigrations is jimmctl migrations --format json, decoded.
+func bmListMigrations(t testing.TB, ctl *jimmproc.Ctl) []bmMigration {
+	t.Helper()
+	var ms []bmMigration
+	decodeStrictJSON(t, bmRun(t, ctl, "migrations", "--format", "json"), &ms)
+	return ms
+}
+
+// bmWaitMigration polls show-migration until the migration ends.
+func bmWaitMigration(t testing.TB, ctl *jimmproc.Ctl, ref string, within time.Duration) bmMigration {
+	t.Helper()
+	var m bmMigration
+	eventually(t, within, "migration "+ref+" ends", func() error {
+		m = bmShowMigration(t, ctl, ref)
+		if m.Result == "running" {
+			return fmt.Errorf("still running, in phase %s", m.Phase)
+		}
+		return nil
+	})
+	return m
+}
+
+// bmModelOn creates a model in localhost/east through the broker, placed
+// on ctlName: the other controller of the region is deprecated meanwhile.
+func bmModelOn(t testing.TB, e *brokerEnv, mm *modelmanager.Client, name, ctlName string) string {
+	t.Helper()
+	other := map[string]string{"ctl-1": "ctl-2", "ctl-2": "ctl-1"}[ctlName]
+	e.jimmctl(t, "set-controller-deprecated", other, "true")
+	info := createModel(t, e, mm, name, "east")
+	e.jimmctl(t, "set-controller-deprecated", other, "false")
+	if m := bmShowModel(t, e.ctl, info.UUID); m.Controller != ctlName {
+		t.Fatalf("model %s went to %s, want %s", name, m.Controller, ctlName)
+	}
+	return info.UUID
+}
+
+// bmPopulate gives a model 5 machines and 3 applications with 20 units
+// spread over them, and returns the number of units.
+func bmPopulate(t testing.TB, mconn api.Connection) int {
+	t.Helper()
+	machines, err := machinemanager.NewClient(mconn).AddMachines(slices.Repeat([]params.AddMachineParams{{
+		Jobs: []model.MachineJob{model.JobHostUnits}, Base: &params.Base{Name: "ubuntu", Channel: "22.04"},
+	}}, 5))
+	if err != nil || len(machines) != 5 {
+		t.Fatalf("AddMachines through the broker: %+v, %v", machines, err)
+	}
+	for _, m := range machines {
+		if m.Error != nil {
+			t.Fatalf("AddMachines through the broker: %v", m.Error)
+		}
+	}
+	apps := application.NewClient(mconn)
+	units := 0
+	for i, app := range []string{"postgresql", "redis", "web"} {
+		deploy(t, mconn, app, 0)
+		n := []int{7, 7, 6}[i]
+		var placement []*instance.Placement
+		for j := range n {
+			placement = append(placement, &instance.Placement{Scope: instance.MachineScope, Directive: strconv.Itoa((units + j) % 5)})
+		}
+		added, err := apps.AddUnits(application.AddUnitsParams{ApplicationName: app, NumUnits: n, Placement: placement})
+		if err != nil || len(added) != n {
+			t.Fatalf("AddUnits %s through the broker: %v, %v", app, added, err)
+		}
+		units += n
+	}
+	return units
+}
+
+// bmModelSet sets model config through a model connection.
+func bmModelSet(t testing.TB, mconn api.Connection, cfg map[string]any) {
+	t.Helper()
+	if err := modelconfig.NewClient(mconn).ModelSet(cfg); err != nil {
+		t.Fatalf("ModelSet %v: %v", cfg, err)
+	}
+}
+
+// bmTryDirect logs in to a controller itself as its admin, with the
+// address, CA and password from its controller.yaml.
+func bmTryDirect(c *controller, modelUUID string) (api.Connection, error) {
+	info := &api.Info{
+		Addrs: c.File.APIAddresses, CACert: c.File.CACert,
+		Tag: names.NewUserTag(c.File.AdminUser), Password: c.File.AdminPassword,
+	}
+	if modelUUID != "" {
+		info.ModelTag = names.NewModelTag(modelUUID)
+	}
+	return api.Open(info, dialOpts)
+}
+
+// bmDirect is bmTryDirect that must succeed; the connection is closed when
+// the test ends.
+func bmDirect(t testing.TB, c *controller, modelUUID string) api.Connection {
+	t.Helper()
+	conn, err := bmTryDirect(c, modelUUID)
+	if err != nil {
+		t.Fatalf("login to controller %s itself (model %q): %v", c.Opts.Name, modelUUID, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// bmSourceInfo is ModelInfo of a model from its controller itself.
+func bmSourceInfo(t testing.TB, c *controller, uuid string) params.ModelInfo {
+	t.Helper()
+	conn, err := bmTryDirect(c, "")
+	if err != nil {
+		t.Fatalf("login to controller %s itself: %v", c.Opts.Name, err)
+	}
+	defer conn.Close()
+	infos, err := modelmanager.NewClient(conn).ModelInfo([]names.ModelTag{names.NewModelTag(uuid)})
+	if err != nil || len(infos) != 1 || infos[0].Error != nil {
+		t.Fatalf("ModelInfo of %s on controller %s itself: %+v, %v", uuid, c.Opts.Name, infos, err)
+	}
+	return *infos[0].Result
+}
+
+// bmNotOn fails the test if controller c (named name) lists the model,
+// as its admin sees every model.
+func bmNotOn(t testing.TB, c *controller, name, uuid string) {
+	t.Helper()
+	conn, err := bmTryDirect(c, "")
+	if err != nil {
+		t.Fatalf("login to controller %s itself: %v", name, err)
+	}
+	defer conn.Close()
+	sums, err := modelmanager.NewClient(conn).ListModelSummaries("admin", true)
+	if err != nil {
+		t.Fatalf("ListModelSummaries on %s: %v", name, err)
+	}
+	if s, ok := findSummary(sums, uuid); ok {
+		t.Errorf("controller %s has the model: %+v", name, s)
+	}
+}
+
+// bmSpec is what `juju migrate` sends to move a model to c, named alias.
+func bmSpec(uuid string, c *controller, alias string) jujucontroller.MigrationSpec {
+	return jujucontroller.MigrationSpec{
+		ModelUUID: uuid, TargetControllerUUID: c.File.UUID, TargetControllerAlias: alias,
+		TargetAddrs: c.File.APIAddresses, TargetCACert: c.File.CACert,
+		TargetUser: c.File.AdminUser, TargetPassword: c.File.AdminPassword,
+	}
+}
+
+// bmPort is the port of host:port.
+func bmPort(t testing.TB, addr string) int {
+	t.Helper()
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// bmConns is connsTo that must succeed.
+func bmConns(t testing.TB, pid, port int) int {
+	t.Helper()
+	n, err := connsTo(pid, port)
+	if err != nil {
+		t.Fatalf("connections of pid %d to port %d: %v", pid, port, err)
+	}
+	return n
+}
+
+func bmFreeAddr(t testing.TB) string {
+	t.Helper()
+	addr, err := jimmproc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// bmMetric reads a counter or gauge (summed over its labels) from a
+// broker's metrics listener.
+func bmMetric(t testing.TB, addr, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("read metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("read metrics: %s", resp.Status)
+	}
+	sum, found := 0.0, false
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		sum, found = sum+v, true
+	}
+	if !found {
+		t.Fatalf("the broker's metrics have no %s", name)
+	}
+	return sum
+}
+
+// bmStartReplica starts a second jimmd on e's database, with e's secrets
+// key, on an address, data directory (and so CA) and metrics listener of
+// its own. It returns the process and its metrics address.
+func bmStartReplica(t *testing.T, e *brokerEnv) (*jimmproc.Process, string) {
+	t.Helper()
+	opts := e.broker().Opts
+	opts.DataDir = filepath.Join(t.TempDir(), "jimmd-b")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var (
+		p   *jimmproc.Process
+		err error
+	)
+	for range 5 {
+		opts.Listen, opts.MetricsListen = bmFreeAddr(t), bmFreeAddr(t)
+		p, err = jimmproc.Start(ctx, opts)
+		if !errors.Is(err, jimmproc.ErrAddrInUse) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("start replica B: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := p.Stop(15 * time.Second); err != nil {
+			t.Errorf("replica B (pid %d) did not shut down cleanly on SIGTERM: %v", p.Pid(), err)
+		}
+		e.checkOutput(p)
+	})
+	if p.Addr != opts.Listen {
+		t.Errorf("replica B listens on %s, want %s", p.Addr, opts.Listen)
+	}
+	return p, opts.MetricsListen
+}
+
+// bmWithoutModelStatus drops the model's status from a comparableStatus.
+func bmWithoutModelStatus(v any) any {
+	if m, ok := v.(map[string]any)["model"].(map[string]any); ok {
+		delete(m, "model-status")
+	}
+	return v
+}
+
+// bmStatus is FullStatus on a model connection.
+func bmStatus(conn api.Connection) (*params.FullStatus, error) {
+	return client.NewClient(conn, bmNopLogger{}).Status(nil)
+}
+
+type bmNopLogger struct{}
+
+func (bmNopLogger) Errorf(string, ...any) {}
+
+// bmProbe calls FullStatus on a model connection every 10ms until
+// finished, recording failures.
+type bmProbe struct {
+	stop, done chan struct{}
+	stopOnce   sync.Once
+	calls      int
+	errs       []string
+}
+
+// bmStartProbe starts a probe; it is stopped when the test ends at the
+// latest.
+func bmStartProbe(t testing.TB, conn api.Connection) *bmProbe {
+	p := &bmProbe{stop: make(chan struct{}), done: make(chan struct{})}
+	t.Cleanup(func() { p.halt() })
+	go func() {
+		defer close(p.done)
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			p.calls++
+			if _, err := bmStatus(conn); err != nil {
+				p.errs = append(p.errs, fmt.Sprintf("%s: %v", time.Now().Format("15:04:05.000"), err))
+			}
+		}
+	}()
+	return p
+}
+
+// finish stops the probe: a connection from before the migration must
+// not see a single failed call while the model moves.
+func (p *bmProbe) finish(t testing.TB, during string) {
+	t.Helper()
+	p.halt()
+	t.Logf("a connection from before made %d FullStatus calls during %s; %d failed", p.calls, during, len(p.errs))
+	if len(p.errs) > 0 {
+		t.Errorf("FullStatus on a connection opened through the broker before the migration failed %d times during %s, from %s to %s",
+			len(p.errs), during, p.errs[0], p.errs[len(p.errs)-1])
+	}
+	if p.calls < 5 {
+		t.Errorf("the probe made only %d calls during %s", p.calls, during)
+	}
+}
+
+func (p *bmProbe) halt() {
+	p.stopOnce.Do(func() { close(p.stop) })
+	<-p.done
+}
+
+func bmJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -1,0 +1,201 @@
+package integration
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/juju/juju/api/client/application"
+	"github.com/juju/juju/api/client/machinemanager"
+	"github.com/juju/juju/api/client/modelmanager"
+	jujucontroller "github.com/juju/juju/api/controller/controller"
+	"github.com/juju/juju/core/instance"
+	"github.com/juju/juju/core/model"
+	"github.com/juju/juju/rpc/params"
+	"github.com/juju/names/v5"
+)
+
+// devAgents is one model's entry of a devcontroller's GET /dev/agents.
+type devAgents struct {
+	UUID        string `json:"uuid"`
+	Agents      int    `json:"agents"`
+	Connected   int    `json:"connected"`
+	Connections int    `json:"connections"`
+	Hosted      struct {
+		Here      int `json:"here"`
+		Elsewhere int `json:"elsewhere"`
+		Nowhere   int `json:"nowhere"`
+	} `json:"hosted"`
+}
+
+// agentsOf asks controller c (as admin) how many agents of model uuid are
+// connected to it and how many it runs.
+func (c *controller) agentsOf(uuid string) (devAgents, error) {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM([]byte(c.File.CACert))
+	cl := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "juju-apiserver"},
+	}}
+	req, err := http.NewRequest("GET", "https://"+c.Addr+"/dev/agents?model="+uuid, nil)
+	if err != nil {
+		return devAgents{}, err
+	}
+	req.SetBasicAuth("admin", adminPassword)
+	resp, err := cl.Do(req)
+	if err != nil {
+		return devAgents{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return devAgents{}, fmt.Errorf("GET /dev/agents: %s", resp.Status)
+	}
+	var out struct {
+		Models []devAgents `json:"models"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return devAgents{}, err
+	}
+	if len(out.Models) != 1 {
+		return devAgents{UUID: uuid}, nil
+	}
+	return out.Models[0], nil
+}
+
+// waitAgents waits until want(c's view of the model's agents) holds.
+func waitAgents(t *testing.T, c *controller, uuid, what string, within time.Duration, want func(devAgents) bool) devAgents {
+	t.Helper()
+	var last devAgents
+	eventually(t, within, fmt.Sprintf("%s: %s", c.Opts.Name, what), func() error {
+		var err error
+		last, err = c.agentsOf(uuid)
+		if err != nil {
+			return err
+		}
+		if !want(last) {
+			return fmt.Errorf("agents %+v", last)
+		}
+		return nil
+	})
+	return last
+}
+
+// TestMigrationAgents migrates a model whose 6 machines and 10 units each
+// have an agent with two connections: in VALIDATION the agents move to
+// ctl-b through its agent login rate limit (set with the real client's
+// ConfigSet), and once the migration is done ctl-b runs every one of them
+// and ctl-a none.
+func TestMigrationAgents(t *testing.T) {
+	t.Parallel()
+	a := startController(t, "ctl-a")
+	b := startController(t, "ctl-b")
+
+	// The target's limit: 4 logins at once, then one per 50ms.
+	bctl := jujucontroller.NewClient(b.admin(t, ""))
+	if err := bctl.ConfigSet(map[string]any{"agent-ratelimit-max": 4, "agent-ratelimit-rate": "50ms"}); err != nil {
+		t.Fatalf("ConfigSet: %v", err)
+	}
+	cfg, err := bctl.ControllerConfig()
+	if err != nil || cfg.AgentRateLimitMax() != 4 || cfg.AgentRateLimitRate() != 50*time.Millisecond || cfg.MigrationMinionWaitMax() != 15*time.Minute {
+		t.Fatalf("ControllerConfig after ConfigSet: %v %v", cfg, err)
+	}
+	err = bctl.ConfigSet(map[string]any{"agent-ratelimit-rate": "2m"})
+	wantErr(t, "ConfigSet of a rate over 1m", err, "not valid", "agent-ratelimit-rate must be between 0..1m")
+
+	conn := a.admin(t, "")
+	info, err := modelmanager.NewClient(conn).CreateModel("agents", "admin", "localhost", "", names.CloudCredentialTag{}, nil)
+	if err != nil {
+		t.Fatalf("CreateModel: %v", err)
+	}
+	uuid := info.UUID
+	mconn := a.admin(t, uuid)
+	machines, err := machinemanager.NewClient(mconn).AddMachines(slices.Repeat([]params.AddMachineParams{{
+		Jobs: []model.MachineJob{model.JobHostUnits}, Base: &params.Base{Name: "ubuntu", Channel: "22.04"},
+	}}, 4))
+	if err != nil || len(machines) != 4 {
+		t.Fatalf("AddMachines: %+v, %v", machines, err)
+	}
+	apps := application.NewClient(mconn)
+	for _, app := range []string{"postgresql", "redis"} {
+		deploy(t, mconn, app, 0)
+		var placement []*instance.Placement
+		for i := range 4 {
+			placement = append(placement, &instance.Placement{Scope: instance.MachineScope, Directive: strconv.Itoa(i)})
+		}
+		if _, err := apps.AddUnits(application.AddUnitsParams{ApplicationName: app, NumUnits: 4, Placement: placement}); err != nil {
+			t.Fatalf("AddUnits %s: %v", app, err)
+		}
+	}
+	deploy(t, mconn, "web", 2) // two more machines
+	st := fullStatus(t, mconn)
+	units := 0
+	for _, app := range st.Applications {
+		units += len(app.Units)
+	}
+	total := len(st.Machines) + units
+	if len(st.Machines) != 6 || units != 10 {
+		t.Fatalf("model: %d machines, %d units", len(st.Machines), units)
+	}
+	for id, m := range st.Machines {
+		if m.AgentStatus.Status != "started" {
+			t.Errorf("machine %s agent %q", id, m.AgentStatus.Status)
+		}
+	}
+	waitAgents(t, a, uuid, "every agent connected", 30*time.Second, func(d devAgents) bool {
+		return d.Agents == total && d.Connected == total && d.Connections == 2*total && d.Hosted.Here == total
+	})
+
+	start := time.Now()
+	if _, err := jujucontroller.NewClient(conn).InitiateMigration(migrationSpec(uuid, b)); err != nil {
+		t.Fatalf("InitiateMigration: %v", err)
+	}
+	mm := modelmanager.NewClient(conn)
+	eventually(t, 60*time.Second, "migration done", func() error {
+		infos, err := mm.ModelInfo([]names.ModelTag{names.NewModelTag(uuid)})
+		switch {
+		case err != nil:
+			return err
+		case infos[0].Error != nil && params.IsRedirect(infos[0].Error):
+			return nil
+		case infos[0].Error != nil:
+			t.Fatalf("ModelInfo during migration: %v", infos[0].Error)
+		case infos[0].Result.Migration != nil && infos[0].Result.Migration.End != nil:
+			t.Fatalf("migration ended without moving the model: %q", infos[0].Result.Migration.Status)
+		}
+		return errors.New("still migrating")
+	})
+	took := time.Since(start)
+	// 2 logins per agent, 4 at once then one per 50ms.
+	if floor := time.Duration(2*total-4) * 50 * time.Millisecond; took < floor {
+		t.Errorf("migration took %v, less than the rate limit allows (%v)", took, floor)
+	}
+	t.Logf("migration with %d agents took %v", total, took)
+	if out := a.Output(); !strings.Contains(out, "all agents reported from the target controller") || !strings.Contains(out, "agents="+strconv.Itoa(total)) {
+		t.Errorf("ctl-a did not log that the %d agents reported", total)
+	}
+
+	// ctl-b runs every agent, each connected; ctl-a none.
+	got := waitAgents(t, b, uuid, "every agent on the target", 30*time.Second, func(d devAgents) bool {
+		return d.Connected == total && d.Hosted.Here == total && d.Connections == 2*total
+	})
+	if got.Agents != total {
+		t.Errorf("ctl-b: %d agents of %d machines and %d units", got.Agents, len(st.Machines), units)
+	}
+	waitAgents(t, a, uuid, "no agent left on the source", 30*time.Second, func(d devAgents) bool {
+		return d.Connected == 0 && d.Connections == 0 && d.Hosted.Here+d.Hosted.Elsewhere+d.Hosted.Nowhere == 0
+	})
+	// Statuses travel unchanged.
+	after := fullStatus(t, b.admin(t, uuid))
+	for un, u := range after.Applications["postgresql"].Units {
+		if u.AgentStatus.Status != "idle" {
+			t.Errorf("unit %s agent %q on ctl-b", un, u.AgentStatus.Status)
+		}
+	}
+}
