@@ -375,6 +375,18 @@ func testBrokerMigrationPrechecks(t *testing.T, bins *brokerBins) {
 	})
 	// After all that, the model is usable through the broker.
 	fullStatus(t, e.open(t, uuid))
+	// Two more rules, with controllers registered only now so that no
+	// model above was placed on them.
+	t.Run("OlderTarget", func(t *testing.T) {
+		bmAddController(t, e, "ctl-old", "east", "--agent-version", "3.4.0")
+		refused(t, "ctl-old", uuid, `controller "ctl-old" runs Juju 3.4.0, older than 3.5.4 on controller "ctl-1": the target must be at least the source's version`)
+		bmUnchanged(t, e, uuid, "ctl-1")
+	})
+	t.Run("OtherSubstrate", func(t *testing.T) {
+		bmAddController(t, e, "ctl-maas", "east", "--cloud-type", "maas")
+		refused(t, "ctl-maas", uuid, `controller "ctl-maas" hosts cloud "localhost" (maas); model "stay" is on cloud "localhost" (lxd): source and target must share cloud and substrate`)
+		bmUnchanged(t, e, uuid, "ctl-1")
+	})
 }
 
 // bmUnchanged checks that a refused migration changed nothing: the model
@@ -1212,4 +1224,23 @@ func (p *bmProbe) halt() {
 func bmJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// bmAddController starts one more controller trusting the broker, with
+// extra flags, and registers it with jimmctl add-controller.
+func bmAddController(t *testing.T, e *brokerEnv, name, region string, extra ...string) {
+	t.Helper()
+	p := e.broker()
+	// It lives as long as the scenario, not just this subtest.
+	c := launch(e.t, devproc.Options{
+		Bin: devBin, Name: name, DataDir: filepath.Join(e.t.TempDir(), name), AdminPassword: adminPassword,
+		Args: append([]string{
+			"--cloud", "localhost", "--region", region,
+			"--trust-jwks-url", "https://" + p.Addr + "/.well-known/jwks.json",
+			"--trust-jwks-ca", p.CACertFile,
+		}, extra...),
+	})
+	e.ctls[name] = c
+	e.jimmctl(t, "add-controller", c.FilePath)
+	e.waitStatus(t, name, "up", 10*time.Second)
 }
