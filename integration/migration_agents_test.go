@@ -1,12 +1,9 @@
 package integration
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
+	"github.com/jimmbroker/jimm/integration/internal/devproc"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,51 +20,11 @@ import (
 	"github.com/juju/names/v5"
 )
 
-// devAgents is one model's entry of a devcontroller's GET /dev/agents.
-type devAgents struct {
-	UUID        string `json:"uuid"`
-	Agents      int    `json:"agents"`
-	Connected   int    `json:"connected"`
-	Connections int    `json:"connections"`
-	Hosted      struct {
-		Here      int `json:"here"`
-		Elsewhere int `json:"elsewhere"`
-		Nowhere   int `json:"nowhere"`
-	} `json:"hosted"`
-}
+type devAgents = devproc.Agents
 
 // agentsOf asks controller c (as admin) how many agents of model uuid are
 // connected to it and how many it runs.
-func (c *controller) agentsOf(uuid string) (devAgents, error) {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM([]byte(c.File.CACert))
-	cl := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "juju-apiserver"},
-	}}
-	req, err := http.NewRequest("GET", "https://"+c.Addr+"/dev/agents?model="+uuid, nil)
-	if err != nil {
-		return devAgents{}, err
-	}
-	req.SetBasicAuth("admin", adminPassword)
-	resp, err := cl.Do(req)
-	if err != nil {
-		return devAgents{}, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return devAgents{}, fmt.Errorf("GET /dev/agents: %s", resp.Status)
-	}
-	var out struct {
-		Models []devAgents `json:"models"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return devAgents{}, err
-	}
-	if len(out.Models) != 1 {
-		return devAgents{UUID: uuid}, nil
-	}
-	return out.Models[0], nil
-}
+func (c *controller) agentsOf(uuid string) (devAgents, error) { return c.Agents(uuid, adminPassword) }
 
 // waitAgents waits until want(c's view of the model's agents) holds.
 func waitAgents(t *testing.T, c *controller, uuid, what string, within time.Duration, want func(devAgents) bool) devAgents {

@@ -290,6 +290,12 @@ func (s *Store) CreateModel(ctx context.Context, m *Model) error {
 	if taken {
 		return fmt.Errorf("model %q owned by %q: %w", m.Name, m.Owner, ErrAlreadyExists)
 	}
+	return s.putModel(ctx, m)
+}
+
+// putModel commits a copy of m as its model's document, makes it visible
+// and reports the change; the caller holds wmu and has checked conflicts.
+func (s *Store) putModel(ctx context.Context, m *Model) error {
 	doc, err := clone(m)
 	if err != nil {
 		return err
@@ -375,18 +381,7 @@ func (s *Store) PutImportingModel(ctx context.Context, m *Model) error {
 	if conflict != nil {
 		return conflict
 	}
-	doc, err := clone(m)
-	if err != nil {
-		return err
-	}
-	if err := s.commit(ctx, bucketModels, m.UUID, doc); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.models[m.UUID] = doc
-	s.mu.Unlock()
-	s.changed(m.UUID)
-	return nil
+	return s.putModel(ctx, m)
 }
 
 // ActivateModel applies fn to a copy of an importing model and commits it

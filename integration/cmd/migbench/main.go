@@ -23,13 +23,9 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"regexp"
 	"slices"
@@ -334,48 +330,9 @@ func populate(cfg config, src *devproc.Process, uuid string) error {
 	return nil
 }
 
-// devAgents is one model's entry of GET /dev/agents.
-type devAgents struct {
-	Agents      int `json:"agents"`
-	Connected   int `json:"connected"`
-	Connections int `json:"connections"`
-	Hosted      struct {
-		Here      int `json:"here"`
-		Elsewhere int `json:"elsewhere"`
-		Nowhere   int `json:"nowhere"`
-	} `json:"hosted"`
-}
+type devAgents = devproc.Agents
 
-func agentsOf(p *devproc.Process, uuid string) (devAgents, error) {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM([]byte(p.File.CACert))
-	cl := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "juju-apiserver"},
-	}}
-	req, err := http.NewRequest("GET", "https://"+p.Addr+"/dev/agents?model="+uuid, nil)
-	if err != nil {
-		return devAgents{}, err
-	}
-	req.SetBasicAuth("admin", password)
-	resp, err := cl.Do(req)
-	if err != nil {
-		return devAgents{}, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return devAgents{}, fmt.Errorf("GET /dev/agents: %s", resp.Status)
-	}
-	var out struct {
-		Models []devAgents `json:"models"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return devAgents{}, err
-	}
-	if len(out.Models) != 1 {
-		return devAgents{}, nil
-	}
-	return out.Models[0], nil
-}
+func agentsOf(p *devproc.Process, uuid string) (devAgents, error) { return p.Agents(uuid, password) }
 
 func waitAgents(ctx context.Context, p *devproc.Process, uuid string, within time.Duration, ok func(devAgents) bool) (devAgents, error) {
 	deadline := time.Now().Add(within)
