@@ -47,10 +47,15 @@ type SigningKey struct {
 	// Private is the private key: *ecdsa.PrivateKey, *rsa.PrivateKey or
 	// ed25519.PrivateKey.
 	Private crypto.Signer
-	// CreatedAt is when the key was made. The newest key that is not
-	// retired signs new tokens.
+	// CreatedAt is when the key was made. The newest key that is active
+	// and not retired signs new tokens.
 	CreatedAt time.Time
+	// ActivateAt is when the key starts signing; zero means at once. A key
+	// is published before then, so that verifiers know it before they
+	// meet a token it signed.
+	ActivateAt time.Time
 	// RetireAt is when the key stops signing new tokens; zero means never.
+	// It stays published until the tokens it signed have expired.
 	RetireAt time.Time
 }
 
@@ -180,11 +185,21 @@ func (k *SigningKey) retiredAt(t time.Time) bool {
 	return !k.RetireAt.IsZero() && !t.Before(k.RetireAt)
 }
 
+// signsAt reports whether the key signs at t: active (ActivateAt passed,
+// or not set) and not retired.
+func (k *SigningKey) signsAt(t time.Time) bool {
+	return (k.ActivateAt.IsZero() || !t.Before(k.ActivateAt)) && !k.retiredAt(t)
+}
+
 // KeySet is the set of the broker's signing keys: every key in it is
 // published in the JWKS, and the newest one that is not retired signs new
 // tokens. It is safe for concurrent use; the zero value is an empty set.
 type KeySet struct {
 	state atomic.Pointer[keySetState]
+	// CacheFor is how long clients may cache the JWKS (default one
+	// minute). Keep it shorter than the time a new key is published
+	// before it signs. Set it before serving.
+	CacheFor time.Duration
 }
 
 // keySetState is an immutable snapshot of a KeySet.
@@ -293,10 +308,10 @@ func (ks *KeySet) Current() *SigningKey {
 	return &k
 }
 
-// currentAt returns the newest entry not retired at t, or nil.
+// currentAt returns the newest entry that signs at t, or nil.
 func (st *keySetState) currentAt(t time.Time) *keyEntry {
 	for i := range st.keys {
-		if !st.keys[i].key.retiredAt(t) {
+		if st.keys[i].key.signsAt(t) {
 			return &st.keys[i]
 		}
 	}
@@ -322,7 +337,11 @@ func (ks *KeySet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body := ks.load().jwks
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(jwksMaxAge/time.Second)))
+	cacheFor := ks.CacheFor
+	if cacheFor <= 0 {
+		cacheFor = jwksMaxAge
+	}
+	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(cacheFor/time.Second)))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)

@@ -712,3 +712,26 @@ func x509ParsePub(t *testing.T, der []byte) (crypto.PublicKey, error) {
 	}
 	return k.(crypto.Signer).Public(), nil
 }
+
+// TestActivateAt: a key published ahead of its activation does not sign
+// until then; the key it replaces signs until it retires.
+func TestActivateAt(t *testing.T) {
+	now := time.Now()
+	a, b := mustKey(t, now.Add(-time.Hour)), mustKey(t, now)
+	b.ActivateAt = now.Add(time.Hour)
+	a.RetireAt = b.ActivateAt
+	ks := authz.NewKeySet(a, b)
+	if got := ks.Current(); got == nil || got.ID != a.ID {
+		t.Fatalf("before b activates, current = %v, want a", got)
+	}
+	if !strings.Contains(string(ks.JWKS()), b.ID) {
+		t.Fatal("b is not published ahead of its activation")
+	}
+	tok, err := ks.Mint(now.Add(2*time.Hour), authz.TokenClaims{Subject: "user-x", Audience: "c", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kid := tokenHeader(t, tok)["kid"]; kid != b.ID {
+		t.Fatalf("after b activates and a retires, tokens are signed by %v, want b", kid)
+	}
+}

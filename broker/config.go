@@ -50,6 +50,11 @@ type Config struct {
 	// again on the next call. Connections that used server-side objects
 	// (watchers) are never detached. Negative disables detaching.
 	ProxyDetachAfter time.Duration
+	// SigningKeyRotation is how long a signing key signs before the next
+	// takes over; SigningKeyPrepublish is how long before that the next
+	// one is published (0: the default, at most half the rotation;
+	// negative: not at all).
+	SigningKeyRotation, SigningKeyPrepublish time.Duration
 	// ModelCreateTimeout bounds how long a controller may take to create a
 	// model before the broker tries the next candidate.
 	ModelCreateTimeout time.Duration
@@ -66,6 +71,8 @@ const (
 	DefaultHealthInterval     = 2 * time.Second
 	DefaultProxyDetachAfter   = 30 * time.Second
 	DefaultModelCreateTimeout = 30 * time.Second
+	DefaultKeyRotation        = 24 * time.Hour
+	DefaultKeyPrepublish      = 5 * time.Minute
 )
 
 func (c *Config) validate() error {
@@ -105,6 +112,18 @@ func (c *Config) validate() error {
 	}
 	if c.ProxyDetachAfter == 0 {
 		c.ProxyDetachAfter = DefaultProxyDetachAfter
+	}
+	if c.SigningKeyRotation <= 0 {
+		c.SigningKeyRotation = DefaultKeyRotation
+	}
+	switch {
+	case c.SigningKeyPrepublish == 0:
+		c.SigningKeyPrepublish = min(DefaultKeyPrepublish, c.SigningKeyRotation/2)
+	case c.SigningKeyPrepublish < 0:
+		c.SigningKeyPrepublish = 0 // none: only to show why it matters
+	}
+	if c.SigningKeyPrepublish >= c.SigningKeyRotation {
+		return fmt.Errorf("signing key pre-publication (%s) must be shorter than the rotation period (%s)", c.SigningKeyPrepublish, c.SigningKeyRotation)
 	}
 	if c.ModelCreateTimeout <= 0 {
 		c.ModelCreateTimeout = DefaultModelCreateTimeout

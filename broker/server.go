@@ -36,6 +36,7 @@ type Server struct {
 	uuid          string
 	cipher        *authz.Cipher
 	keys          *authz.KeySet
+	keysMu        sync.Mutex // serialises reloads of keys
 	adminPassword *authz.PasswordCheck
 	registry      *controllers.Registry
 	pool          *controllers.Pool
@@ -139,51 +140,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// loadKeys loads the signing keys from the database, creating the first
-// one when there is none. Private keys are stored sealed.
-func (s *Server) loadKeys(ctx context.Context) error {
-	var rows []db.SigningKey
-	if err := s.db.WithContext(ctx).Order("created_at").Find(&rows).Error; err != nil {
-		return fmt.Errorf("load signing keys: %w", err)
-	}
-	if len(rows) == 0 {
-		k, err := authz.GenerateSigningKey(time.Now())
-		if err != nil {
-			return err
-		}
-		der, err := k.MarshalPrivate()
-		if err != nil {
-			return err
-		}
-		sealed, err := s.cipher.Seal(der, "signing-key/"+k.ID)
-		if err != nil {
-			return err
-		}
-		row := db.SigningKey{KID: k.ID, Algorithm: k.Algorithm, PrivateKey: sealed}
-		if err := s.db.WithContext(ctx).Create(&row).Error; err != nil && !errors.Is(err, db.ErrDuplicate) {
-			return fmt.Errorf("store signing key: %w", err)
-		}
-		return s.loadKeys(ctx)
-	}
-	keys := make([]*authz.SigningKey, 0, len(rows))
-	for _, row := range rows {
-		der, err := s.cipher.Open(row.PrivateKey, "signing-key/"+row.KID)
-		if err != nil {
-			return fmt.Errorf("signing key %s: %w", row.KID, err)
-		}
-		k, err := authz.ParseSigningKey(row.KID, row.Algorithm, der, row.CreatedAt)
-		if err != nil {
-			return fmt.Errorf("signing key %s: %w", row.KID, err)
-		}
-		if row.RetireAt != nil {
-			k.RetireAt = *row.RetireAt
-		}
-		keys = append(keys, k)
-	}
-	s.keys = authz.NewKeySet(keys...)
-	return nil
-}
-
 // loadTLS loads the configured certificate, or generates (once) a CA and a
 // certificate with SAN juju-apiserver in the data directory.
 func (s *Server) loadTLS() error {
@@ -282,10 +238,18 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err == nil {
 		err = s.db.Listen(ctx, cutoverChannel, s.startCutover)
 	}
+	if err == nil {
+		err = s.db.Listen(ctx, keysChannel, func(string) {
+			if err := s.reloadKeys(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("cannot reload signing keys", "err", err)
+			}
+		})
+	}
 	if err != nil {
 		return err
 	}
 	go s.adoptMigrations(ctx)
+	go s.keyRotation(ctx)
 	srv := &http.Server{
 		Handler:           s.handler(),
 		TLSConfig:         s.tlsConfig,

@@ -126,6 +126,9 @@ CREATE TABLE migrations (
 CREATE INDEX migrations_model ON migrations (model_uuid);
 CREATE UNIQUE INDEX migrations_one_running ON migrations (model_uuid) WHERE result = 'running';
 `},
+	{4, "signing key activation", `
+ALTER TABLE signing_keys ADD COLUMN activate_at {{ts}};
+`},
 }
 
 // dialectSQL fills a migration's placeholders for a dialect.

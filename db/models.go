@@ -85,6 +85,9 @@ type SigningKey struct {
 	KID        string    `gorm:"column:kid;not null;uniqueIndex"`
 	Algorithm  string    `gorm:"not null"`
 	PrivateKey []byte    `gorm:"not null"`
+	// ActivateAt is when the key starts signing (nil: from its creation);
+	// it is published from its creation on.
+	ActivateAt *time.Time
 	RetireAt   *time.Time
 }
 
