@@ -55,6 +55,17 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
 		d.dialect, dialector = dialectSQLite, sqlite.Open(sqliteDSN(dsn))
 	}
 	g, err := gorm.Open(dialector, cfg)
+	// Several processes opening a new SQLite file at once race to switch
+	// it to WAL mode, and SQLite answers the losers "database is locked"
+	// without waiting: try again for a while.
+	for deadline := time.Now().Add(10 * time.Second); err != nil && d.dialect == dialectSQLite && isLocked(err) && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("open %s database: %w", d.dialect, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+		g, err = gorm.Open(sqlite.Open(sqliteDSN(dsn)), cfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", d.dialect, err)
 	}
@@ -74,12 +85,20 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := sqlDB.PingContext(pingCtx); err != nil {
+	err = sqlDB.PingContext(pingCtx)
+	for d.dialect == dialectSQLite && err != nil && isLocked(err) && pingCtx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+		err = sqlDB.PingContext(pingCtx)
+	}
+	if err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", d.dialect, redact(err, dsn))
 	}
 	return d, nil
 }
+
+// isLocked reports whether err is SQLite's "database is locked".
+func isLocked(err error) bool { return strings.Contains(err.Error(), "database is locked") }
 
 // sqliteDSN adds the pragmas the broker relies on: foreign keys, WAL, and
 // waiting rather than failing when another process holds the lock.
