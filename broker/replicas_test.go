@@ -2,7 +2,10 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -28,6 +31,21 @@ func startReplica(t *testing.T, dsn string, key []byte) *Server {
 		cancel()
 		<-done
 	})
+	// Serve listens for other replicas' notifications before it answers
+	// requests: once it answers, it hears them.
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(s.CACertPEM())
+	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp, err := hc.Get("https://" + s.Addr() + "/.well-known/jwks.json")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica does not answer: %v", err)
+		}
+	}
 	return s
 }
 
