@@ -129,6 +129,16 @@ CREATE UNIQUE INDEX migrations_one_running ON migrations (model_uuid) WHERE resu
 	{4, "signing key activation", `
 ALTER TABLE signing_keys ADD COLUMN activate_at {{ts}};
 `},
+	{5, "groups", `
+CREATE TABLE groups (
+	id {{id}},
+	created_at {{ts}} NOT NULL,
+	uuid TEXT NOT NULL,
+	name TEXT NOT NULL
+);
+CREATE UNIQUE INDEX groups_uuid ON groups (uuid);
+CREATE UNIQUE INDEX groups_name ON groups (name);
+`},
 }
 
 // dialectSQL fills a migration's placeholders for a dialect.

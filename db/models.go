@@ -115,3 +115,13 @@ type Migration struct {
 	LeaseOwner            string `gorm:"not null;default:''"`
 	LeaseUntil            *time.Time
 }
+
+// Group is a named set of users, service accounts and groups. Relation
+// tuples name a group by its UUID (group:<uuid>#member), so renaming it
+// rewrites no tuple.
+type Group struct {
+	ID        uint      `gorm:"primaryKey"`
+	CreatedAt time.Time `gorm:"not null"`
+	UUID      string    `gorm:"column:uuid;not null;uniqueIndex"`
+	Name      string    `gorm:"not null;uniqueIndex"`
+}
