@@ -2,9 +2,9 @@ package authz
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 
 	"gorm.io/gorm"
 
@@ -37,7 +37,7 @@ func (g *Groups) AddGroup(ctx context.Context, name string) (db.Group, error) {
 	if err := checkGroupName(name); err != nil {
 		return db.Group{}, err
 	}
-	row := db.Group{Name: name, UUID: newUUID()}
+	row := db.Group{Name: name, UUID: uuid.NewString()}
 	err := g.d.Tx(ctx, func(tx *gorm.DB, notify func(string, string)) error {
 		if err := tx.Create(&row).Error; err != nil {
 			if errors.Is(err, db.ErrDuplicate) {
@@ -130,13 +130,4 @@ func (g *Groups) RemoveMember(ctx context.Context, group, subject string) error 
 		return err
 	}
 	return removeTuple(ctx, g.d, Tuple{subject, Member, KindGroup + ":" + group})
-}
-
-// newUUID returns a random (version 4) UUID.
-func newUUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -135,7 +136,7 @@ func (s *Server) precheck(ctx context.Context, m *db.Model, target *db.Controlle
 	case target.Cloud != m.Cloud || target.CloudType != src.CloudType:
 		return refuse("controller %q hosts cloud %q (%s); model %q is on cloud %q (%s): source and target must share cloud and substrate",
 			target.Name, target.Cloud, target.CloudType, m.Name, m.Cloud, src.CloudType)
-	case !contains(target.Regions, m.Region):
+	case !slices.Contains(target.Regions, m.Region):
 		return refuse("controller %q does not host region %q of cloud %q", target.Name, m.Region, m.Cloud)
 	}
 	tv, err1 := controllers.ParseVersion(target.AgentVersion)
@@ -180,15 +181,6 @@ func (s *Server) precheck(ctx context.Context, m *db.Model, target *db.Controlle
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // initiate asks the source controller to migrate the model to the target.

@@ -2,10 +2,10 @@ package broker
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"log/slog"
 	"net"
 	"net/http"
@@ -73,7 +73,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("broker config: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), replicaID: newUUID(),
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), replicaID: uuid.NewString(),
 		cutovers: map[string]chan struct{}{}, proxies: map[string]map[*modelProxy]struct{}{}}
 	var err error
 	if s.cipher, err = authz.NewCipher(cfg.SecretsKey); err != nil {
@@ -99,7 +99,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.db.Migrate(ctx); err != nil {
 		return nil, err
 	}
-	if s.uuid, err = s.db.Setting(ctx, "broker-uuid", newUUID); err != nil {
+	if s.uuid, err = s.db.Setting(ctx, "broker-uuid", uuid.NewString); err != nil {
 		return nil, err
 	}
 	if err := s.loadKeys(ctx); err != nil {
@@ -339,14 +339,6 @@ func (s *Server) goServe(endpoint string, serve func(ctx context.Context, done f
 		})
 	}
 	go serve(s.serveCtx, done)
-}
-
-func newUUID() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 func now() time.Time                { return time.Now() }

@@ -2,11 +2,11 @@ package devcontroller
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"log/slog"
 	"net"
 	"net/http"
@@ -138,7 +138,7 @@ func (c *Controller) initState(ctx context.Context) error {
 	if meta == nil {
 		var err error
 		meta, err = c.store.UpdateMeta(ctx, func(m *store.Meta) error {
-			m.UUID = newUUID()
+			m.UUID = uuid.NewString()
 			m.CreatedAt = time.Now().UTC()
 			return nil
 		})
@@ -317,12 +317,4 @@ func (c *Controller) serveAPI(w http.ResponseWriter, r *http.Request, modelUUID 
 		defer s.closed()
 		jujuapi.Serve(c.serveCtx, conn, s, jujuapi.ServerOptions{ConnOptions: c.cfg.Conn, Logger: c.log})
 	}()
-}
-
-func newUUID() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -2,6 +2,7 @@ package devcontroller
 
 import (
 	"fmt"
+	"github.com/google/uuid"
 	"strconv"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 func (c *Controller) newModel(name, owner, region string) *store.Model {
 	now := time.Now().UTC()
 	return &store.Model{
-		UUID: newUUID(), Name: name, Owner: owner, Type: "iaas",
+		UUID: uuid.NewString(), Name: name, Owner: owner, Type: "iaas",
 		Cloud: c.cfg.Cloud, CloudType: c.cfg.CloudType, Region: region,
 		Credential:   fmt.Sprintf("%s_%s_default", c.cfg.Cloud, owner),
 		Life:         store.LifeAlive,
