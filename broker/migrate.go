@@ -70,6 +70,10 @@ func phaseOf(status string) string {
 	return phase
 }
 
+// errMigrating marks the refusal of a migration because another one of
+// the model is running.
+var errMigrating = errors.New("migration running")
+
 // errMigration marks a refusal to start a migration: the caller's request
 // breaks a rule, nothing was started.
 var errMigration = errors.New("migration refused")
@@ -106,7 +110,7 @@ func (s *Server) Migrate(ctx context.Context, id *identity, targetName, modelUUI
 	}
 	if err := s.db.WithContext(ctx).Create(mig).Error; err != nil {
 		if errors.Is(err, db.ErrDuplicate) {
-			return nil, refuse("a migration of model %q is already running", m.Name)
+			return nil, fmt.Errorf("%w: %w", errMigrating, refuse("a migration of model %q is already running", m.Name))
 		}
 		return nil, fmt.Errorf("record migration of model %q: %w", m.Name, err)
 	}

@@ -287,9 +287,15 @@ func (s *Server) restGetModel(c echo.Context) error {
 
 // migrationError maps a migration error to an HTTP error.
 func migrationError(err error) error {
+	msg := err.Error()
+	for _, prefix := range []string{errMigrating.Error() + ": ", errMigration.Error() + ": "} {
+		msg = strings.TrimPrefix(msg, prefix)
+	}
 	switch {
+	case errors.Is(err, errMigrating):
+		return restError(http.StatusConflict, restapi.CodeMigrating, msg)
 	case errors.Is(err, errMigration):
-		return restError(http.StatusConflict, restapi.CodeConflict, strings.TrimPrefix(err.Error(), errMigration.Error()+": "))
+		return restError(http.StatusConflict, restapi.CodeConflict, msg)
 	case jujuapi.ErrorCode(err) == jujuapi.CodeUnauthorized:
 		return restError(http.StatusForbidden, restapi.CodeForbidden, err.Error())
 	}

@@ -420,7 +420,7 @@ func (f *fakeBroker) migrate(w http.ResponseWriter, r *http.Request, _ string) {
 	}
 	for _, fm := range f.migrations {
 		if fm.m.ModelUUID == req.ModelUUID && fm.m.Result == restapi.MigrationRunning {
-			writeError(w, http.StatusConflict, restapi.CodeConflict, "a migration of model %s is already running (migration %d, phase %s)",
+			writeError(w, http.StatusConflict, restapi.CodeMigrating, "a migration of model %s is already running (migration %d, phase %s)",
 				model.Name, fm.m.ID, fm.m.Phase)
 			return
 		}

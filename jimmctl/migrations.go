@@ -60,7 +60,7 @@ prints only the final migration.`,
 			target, uuid := args[0], args[1]
 			m, err := c.Migrate(cmd.Context(), target, uuid)
 			if err != nil {
-				if ErrorCode(err) == restapi.CodeConflict {
+				if ErrorCode(err) == restapi.CodeMigrating {
 					err = fmt.Errorf("%w (see the model's latest migration with `jimmctl show-migration %s`)", err, uuid)
 				}
 				return err

@@ -575,8 +575,8 @@ func TestClientMigrationCalls(t *testing.T) {
 	}
 	_, err = c.Migrate(ctx, "ctl-b", "m-1")
 	var ae *APIError
-	if !errors.As(err, &ae) || ae.StatusCode != 409 || ErrorCode(err) != restapi.CodeConflict {
-		t.Errorf("second Migrate: %v, want a 409 conflict", err)
+	if !errors.As(err, &ae) || ae.StatusCode != 409 || ErrorCode(err) != restapi.CodeMigrating {
+		t.Errorf("second Migrate: %v, want a 409 with code %q", err, restapi.CodeMigrating)
 	}
 	got, err := c.GetMigration(ctx, "1")
 	if err != nil || got.Phase != "QUIESCE" {

@@ -37,6 +37,7 @@ const (
 	CodeUnauthorized  = "unauthorized"
 	CodeForbidden     = "forbidden"
 	CodeConflict      = "conflict"
+	CodeMigrating     = "migration running" // the model already has a migration running
 	CodeUnavailable   = "unavailable"
 )
 
