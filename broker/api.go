@@ -86,9 +86,8 @@ func (a *apiSession) login(ctx context.Context, req params.LoginRequest) (params
 	if err != nil {
 		return params.LoginResult{}, errBadCreds
 	}
-	id, err := a.srv.loginPassword(ctx, tag.ID, req.Credentials)
+	id, err := a.srv.authenticate(ctx, loginByPassword, a.remote, tag.ID, a.srv.checkPassword(tag.ID, req.Credentials))
 	if err != nil {
-		a.srv.log.Info("login refused", "user", tag.ID, "remote", a.remote)
 		return params.LoginResult{}, err
 	}
 	return a.loggedIn(id), nil
@@ -98,7 +97,7 @@ func (a *apiSession) loginWithSessionToken(ctx context.Context, req params.Login
 	if a.caller() != nil {
 		return params.LoginResult{}, jujuapi.ErrLoggedIn
 	}
-	id, err := a.srv.loginSession(ctx, req.SessionToken)
+	id, err := a.srv.authenticate(ctx, loginBySessionToken, a.remote, "", a.srv.checkSession(req.SessionToken))
 	if err != nil {
 		return params.LoginResult{}, err
 	}

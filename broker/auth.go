@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,48 +20,109 @@ const adminName = "admin"
 
 // identity is an authenticated caller.
 type identity struct {
-	Name  string // e.g. "admin", "alice@example.com"
-	Admin bool   // broker administrator: administrator of everything
+	// Name is e.g. "admin", "alice@example.com", or "<client-id>@serviceaccount"
+	// for a service account.
+	Name  string
+	Admin bool // broker administrator: administrator of everything
+}
+
+// serviceAccountDomain ends every service account's name.
+const serviceAccountDomain = "@serviceaccount"
+
+// kind is authz.KindServiceAccount or authz.KindUser.
+func (id *identity) kind() string {
+	if strings.HasSuffix(id.Name, serviceAccountDomain) {
+		return authz.KindServiceAccount
+	}
+	return authz.KindUser
 }
 
 // userTag is the identity as a Juju user tag.
 func (id *identity) userTag() string { return jujuapi.UserTag(id.Name).String() }
 
-// subject is the identity as a relation subject.
-func (id *identity) subject() string { return "user:" + id.Name }
+// subject is the identity as a relation subject, e.g. "user:alice@example.com".
+func (id *identity) subject() string { return id.kind() + ":" + id.Name }
 
 // errBadCreds is what every failed credential check returns, whatever the
 // reason, as Juju does.
 var errBadCreds = jujuapi.ErrBadCreds
 
-// loginPassword authenticates a user name and password. Only the bootstrap
-// admin has a password.
-func (s *Server) loginPassword(ctx context.Context, user, password string) (*identity, error) {
-	if user != adminName || !s.adminPassword.Check(password) {
-		s.metrics.logins.WithLabelValues("password", "refused").Inc()
-		return nil, errBadCreds
+// Login methods, as the metrics and the audit log name them.
+const (
+	loginByPassword          = "password"
+	loginBySessionToken      = "session-token"
+	loginByDevice            = "device"
+	loginByBrowser           = "browser"
+	loginByClientCredentials = "client-credentials"
+)
+
+// credentialCheck checks one set of credentials and returns who they
+// belong to. A refusal is a *jujuapi.Error (unauthorized access, session
+// token invalid); any other error is the broker's own failure.
+type credentialCheck func(ctx context.Context) (*identity, error)
+
+// authenticate runs every login attempt, whatever its method: it waits its
+// turn when the source address keeps failing (see loginThrottle), runs
+// check, and counts and audits the result. claimed is who the caller says
+// it is, if it says (the user of a password login), for the audit log.
+func (s *Server) authenticate(ctx context.Context, method, remote, claimed string, check credentialCheck) (*identity, error) {
+	start := time.Now()
+	source := sourceOf(remote)
+	refund, err := s.throttle.take(ctx, source)
+	if err != nil {
+		s.metrics.logins.WithLabelValues(method, "throttled").Inc()
+		s.audit(auditEvent{Time: start, Identity: claimed, Remote: source, Facade: "Admin", Method: method, Result: "throttled", Duration: time.Since(start)})
+		return nil, err
 	}
-	s.metrics.logins.WithLabelValues("password", "ok").Inc()
-	return s.touchIdentity(ctx, adminName)
+	id, err := check(ctx)
+	result := "ok"
+	switch code := jujuapi.ErrorCode(err); {
+	case err == nil:
+		refund()
+		claimed = id.Name
+	case code == jujuapi.CodeUnauthorized || code == jujuapi.CodeSessionTokenInvalid || code == jujuapi.CodeBadRequest:
+		result = "refused"
+		s.log.Info("login refused", "method", method, "user", claimed, "remote", source, "err", err)
+	default:
+		refund() // the broker's failure, not the caller's guess
+		result = "error"
+		s.log.Warn("login failed", "method", method, "user", claimed, "remote", source, "err", err)
+	}
+	s.metrics.logins.WithLabelValues(method, result).Inc()
+	ev := auditEvent{Time: start, Identity: claimed, Remote: source, Facade: "Admin", Method: method, Result: result, Duration: time.Since(start)}
+	if err != nil {
+		ev.Error = err.Error()
+	}
+	s.audit(ev)
+	return id, err
 }
 
-// loginSession authenticates a session token.
-func (s *Server) loginSession(ctx context.Context, token string) (*identity, error) {
-	var st db.SessionToken
-	err := s.db.WithContext(ctx).Where("token_hash = ?", authz.HashSessionToken(token)).First(&st).Error
-	switch {
-	case errors.Is(err, db.ErrNotFound):
-		s.metrics.logins.WithLabelValues("session-token", "refused").Inc()
-		return nil, jujuapi.Errorf(jujuapi.CodeUnauthorized, "session token unknown or revoked: log in again")
-	case err != nil:
-		s.metrics.logins.WithLabelValues("session-token", "error").Inc()
-		return nil, fmt.Errorf("look up session token: %w", err)
-	case time.Now().After(st.ExpiresAt):
-		s.metrics.logins.WithLabelValues("session-token", "refused").Inc()
-		return nil, jujuapi.Errorf(jujuapi.CodeSessionTokenInvalid, "session token expired at %s: log in again", st.ExpiresAt.UTC().Format(time.RFC3339))
+// checkPassword authenticates a user name and password. Only the bootstrap
+// admin has a password.
+func (s *Server) checkPassword(user, password string) credentialCheck {
+	return func(ctx context.Context) (*identity, error) {
+		if user != adminName || !s.adminPassword.Check(password) {
+			return nil, errBadCreds
+		}
+		return s.touchIdentity(ctx, adminName)
 	}
-	s.metrics.logins.WithLabelValues("session-token", "ok").Inc()
-	return s.touchIdentity(ctx, st.Identity)
+}
+
+// checkSession authenticates a session token.
+func (s *Server) checkSession(token string) credentialCheck {
+	return func(ctx context.Context) (*identity, error) {
+		var st db.SessionToken
+		err := s.db.WithContext(ctx).Where("token_hash = ?", authz.HashSessionToken(token)).First(&st).Error
+		switch {
+		case errors.Is(err, db.ErrNotFound):
+			return nil, jujuapi.Errorf(jujuapi.CodeUnauthorized, "session token unknown or revoked: log in again")
+		case err != nil:
+			return nil, fmt.Errorf("look up session token: %w", err)
+		case time.Now().After(st.ExpiresAt):
+			return nil, jujuapi.Errorf(jujuapi.CodeSessionTokenInvalid, "session token expired at %s: log in again", st.ExpiresAt.UTC().Format(time.RFC3339))
+		}
+		return s.touchIdentity(ctx, st.Identity)
+	}
 }
 
 // lastLoginWrite bounds how often an identity's last login is written: a

@@ -58,6 +58,11 @@ type Config struct {
 	// ModelCreateTimeout bounds how long a controller may take to create a
 	// model before the broker tries the next candidate.
 	ModelCreateTimeout time.Duration
+	// LoginFailureBurst is how many failed logins a source address may make
+	// at once; after that, LoginFailureRate per second (negative disables
+	// the slowdown).
+	LoginFailureBurst int
+	LoginFailureRate  float64
 	// Conn bounds each client connection.
 	Conn   jujuapi.ConnOptions
 	Logger *slog.Logger
@@ -73,6 +78,8 @@ const (
 	DefaultModelCreateTimeout = 30 * time.Second
 	DefaultKeyRotation        = 24 * time.Hour
 	DefaultKeyPrepublish      = 5 * time.Minute
+	DefaultLoginFailureBurst  = 10
+	DefaultLoginFailureRate   = 1.0
 )
 
 func (c *Config) validate() error {
@@ -124,6 +131,12 @@ func (c *Config) validate() error {
 	}
 	if c.SigningKeyPrepublish >= c.SigningKeyRotation {
 		return fmt.Errorf("signing key pre-publication (%s) must be shorter than the rotation period (%s)", c.SigningKeyPrepublish, c.SigningKeyRotation)
+	}
+	if c.LoginFailureBurst <= 0 {
+		c.LoginFailureBurst = DefaultLoginFailureBurst
+	}
+	if c.LoginFailureRate == 0 {
+		c.LoginFailureRate = DefaultLoginFailureRate
 	}
 	if c.ModelCreateTimeout <= 0 {
 		c.ModelCreateTimeout = DefaultModelCreateTimeout

@@ -393,7 +393,7 @@ func (p *modelProxy) authenticate(ctx context.Context, msg *jujuapi.Message) (*i
 		if err := json.Unmarshal(msg.Params, &req); err != nil {
 			return nil, jujuapi.Errorf(jujuapi.CodeBadRequest, "cannot decode params: %v", err)
 		}
-		return p.srv.loginSession(ctx, req.SessionToken)
+		return p.srv.authenticate(ctx, loginBySessionToken, p.remote, "", p.srv.checkSession(req.SessionToken))
 	}
 	var req params.LoginRequest
 	if err := json.Unmarshal(msg.Params, &req); err != nil {
@@ -406,11 +406,7 @@ func (p *modelProxy) authenticate(ctx context.Context, msg *jujuapi.Message) (*i
 	if err != nil {
 		return nil, errBadCreds
 	}
-	id, err := p.srv.loginPassword(ctx, tag.ID, req.Credentials)
-	if err != nil {
-		p.srv.log.Info("login refused", "user", tag.ID, "remote", p.remote, "model", p.modelUUID)
-	}
-	return id, err
+	return p.srv.authenticate(ctx, loginByPassword, p.remote, tag.ID, p.srv.checkPassword(tag.ID, req.Credentials))
 }
 
 // dialModel opens a model connection to m's controller and logs in with a

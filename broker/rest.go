@@ -89,7 +89,7 @@ func (s *Server) restLogin(c echo.Context) error {
 		return restError(http.StatusBadRequest, restapi.CodeBadRequest, "login: expected JSON {user, password}")
 	}
 	ctx := c.Request().Context()
-	id, err := s.loginPassword(ctx, req.User, req.Password)
+	id, err := s.authenticate(ctx, loginByPassword, c.Request().RemoteAddr, req.User, s.checkPassword(req.User, req.Password))
 	if err != nil {
 		return restError(http.StatusUnauthorized, restapi.CodeUnauthorized, "invalid user name or password")
 	}
@@ -109,9 +109,9 @@ func (s *Server) restAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			err error
 		)
 		if user, password, ok := c.Request().BasicAuth(); ok {
-			id, err = s.loginPassword(ctx, user, password)
+			id, err = s.authenticate(ctx, loginByPassword, c.Request().RemoteAddr, user, s.checkPassword(user, password))
 		} else if auth := c.Request().Header.Get("Authorization"); strings.HasPrefix(auth, restapi.BearerAuthScheme+" ") {
-			id, err = s.loginSession(ctx, strings.TrimPrefix(auth, restapi.BearerAuthScheme+" "))
+			id, err = s.authenticate(ctx, loginBySessionToken, c.Request().RemoteAddr, "", s.checkSession(strings.TrimPrefix(auth, restapi.BearerAuthScheme+" ")))
 		} else {
 			return restError(http.StatusUnauthorized, restapi.CodeUnauthorized, "authentication required: log in with jimmctl login, or send basic auth")
 		}

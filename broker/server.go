@@ -43,7 +43,9 @@ type Server struct {
 	health        *controllers.Health
 	routes        *routes
 	metrics       *metrics
-	loginSeen     sync.Map           // identity name → *loginSeen
+	loginSeen     sync.Map // identity name → *loginSeen
+	throttle      *loginThrottle
+	rel           *authz.Relations
 	replicaID     string             // this process, for migration leases
 	routeChecks   singleflight.Group // one route check per model at a time
 
@@ -80,6 +82,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("secrets key: %w", err)
 	}
 	s.adminPassword = authz.NewPasswordCheck(cfg.AdminPassword)
+	s.throttle = newLoginThrottle(cfg.LoginFailureBurst, cfg.LoginFailureRate)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -109,6 +112,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.routes = newRoutes(s.db)
+	s.rel = authz.NewRelations(s.db, s.log)
 	s.registry = controllers.NewRegistry(s.db, s.cipher, s.log)
 	s.pool = controllers.NewPool(s.registry.Resolve, jujuapi.ConnOptions{}, s.log)
 	healthMetrics, err := controllers.NewHealthMetrics(s.metrics.reg)
@@ -309,6 +313,9 @@ func (s *Server) trackControllers(ctx context.Context) error {
 }
 
 func (s *Server) close() {
+	if s.rel != nil {
+		s.rel.Close()
+	}
 	if s.pool != nil {
 		s.pool.Close()
 	}

@@ -77,6 +77,8 @@ func serveFlags(fs *flag.FlagSet) (*broker.Config, func() error) {
 	fs.DurationVar(&cfg.HealthInterval, "health-interval", broker.DefaultHealthInterval, "how often each controller is pinged (at most 5s)")
 	fs.DurationVar(&cfg.SigningKeyRotation, "signing-key-rotation", broker.DefaultKeyRotation, "how long a controller-token signing key signs before the next one takes over")
 	fs.DurationVar(&cfg.SigningKeyPrepublish, "signing-key-prepublish", broker.DefaultKeyPrepublish, "how long a new signing key is published before it starts signing (shorter than the rotation; negative: not at all)")
+	fs.IntVar(&cfg.LoginFailureBurst, "login-failure-burst", broker.DefaultLoginFailureBurst, "failed logins a source address may make before it is slowed down")
+	fs.Float64Var(&cfg.LoginFailureRate, "login-failure-rate", broker.DefaultLoginFailureRate, "failed logins per second a source address may make once its burst is spent (negative: no slowdown)")
 	fs.DurationVar(&cfg.ModelCreateTimeout, "model-create-timeout", broker.DefaultModelCreateTimeout, "how long a controller may take to create a model before the next candidate is tried")
 	fs.DurationVar(&cfg.ProxyDetachAfter, "proxy-detach-after", broker.DefaultProxyDetachAfter, "close the controller side of a model connection idle this long (it logs in again on the next call); negative never")
 	fs.Int64Var(&maxFrame, "max-frame-size", jujuapi.DefaultMaxFrameSize, "largest API frame accepted from a client, in bytes")
