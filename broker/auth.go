@@ -166,6 +166,15 @@ func (s *Server) newSession(ctx context.Context, id *identity) (string, time.Tim
 	return token, expires, nil
 }
 
+// revokeSession ends a session: its token is refused from now on, by every
+// replica. Revoking an unknown or revoked token is not an error.
+func (s *Server) revokeSession(ctx context.Context, token string) error {
+	if err := s.db.WithContext(ctx).Where("token_hash = ?", authz.HashSessionToken(token)).Delete(&db.SessionToken{}).Error; err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	return nil
+}
+
 // Model access levels, Juju's names, ordered.
 const (
 	accessNone  = ""
