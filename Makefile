@@ -25,7 +25,10 @@ fuzz:
 	go test $(GOTESTFLAGS) -run='^$$' -fuzz='^FuzzDecodeMessage$$' -fuzztime=$(FUZZTIME) ./jujuapi/
 	go test $(GOTESTFLAGS) -run='^$$' -fuzz='^FuzzServe$$' -fuzztime=$(FUZZTIME) ./jujuapi/
 
+# The OIDC providers (dex, the zitadel example server) come from
+# JIMM_DEX_BIN and JIMM_OIDC_EXAMPLE_BIN, else .ci/tools.sh builds (and caches) them.
 integration: build
+	if [ -z "$$JIMM_DEX_BIN" ] || [ -z "$$JIMM_OIDC_EXAMPLE_BIN" ]; then eval "$$(bash .ci/tools.sh)"; export JIMM_DEX_BIN JIMM_OIDC_EXAMPLE_BIN; fi; \
 	cd integration && JIMM_DEVCONTROLLER_BIN=$(BIN)/devcontroller JIMM_JIMMD_BIN=$(BIN)/jimmd JIMM_JIMMCTL_BIN=$(BIN)/jimmctl \
 		go test $(GOTESTFLAGS) -count=1 .
 

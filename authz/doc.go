@@ -14,8 +14,10 @@
 //   - [Cipher]: AES-256-GCM encryption at rest of secrets the broker stores
 //     (controller admin passwords, signing keys), bound to the object each
 //     secret belongs to.
-//   - [NewSessionToken] and [HashSessionToken]: opaque login session tokens;
-//     only their hash is ever stored.
+//   - [KeySet.MintSession] and [KeySet.VerifySession]: the session tokens
+//     clients hold after logging in, JWTs whose audience is the broker
+//     itself; the broker stores only their hash ([HashSessionToken]), so
+//     that logging out revokes one.
 //   - [PasswordCheck]: the bootstrap admin's password, kept only as a salted
 //     hash and compared in constant time.
 //

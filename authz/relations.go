@@ -318,9 +318,19 @@ type Relations struct {
 	loadMu    sync.Mutex // serialises loads and starting the listener
 	listening bool
 
-	mu  sync.Mutex // orders invalidations against storing a load
-	gen uint64     // bumped by every invalidation
-	idx atomic.Pointer[index]
+	mu       sync.Mutex // orders invalidations against storing a load
+	gen      uint64     // bumped by every invalidation
+	idx      atomic.Pointer[index]
+	onChange []func()
+}
+
+// OnChange registers fn to be called after every change to relations or
+// groups, made here or by another replica, once checks see it. fn must
+// not block. Register before the first check.
+func (r *Relations) OnChange(fn func()) {
+	r.mu.Lock()
+	r.onChange = append(r.onChange, fn)
+	r.mu.Unlock()
 }
 
 // NewRelations returns a Relations over d. It listens for changes from the
@@ -343,11 +353,21 @@ func (r *Relations) Close() {
 // Relations sees at once.
 func (r *Relations) Groups() *Groups { return &Groups{d: r.d, onChange: r.invalidate} }
 
+// Changed tells r that relations changed in the database through another
+// path (e.g. a model's owner tuple, written with the model in one
+// transaction that also notifies RelationsChannel): checks here see it at
+// once, without waiting for the notification.
+func (r *Relations) Changed() { r.invalidate() }
+
 func (r *Relations) invalidate() {
 	r.mu.Lock()
 	r.gen++
 	r.idx.Store(nil)
+	fns := r.onChange
 	r.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
 }
 
 // index returns the in-memory index, loading it if it was invalidated.
@@ -564,15 +584,7 @@ func (r *Relations) ModelAccess(ctx context.Context, subject, modelUUID, control
 // transitively a member of, in their stored forms (group:<uuid>#member):
 // the subjects whose tuples are the subject's, for db.ModelsFor.
 func (r *Relations) Subjects(ctx context.Context, subject string) ([]string, error) {
-	subj, err := parseSubject(subject)
-	if err != nil {
-		return nil, err
-	}
-	ix, err := r.index(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s, err := ix.subject(subj)
+	ix, s, err := r.resolve(ctx, subject)
 	if err != nil {
 		return nil, err
 	}
@@ -712,4 +724,47 @@ func (ix *index) check(subject, relation, kind, object string) bool {
 		}
 	}
 	return kind != KindGroup && ix.has(subject, Administrator, KindController+":"+BrokerController)
+}
+
+// Objects returns the names of the objects of kind (controller or cloud)
+// that subject has relation to, directly, through an implying relation or
+// through its groups; not those it has only as a broker administrator.
+// Model objects are listed with db.ModelsFor instead.
+func (r *Relations) Objects(ctx context.Context, subject, relation, kind string) ([]string, error) {
+	if kind != KindController && kind != KindCloud {
+		return nil, fmt.Errorf("%w: Objects lists controllers and clouds, not %q", ErrInvalidTuple, kind)
+	}
+	if err := checkRelation(relation, kind); err != nil {
+		return nil, err
+	}
+	ix, s, err := r.resolve(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, who := range append([]string{s}, ix.closure(s)...) {
+		for _, k := range ix.bySubject[who] {
+			name, ok := strings.CutPrefix(k.object, kind+":")
+			if ok && slices.Contains(grantedBy[kind][relation], k.relation) && !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// resolve validates subject (API form) and returns the index and the
+// subject's stored form.
+func (r *Relations) resolve(ctx context.Context, subject string) (*index, string, error) {
+	subj, err := parseSubject(subject)
+	if err != nil {
+		return nil, "", err
+	}
+	ix, err := r.index(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	s, err := ix.subject(subj)
+	return ix, s, err
 }

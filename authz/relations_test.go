@@ -137,6 +137,36 @@ func TestControllerAdministratorAdministersItsModels(t *testing.T) {
 	})
 }
 
+func TestObjectsListsControllersAndCloudsThroughGroups(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := t.Context()
+		r := newRelations(t, d)
+		g := r.Groups()
+		get(g.AddGroup(ctx, "ops"))(t)
+		must(t, g.AddMember(ctx, "ops", "user:dana"))
+		must(t, r.Add(ctx, authz.Tuple{"group:ops#member", authz.Administrator, "controller:c2"}))
+		must(t, r.Add(ctx, authz.Tuple{"user:dana", authz.Administrator, "controller:c1"}))
+		must(t, r.Add(ctx, authz.Tuple{"user:dana", authz.AuditLogViewer, "controller:c3"}))
+		must(t, r.Add(ctx, authz.Tuple{"user:dana", authz.Administrator, "cloud:lxd"}))
+		must(t, r.Add(ctx, authz.Tuple{"user:dana", authz.Administrator, "model:" + model1}))
+		if got := get(r.Objects(ctx, "user:dana", authz.Administrator, authz.KindController))(t); !slices.Equal(got, []string{"c1", "c2"}) {
+			t.Errorf("controllers dana administers: %v", got)
+		}
+		if got := get(r.Objects(ctx, "user:dana", authz.AuditLogViewer, authz.KindController))(t); !slices.Equal(got, []string{"c1", "c2", "c3"}) {
+			t.Errorf("controllers whose audit log dana may read: %v (administrator implies audit_log_viewer)", got)
+		}
+		if got := get(r.Objects(ctx, "user:dana", authz.CanAddModel, authz.KindCloud))(t); !slices.Equal(got, []string{"lxd"}) {
+			t.Errorf("clouds dana may add models to: %v", got)
+		}
+		if got := get(r.Objects(ctx, "user:erin", authz.Administrator, authz.KindController))(t); len(got) != 0 {
+			t.Errorf("controllers erin administers: %v", got)
+		}
+		if _, err := r.Objects(ctx, "user:dana", authz.Reader, authz.KindModel); !errors.Is(err, authz.ErrInvalidTuple) {
+			t.Errorf("Objects of models: %v, want ErrInvalidTuple", err)
+		}
+	})
+}
+
 func TestNestedGroups(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := t.Context()
@@ -175,7 +205,7 @@ func TestNestedGroups(t *testing.T) {
 		var c db.Controller
 		must(t, d.Where("name = ?", "c1").First(&c).Error)
 		must(t, d.Create(&db.Model{UUID: model1, Name: "m1", Owner: "bob", ControllerID: c.ID, Life: "alive"}).Error)
-		rows := get(d.ModelsFor(ctx, subjects))(t)
+		rows := get(d.ModelsFor(ctx, subjects, nil))(t)
 		if len(rows) != 1 || rows[0].UUID != model1 || rows[0].Relation != authz.Writer {
 			t.Fatalf("ModelsFor(Subjects): %+v", rows)
 		}

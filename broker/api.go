@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
 )
@@ -14,8 +15,9 @@ type apiSession struct {
 	srv    *Server
 	remote string
 
-	mu sync.Mutex
-	id *identity // nil until login
+	mu     sync.Mutex
+	id     *identity          // nil until login
+	device *authz.DeviceLogin // from LoginDevice, until GetDeviceSessionToken
 }
 
 // ServeRequest implements jujuapi.Handler.
@@ -29,6 +31,7 @@ func (a *apiSession) ServeRequest(ctx context.Context, req *jujuapi.Message) (an
 	start := now()
 	result, err := a.srv.apiRoot.Serve(ctx, a, req)
 	a.srv.metrics.rpcs.WithLabelValues(req.Type, req.Request, jujuapi.ErrorCode(err)).Observe(since(start))
+	a.auditAPICall(req, start, result, err)
 	return result, err
 }
 
@@ -59,6 +62,9 @@ func buildAPIRoot() *apiRoot {
 	r := &apiRoot{}
 	r.Register("Admin", []int{3, 4}, "Login", jujuapi.Typed((*apiSession).login))
 	r.Register("Admin", []int{4}, "LoginWithSessionToken", jujuapi.Typed((*apiSession).loginWithSessionToken))
+	r.Register("Admin", []int{4}, "LoginDevice", jujuapi.Typed((*apiSession).loginDevice))
+	r.Register("Admin", []int{4}, "GetDeviceSessionToken", jujuapi.Typed((*apiSession).getDeviceSessionToken))
+	r.Register("Admin", []int{4}, "LoginWithClientCredentials", jujuapi.Typed((*apiSession).loginWithClientCredentials))
 	r.Register("Pinger", []int{1}, "Ping", jujuapi.NoParams(func(*apiSession, context.Context) (struct{}, error) { return struct{}{}, nil }))
 	mm := []int{9, 10}
 	r.Register("ModelManager", mm, "ListModels", jujuapi.Typed((*apiSession).listModels))
@@ -67,6 +73,7 @@ func buildAPIRoot() *apiRoot {
 	r.Register("ModelManager", mm, "CreateModel", jujuapi.Typed((*apiSession).createModel))
 	r.Register("ModelManager", mm, "DestroyModels", jujuapi.Typed((*apiSession).destroyModels))
 	r.Register("ModelManager", mm, "ModelStatus", jujuapi.Typed((*apiSession).modelStatus))
+	r.Register("ModelManager", mm, "ModifyModelAccess", jujuapi.Typed((*apiSession).modifyModelAccess))
 	r.Register("Cloud", []int{7}, "Clouds", jujuapi.NoParams((*apiSession).clouds))
 	r.Register("Controller", []int{11}, "ControllerVersion", jujuapi.NoParams((*apiSession).controllerVersion))
 	r.Register("Controller", []int{11}, "GetControllerAccess", jujuapi.Typed((*apiSession).getControllerAccess))
@@ -97,7 +104,7 @@ func (a *apiSession) loginWithSessionToken(ctx context.Context, req params.Login
 	if a.caller() != nil {
 		return params.LoginResult{}, jujuapi.ErrLoggedIn
 	}
-	id, err := a.srv.authenticate(ctx, loginBySessionToken, a.remote, "", a.srv.checkSession(req.SessionToken))
+	id, err := a.srv.authenticate(ctx, loginBySessionToken, a.remote, "", a.srv.checkSessionOrDevice(req.SessionToken))
 	if err != nil {
 		return params.LoginResult{}, err
 	}

@@ -41,7 +41,16 @@ func (id *identity) kind() string {
 func (id *identity) userTag() string { return jujuapi.UserTag(id.Name).String() }
 
 // subject is the identity as a relation subject, e.g. "user:alice@example.com".
-func (id *identity) subject() string { return id.kind() + ":" + id.Name }
+func (id *identity) subject() string { return subjectOf(id.Name) }
+
+// subjectOf is the relation subject of the identity named name:
+// user:<name>, or serviceaccount:<client-id> for "<client-id>@serviceaccount".
+func subjectOf(name string) string {
+	if sa, ok := strings.CutSuffix(name, serviceAccountDomain); ok {
+		return authz.KindServiceAccount + ":" + sa
+	}
+	return authz.KindUser + ":" + name
+}
 
 // errBadCreds is what every failed credential check returns, whatever the
 // reason, as Juju does.
@@ -111,15 +120,24 @@ func (s *Server) checkPassword(user, password string) credentialCheck {
 // checkSession authenticates a session token.
 func (s *Server) checkSession(token string) credentialCheck {
 	return func(ctx context.Context) (*identity, error) {
+		claims, err := s.keys.VerifySession(time.Now(), token, s.issuer(), s.uuid)
+		switch {
+		case errors.Is(err, authz.ErrSessionExpired):
+			// The client's cue to log in again (the Juju client starts a
+			// device login).
+			return nil, jujuapi.Errorf(jujuapi.CodeSessionTokenInvalid, "%v: log in again", err)
+		case err != nil:
+			return nil, jujuapi.Errorf(jujuapi.CodeUnauthorized, "%v", err)
+		}
 		var st db.SessionToken
-		err := s.db.WithContext(ctx).Where("token_hash = ?", authz.HashSessionToken(token)).First(&st).Error
+		err = s.db.WithContext(ctx).Where("token_hash = ?", authz.HashSessionToken(token)).First(&st).Error
 		switch {
 		case errors.Is(err, db.ErrNotFound):
-			return nil, jujuapi.Errorf(jujuapi.CodeUnauthorized, "session token unknown or revoked: log in again")
+			return nil, jujuapi.Errorf(jujuapi.CodeSessionTokenInvalid, "session token revoked (logged out): log in again")
 		case err != nil:
 			return nil, fmt.Errorf("look up session token: %w", err)
-		case time.Now().After(st.ExpiresAt):
-			return nil, jujuapi.Errorf(jujuapi.CodeSessionTokenInvalid, "session token expired at %s: log in again", st.ExpiresAt.UTC().Format(time.RFC3339))
+		case st.Identity != claims.Subject:
+			return nil, jujuapi.Errorf(jujuapi.CodeUnauthorized, "%v: it does not match the session it names", authz.ErrSessionToken)
 		}
 		return s.touchIdentity(ctx, st.Identity)
 	}
@@ -147,7 +165,11 @@ func (s *Server) touchIdentity(ctx context.Context, name string) (*identity, err
 		}
 		seen.at = now
 	}
-	return &identity{Name: name, Admin: name == adminName}, nil
+	admin, err := s.isBrokerAdmin(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &identity{Name: name, Admin: admin}, nil
 }
 
 // loginSeen is when an identity's last login was written.
@@ -156,11 +178,18 @@ type loginSeen struct {
 	at time.Time
 }
 
-// newSession mints a session token for an identity.
+// issuer is the "iss" of the tokens the broker signs.
+func (s *Server) issuer() string { return "jimm-" + s.uuid }
+
+// newSession mints a session token for an identity and records it, so
+// that logging out can revoke it.
 func (s *Server) newSession(ctx context.Context, id *identity) (string, time.Time, error) {
-	token, hash := authz.NewSessionToken()
-	expires := time.Now().Add(s.cfg.SessionTTL).UTC()
-	if err := s.db.WithContext(ctx).Create(&db.SessionToken{TokenHash: hash, Identity: id.Name, ExpiresAt: expires}).Error; err != nil {
+	token, expires, err := s.keys.MintSession(time.Now(), authz.SessionClaims{Subject: id.Name, Issuer: s.issuer(), Audience: s.uuid}, s.cfg.SessionTTL)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	row := db.SessionToken{TokenHash: authz.HashSessionToken(token), Identity: id.Name, ExpiresAt: expires.UTC()}
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
 		return "", time.Time{}, fmt.Errorf("store session for %q: %w", id.Name, err)
 	}
 	return token, expires, nil
@@ -206,26 +235,4 @@ func relationAccess(relation string) string {
 		return accessRead
 	}
 	return accessNone
-}
-
-// modelAccess returns the caller's access to a model: admin for a broker
-// administrator, else the best relation the caller has to it.
-func (s *Server) modelAccess(ctx context.Context, id *identity, modelUUID string) (string, error) {
-	if id.Admin {
-		return accessAdmin, nil
-	}
-	var relations []string
-	err := s.db.WithContext(ctx).Model(&db.Relation{}).
-		Where("subject = ? AND object_kind = 'model' AND object_id = ?", id.subject(), modelUUID).
-		Pluck("relation", &relations).Error
-	if err != nil {
-		return "", fmt.Errorf("check access of %q to model %s: %w", id.Name, modelUUID, err)
-	}
-	best := accessNone
-	for _, r := range relations {
-		if a := relationAccess(r); accessRank(a) > accessRank(best) {
-			best = a
-		}
-	}
-	return best, nil
 }

@@ -63,6 +63,12 @@ type Config struct {
 	// the slowdown).
 	LoginFailureBurst int
 	LoginFailureRate  float64
+	// AuditRetention is how long audit events are kept; zero or negative
+	// keeps them forever (jimmd's default is DefaultAuditRetention).
+	AuditRetention time.Duration
+	// OIDC is the identity provider for people and service accounts;
+	// none when its Issuer is empty.
+	OIDC OIDCConfig
 	// Conn bounds each client connection.
 	Conn   jujuapi.ConnOptions
 	Logger *slog.Logger

@@ -38,7 +38,7 @@ func (a *apiSession) controllerVersion(context.Context) (params.ControllerVersio
 	return params.ControllerVersionResults{Version: a.srv.cfg.JujuVersion}, nil
 }
 
-func (a *apiSession) getControllerAccess(_ context.Context, p params.Entities) (params.UserAccessResults, error) {
+func (a *apiSession) getControllerAccess(ctx context.Context, p params.Entities) (params.UserAccessResults, error) {
 	id := a.caller()
 	out := params.UserAccessResults{Results: make([]params.UserAccessResult, len(p.Entities))}
 	for i, e := range p.Entities {
@@ -49,9 +49,10 @@ func (a *apiSession) getControllerAccess(_ context.Context, p params.Entities) (
 		case t.ID != id.Name && !id.Admin:
 			out.Results[i].Error = jujuapi.ErrPerm
 		default:
-			access := "login"
-			if t.ID == adminName {
-				access = "superuser"
+			access, err := a.srv.controllerAccessOf(ctx, t.ID)
+			if err != nil {
+				out.Results[i].Error = jujuapi.AsError(err)
+				continue
 			}
 			out.Results[i].Result = &params.UserAccess{UserTag: e.Tag, Access: access}
 		}
@@ -104,9 +105,10 @@ func (a *apiSession) userInfo(ctx context.Context, p params.UserInfoRequest) (pa
 		case !ok:
 			out.Results[i].Error = jujuapi.Errorf(jujuapi.CodeUserNotFound, "user %q not found", name)
 		default:
-			access := "login"
-			if name == adminName {
-				access = "superuser"
+			access, err := a.srv.controllerAccessOf(ctx, name)
+			if err != nil {
+				out.Results[i].Error = jujuapi.AsError(err)
+				continue
 			}
 			var last *time.Time
 			if r.LastLogin != nil {

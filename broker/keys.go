@@ -21,8 +21,8 @@ import (
 //     development controller); the JWKS may be cached for half of it;
 //   - when it starts signing, the key before it retires;
 //   - a retired key stays published until every token it signed has
-//     expired (its retirement plus ControllerTokenTTL, and a margin), then
-//     it is deleted.
+//     expired (its retirement plus the longer of ControllerTokenTTL and
+//     SessionTTL, and a margin), then it is deleted.
 //
 // One replica at a time changes the schedule (a transaction lock on
 // PostgreSQL, the single writer on SQLite) and tells the others, which
@@ -93,7 +93,9 @@ func (s *Server) reloadKeys(ctx context.Context) error {
 // when it changed anything.
 func (s *Server) rotateKeys(ctx context.Context) error {
 	now := time.Now().UTC()
-	rotation, prepublish, ttl := s.cfg.SigningKeyRotation, s.cfg.SigningKeyPrepublish, s.cfg.ControllerTokenTTL
+	// A retired key stays until the last token it signed has expired:
+	// controller tokens and session tokens alike.
+	rotation, prepublish, ttl := s.cfg.SigningKeyRotation, s.cfg.SigningKeyPrepublish, max(s.cfg.ControllerTokenTTL, s.cfg.SessionTTL)
 	return s.db.Tx(ctx, func(tx *gorm.DB, notify func(string, string)) error {
 		if s.db.Dialect() == "postgres" {
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", keysLockKey).Error; err != nil {

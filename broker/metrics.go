@@ -40,7 +40,7 @@ func newMetrics() *metrics {
 			Buckets: rpcBuckets,
 		}, []string{"facade", "method", "code"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "jimm_logins_total", Help: "Logins, by method (password, session-token) and result (ok, refused, error).",
+			Name: "jimm_logins_total", Help: "Logins, by method (password, session-token, device, browser, client-credentials) and result (ok, refused, error, throttled).",
 		}, []string{"method", "result"}),
 		models: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "jimm_models", Help: "Models in the routing table, by controller.",

@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -31,13 +32,28 @@ func (a *apiSession) forUser(tag string) (string, error) {
 }
 
 // modelsOf returns the models a user can see, with the best access it has
-// to each, in one query. all (admins only) returns every model with admin.
+// to each, in one query: those it or its groups have a relation to, and
+// those on the controllers it administers. all (admins only), or a broker
+// administrator, gets every model with admin.
 func (s *Server) modelsOf(ctx context.Context, user string, all bool) ([]db.ModelAccess, error) {
-	var subjects []string
 	if !all {
-		subjects = []string{"user:" + user}
+		admin, err := s.isBrokerAdmin(ctx, user)
+		if err != nil {
+			return nil, err
+		}
+		all = admin
 	}
-	rows, err := s.db.ModelsFor(ctx, subjects)
+	var subjects, controllers []string
+	if !all {
+		var err error
+		if subjects, err = s.rel.Subjects(ctx, subjectOf(user)); err != nil {
+			return nil, fmt.Errorf("list the groups of %q: %w", user, err)
+		}
+		if controllers, err = s.administeredControllers(ctx, user); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := s.db.ModelsFor(ctx, subjects, controllers)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +153,7 @@ func (s *Server) accessibleModel(ctx context.Context, id *identity, uuid, want s
 	if err != nil {
 		return nil, err
 	}
-	have, err := s.modelAccess(ctx, id, uuid)
+	have, err := s.modelAccess(ctx, id, m)
 	if err != nil {
 		return nil, err
 	}
@@ -234,6 +250,11 @@ func (a *apiSession) createModel(ctx context.Context, p params.ModelCreateArgs) 
 		}
 		cloud = t.ID
 	}
+	if !id.Admin {
+		if cloud, err = a.srv.cloudForNewModel(ctx, id, cloud); err != nil {
+			return params.ModelInfo{}, err
+		}
+	}
 	return a.srv.createModel(ctx, owner.ID, cloud, p)
 }
 
@@ -326,12 +347,14 @@ func (s *Server) createOn(ctx context.Context, ctl *db.Controller, args params.M
 		UUID: info.UUID, Name: info.Name, Owner: owner.ID, ControllerID: ctl.ID,
 		Cloud: ctl.Cloud, Region: info.CloudRegion, Type: info.Type, Life: "alive",
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.Tx(ctx, func(tx *gorm.DB, notify func(string, string)) error {
 		if err := tx.Create(row).Error; err != nil {
 			return err
 		}
-		return tx.Create(&db.Relation{Subject: "user:" + owner.ID, Relation: "administrator", ObjectKind: "model", ObjectID: info.UUID}).Error
+		notify(authz.RelationsChannel, "")
+		return tx.Create(&db.Relation{Subject: subjectOf(owner.ID), Relation: authz.Administrator, ObjectKind: authz.KindModel, ObjectID: info.UUID}).Error
 	})
+	s.rel.Changed() // the owner's access counts at once, here
 	if err != nil {
 		// Undo on the controller, with a context of its own: the caller's
 		// may be what just ended.
@@ -502,6 +525,7 @@ func (a *apiSession) oneModelStatus(ctx context.Context, tag string) (params.Mod
 func (s *Server) forgetModel(ctx context.Context, uuid string) {
 	err := s.db.Tx(ctx, func(tx *gorm.DB, notify func(string, string)) error {
 		notify(routesChannel, uuid)
+		notify(authz.RelationsChannel, "")
 		var m db.Model
 		if err := tx.Preload("Controller").Where("uuid = ?", uuid).First(&m).Error; err != nil {
 			return err
@@ -518,6 +542,7 @@ func (s *Server) forgetModel(ctx context.Context, uuid string) {
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		s.log.Error("cannot remove a destroyed model from the routing table", "model", uuid, "err", err)
 	}
+	s.rel.Changed()
 	s.routes.forget(uuid)
 }
 

@@ -52,8 +52,9 @@ type modelProxy struct {
 	remote    string
 	ctx       context.Context
 
-	id     *identity // who logged in
-	access string    // their access to the model at login
+	id     *identity          // who logged in
+	access string             // their access to the model at login
+	device *authz.DeviceLogin // from LoginDevice, until GetDeviceSessionToken (before login only)
 
 	// attach serialises sending with moving: a request is recorded as
 	// pending and written to the controller under it, and a move to
@@ -231,8 +232,11 @@ func (p *modelProxy) moveTo(ctlID uint) {
 				continue
 			}
 		}
-		p.forget(c.id)
-		p.reply(c.id, nil, jujuapi.Errorf(jujuapi.CodeTryAgain, "the model moved to another controller during this call, which could not follow it: %v", err))
+		failed := jujuapi.Errorf(jujuapi.CodeTryAgain, "the model moved to another controller during this call, which could not follow it: %v", err)
+		if call, ok := p.forget(c.id); ok {
+			p.auditFailed(call, failed)
+		}
+		p.reply(c.id, nil, failed)
 	}
 }
 
@@ -285,8 +289,12 @@ func (p *modelProxy) login(ctx context.Context) bool {
 			err = jujuapi.UnknownVersionError(msg.Type, msg.Version)
 		case msg.Version != 3 && msg.Version != 4:
 			err = jujuapi.UnknownVersionError(msg.Type, msg.Version)
-		case msg.Request == "Login" || (msg.Request == "LoginWithSessionToken" && msg.Version == 4):
+		case msg.Request == "Login" || (msg.Version == 4 && (msg.Request == "LoginWithSessionToken" || msg.Request == "LoginWithClientCredentials")):
 			result, err = p.controllerLogin(ctx, msg)
+		case msg.Version == 4 && msg.Request == "LoginDevice":
+			result, err = p.loginDevice(ctx)
+		case msg.Version == 4 && msg.Request == "GetDeviceSessionToken":
+			result, err = p.getDeviceSessionToken(ctx)
 		default:
 			err = jujuapi.UnknownMethodError(msg.Type, msg.Version, msg.Request)
 		}
@@ -344,7 +352,7 @@ func (s *Server) dialRoute(ctx context.Context, uuid string, id *identity, reqID
 			}
 			return nil, nil, nil, "", err
 		}
-		access, err := s.modelAccess(ctx, id, m.UUID)
+		access, err := s.modelAccess(ctx, id, m)
 		if err != nil {
 			return nil, nil, nil, "", err
 		}
@@ -388,12 +396,19 @@ func (s *Server) healRoute(ctx context.Context, m *db.Model, redirect error) (st
 }
 
 func (p *modelProxy) authenticate(ctx context.Context, msg *jujuapi.Message) (*identity, error) {
+	if msg.Request == "LoginWithClientCredentials" {
+		var req params.LoginWithClientCredentialsRequest
+		if err := json.Unmarshal(msg.Params, &req); err != nil {
+			return nil, jujuapi.Errorf(jujuapi.CodeBadRequest, "cannot decode params: %v", err)
+		}
+		return p.srv.loginClientCredentials(ctx, p.remote, req.ClientID, req.ClientSecret)
+	}
 	if msg.Request == "LoginWithSessionToken" {
 		var req params.LoginWithSessionTokenRequest
 		if err := json.Unmarshal(msg.Params, &req); err != nil {
 			return nil, jujuapi.Errorf(jujuapi.CodeBadRequest, "cannot decode params: %v", err)
 		}
-		return p.srv.authenticate(ctx, loginBySessionToken, p.remote, "", p.srv.checkSession(req.SessionToken))
+		return p.srv.authenticate(ctx, loginBySessionToken, p.remote, "", p.srv.checkSessionOrDevice(req.SessionToken))
 	}
 	var req params.LoginRequest
 	if err := json.Unmarshal(msg.Params, &req); err != nil {
@@ -419,9 +434,12 @@ func (s *Server) dialModel(ctx context.Context, m *db.Model, id *identity, acces
 	}
 	ctx, cancel := context.WithTimeout(ctx, controllerLoginTimeout)
 	defer cancel()
-	cloudAccess := ""
-	if id.Admin {
-		cloudAccess = "admin"
+	// The token carries exactly the caller's access: to the model, to its
+	// controller (superuser only for broker administrators) and to its
+	// cloud.
+	cloudAccess, err := s.cloudAccess(ctx, id, m.Cloud)
+	if err != nil {
+		return nil, nil, err
 	}
 	claims := map[string]string{
 		jujuapi.ControllerTag(m.Controller.UUID).String(): controllerAccess(id),
@@ -431,7 +449,7 @@ func (s *Server) dialModel(ctx context.Context, m *db.Model, id *identity, acces
 		claims[jujuapi.CloudTag(m.Cloud).String()] = cloudAccess
 	}
 	token, err := s.keys.Mint(time.Now(), authz.TokenClaims{
-		Subject: id.userTag(), Audience: m.Controller.UUID, Access: claims, TTL: s.cfg.ControllerTokenTTL, Issuer: "jimm-" + s.uuid,
+		Subject: id.userTag(), Audience: m.Controller.UUID, Access: claims, TTL: s.cfg.ControllerTokenTTL, Issuer: s.issuer(),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("sign controller token: %w", err)
@@ -528,7 +546,9 @@ func (p *modelProxy) relayUp() {
 		if up == nil {
 			if up, err = p.reattach(env.RequestID); err != nil {
 				p.attach.Unlock()
-				p.forget(env.RequestID)
+				if call, ok := p.forget(env.RequestID); ok {
+					p.auditFailed(call, err)
+				}
 				p.reply(env.RequestID, nil, err)
 				continue
 			}
@@ -583,6 +603,7 @@ func (p *modelProxy) relayDown(up *jujuapi.Conn, ctlUUID []byte) {
 			}
 			if call, ok := p.forget(env.RequestID); ok {
 				observe(rpcs, call, env.ErrorCode)
+				p.auditRelayed(call, env.ErrorCode, env.Error)
 			}
 		}
 		if bytes.Contains(data, ctlUUID) {

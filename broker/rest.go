@@ -21,7 +21,10 @@ func (s *Server) restRoutes(e *echo.Echo) {
 	e.HTTPErrorHandler = restErrorHandler
 	v1 := e.Group("/v1")
 	v1.POST("/login", s.restLogin)
-	authed := v1.Group("", s.restAuth)
+	s.oidcRoutes(e, v1)
+	authed := v1.Group("", s.restAuth, s.restAudit)
+	authed.GET("/audit", s.restListAudit)
+	s.authRoutes(authed)
 	authed.GET("/whoami", func(c echo.Context) error {
 		id := c.Get("identity").(*identity)
 		return c.JSON(http.StatusOK, restapi.WhoAmI{Identity: id.Name, Admin: id.Admin})
@@ -32,8 +35,8 @@ func (s *Server) restRoutes(e *echo.Echo) {
 	admin.GET("/controllers/:name", s.restGetController)
 	admin.DELETE("/controllers/:name", s.restRemoveController)
 	admin.PUT("/controllers/:name/deprecated", s.restSetDeprecated)
-	admin.GET("/models", s.restListModels)
-	admin.GET("/models/:uuid", s.restGetModel)
+	authed.GET("/models", s.restListModels)
+	authed.GET("/models/:uuid", s.restGetModel)
 	admin.PUT("/models/:uuid/migrated", s.restUpdateMigrated)
 	admin.GET("/migrations", s.restListMigrations)
 	admin.POST("/migrations", s.restMigrate)
@@ -84,9 +87,15 @@ func registryError(err error) error {
 }
 
 func (s *Server) restLogin(c echo.Context) error {
-	var req restapi.LoginRequest
+	var req struct {
+		restapi.LoginRequest
+		restapi.ClientCredentialsRequest
+	}
 	if err := c.Bind(&req); err != nil {
-		return restError(http.StatusBadRequest, restapi.CodeBadRequest, "login: expected JSON {user, password}")
+		return restError(http.StatusBadRequest, restapi.CodeBadRequest, "login: expected JSON {user, password} or {client-id, client-secret}")
+	}
+	if req.ClientID != "" {
+		return s.restLoginClientCredentials(c, req.ClientCredentialsRequest)
 	}
 	ctx := c.Request().Context()
 	id, err := s.authenticate(ctx, loginByPassword, c.Request().RemoteAddr, req.User, s.checkPassword(req.User, req.Password))
@@ -262,8 +271,21 @@ func restModel(m *db.Model) restapi.Model {
 }
 
 func (s *Server) restListModels(c echo.Context) error {
+	ctx := c.Request().Context()
+	if id := c.Get("identity").(*identity); !id.Admin {
+		rows, err := s.modelsOf(ctx, id.Name, false)
+		if err != nil {
+			return err
+		}
+		out := make([]restapi.Model, len(rows))
+		for i := range rows {
+			out[i] = restModel(&rows[i].Model)
+			out[i].Controller, out[i].Access = "", rows[i].Relation
+		}
+		return c.JSON(http.StatusOK, out)
+	}
 	var rows []db.Model
-	if err := s.db.WithContext(c.Request().Context()).Preload("Controller").Order("owner, name").Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Preload("Controller").Order("owner, name").Find(&rows).Error; err != nil {
 		return err
 	}
 	out := make([]restapi.Model, len(rows))
@@ -281,6 +303,18 @@ func (s *Server) restGetModel(c echo.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	if id := c.Get("identity").(*identity); !id.Admin {
+		access, err := s.modelAccess(c.Request().Context(), id, &m)
+		if err != nil {
+			return err
+		}
+		if access == accessNone {
+			return restError(http.StatusNotFound, restapi.CodeNotFound, "model "+c.Param("uuid")+" not found")
+		}
+		out := restModel(&m)
+		out.Controller, out.Access = "", access
+		return c.JSON(http.StatusOK, out)
 	}
 	return c.JSON(http.StatusOK, restModel(&m))
 }

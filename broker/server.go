@@ -38,6 +38,7 @@ type Server struct {
 	keys          *authz.KeySet
 	keysMu        sync.Mutex // serialises reloads of keys
 	adminPassword *authz.PasswordCheck
+	oidc          *authz.OIDC // nil: no identity provider
 	registry      *controllers.Registry
 	pool          *controllers.Pool
 	health        *controllers.Health
@@ -46,8 +47,10 @@ type Server struct {
 	loginSeen     sync.Map // identity name → *loginSeen
 	throttle      *loginThrottle
 	rel           *authz.Relations
+	recheck       chan struct{}      // signalled when relations change
 	replicaID     string             // this process, for migration leases
 	routeChecks   singleflight.Group // one route check per model at a time
+	auditLog      *auditLog
 
 	cutoverMu sync.Mutex
 	cutovers  map[string]chan struct{} // model uuid → closed when its cutover ends
@@ -113,6 +116,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.routes = newRoutes(s.db)
 	s.rel = authz.NewRelations(s.db, s.log)
+	s.recheck = make(chan struct{}, 1)
+	s.rel.OnChange(s.accessChanged)
+	s.auditLog = newAuditLog(s.db, s.log, s.metrics.reg)
 	s.registry = controllers.NewRegistry(s.db, s.cipher, s.log)
 	s.pool = controllers.NewPool(s.registry.Resolve, jujuapi.ConnOptions{}, s.log)
 	healthMetrics, err := controllers.NewHealthMetrics(s.metrics.reg)
@@ -133,6 +139,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.cfg.PublicAddress = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.listener.Addr().(*net.TCPAddr).Port))
 	}
 	if s.publicHP, err = hostPorts(s.cfg.PublicAddress); err != nil {
+		return nil, err
+	}
+	if err := s.setupOIDC(); err != nil {
 		return nil, err
 	}
 	if cfg.MetricsListen != "" {
@@ -254,6 +263,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	go s.adoptMigrations(ctx)
 	go s.keyRotation(ctx)
+	go s.recheckAccess(ctx)
+	go s.auditLog.run()
+	go s.auditLog.purge(ctx, s.cfg.AuditRetention)
 	srv := &http.Server{
 		Handler:           s.handler(),
 		TLSConfig:         s.tlsConfig,
@@ -287,6 +299,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		msrv.Shutdown(shutdownCtx)
 	}
 	s.conns.Wait()
+	s.closeAudit() // write what the last calls queued
 	s.close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

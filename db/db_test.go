@@ -184,7 +184,7 @@ func TestModelsForIsOneFilteredQuery(t *testing.T) {
 		d.WithContext(ctx).Create(&db.Relation{Subject: "group:ops#member", Relation: "reader", ObjectKind: "model", ObjectID: "mcarol"})
 		d.WithContext(ctx).Create(&db.Relation{Subject: "user:alice", Relation: "reader", ObjectKind: "cloud", ObjectID: "mbob"})
 
-		got, err := d.ModelsFor(ctx, []string{"user:alice", "group:ops#member"})
+		got, err := d.ModelsFor(ctx, []string{"user:alice", "group:ops#member"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,9 +198,24 @@ func TestModelsForIsOneFilteredQuery(t *testing.T) {
 		if len(got) != 2 || seen["malice"] != "administrator" || seen["mcarol"] != "reader" {
 			t.Fatalf("models for alice+ops: %v (a cloud relation with a model's id must not count)", seen)
 		}
-		all, err := d.ModelsFor(ctx, nil)
+		all, err := d.ModelsFor(ctx, nil, nil)
 		if err != nil || len(all) != 3 {
 			t.Fatalf("all models: %v, %d", err, len(all))
+		}
+		// An administrator of the controller: its models as administrator,
+		// besides the subject's own relations.
+		c2 := addController(t, d, "ctl-b", "u-b")
+		d.WithContext(ctx).Create(&db.Model{UUID: "mdave", Name: "m", Owner: "dave", ControllerID: c2.ID, Cloud: "localhost", Region: "r1", Life: "alive"})
+		got, err = d.ModelsFor(ctx, []string{"user:alice"}, []string{c2.Name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen = map[string]string{}
+		for _, m := range got {
+			seen[m.UUID] = m.Relation
+		}
+		if len(got) != 2 || seen["malice"] != "administrator" || seen["mdave"] != "administrator" || got[0].AgentVersion != "3.5.4" {
+			t.Fatalf("models for alice as administrator of ctl-b: %+v", got)
 		}
 	})
 }

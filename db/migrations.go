@@ -139,6 +139,24 @@ CREATE TABLE groups (
 CREATE UNIQUE INDEX groups_uuid ON groups (uuid);
 CREATE UNIQUE INDEX groups_name ON groups (name);
 `},
+	{6, "audit events", `
+CREATE TABLE audit_events (
+	id {{id}},
+	time {{ts}} NOT NULL,
+	identity TEXT NOT NULL DEFAULT '',
+	remote TEXT NOT NULL DEFAULT '',
+	model TEXT NOT NULL DEFAULT '',
+	facade TEXT NOT NULL,
+	method TEXT NOT NULL,
+	result TEXT NOT NULL,
+	error TEXT NOT NULL DEFAULT '',
+	duration_us BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX audit_events_time ON audit_events (time);
+CREATE INDEX audit_events_identity ON audit_events (identity, id);
+CREATE INDEX audit_events_model ON audit_events (model, id);
+CREATE INDEX audit_events_method ON audit_events (method, id);
+`},
 }
 
 // dialectSQL fills a migration's placeholders for a dialect.

@@ -125,3 +125,20 @@ type Group struct {
 	UUID      string    `gorm:"column:uuid;not null;uniqueIndex"`
 	Name      string    `gorm:"not null;uniqueIndex"`
 }
+
+// AuditEvent is one audit record: a login attempt or a call that changed
+// (or tried to change) state. It never holds a secret: no call's
+// parameters, only who, where, what and how it ended.
+type AuditEvent struct {
+	ID       int64     `gorm:"primaryKey"`
+	Time     time.Time `gorm:"not null"`
+	Identity string    `gorm:"not null;default:''"` // for a failed login, who the caller claimed to be
+	Remote   string    `gorm:"not null;default:''"` // the source address
+	Model    string    `gorm:"not null;default:''"` // the model's UUID, if any
+	Facade   string    `gorm:"not null"`
+	Method   string    `gorm:"not null"`
+	Result   string    `gorm:"not null"` // ok, refused, error, throttled, or an error code
+	Error    string    `gorm:"not null;default:''"`
+	// DurationMicros is how long the call took, in microseconds.
+	DurationMicros int64 `gorm:"column:duration_us;not null;default:0"`
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
@@ -34,20 +35,33 @@ type ModelAccess struct {
 }
 
 // ModelsFor returns, in one query, the live routes of the models any of
-// subjects (e.g. "user:alice", "group:ops#member") has a relation to, with
-// the relation; a model appears once per relation. With subjects nil it
-// returns every model, with an empty relation.
-func (d *DB) ModelsFor(ctx context.Context, subjects []string) ([]ModelAccess, error) {
-	q := d.WithContext(ctx).Table("models").
-		Select("models.*, controllers.agent_version AS agent_version").
-		Joins("JOIN controllers ON controllers.id = models.controller_id")
-	if subjects != nil {
-		q = q.Select("models.*, controllers.agent_version AS agent_version, relations.relation AS relation").
+// subjects (e.g. "user:alice", "group:<uuid>#member") has a relation to,
+// with the relation, and of the models hosted on the controllers named
+// controllers (their administrators'), with relation "administrator"; a model
+// appears once per relation. With subjects nil it returns every model,
+// with an empty relation.
+func (d *DB) ModelsFor(ctx context.Context, subjects, controllers []string) ([]ModelAccess, error) {
+	base := func() *gorm.DB {
+		return d.WithContext(ctx).Table("models").Joins("JOIN controllers ON controllers.id = models.controller_id")
+	}
+	var q *gorm.DB
+	switch {
+	case subjects == nil:
+		q = base().Select("models.*, controllers.agent_version AS agent_version").Order("models.owner, models.name")
+	case len(controllers) == 0:
+		q = base().Select("models.*, controllers.agent_version AS agent_version, relations.relation AS relation").
+			Joins("JOIN relations ON relations.object_kind = 'model' AND relations.object_id = models.uuid").
+			Where("relations.subject IN ?", subjects).Order("models.owner, models.name")
+	default:
+		related := base().Select("models.*, controllers.agent_version AS agent_version, relations.relation AS relation").
 			Joins("JOIN relations ON relations.object_kind = 'model' AND relations.object_id = models.uuid").
 			Where("relations.subject IN ?", subjects)
+		administered := base().Select("models.*, controllers.agent_version AS agent_version, 'administrator' AS relation").
+			Where("controllers.name IN ?", controllers)
+		q = d.WithContext(ctx).Raw("? UNION ALL ? ORDER BY owner, name", related, administered)
 	}
 	var out []ModelAccess
-	if err := q.Order("models.owner, models.name").Scan(&out).Error; err != nil {
+	if err := q.Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("list models: %w", err)
 	}
 	return out, nil

@@ -159,6 +159,7 @@ type brokerEnv struct {
 	ctl   *jimmproc.Ctl
 	ctls  map[string]*controller
 	specs []ctlSpec
+	env   []string // added to jimmd's environment, e.g. JIMM_OIDC_CLIENT_SECRET
 }
 
 // newBrokerEnv starts jimmd on a database of its own with the given extra
@@ -166,8 +167,17 @@ type brokerEnv struct {
 // jimmctl add-controller and waits until the broker sees them up.
 func newBrokerEnv(t *testing.T, bins *brokerBins, jimmdArgs ...string) *brokerEnv {
 	t.Helper()
-	e := &brokerEnv{t: t, bins: bins, ctls: map[string]*controller{}, specs: threeControllers}
+	e := &brokerEnv{t: t, bins: bins, ctls: map[string]*controller{}}
 	e.startBroker(newTestDatabase(t), jimmdArgs)
+	e.addControllers(t, threeControllers)
+	return e
+}
+
+// addControllers starts controllers trusting the broker, registers them
+// with jimmctl add-controller and waits until the broker sees them up.
+func (e *brokerEnv) addControllers(t *testing.T, specs []ctlSpec) {
+	t.Helper()
+	e.specs = specs
 	e.startControllers()
 	for _, s := range e.specs {
 		out := e.jimmctl(t, "add-controller", e.ctls[s.name].FilePath)
@@ -178,7 +188,6 @@ func newBrokerEnv(t *testing.T, bins *brokerBins, jimmdArgs ...string) *brokerEn
 	for _, s := range e.specs {
 		e.waitStatus(t, s.name, "up", 10*time.Second)
 	}
-	return e
 }
 
 // startBroker starts jimmd on a free port (trying another when the port
@@ -193,6 +202,7 @@ func (e *brokerEnv) startBroker(dsn string, args []string) {
 		AdminPassword: brokerAdminPassword,
 		SecretsKey:    randomHex(32),
 		Args:          args,
+		Env:           e.env,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -513,11 +523,12 @@ type restModel struct {
 	UUID       string    `json:"uuid" yaml:"uuid"`
 	Name       string    `json:"name" yaml:"name"`
 	Owner      string    `json:"owner" yaml:"owner"`
-	Controller string    `json:"controller" yaml:"controller"`
+	Controller string    `json:"controller,omitempty" yaml:"controller,omitempty"`
 	Cloud      string    `json:"cloud" yaml:"cloud"`
 	Region     string    `json:"region" yaml:"region"`
 	Life       string    `json:"life" yaml:"life"`
 	CreatedAt  time.Time `json:"created-at" yaml:"created-at"`
+	Access     string    `json:"access,omitempty" yaml:"access,omitempty"`
 }
 
 // decodeStrictJSON decodes jimmctl's JSON output, refusing unknown fields.

@@ -84,7 +84,10 @@ func TestBrokerKeyRotation(t *testing.T) {
 	e := newBrokerEnv(t, bins,
 		"--signing-key-rotation", krRotation.String(),
 		"--signing-key-prepublish", krPrepublish.String(),
-		"--controller-token-ttl", krTokenTTL.String())
+		"--controller-token-ttl", krTokenTTL.String(),
+		// Keys stay published until the session tokens they signed
+		// expire too: keep those as short.
+		"--session-ttl", krTokenTTL.String())
 	b := krStartReplica(t, e)
 
 	// The controllers trust replica A's JWKS only (see startControllers):

@@ -71,6 +71,8 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		a.migrateCommand(),
 		a.listMigrationsCommand(),
 		a.showMigrationCommand(),
+		a.auditCommand(),
+		a.authCommand(),
 	)
 	return root
 }
@@ -164,20 +166,27 @@ func explainAuth(err error, s Settings) error {
 }
 
 func (a *app) loginCommand() *cobra.Command {
-	var user, passwordFile string
+	var user, passwordFile, clientID, clientSecretFile string
 	cmd := &cobra.Command{
-		Use:   "login [--url URL] [--ca-cert FILE] [--user USER] [--password-file FILE]",
+		Use:   "login [--url URL] [--ca-cert FILE] [--user USER] [--password-file FILE] [--client-id ID --client-secret-file FILE]",
 		Short: "Log in to the broker and save the session for later commands",
-		Long: `Log in to the broker with a user name and password, and save the broker's URL,
-its CA certificate (if given), the session token, identity and expiry in the
-saved config (mode 0600).
+		Long: `Log in to the broker, and save the broker's URL, its CA certificate (if
+given), the session token, identity and expiry in the saved config (mode 0600).
 
-The user defaults to $JIMM_USER, else it is asked for on the terminal. The
-password comes from --password-file (- for stdin), else $JIMM_PASSWORD, else it
-is asked for on the terminal (not echoed on Linux), else read as one line from
-stdin.`,
-		Example: `  jimmctl login --url https://jimm.example.com:443 --ca-cert ca.pem --user admin`,
-		Args:    noArgs,
+With no user and no password, log in as a person through the broker's identity
+provider: jimmctl prints a URL and a code on stderr, and waits while you visit
+the URL in a browser, enter the code and log in there.
+
+With --client-id, log in as that service account: the client secret comes from
+--client-secret-file, else $JIMM_CLIENT_SECRET.
+
+With --user (default $JIMM_USER), log in with a password: it comes from
+--password-file (- for stdin), else $JIMM_PASSWORD, else it is asked for on the
+terminal (not echoed on Linux), else read as one line from stdin.`,
+		Example: `  jimmctl login --url https://jimm.example.com:443 --ca-cert ca.pem
+  jimmctl login --url https://jimm.example.com:443 --ca-cert ca.pem --user admin
+  JIMM_CLIENT_SECRET=... jimmctl login --client-id ci-deployer`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := a.settings(cmd)
 			if err != nil {
@@ -194,6 +203,13 @@ stdin.`,
 			in := newLineReader(cmd)
 			if user == "" {
 				user = strings.TrimSpace(a.getenv(EnvUser))
+			}
+			if clientID != "" || (user == "" && passwordFile == "" && a.getenv(EnvPassword) == "") {
+				resp, err := a.identityProviderLogin(cmd, s, ca, clientID, clientSecretFile)
+				if err != nil {
+					return err
+				}
+				return a.saveLogin(cmd, s, ca, resp)
 			}
 			if user == "" {
 				if !in.tty {
@@ -229,30 +245,13 @@ stdin.`,
 			if resp.Identity == "" {
 				resp.Identity = user
 			}
-			saved := SavedConfig{URL: s.URL, CACert: string(ca), Token: resp.Token, Identity: resp.Identity, ExpiresAt: resp.ExpiresAt}
-			if err := SaveConfig(s.Path, saved); err != nil {
-				return fmt.Errorf("logged in, but could not save the session: %w", err)
-			}
-			switch {
-			case strings.TrimSpace(a.getenv(EnvToken)) != "":
-				fmt.Fprintf(cmd.ErrOrStderr(), "WARNING %s is set: later commands use it, not this session\n", EnvToken)
-			case strings.TrimSpace(a.getenv(EnvUser)) != "" && a.getenv(EnvPassword) != "":
-				fmt.Fprintf(cmd.ErrOrStderr(), "WARNING %s and %s are set: later commands use them, not this session\n", EnvUser, EnvPassword)
-			}
-			result := loginResult{URL: s.URL, Identity: resp.Identity, ExpiresAt: resp.ExpiresAt, ConfigFile: s.Path}
-			if a.format.String() == FormatTabular {
-				expires := "session expires " + formatTime(resp.ExpiresAt)
-				if resp.ExpiresAt.IsZero() {
-					expires = "session expiry unknown"
-				}
-				_, err := fmt.Fprintf(cmd.OutOrStdout(), "logged in to %s as %s (%s)\n", s.URL, resp.Identity, expires)
-				return err
-			}
-			return write(cmd.OutOrStdout(), a.format.String(), result, nil)
+			return a.saveLogin(cmd, s, ca, resp)
 		},
 	}
-	cmd.Flags().StringVar(&user, "user", "", "user name (default $JIMM_USER, else asked for)")
+	cmd.Flags().StringVar(&user, "user", "", "user name for a password login (default $JIMM_USER; without a user or password: log in through the identity provider)")
 	cmd.Flags().StringVar(&passwordFile, "password-file", "", "read the password from this file (- for stdin; one trailing newline is dropped)")
+	cmd.Flags().StringVar(&clientID, "client-id", "", "log in as this service account (client credentials)")
+	cmd.Flags().StringVar(&clientSecretFile, "client-secret-file", "", "read the service account's client secret from this file (default $JIMM_CLIENT_SECRET)")
 	return cmd
 }
 
@@ -353,10 +352,12 @@ func (r *lineReader) readAll() (string, error) {
 func (a *app) logoutCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "logout",
-		Short: "Forget the saved session token",
-		Long: `Forget the session token saved by jimmctl login (the broker's URL and CA
-certificate are kept, so that the next login needs no --url). The broker has
-no call to end a session early: the token stays valid there until it expires.`,
+		Short: "End the saved session and forget its token",
+		Long: `End the session saved by jimmctl login at the broker (its token is refused
+from then on, by the Juju client as well) and forget the token (the broker's
+URL and CA certificate are kept, so that the next login needs no --url). If the
+broker cannot be reached, the token is forgotten anyway and stays valid there
+until it expires.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := a.settings(cmd)
@@ -373,11 +374,18 @@ no call to end a session early: the token stays valid there until it expires.`,
 				msg = fmt.Sprintf("no saved session for %s (the saved session is for %s, left alone)", s.URL, saved.URL)
 				result.URL = s.URL
 			default:
+				revokeErr := a.revokeSaved(cmd, saved)
 				saved.Token, saved.Identity, saved.ExpiresAt = "", "", time.Time{}
 				if err := SaveConfig(s.Path, saved); err != nil {
 					return err
 				}
 				result.LoggedOut = true
+				result.Revoked = revokeErr == nil
+				if revokeErr == nil {
+					msg = fmt.Sprintf("logged out of %s: ended the session of %s", result.URL, result.Identity)
+					break
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "WARNING could not end the session at the broker: %v\n", revokeErr)
 				msg = fmt.Sprintf("logged out of %s: forgot the session of %s", result.URL, result.Identity)
 				if !s.Saved.ExpiresAt.IsZero() {
 					msg += fmt.Sprintf(" (it stays valid on the broker until %s)", formatTime(s.Saved.ExpiresAt))
@@ -399,6 +407,8 @@ type logoutResult struct {
 	URL       string `json:"url" yaml:"url"`
 	Identity  string `json:"identity,omitempty" yaml:"identity,omitempty"`
 	LoggedOut bool   `json:"logged-out" yaml:"logged-out"`
+	// Revoked says the broker ended the session (else it was only forgotten).
+	Revoked bool `json:"revoked" yaml:"revoked"`
 }
 
 func (a *app) whoamiCommand() *cobra.Command {

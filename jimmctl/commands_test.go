@@ -145,7 +145,7 @@ func TestLoginFailures(t *testing.T) {
 	}{
 		{name: "wrong password", stdin: "nope\n", args: []string{"--user", fakeAdmin}, wantErr: "invalid user name or password (check the user name and password)"},
 		{name: "no password", stdin: "", args: []string{"--user", fakeAdmin}, wantErr: "no password given"},
-		{name: "no user", stdin: "pw\n", wantErr: "no user given: pass --user or set JIMM_USER"},
+		{name: "no user", stdin: "pw\n", args: []string{"--password-file", "-"}, wantErr: "no user given: pass --user or set JIMM_USER"},
 		{name: "user and password from env", env: map[string]string{EnvUser: fakeAdmin, EnvPassword: fakeAdminPassword}},
 		{name: "no URL", env: map[string]string{EnvURL: ""}, args: []string{"--user", fakeAdmin}, wantErr: "no broker configured"},
 	}

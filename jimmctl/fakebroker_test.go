@@ -38,6 +38,7 @@ type fakeBroker struct {
 	added       []restapi.AddControllerRequest // every accepted add request
 	auth        []string                       // "bearer <token>" or "basic <user>" per authenticated request
 	fail500     bool                           // answer everything with a plain-text 500
+	oidc        fakeIdentityProvider           // device logins, service accounts, logouts (fakebroker_oidc_test.go)
 
 	// Migrations: each GET of a running migration plays the next step of
 	// its script, so that a client polling it sees every phase in turn.
@@ -45,6 +46,9 @@ type fakeBroker struct {
 	nextScript     []migrationStep  // the script the next POST gets
 	migrationGets  int              // GETs of one migration
 	failMigrations int              // answer that many GETs of one migration with a 503
+
+	auditEvents  []restapi.AuditEvent // any order; listed newest (highest id) first
+	auditQueries []string             // the raw query of every audit request
 }
 
 // fakeMigration is a migration and what is left of its script.
@@ -92,9 +96,13 @@ func newFakeBroker(t *testing.T) *fakeBroker {
 		tokens:      map[string]string{},
 		controllers: map[string]restapi.Controller{},
 		models:      map[string]restapi.Model{},
+		oidc:        fakeIdentityProvider{serviceAccounts: map[string]string{fakeClientID: fakeClientSecret}},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+restapi.PathLogin, f.login)
+	mux.HandleFunc("POST "+restapi.PathLoginDevice, f.startDevice)
+	mux.HandleFunc("POST "+restapi.PathLoginDeviceToken, f.deviceToken)
+	mux.HandleFunc("POST "+restapi.PathLogout, f.authed(f.logout))
 	mux.HandleFunc("GET "+restapi.PathWhoAmI, f.authed(f.whoami))
 	mux.HandleFunc("GET "+restapi.PathControllers, f.authed(f.listControllers))
 	mux.HandleFunc("POST "+restapi.PathControllers, f.authed(f.addController))
@@ -107,6 +115,7 @@ func newFakeBroker(t *testing.T) *fakeBroker {
 	mux.HandleFunc("GET "+restapi.PathMigrations, f.authed(f.listMigrations))
 	mux.HandleFunc("POST "+restapi.PathMigrations, f.authed(f.migrate))
 	mux.HandleFunc("GET "+restapi.PathMigration+"{id}", f.authed(f.getMigration))
+	mux.HandleFunc("GET "+restapi.PathAudit, f.authed(f.listAudit))
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		fail := f.fail500
@@ -195,9 +204,13 @@ func writeError(w http.ResponseWriter, status int, code, format string, args ...
 }
 
 func (f *fakeBroker) login(w http.ResponseWriter, r *http.Request) {
-	var req restapi.LoginRequest
+	var req loginBody
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, restapi.CodeBadRequest, "bad login request: %v", err)
+		return
+	}
+	if req.ClientID != "" {
+		f.clientCredentialsLogin(w, req.ClientCredentialsRequest)
 		return
 	}
 	f.mu.Lock()

@@ -166,14 +166,25 @@ func controllerDetail(w io.Writer, c restapi.Controller) {
 
 var modelHeader = []string{"UUID", "NAME", "OWNER", "CONTROLLER", "CLOUD/REGION", "LIFE"}
 
+// modelTable prints models; a non-administrator's listing, which names no
+// controller, has an ACCESS column instead of CONTROLLER.
 func modelTable(w io.Writer, ms []restapi.Model) {
-	row(w, slices.Clone(modelHeader)...)
+	byAccess := len(ms) > 0 && !slices.ContainsFunc(ms, func(m restapi.Model) bool { return m.Controller != "" })
+	header := slices.Clone(modelHeader)
+	if byAccess {
+		header[3] = "ACCESS"
+	}
+	row(w, header...)
 	for _, m := range ms {
 		cr := m.Cloud
 		if m.Region != "" {
 			cr += "/" + m.Region
 		}
-		row(w, m.UUID, m.Name, m.Owner, m.Controller, cr, m.Life)
+		where := m.Controller
+		if byAccess {
+			where = m.Access
+		}
+		row(w, m.UUID, m.Name, m.Owner, where, cr, m.Life)
 	}
 }
 

@@ -105,16 +105,20 @@ type SetDeprecatedRequest struct {
 	Deprecated bool `json:"deprecated"`
 }
 
-// Model is a model in the routing table, for admins.
+// Model is a model in the routing table. Broker administrators see every
+// model and the controller hosting it; other callers see the models they
+// have access to, with their access (read, write or admin), and no
+// controller.
 type Model struct {
 	UUID       string    `json:"uuid" yaml:"uuid"`
 	Name       string    `json:"name" yaml:"name"`
 	Owner      string    `json:"owner" yaml:"owner"`
-	Controller string    `json:"controller" yaml:"controller"`
+	Controller string    `json:"controller,omitempty" yaml:"controller,omitempty"`
 	Cloud      string    `json:"cloud" yaml:"cloud"`
 	Region     string    `json:"region" yaml:"region"`
 	Life       string    `json:"life" yaml:"life"`
 	CreatedAt  time.Time `json:"created-at" yaml:"created-at"`
+	Access     string    `json:"access,omitempty" yaml:"access,omitempty"`
 }
 
 // MigrateRequest asks the broker to move a model to another controller.

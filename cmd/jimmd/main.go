@@ -80,9 +80,17 @@ func serveFlags(fs *flag.FlagSet) (*broker.Config, func() error) {
 	fs.IntVar(&cfg.LoginFailureBurst, "login-failure-burst", broker.DefaultLoginFailureBurst, "failed logins a source address may make before it is slowed down")
 	fs.Float64Var(&cfg.LoginFailureRate, "login-failure-rate", broker.DefaultLoginFailureRate, "failed logins per second a source address may make once its burst is spent (negative: no slowdown)")
 	fs.DurationVar(&cfg.ModelCreateTimeout, "model-create-timeout", broker.DefaultModelCreateTimeout, "how long a controller may take to create a model before the next candidate is tried")
+	fs.DurationVar(&cfg.AuditRetention, "audit-retention", broker.DefaultAuditRetention, "how long audit events are kept before they are purged (0: forever)")
 	fs.DurationVar(&cfg.ProxyDetachAfter, "proxy-detach-after", broker.DefaultProxyDetachAfter, "close the controller side of a model connection idle this long (it logs in again on the next call); negative never")
 	fs.Int64Var(&maxFrame, "max-frame-size", jujuapi.DefaultMaxFrameSize, "largest API frame accepted from a client, in bytes")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	var oidcScopes string
+	fs.StringVar(&cfg.OIDC.Issuer, "oidc-issuer", "", "OpenID Connect issuer URL of the identity provider for people and service accounts; empty: none (only the bootstrap admin can log in)")
+	fs.StringVar(&cfg.OIDC.ClientID, "oidc-client-id", "", "the broker's client id at the identity provider")
+	fs.StringVar(&cfg.OIDC.ClientSecret, "oidc-client-secret", "", "the broker's client secret at the identity provider (prefer JIMM_OIDC_CLIENT_SECRET)")
+	fs.StringVar(&oidcScopes, "oidc-scopes", "openid,email,profile", "comma-separated scopes requested at login")
+	fs.StringVar(&cfg.OIDC.CACertFile, "oidc-ca-cert", "", "PEM file of the CA to trust for the identity provider's certificate (default: the system roots)")
+	fs.StringVar(&cfg.OIDC.IdentityClaim, "oidc-identity-claim", "email", "ID token claim that names people: email (must be verified) or sub")
 	return cfg, func() error {
 		var level slog.Level
 		if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -90,6 +98,11 @@ func serveFlags(fs *flag.FlagSet) (*broker.Config, func() error) {
 		}
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 		cfg.Conn = jujuapi.ConnOptions{MaxFrameSize: maxFrame}
+		for _, sc := range strings.Split(oidcScopes, ",") {
+			if sc = strings.TrimSpace(sc); sc != "" {
+				cfg.OIDC.Scopes = append(cfg.OIDC.Scopes, sc)
+			}
+		}
 		if secretsKeyFile != "" {
 			raw, err := os.ReadFile(secretsKeyFile)
 			if err != nil {

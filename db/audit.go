@@ -1,0 +1,102 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Bounds of one page of audit events.
+const (
+	DefaultAuditLimit = 50
+	MaxAuditLimit     = 1000
+)
+
+// AuditFilter selects audit events. Empty fields match everything.
+type AuditFilter struct {
+	Identity string
+	Model    string // a model's UUID
+	Method   string
+	// Since and Until bound the events' time: Since <= time < Until.
+	Since, Until time.Time
+	// After is a cursor: only events older than the one with this id (the
+	// last of the previous page) are returned. Zero starts from the newest.
+	After int64
+	// Limit is the page size: DefaultAuditLimit when zero or negative, at
+	// most MaxAuditLimit.
+	Limit int
+}
+
+// AddAuditEvents stores events in one INSERT.
+func (d *DB) AddAuditEvents(ctx context.Context, events []AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if err := d.WithContext(ctx).Create(&events).Error; err != nil {
+		return fmt.Errorf("store %d audit events: %w", len(events), err)
+	}
+	return nil
+}
+
+// AuditEvents returns one page of the events f selects, newest first, and
+// the cursor of the next page (0 when this page is the last).
+func (d *DB) AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, int64, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultAuditLimit
+	}
+	limit = min(limit, MaxAuditLimit)
+	q := d.WithContext(ctx).Model(&AuditEvent{})
+	if f.Identity != "" {
+		q = q.Where("identity = ?", f.Identity)
+	}
+	if f.Model != "" {
+		q = q.Where("model = ?", f.Model)
+	}
+	if f.Method != "" {
+		q = q.Where("method = ?", f.Method)
+	}
+	if !f.Since.IsZero() {
+		q = q.Where("time >= ?", f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		q = q.Where("time < ?", f.Until.UTC())
+	}
+	if f.After > 0 {
+		q = q.Where("id < ?", f.After)
+	}
+	var out []AuditEvent
+	// One more than a page says whether there is a next one.
+	if err := q.Order("id DESC").Limit(limit + 1).Find(&out).Error; err != nil {
+		return nil, 0, fmt.Errorf("list audit events: %w", err)
+	}
+	var next int64
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// PurgeAuditEvents deletes the events older than before, batch rows per
+// statement so that no statement holds locks for long, and returns how
+// many it deleted. Deleting is idempotent: replicas purging at once only
+// repeat each other's work.
+func (d *DB) PurgeAuditEvents(ctx context.Context, before time.Time, batch int) (int64, error) {
+	if batch <= 0 {
+		batch = 10000
+	}
+	var total int64
+	for {
+		res := d.WithContext(ctx).Exec(
+			"DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE time < ? ORDER BY id LIMIT ?)",
+			before.UTC(), batch)
+		if res.Error != nil {
+			return total, fmt.Errorf("purge audit events older than %s: %w", before.UTC().Format(time.RFC3339), res.Error)
+		}
+		total += res.RowsAffected
+		if res.RowsAffected < int64(batch) {
+			return total, nil
+		}
+	}
+}
