@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -374,6 +375,71 @@ func TestAccessPeopleGroupsAndRelations(t *testing.T) {
 	}
 	if r, _ := bob.ctl.Run(ctx, "auth", "relation", "add", bobSubj, "administrator", model); r.ExitCode == 0 {
 		t.Errorf("Bob added himself as the model's administrator with jimmctl: %s", r)
+	}
+
+	// The audit log holds the scenario's logins and changes, readable only
+	// with audit_log_viewer, and no secret.
+	if r, _ := bob.ctl.Run(ctx, "audit", "list"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "audit_log_viewer") {
+		t.Errorf("Bob read the audit log without audit_log_viewer, or the refusal does not say what he lacks: %s", r)
+	}
+	e.jimmctl(t, "auth", "relation", "add", bobSubj, "audit_log_viewer", "controller:jimm")
+	want := map[string]restAuditEvent{
+		"Alice's device login":            {Identity: "alice@example.com", Facade: "Admin", Method: "device", Result: "ok"},
+		"Carol's device login":            {Identity: "carol@example.com", Facade: "Admin", Method: "device", Result: "ok"},
+		"Bob's session-token login":       {Identity: "bob@example.com", Facade: "Admin", Method: "session-token", Result: "ok"},
+		"Alice creating her model":        {Identity: "alice@example.com", Facade: "ModelManager", Method: "CreateModel", Model: info.UUID, Result: "ok"},
+		"Alice's refused CreateModel":     {Identity: "alice@example.com", Facade: "ModelManager", Method: "CreateModel", Result: "unauthorized access"},
+		"Alice's grant to Bob":            {Identity: "alice@example.com", Facade: "ModelManager", Method: "ModifyModelAccess", Model: info.UUID, Result: "ok"},
+		"Bob's ModelSet as a writer":      {Identity: "bob@example.com", Facade: "ModelConfig", Method: "ModelSet", Model: info.UUID, Result: "ok"},
+		"Bob's refused ModelSet":          {Identity: "bob@example.com", Facade: "ModelConfig", Method: "ModelSet", Model: info.UUID, Result: "unauthorized access"},
+		"the admin adding a relation":     {Identity: "admin", Facade: "REST", Method: "POST /v1/relations"},
+		"the admin adding Bob to a group": {Identity: "admin", Facade: "REST", Method: "POST /v1/groups/editors/members"},
+	}
+	var events []restAuditEvent
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		events = events[:0]
+		for after := ""; ; {
+			args := []string{"audit", "list", "--format", "json", "--limit", "100"}
+			if after != "" {
+				args = append(args, "--after", after)
+			}
+			r, err := bob.ctl.Run(ctx, args...)
+			if err != nil || r.ExitCode != 0 {
+				t.Fatalf("Bob, an audit_log_viewer, lists the audit log: %v\n%s", err, r)
+			}
+			var page restAuditEvents
+			decodeStrictJSON(t, r.Stdout, &page)
+			events = append(events, page.Events...)
+			if after = page.Next; after == "" {
+				break
+			}
+		}
+		missing := []string{}
+		for what, w := range want {
+			if !slices.ContainsFunc(events, func(ev restAuditEvent) bool { return ev.has(w) }) {
+				missing = append(missing, what)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the audit log lacks %v; it holds %d events", missing, len(events))
+			break
+		}
+	}
+	secrets := e.secrets()
+	for _, u := range oidcproc.Users {
+		secrets[u.Password] = u.Email + "'s password at dex"
+	}
+	secrets[oidcproc.BrokerClientSecret] = "the broker's client secret"
+	secrets[brokerAdminPassword] = "the broker admin's password"
+	for _, p := range []*person{alice, bob, carol} {
+		secrets[p.token] = p.name + "'s session token"
+		secrets[strings.Split(p.token, ".")[2]] = p.name + "'s session token's signature"
+	}
+	if n := e.scanAuditForSecrets(t, secrets); n < len(want) {
+		t.Errorf("only %d rows in audit_events", n)
 	}
 }
 
