@@ -57,10 +57,11 @@ func newOIDCBrokerEnv(t *testing.T, bins *brokerBins, issuer, clientID, clientSe
 	return e
 }
 
-// personCtl is jimmctl for a person: no admin password, a config of its own.
+// personCtl is jimmctl for a person: no admin password, a config of its
+// own, kept as long as the broker (not only for a subtest that made it).
 func (e *brokerEnv) personCtl(t *testing.T) *jimmproc.Ctl {
 	ctl := *e.ctl
-	ctl.User, ctl.Password, ctl.ConfigDir = "", "", t.TempDir()
+	ctl.User, ctl.Password, ctl.ConfigDir = "", "", e.t.TempDir()
 	return &ctl
 }
 
