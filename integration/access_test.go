@@ -6,6 +6,7 @@ package integration
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/juju/juju/api"
+	"github.com/juju/juju/api/client/client"
 	"github.com/juju/juju/api/client/modelconfig"
 	"github.com/juju/juju/api/client/modelmanager"
 	"github.com/juju/juju/api/client/usermanager"
@@ -185,8 +187,8 @@ func relationCheck(t *testing.T, ctl *jimmproc.Ctl, subject, relation, object st
 	return out.Allowed
 }
 
-// canRead and canWrite try FullStatus and ModelSet on a model as p, each on
-// a fresh model connection.
+// canRead tries FullStatus and ModelGet, and canWrite ModelSet, on a model
+// as p, each on a fresh model connection.
 func (e *brokerEnv) canRead(t *testing.T, p *person, uuid string) error {
 	t.Helper()
 	conn, err := e.openAs(p, uuid)
@@ -194,6 +196,9 @@ func (e *brokerEnv) canRead(t *testing.T, p *person, uuid string) error {
 		return err
 	}
 	defer conn.Close()
+	if _, err := client.NewClient(conn, testLogger{t}).Status(nil); err != nil {
+		return err
+	}
 	_, err = modelconfig.NewClient(conn).ModelGet()
 	return err
 }
@@ -243,6 +248,26 @@ func TestAccessPeopleGroupsAndRelations(t *testing.T) {
 	}
 	if err := e.canWrite(t, alice, info.UUID); err != nil {
 		t.Errorf("Alice sets her model's config: %v", err)
+	}
+
+	// Tokens forged from Alice's are refused by the broker, saying why.
+	parts := strings.Split(alice.token, ".")
+	b64 := base64.RawURLEncoding
+	payload, _ := b64.DecodeString(parts[1])
+	header, _ := b64.DecodeString(parts[0])
+	var kid struct {
+		KID string `json:"kid"`
+	}
+	json.Unmarshal(header, &kid)
+	for _, f := range []struct{ name, token, want string }{
+		{"alg none", b64.EncodeToString([]byte(`{"alg":"none","kid":"`+kid.KID+`"}`)) + "." + parts[1] + ".", "accepted algorithm"},
+		{"unknown key id", b64.EncodeToString([]byte(`{"alg":"ES256","kid":"not-a-broker-key"}`)) + "." + parts[1] + "." + parts[2], "unknown key"},
+		{"tampered payload", parts[0] + "." + b64.EncodeToString([]byte(strings.Replace(string(payload), "alice@example.com", "admin", 1))) + "." + parts[2], "signature does not verify"},
+	} {
+		_, err := e.openAs(&person{name: "forger", token: f.token}, info.UUID)
+		if err == nil || !strings.Contains(err.Error(), "invalid session token") || !strings.Contains(err.Error(), f.want) {
+			t.Errorf("model login with a token with %s: %v; want it refused saying %q", f.name, err, f.want)
+		}
 	}
 
 	// Bob sees nothing.
