@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/google/uuid"
 
+	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"github.com/jimmbroker/jimm/db"
@@ -119,7 +119,8 @@ func (g *Groups) AddMember(ctx context.Context, group, subject string) error {
 	if err := checkGroupName(group); err != nil {
 		return err
 	}
-	return addTuple(ctx, g.d, Tuple{subject, Member, KindGroup + ":" + group})
+	_, err := addTuple(ctx, g.d, Tuple{subject, Member, KindGroup + ":" + group})
+	return err
 }
 
 // RemoveMember removes subject from group; a subject that is not a member

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -94,7 +95,7 @@ func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
 	if len(cfg.Scopes) == 0 {
 		cfg.Scopes = []string{oidc.ScopeOpenID, "email", "profile"}
 	}
-	if !containsString(cfg.Scopes, oidc.ScopeOpenID) {
+	if !slices.Contains(cfg.Scopes, oidc.ScopeOpenID) {
 		cfg.Scopes = append([]string{oidc.ScopeOpenID}, cfg.Scopes...)
 	}
 	if cfg.DiscoveryTimeout <= 0 {
@@ -114,15 +115,6 @@ func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
 
 // Issuer is the provider's issuer URL.
 func (o *OIDC) Issuer() string { return o.cfg.Issuer }
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
 
 // clientContext makes the provider's HTTP client (and its CA) the one
 // go-oidc and oauth2 use under ctx.
@@ -146,14 +138,6 @@ func (o *OIDC) discover(ctx context.Context) (*oidc.Provider, error) {
 	}
 	o.provider = p
 	return p, nil
-}
-
-// Discover contacts the provider now, if it was not discovered yet. The
-// broker calls it at start, in the background, so that the first login
-// does not pay for it; an error is not fatal (the next use tries again).
-func (o *OIDC) Discover(ctx context.Context) error {
-	_, err := o.discover(ctx)
-	return err
 }
 
 // oauth2Config is the broker's client at the provider.

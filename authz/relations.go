@@ -164,7 +164,7 @@ func parseSubject(s string) (entity, error) {
 			return entity{}, fmt.Errorf("%w: subject %q: a group subject is group:<name>#member", ErrInvalidTuple, s)
 		}
 		if err := checkGroupName(name); err != nil {
-			return entity{}, fmt.Errorf("%w: subject %q: %v", ErrInvalidTuple, s, err)
+			return entity{}, fmt.Errorf("subject %q: %w", s, err)
 		}
 		id = name
 	default:
@@ -203,7 +203,7 @@ func checkRelation(relation, kind string) error {
 
 func checkGroupName(name string) error {
 	if !namePattern.MatchString(name) {
-		return fmt.Errorf("bad group name %q: want 1 to 64 of letters, digits, '.', '_', '-', starting with a letter or digit", name)
+		return fmt.Errorf("%w: bad group name %q: want 1 to 64 of letters, digits, '.', '_', '-', starting with a letter or digit", ErrInvalidTuple, name)
 	}
 	return nil
 }
@@ -265,9 +265,10 @@ func storedRow(tx *gorm.DB, t Tuple, lock string) (db.Relation, error) {
 	return row, err
 }
 
-// addTuple stores t; adding a tuple that exists already is not an error.
-func addTuple(ctx context.Context, d *db.DB, t Tuple) error {
-	return d.Tx(ctx, func(tx *gorm.DB, notify func(string, string)) error {
+// addTuple stores t and reports whether it was new; adding a tuple that
+// exists already is not an error.
+func addTuple(ctx context.Context, d *db.DB, t Tuple) (added bool, err error) {
+	err = d.Tx(ctx, func(tx *gorm.DB, notify func(string, string)) error {
 		row, err := storedRow(tx, t, "SHARE")
 		if err != nil {
 			return err
@@ -276,11 +277,13 @@ func addTuple(ctx context.Context, d *db.DB, t Tuple) error {
 		if res.Error != nil {
 			return fmt.Errorf("add %s: %w", t, res.Error)
 		}
-		if res.RowsAffected > 0 {
+		added = res.RowsAffected > 0
+		if added {
 			notify(RelationsChannel, "")
 		}
 		return nil
 	})
+	return added && err == nil, err
 }
 
 // removeTuple removes t, or reports it not found (wrapping db.ErrNotFound).
@@ -405,10 +408,13 @@ func (r *Relations) index(ctx context.Context) (*index, error) {
 	return ix, nil
 }
 
-// Add stores a tuple. Adding one that exists already is not an error.
+// Add stores a tuple. Adding one that exists already is not an error (and
+// changes nothing).
 func (r *Relations) Add(ctx context.Context, t Tuple) error {
-	err := addTuple(ctx, r.d, t)
-	r.invalidate() // read our own writes without waiting for the notification
+	added, err := addTuple(ctx, r.d, t)
+	if added || err != nil {
+		r.invalidate() // read our own writes without waiting for the notification
+	}
 	return err
 }
 
@@ -568,13 +574,16 @@ func (r *Relations) ModelAccess(ctx context.Context, subject, modelUUID, control
 		return AccessNone, err
 	}
 	model := obj.String()
+	// Once administrator (the model's, the controller's or the broker's) is
+	// ruled out, writer and reader need only their own tuples: the relations
+	// that imply them were checked already.
 	switch {
 	case ix.check(s, Administrator, KindModel, model),
 		controllerName != "" && ix.has(s, Administrator, KindController+":"+controllerName):
 		return AccessAdmin, nil
-	case ix.check(s, Writer, KindModel, model):
+	case ix.has(s, Writer, model):
 		return AccessWrite, nil
-	case ix.check(s, Reader, KindModel, model):
+	case ix.has(s, Reader, model):
 		return AccessRead, nil
 	}
 	return AccessNone, nil
@@ -605,7 +614,6 @@ type index struct {
 	log       *slog.Logger
 	tuples    map[key]struct{}
 	bySubject map[string][]key
-	byObject  map[string][]key
 	groupUUID map[string]string // name → UUID
 
 	mu   sync.RWMutex
@@ -625,7 +633,6 @@ func loadIndex(ctx context.Context, d *db.DB, log *slog.Logger) (*index, error) 
 		log:       log,
 		tuples:    make(map[key]struct{}, len(rows)),
 		bySubject: map[string][]key{},
-		byObject:  map[string][]key{},
 		groupUUID: make(map[string]string, len(groups)),
 		memo:      map[string][]string{},
 	}
@@ -633,7 +640,6 @@ func loadIndex(ctx context.Context, d *db.DB, log *slog.Logger) (*index, error) 
 		k := key{row.Subject, row.Relation, row.ObjectKind + ":" + row.ObjectID}
 		ix.tuples[k] = struct{}{}
 		ix.bySubject[k.subject] = append(ix.bySubject[k.subject], k)
-		ix.byObject[k.object] = append(ix.byObject[k.object], k)
 	}
 	for _, g := range groups {
 		ix.groupUUID[g.Name] = g.UUID

@@ -429,34 +429,57 @@ func BenchmarkCheck(b *testing.B) {
 			r.ModelAccess(ctx, "user:alice", target[len("model:"):], "c1")
 		}
 	})
-}
-
-// TestCheckLatency measures the p99 of Check over the 10,000 tuples of
-// BenchmarkCheck, answered from memory.
-func TestCheckLatency(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		target := seed(t, d)
-		r := newRelations(t, d)
-		ctx := t.Context()
-		check(t, r, "user:alice", authz.Reader, target, true) // loads
-		const n = 20_000
-		times := make([]time.Duration, n)
-		for i := range n {
+	// latency: half hits through nested groups, half misses by other users;
+	// reports the p50 and p99 of one Check.
+	b.Run("latency", func(b *testing.B) {
+		var times []time.Duration
+		for i := 0; b.Loop(); i++ {
 			subject := "user:alice"
 			if i%2 == 1 {
 				subject = fmt.Sprintf("user:u%d", i%1000)
 			}
 			start := time.Now()
 			if _, err := r.Check(ctx, subject, authz.Writer, target); err != nil {
-				t.Fatal(err)
+				b.Fatal(err)
 			}
-			times[i] = time.Since(start)
+			times = append(times, time.Since(start))
 		}
 		slices.Sort(times)
-		p50, p99 := times[n/2], times[n*99/100]
-		t.Logf("Check over 10,000 tuples: p50 %v, p99 %v, max %v", p50, p99, times[n-1])
-		if p99 > time.Millisecond {
-			t.Errorf("p99 %v is over 1 ms", p99)
+		b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "p50-ns")
+		b.ReportMetric(float64(times[len(times)*99/100].Nanoseconds()), "p99-ns")
+	})
+}
+
+// TestCheckOverSeededTuples checks the answers of Check over the 10,000
+// tuples of BenchmarkCheck, answered from memory. Its latency is measured
+// by BenchmarkCheck/latency, which reports p50 and p99.
+func TestCheckOverSeededTuples(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		target := seed(t, d)
+		r := newRelations(t, d)
+		check(t, r, "user:alice", authz.Writer, target, true) // through g1 ∈ g2 ∈ g3
+		for i := range 1000 {
+			check(t, r, fmt.Sprintf("user:u%d", i), authz.Writer, target, false)
 		}
 	})
+}
+
+// TestAddingAnExistingTupleChangesNothing: an idempotent Add keeps the
+// index and calls no OnChange.
+func TestAddingAnExistingTupleChangesNothing(t *testing.T) {
+	d := dbtest.SQLite(t)
+	r := newRelations(t, d)
+	changes := 0
+	r.OnChange(func() { changes++ })
+	tu := authz.Tuple{"user:alice", authz.Reader, "model:" + model1}
+	must(t, r.Add(t.Context(), tu))
+	check(t, r, "user:alice", authz.Reader, "model:"+model1, true)
+	before := changes
+	if before == 0 {
+		t.Fatal("adding a new tuple called no OnChange")
+	}
+	must(t, r.Add(t.Context(), tu))
+	if changes != before {
+		t.Fatalf("adding an existing tuple called OnChange %d times", changes-before)
+	}
 }

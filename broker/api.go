@@ -86,14 +86,7 @@ func (a *apiSession) login(ctx context.Context, req params.LoginRequest) (params
 	if a.caller() != nil {
 		return params.LoginResult{}, jujuapi.ErrLoggedIn
 	}
-	if req.Token != "" {
-		return params.LoginResult{}, jujuapi.Errorf(jujuapi.CodeUnauthorized, "token logins are for controllers; log in with a password or a session token")
-	}
-	tag, err := jujuapi.ParseUserTag(req.AuthTag)
-	if err != nil {
-		return params.LoginResult{}, errBadCreds
-	}
-	id, err := a.srv.authenticate(ctx, loginByPassword, a.remote, tag.ID, a.srv.checkPassword(tag.ID, req.Credentials))
+	id, err := a.srv.loginPassword(ctx, a.remote, req)
 	if err != nil {
 		return params.LoginResult{}, err
 	}
@@ -104,11 +97,30 @@ func (a *apiSession) loginWithSessionToken(ctx context.Context, req params.Login
 	if a.caller() != nil {
 		return params.LoginResult{}, jujuapi.ErrLoggedIn
 	}
-	id, err := a.srv.authenticate(ctx, loginBySessionToken, a.remote, "", a.srv.checkSessionOrDevice(req.SessionToken))
+	id, err := a.srv.loginSessionToken(ctx, a.remote, req.SessionToken)
 	if err != nil {
 		return params.LoginResult{}, err
 	}
 	return a.loggedIn(id), nil
+}
+
+// loginPassword authenticates an Admin.Login, on /api or a model
+// connection: only a password login is the broker's to answer.
+func (s *Server) loginPassword(ctx context.Context, remote string, req params.LoginRequest) (*identity, error) {
+	if req.Token != "" {
+		return nil, jujuapi.Errorf(jujuapi.CodeUnauthorized, "token logins are for controllers; log in with a password or a session token")
+	}
+	tag, err := jujuapi.ParseUserTag(req.AuthTag)
+	if err != nil {
+		return nil, errBadCreds
+	}
+	return s.authenticate(ctx, loginByPassword, remote, tag.ID, s.checkPassword(tag.ID, req.Credentials))
+}
+
+// loginSessionToken authenticates an Admin.LoginWithSessionToken, on /api
+// or a model connection.
+func (s *Server) loginSessionToken(ctx context.Context, remote, token string) (*identity, error) {
+	return s.authenticate(ctx, loginBySessionToken, remote, "", s.checkSessionOrDevice(token))
 }
 
 func (a *apiSession) loggedIn(id *identity) params.LoginResult {

@@ -119,26 +119,21 @@ func (l *auditLog) run() {
 			batch = batch[:0]
 		}
 	}
+	add := func(ev auditEvent) {
+		batch = append(batch, auditRow(ev))
+		if len(batch) == auditBatchSize {
+			flush()
+		}
+	}
 	for {
 		select {
 		case ev := <-l.queue:
-			batch = append(batch, auditRow(ev))
-			if len(batch) == auditBatchSize {
-				flush()
-			}
+			add(ev)
 		case <-tick.C:
 			flush()
 		case <-l.stop:
-			for drained := false; !drained; {
-				select {
-				case ev := <-l.queue:
-					batch = append(batch, auditRow(ev))
-					if len(batch) == auditBatchSize {
-						flush()
-					}
-				default:
-					drained = true
-				}
+			for len(l.queue) > 0 { // the only reader: this never blocks
+				add(<-l.queue)
 			}
 			flush()
 			return

@@ -102,7 +102,7 @@ func isUUID(b []byte) bool {
 
 // auditRelayed records a relayed model call that changes state, when its
 // response (error code code, message msg) has come back.
-func (p *modelProxy) auditRelayed(call pendingCall, code, msg string) {
+func (p *modelProxy) auditRelayed(call pendingCall, took time.Duration, code, msg string) {
 	if !changesState(call.facade, call.method) {
 		return
 	}
@@ -113,17 +113,17 @@ func (p *modelProxy) auditRelayed(call pendingCall, code, msg string) {
 		result = "error"
 	}
 	p.srv.audit(auditEvent{Time: call.start, Identity: p.id.Name, Remote: sourceOf(p.remote), Model: p.modelUUID,
-		Facade: call.facade, Method: call.method, Result: result, Error: msg, Duration: time.Since(call.start)})
+		Facade: call.facade, Method: call.method, Result: result, Error: msg, Duration: took})
 }
 
 // auditFailed records a relayed model call that the broker answered with
 // err itself (its controller could not be reached).
-func (p *modelProxy) auditFailed(call pendingCall, err error) {
+func (p *modelProxy) auditFailed(call pendingCall, took time.Duration, err error) {
 	code := jujuapi.ErrorCode(err)
 	if code == "" {
 		code = "error"
 	}
-	p.auditRelayed(call, code, err.Error())
+	p.auditRelayed(call, took, code, err.Error())
 }
 
 // restAudit records the admin REST API's calls that change state (POST,

@@ -18,13 +18,13 @@ func (s *Server) restListAudit(c echo.Context) error {
 	ctx := c.Request().Context()
 	id := c.Get("identity").(*identity)
 	if !id.Admin {
-		ok, err := s.rel.Check(ctx, id.subject(), authz.AuditLogViewer, authz.KindController+":"+authz.BrokerController)
+		ok, err := s.rel.Check(ctx, id.subject(), authz.AuditLogViewer, brokerObject)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return restError(http.StatusForbidden, restapi.CodeForbidden,
-				"reading the audit log needs broker administrator access or "+authz.AuditLogViewer+" on controller:"+authz.BrokerController+"; "+id.Name+" has neither")
+				"reading the audit log needs broker administrator access or "+authz.AuditLogViewer+" on "+brokerObject+"; "+id.Name+" has neither")
 		}
 	}
 	f, err := auditFilter(c)

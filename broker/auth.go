@@ -26,17 +26,6 @@ type identity struct {
 	Admin bool // broker administrator: administrator of everything
 }
 
-// serviceAccountDomain ends every service account's name.
-const serviceAccountDomain = "@serviceaccount"
-
-// kind is authz.KindServiceAccount or authz.KindUser.
-func (id *identity) kind() string {
-	if strings.HasSuffix(id.Name, serviceAccountDomain) {
-		return authz.KindServiceAccount
-	}
-	return authz.KindUser
-}
-
 // userTag is the identity as a Juju user tag.
 func (id *identity) userTag() string { return jujuapi.UserTag(id.Name).String() }
 
@@ -46,7 +35,7 @@ func (id *identity) subject() string { return subjectOf(id.Name) }
 // subjectOf is the relation subject of the identity named name:
 // user:<name>, or serviceaccount:<client-id> for "<client-id>@serviceaccount".
 func subjectOf(name string) string {
-	if sa, ok := strings.CutSuffix(name, serviceAccountDomain); ok {
+	if sa, ok := strings.CutSuffix(name, authz.ServiceAccountDomain); ok {
 		return authz.KindServiceAccount + ":" + sa
 	}
 	return authz.KindUser + ":" + name
@@ -77,32 +66,33 @@ type credentialCheck func(ctx context.Context) (*identity, error)
 func (s *Server) authenticate(ctx context.Context, method, remote, claimed string, check credentialCheck) (*identity, error) {
 	start := time.Now()
 	source := sourceOf(remote)
+	record := func(result string, err error) {
+		s.metrics.logins.WithLabelValues(method, result).Inc()
+		ev := auditEvent{Time: start, Identity: claimed, Remote: source, Facade: "Admin", Method: method, Result: result, Duration: time.Since(start)}
+		if err != nil {
+			ev.Error = err.Error()
+		}
+		s.audit(ev)
+	}
 	refund, err := s.throttle.take(ctx, source)
 	if err != nil {
-		s.metrics.logins.WithLabelValues(method, "throttled").Inc()
-		s.audit(auditEvent{Time: start, Identity: claimed, Remote: source, Facade: "Admin", Method: method, Result: "throttled", Duration: time.Since(start)})
+		record("throttled", err)
 		return nil, err
 	}
 	id, err := check(ctx)
-	result := "ok"
 	switch code := jujuapi.ErrorCode(err); {
 	case err == nil:
 		refund()
 		claimed = id.Name
+		record("ok", nil)
 	case code == jujuapi.CodeUnauthorized || code == jujuapi.CodeSessionTokenInvalid || code == jujuapi.CodeBadRequest:
-		result = "refused"
 		s.log.Info("login refused", "method", method, "user", claimed, "remote", source, "err", err)
+		record("refused", err)
 	default:
 		refund() // the broker's failure, not the caller's guess
-		result = "error"
 		s.log.Warn("login failed", "method", method, "user", claimed, "remote", source, "err", err)
+		record("error", err)
 	}
-	s.metrics.logins.WithLabelValues(method, result).Inc()
-	ev := auditEvent{Time: start, Identity: claimed, Remote: source, Facade: "Admin", Method: method, Result: result, Duration: time.Since(start)}
-	if err != nil {
-		ev.Error = err.Error()
-	}
-	s.audit(ev)
 	return id, err
 }
 
@@ -204,12 +194,12 @@ func (s *Server) revokeSession(ctx context.Context, token string) error {
 	return nil
 }
 
-// Model access levels, Juju's names, ordered.
+// Model access levels, Juju's names, ordered (authz's, short).
 const (
-	accessNone  = ""
-	accessRead  = "read"
-	accessWrite = "write"
-	accessAdmin = "admin"
+	accessNone  = authz.AccessNone
+	accessRead  = authz.AccessRead
+	accessWrite = authz.AccessWrite
+	accessAdmin = authz.AccessAdmin
 )
 
 func accessRank(a string) int {
@@ -227,11 +217,11 @@ func accessRank(a string) int {
 // relationAccess maps a model relation to an access level.
 func relationAccess(relation string) string {
 	switch relation {
-	case "administrator":
+	case authz.Administrator:
 		return accessAdmin
-	case "writer":
+	case authz.Writer:
 		return accessWrite
-	case "reader":
+	case authz.Reader:
 		return accessRead
 	}
 	return accessNone

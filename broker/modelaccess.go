@@ -21,7 +21,8 @@ import (
 //     all access).
 // Access through groups or controller administration is not changed.
 
-// modelRelations are the model relations by rank, lowest first.
+// modelRelations are the model relations by rank (accessRank of their
+// relationAccess), lowest first.
 var modelRelations = []string{authz.Reader, authz.Writer, authz.Administrator}
 
 func (a *apiSession) modifyModelAccess(ctx context.Context, p params.ModifyModelAccessRequest) (params.ErrorResults, error) {
@@ -98,11 +99,7 @@ func (s *Server) directModelRank(ctx context.Context, subject, modelUUID string)
 	}
 	best := 0
 	for _, t := range tuples {
-		for r, name := range modelRelations {
-			if t.Relation == name && r+1 > best {
-				best = r + 1
-			}
-		}
+		best = max(best, accessRank(relationAccess(t.Relation)))
 	}
 	return best, nil
 }

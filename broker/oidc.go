@@ -109,11 +109,7 @@ func (s *Server) checkOIDC(name string, err error) credentialCheck {
 // checkClientCredentials authenticates a service account.
 func (s *Server) checkClientCredentials(clientID, clientSecret string) credentialCheck {
 	return func(ctx context.Context) (*identity, error) {
-		name, err := s.oidc.ClientCredentials(ctx, clientID, clientSecret)
-		if err != nil {
-			return nil, oidcError(err)
-		}
-		return s.touchIdentity(ctx, name)
+		return s.checkOIDC(s.oidc.ClientCredentials(ctx, clientID, clientSecret))(ctx)
 	}
 }
 
@@ -139,19 +135,72 @@ func (s *Server) waitDevice(ctx context.Context, remote string, d *authz.DeviceL
 	return id, false, err
 }
 
+// startDevice starts a device login at the identity provider, for any
+// endpoint.
+func (s *Server) startDevice(ctx context.Context) (*authz.DeviceLogin, error) {
+	if s.oidc == nil {
+		return nil, jujuapi.Errorf(jujuapi.CodeNotSupported, "%s", noIdentityProvider)
+	}
+	d, err := s.oidc.StartDevice(ctx)
+	if err != nil {
+		s.log.Warn("cannot start a device login", "issuer", s.oidc.Issuer(), "err", err)
+		return nil, oidcError(err)
+	}
+	return d, nil
+}
+
+// deviceSessionToken answers Admin(4).GetDeviceSessionToken, on /api or a
+// model connection: it waits for the device login d (the connection's,
+// nil if none was started) and mints a session for who approved it.
+func (s *Server) deviceSessionToken(ctx context.Context, remote string, d *authz.DeviceLogin) (params.GetDeviceSessionTokenResponse, error) {
+	if d == nil {
+		return params.GetDeviceSessionTokenResponse{}, jujuapi.Errorf(jujuapi.CodeBadRequest, "no device login in progress on this connection: call LoginDevice first")
+	}
+	id, _, err := s.waitDevice(ctx, remote, d)
+	if err != nil {
+		return params.GetDeviceSessionTokenResponse{}, err
+	}
+	token, _, err := s.newSession(ctx, id)
+	if err != nil {
+		return params.GetDeviceSessionTokenResponse{}, err
+	}
+	return params.GetDeviceSessionTokenResponse{SessionToken: token}, nil
+}
+
+// sealForClient seals v (JSON) with aad for a client to hand back, as
+// URL-safe base64; what names it in an error.
+func (s *Server) sealForClient(v any, aad, what string) (string, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	sealed, err := s.cipher.Seal(raw, aad)
+	if err != nil {
+		return "", fmt.Errorf("seal %s: %w", what, err)
+	}
+	return base64.RawURLEncoding.EncodeToString(sealed), nil
+}
+
+// openFromClient opens into v what sealForClient sealed with aad. It
+// reports whether text is such a value.
+func (s *Server) openFromClient(text, aad string, v any) bool {
+	sealed, err := base64.RawURLEncoding.DecodeString(text)
+	if err != nil {
+		return false
+	}
+	raw, err := s.cipher.Open(sealed, aad)
+	return err == nil && json.Unmarshal(raw, v) == nil
+}
+
 // Admin(4) on /api: the Juju client's device login.
 
 func (a *apiSession) loginDevice(ctx context.Context, _ struct{}) (params.LoginDeviceResponse, error) {
 	if a.caller() != nil {
 		return params.LoginDeviceResponse{}, jujuapi.ErrLoggedIn
 	}
-	if a.srv.oidc == nil {
-		return params.LoginDeviceResponse{}, jujuapi.Errorf(jujuapi.CodeNotSupported, "%s", noIdentityProvider)
-	}
-	d, err := a.srv.oidc.StartDevice(ctx)
+	d, err := a.srv.startDevice(ctx)
 	if err != nil {
-		a.srv.log.Warn("cannot start a device login", "issuer", a.srv.oidc.Issuer(), "err", err)
-		return params.LoginDeviceResponse{}, oidcError(err)
+		return params.LoginDeviceResponse{}, err
 	}
 	a.mu.Lock()
 	a.device = d
@@ -164,18 +213,7 @@ func (a *apiSession) getDeviceSessionToken(ctx context.Context, _ struct{}) (par
 	d := a.device
 	a.device = nil
 	a.mu.Unlock()
-	if d == nil {
-		return params.GetDeviceSessionTokenResponse{}, jujuapi.Errorf(jujuapi.CodeBadRequest, "no device login in progress on this connection: call LoginDevice first")
-	}
-	id, _, err := a.srv.waitDevice(ctx, a.remote, d)
-	if err != nil {
-		return params.GetDeviceSessionTokenResponse{}, err
-	}
-	token, _, err := a.srv.newSession(ctx, id)
-	if err != nil {
-		return params.GetDeviceSessionTokenResponse{}, err
-	}
-	return params.GetDeviceSessionTokenResponse{SessionToken: token}, nil
+	return a.srv.deviceSessionToken(ctx, a.remote, d)
 }
 
 func (a *apiSession) loginWithClientCredentials(ctx context.Context, req params.LoginWithClientCredentialsRequest) (params.LoginResult, error) {
@@ -221,11 +259,7 @@ func restOIDCError(err error) error {
 
 // restLoginClientCredentials is POST /v1/login for a service account.
 func (s *Server) restLoginClientCredentials(c echo.Context, req restapi.ClientCredentialsRequest) error {
-	if s.oidc == nil {
-		return errNoIdentityProvider()
-	}
-	ctx := c.Request().Context()
-	id, err := s.loginClientCredentials(ctx, c.Request().RemoteAddr, req.ClientID, req.ClientSecret)
+	id, err := s.loginClientCredentials(c.Request().Context(), c.Request().RemoteAddr, req.ClientID, req.ClientSecret)
 	if err != nil {
 		return restOIDCError(err)
 	}
@@ -242,25 +276,16 @@ func (s *Server) restSession(c echo.Context, id *identity) error {
 }
 
 func (s *Server) restLoginDevice(c echo.Context) error {
-	if s.oidc == nil {
-		return errNoIdentityProvider()
-	}
-	d, err := s.oidc.StartDevice(c.Request().Context())
+	d, err := s.startDevice(c.Request().Context())
 	if err != nil {
-		s.log.Warn("cannot start a device login", "issuer", s.oidc.Issuer(), "err", err)
-		return restOIDCError(oidcError(err))
+		return restOIDCError(err)
 	}
-	raw, err := json.Marshal(d)
+	handle, err := s.sealForClient(d, aadDeviceHandle, "device login")
 	if err != nil {
 		return err
 	}
-	sealed, err := s.cipher.Seal(raw, aadDeviceHandle)
-	if err != nil {
-		return fmt.Errorf("seal device login: %w", err)
-	}
 	return c.JSON(http.StatusOK, restapi.DeviceLoginResponse{
-		VerificationURI: d.VerificationURI, UserCode: d.UserCode, Interval: d.Interval,
-		Handle: base64.RawURLEncoding.EncodeToString(sealed),
+		VerificationURI: d.VerificationURI, UserCode: d.UserCode, Interval: d.Interval, Handle: handle,
 	})
 }
 
@@ -290,18 +315,9 @@ func (s *Server) restLoginDeviceToken(c echo.Context) error {
 
 // openDeviceHandle unseals a device login handle.
 func (s *Server) openDeviceHandle(handle string) (*authz.DeviceLogin, error) {
-	const bad = "device login: the handle is not one this broker issued; start again with POST " + restapi.PathLoginDevice
-	sealed, err := base64.RawURLEncoding.DecodeString(handle)
-	if err != nil {
-		return nil, errors.New(bad)
-	}
-	raw, err := s.cipher.Open(sealed, aadDeviceHandle)
-	if err != nil {
-		return nil, errors.New(bad)
-	}
 	var d authz.DeviceLogin
-	if err := json.Unmarshal(raw, &d); err != nil {
-		return nil, errors.New(bad)
+	if !s.openFromClient(handle, aadDeviceHandle, &d) {
+		return nil, errors.New("device login: the handle is not one this broker issued; start again with POST " + restapi.PathLoginDevice)
 	}
 	if !d.Expiry.IsZero() && time.Now().After(d.Expiry) {
 		return nil, fmt.Errorf("device login: the code %s expired at %s; start again with POST %s", d.UserCode, d.Expiry.UTC().Format(time.RFC3339), restapi.PathLoginDevice)
@@ -340,16 +356,12 @@ func (s *Server) authLogin(c echo.Context) error {
 		s.log.Warn("cannot start a browser login", "issuer", s.oidc.Issuer(), "err", err)
 		return restOIDCError(oidcError(err))
 	}
-	raw, err := json.Marshal(browserLogin{State: bl.State, Verifier: bl.Verifier, Expires: time.Now().Add(browserLoginTTL)})
+	sealed, err := s.sealForClient(browserLogin{State: bl.State, Verifier: bl.Verifier, Expires: time.Now().Add(browserLoginTTL)}, aadBrowserLogin, "browser login")
 	if err != nil {
 		return err
 	}
-	sealed, err := s.cipher.Seal(raw, aadBrowserLogin)
-	if err != nil {
-		return fmt.Errorf("seal browser login: %w", err)
-	}
 	c.SetCookie(&http.Cookie{
-		Name: browserCookie, Value: base64.RawURLEncoding.EncodeToString(sealed), Path: "/auth",
+		Name: browserCookie, Value: sealed, Path: "/auth",
 		MaxAge: int(browserLoginTTL / time.Second), HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode,
 	})
 	return c.Redirect(http.StatusFound, bl.URL)
@@ -397,22 +409,10 @@ func (s *Server) authCallback(c echo.Context) error {
 
 // openBrowserLogin reads the login cookie /auth/login set.
 func (s *Server) openBrowserLogin(c echo.Context) (*browserLogin, error) {
-	const bad = "browser login: no login in progress in this browser (or it expired); start again at " + restapi.PathAuthLogin
-	ck, err := c.Cookie(browserCookie)
-	if err != nil {
-		return nil, errors.New(bad)
-	}
-	sealed, err := base64.RawURLEncoding.DecodeString(ck.Value)
-	if err != nil {
-		return nil, errors.New(bad)
-	}
-	raw, err := s.cipher.Open(sealed, aadBrowserLogin)
-	if err != nil {
-		return nil, errors.New(bad)
-	}
 	var bl browserLogin
-	if err := json.Unmarshal(raw, &bl); err != nil || time.Now().After(bl.Expires) {
-		return nil, errors.New(bad)
+	ck, err := c.Cookie(browserCookie)
+	if err != nil || !s.openFromClient(ck.Value, aadBrowserLogin, &bl) || time.Now().After(bl.Expires) {
+		return nil, errors.New("browser login: no login in progress in this browser (or it expired); start again at " + restapi.PathAuthLogin)
 	}
 	return &bl, nil
 }
@@ -458,34 +458,18 @@ func (s *Server) authLogout(c echo.Context) error {
 // wherever its session token is refused, model connections included.
 
 func (p *modelProxy) loginDevice(ctx context.Context) (*params.LoginDeviceResponse, error) {
-	s := p.srv
-	if s.oidc == nil {
-		return nil, jujuapi.Errorf(jujuapi.CodeNotSupported, "%s", noIdentityProvider)
-	}
-	d, err := s.oidc.StartDevice(ctx)
+	d, err := p.srv.startDevice(ctx)
 	if err != nil {
-		s.log.Warn("cannot start a device login", "issuer", s.oidc.Issuer(), "err", err)
-		return nil, oidcError(err)
+		return nil, err
 	}
 	p.device = d
 	return &params.LoginDeviceResponse{VerificationURI: d.VerificationURI, UserCode: d.UserCode}, nil
 }
 
-func (p *modelProxy) getDeviceSessionToken(ctx context.Context) (*params.GetDeviceSessionTokenResponse, error) {
+func (p *modelProxy) getDeviceSessionToken(ctx context.Context) (params.GetDeviceSessionTokenResponse, error) {
 	d := p.device
 	p.device = nil
-	if d == nil {
-		return nil, jujuapi.Errorf(jujuapi.CodeBadRequest, "no device login in progress on this connection: call LoginDevice first")
-	}
-	id, _, err := p.srv.waitDevice(ctx, p.remote, d)
-	if err != nil {
-		return nil, err
-	}
-	token, _, err := p.srv.newSession(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return &params.GetDeviceSessionTokenResponse{SessionToken: token}, nil
+	return p.srv.deviceSessionToken(ctx, p.remote, d)
 }
 
 // checkSessionOrDevice is checkSession for the Juju client's

@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
@@ -233,26 +231,30 @@ func (p *modelProxy) moveTo(ctlID uint) {
 			}
 		}
 		failed := jujuapi.Errorf(jujuapi.CodeTryAgain, "the model moved to another controller during this call, which could not follow it: %v", err)
-		if call, ok := p.forget(c.id); ok {
-			p.auditFailed(call, failed)
+		if call, took, ok := p.forget(c.id); ok {
+			p.auditFailed(call, took, failed)
 		}
 		p.reply(c.id, nil, failed)
 	}
 }
 
-// forget drops a pending call, releasing its frame.
-func (p *modelProxy) forget(id uint64) (pendingCall, bool) {
+// forget drops a pending call, releasing its frame, and returns it with
+// how long it took. It reads the clock once: the duration, the metrics and
+// the audit event of a relayed response all use it.
+func (p *modelProxy) forget(id uint64) (c pendingCall, took time.Duration, ok bool) {
+	now := time.Now()
 	p.mu.Lock()
-	c, ok := p.pending[id]
+	c, ok = p.pending[id]
 	delete(p.pending, id)
 	if len(p.pending) == 0 {
-		p.lastUse = time.Now()
+		p.lastUse = now
 	}
 	p.mu.Unlock()
-	if ok && c.frame != nil {
-		c.frame.Release()
+	if !ok {
+		return c, 0, false
 	}
-	return c, ok
+	c.frame.Release()
+	return c, now.Sub(c.start), true
 }
 
 // reply sends the client a response the broker made itself.
@@ -396,32 +398,33 @@ func (s *Server) healRoute(ctx context.Context, m *db.Model, redirect error) (st
 }
 
 func (p *modelProxy) authenticate(ctx context.Context, msg *jujuapi.Message) (*identity, error) {
-	if msg.Request == "LoginWithClientCredentials" {
+	switch msg.Request {
+	case "LoginWithClientCredentials":
 		var req params.LoginWithClientCredentialsRequest
-		if err := json.Unmarshal(msg.Params, &req); err != nil {
-			return nil, jujuapi.Errorf(jujuapi.CodeBadRequest, "cannot decode params: %v", err)
+		if err := decodeLogin(msg, &req); err != nil {
+			return nil, err
 		}
 		return p.srv.loginClientCredentials(ctx, p.remote, req.ClientID, req.ClientSecret)
-	}
-	if msg.Request == "LoginWithSessionToken" {
+	case "LoginWithSessionToken":
 		var req params.LoginWithSessionTokenRequest
-		if err := json.Unmarshal(msg.Params, &req); err != nil {
-			return nil, jujuapi.Errorf(jujuapi.CodeBadRequest, "cannot decode params: %v", err)
+		if err := decodeLogin(msg, &req); err != nil {
+			return nil, err
 		}
-		return p.srv.authenticate(ctx, loginBySessionToken, p.remote, "", p.srv.checkSessionOrDevice(req.SessionToken))
+		return p.srv.loginSessionToken(ctx, p.remote, req.SessionToken)
 	}
 	var req params.LoginRequest
-	if err := json.Unmarshal(msg.Params, &req); err != nil {
-		return nil, jujuapi.Errorf(jujuapi.CodeBadRequest, "cannot decode params: %v", err)
+	if err := decodeLogin(msg, &req); err != nil {
+		return nil, err
 	}
-	if req.Token != "" {
-		return nil, jujuapi.Errorf(jujuapi.CodeUnauthorized, "token logins are for controllers; log in with a password or a session token")
+	return p.srv.loginPassword(ctx, p.remote, req)
+}
+
+// decodeLogin decodes a login request's params into req.
+func decodeLogin(msg *jujuapi.Message, req any) error {
+	if err := json.Unmarshal(msg.Params, req); err != nil {
+		return jujuapi.Errorf(jujuapi.CodeBadRequest, "cannot decode params: %v", err)
 	}
-	tag, err := jujuapi.ParseUserTag(req.AuthTag)
-	if err != nil {
-		return nil, errBadCreds
-	}
-	return p.srv.authenticate(ctx, loginByPassword, p.remote, tag.ID, p.srv.checkPassword(tag.ID, req.Credentials))
+	return nil
 }
 
 // dialModel opens a model connection to m's controller and logs in with a
@@ -546,8 +549,8 @@ func (p *modelProxy) relayUp() {
 		if up == nil {
 			if up, err = p.reattach(env.RequestID); err != nil {
 				p.attach.Unlock()
-				if call, ok := p.forget(env.RequestID); ok {
-					p.auditFailed(call, err)
+				if call, took, ok := p.forget(env.RequestID); ok {
+					p.auditFailed(call, took, err)
 				}
 				p.reply(env.RequestID, nil, err)
 				continue
@@ -578,6 +581,7 @@ func (p *modelProxy) startDown(up *jujuapi.Conn, ctlUUID []byte) {
 func (p *modelProxy) relayDown(up *jujuapi.Conn, ctlUUID []byte) {
 	var env jujuapi.Envelope
 	rpcs := p.srv.metrics.rpcs
+	brokerUUID := []byte(p.srv.uuid)
 	for {
 		frame, err := up.NextFrame()
 		if err != nil {
@@ -601,13 +605,13 @@ func (p *modelProxy) relayDown(up *jujuapi.Conn, ctlUUID []byte) {
 				frame.Release()
 				return
 			}
-			if call, ok := p.forget(env.RequestID); ok {
-				observe(rpcs, call, env.ErrorCode)
-				p.auditRelayed(call, env.ErrorCode, env.Error)
+			if call, took, ok := p.forget(env.RequestID); ok {
+				rpcs.WithLabelValues(call.facade, call.method, env.ErrorCode).Observe(took.Seconds())
+				p.auditRelayed(call, took, env.ErrorCode, env.Error)
 			}
 		}
 		if bytes.Contains(data, ctlUUID) {
-			data = bytes.ReplaceAll(data, ctlUUID, []byte(p.srv.uuid))
+			data = bytes.ReplaceAll(data, ctlUUID, brokerUUID)
 		}
 		err = p.client.WriteFrame(data)
 		frame.Release()
@@ -689,8 +693,4 @@ func (p *modelProxy) reattach(reqID uint64) (*jujuapi.Conn, error) {
 	p.mu.Unlock()
 	p.startDown(up, []byte(m.Controller.UUID))
 	return up, nil
-}
-
-func observe(rpcs *prometheus.HistogramVec, call pendingCall, code string) {
-	rpcs.WithLabelValues(call.facade, call.method, code).Observe(time.Since(call.start).Seconds())
 }

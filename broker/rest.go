@@ -270,6 +270,14 @@ func restModel(m *db.Model) restapi.Model {
 		Cloud: m.Cloud, Region: m.Region, Life: m.Life, CreatedAt: m.CreatedAt.UTC()}
 }
 
+// restModelFor is a model as a caller who is not a broker administrator
+// sees it: with their access, and no controller.
+func restModelFor(m *db.Model, access string) restapi.Model {
+	out := restModel(m)
+	out.Controller, out.Access = "", access
+	return out
+}
+
 func (s *Server) restListModels(c echo.Context) error {
 	ctx := c.Request().Context()
 	if id := c.Get("identity").(*identity); !id.Admin {
@@ -279,8 +287,7 @@ func (s *Server) restListModels(c echo.Context) error {
 		}
 		out := make([]restapi.Model, len(rows))
 		for i := range rows {
-			out[i] = restModel(&rows[i].Model)
-			out[i].Controller, out[i].Access = "", rows[i].Relation
+			out[i] = restModelFor(&rows[i].Model, rows[i].Relation)
 		}
 		return c.JSON(http.StatusOK, out)
 	}
@@ -312,9 +319,7 @@ func (s *Server) restGetModel(c echo.Context) error {
 		if access == accessNone {
 			return restError(http.StatusNotFound, restapi.CodeNotFound, "model "+c.Param("uuid")+" not found")
 		}
-		out := restModel(&m)
-		out.Controller, out.Access = "", access
-		return c.JSON(http.StatusOK, out)
+		return c.JSON(http.StatusOK, restModelFor(&m, access))
 	}
 	return c.JSON(http.StatusOK, restModel(&m))
 }

@@ -9,9 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,14 +86,17 @@ func startDex(t *testing.T, ctx context.Context) *oidcproc.Dex {
 	t.Helper()
 	bin := providerBin(t, oidcproc.DexBinEnv)
 	dir := t.TempDir()
-	addr, err := jimmproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := oidcproc.PrepareDexTLS(dir, "127.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
-	dex, err := oidcproc.StartDex(ctx, oidcproc.DexOptions{Bin: bin, Dir: dir, Addr: addr})
+	return startDexWith(t, ctx, oidcproc.DexOptions{Bin: bin, Dir: dir, Addr: freeAddr(t)})
+}
+
+// startDexWith starts dex with opts (its TLS files prepared in opts.Dir);
+// it is stopped when the test ends.
+func startDexWith(t *testing.T, ctx context.Context, opts oidcproc.DexOptions) *oidcproc.Dex {
+	t.Helper()
+	dex, err := oidcproc.StartDex(ctx, opts)
 	if err != nil {
 		t.Fatalf("start dex: %v", err)
 	}
@@ -113,13 +114,7 @@ func startDex(t *testing.T, ctx context.Context) *oidcproc.Dex {
 func startExample(t *testing.T, ctx context.Context) *oidcproc.Example {
 	t.Helper()
 	bin := providerBin(t, oidcproc.ExampleBinEnv)
-	addr, err := jimmproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, portStr, _ := net.SplitHostPort(addr)
-	port, _ := strconv.Atoi(portStr)
-	idp, err := oidcproc.StartExample(ctx, bin, port)
+	idp, err := oidcproc.StartExample(ctx, bin, portOf(t, freeAddr(t)))
 	if err != nil {
 		t.Fatalf("start the OIDC example server: %v", err)
 	}

@@ -7,13 +7,8 @@ package integration
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,8 +19,6 @@ import (
 	"github.com/juju/juju/api/client/modelconfig"
 	"github.com/juju/juju/api/client/modelmanager"
 	"github.com/juju/names/v5"
-
-	"github.com/jimmbroker/jimm/integration/internal/devproc"
 )
 
 // restAuditEvents mirrors restapi.AuditEvents.
@@ -297,36 +290,5 @@ func savedToken(t *testing.T, e *brokerEnv) string {
 // TestAuditRESTTypes checks the mirror of restapi.AuditEvent.
 func TestAuditRESTTypes(t *testing.T) {
 	t.Parallel()
-	root, err := devproc.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(root, "broker", "restapi", "audit.go")
-	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []string
-	ast.Inspect(f, func(n ast.Node) bool {
-		ts, ok := n.(*ast.TypeSpec)
-		if !ok || ts.Name.Name != "AuditEvent" {
-			return true
-		}
-		for _, fld := range ts.Type.(*ast.StructType).Fields.List {
-			tag, _ := strconv.Unquote(fld.Tag.Value)
-			for _, n := range fld.Names {
-				want = append(want, fmt.Sprintf("%s %s `%s`", n.Name, typeString(fld.Type), tag))
-			}
-		}
-		return false
-	})
-	var got []string
-	rt := reflect.TypeFor[restAuditEvent]()
-	for i := range rt.NumField() {
-		fld := rt.Field(i)
-		got = append(got, fmt.Sprintf("%s %s `%s`", fld.Name, fld.Type.String(), fld.Tag))
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("the mirror of restapi.AuditEvent is out of date:\n got  %q\n want %q (from %s)", got, want, path)
-	}
+	checkMirrors(t, "audit.go", map[string]any{"AuditEvent": restAuditEvent{}})
 }

@@ -14,9 +14,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -178,7 +183,9 @@ func newBrokerEnv(t *testing.T, bins *brokerBins, jimmdArgs ...string) *brokerEn
 func (e *brokerEnv) addControllers(t *testing.T, specs []ctlSpec) {
 	t.Helper()
 	e.specs = specs
-	e.startControllers()
+	for _, s := range e.specs {
+		e.launchController(s.name, s.region)
+	}
 	for _, s := range e.specs {
 		out := e.jimmctl(t, "add-controller", e.ctls[s.name].FilePath)
 		if !strings.Contains(out, s.name) {
@@ -204,27 +211,10 @@ func (e *brokerEnv) startBroker(dsn string, args []string) {
 		Args:          args,
 		Env:           e.env,
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var (
-		p   *jimmproc.Process
-		err error
-	)
-	for range 5 {
-		if opts.Listen, err = jimmproc.FreeAddr(); err != nil {
-			t.Fatal(err)
-		}
-		p, err = jimmproc.Start(ctx, opts)
-		if !errors.Is(err, jimmproc.ErrAddrInUse) {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("start jimmd: %v", err)
-	}
+	p := startJimmd(t, "jimmd", opts, false)
 	e.proc = p
-	if p.Addr != opts.Listen || p.PublicAddr != opts.Listen {
-		t.Errorf("jimmd says it listens on %s (public address %s), want %s", p.Addr, p.PublicAddr, opts.Listen)
+	if p.Addr != p.Opts.Listen || p.PublicAddr != p.Opts.Listen {
+		t.Errorf("jimmd says it listens on %s (public address %s), want %s", p.Addr, p.PublicAddr, p.Opts.Listen)
 	}
 	ca, err := os.ReadFile(p.CACertFile)
 	if err != nil {
@@ -246,6 +236,78 @@ func (e *brokerEnv) startBroker(dsn string, args []string) {
 		}
 		e.checkOutput(p)
 	})
+}
+
+// startJimmd starts jimmd with opts on a free port (and a free metrics
+// port when metrics is set), trying another when the port was taken
+// meanwhile; what names the process in the failure.
+func startJimmd(t testing.TB, what string, opts jimmproc.Options, metrics bool) *jimmproc.Process {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var (
+		p   *jimmproc.Process
+		err error
+	)
+	for range 5 {
+		opts.Listen = freeAddr(t)
+		if metrics {
+			opts.MetricsListen = freeAddr(t)
+		}
+		p, err = jimmproc.Start(ctx, opts)
+		if !errors.Is(err, jimmproc.ErrAddrInUse) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("start %s: %v", what, err)
+	}
+	return p
+}
+
+// startReplica starts a second jimmd on e's database, with e's flags and
+// secrets key, on an address and data directory (and so CA) of its own,
+// and with a metrics listener of its own when metrics is set. It is
+// stopped when the test ends.
+func (e *brokerEnv) startReplica(t *testing.T, metrics bool) *jimmproc.Process {
+	t.Helper()
+	opts := e.broker().Opts
+	opts.DataDir = filepath.Join(t.TempDir(), "jimmd-b")
+	p := startJimmd(t, "replica B", opts, metrics)
+	t.Cleanup(func() {
+		if err := p.Stop(15 * time.Second); err != nil {
+			t.Errorf("replica B (pid %d) did not shut down cleanly on SIGTERM: %v", p.Pid(), err)
+		}
+		e.checkOutput(p)
+	})
+	if p.Addr != p.Opts.Listen {
+		t.Errorf("replica B listens on %s, want %s", p.Addr, p.Opts.Listen)
+	}
+	return p
+}
+
+// freeAddr is jimmproc.FreeAddr that must succeed.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	addr, err := jimmproc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// portOf is the port of host:port.
+func portOf(t testing.TB, addr string) int {
+	t.Helper()
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // checkOutput fails the test on a data race in a jimmd process's output,
@@ -270,19 +332,29 @@ func (e *brokerEnv) broker() *jimmproc.Process {
 // and starts it again with the same arguments, environment and database.
 func (e *brokerEnv) restartBroker(t *testing.T) *jimmproc.Process {
 	t.Helper()
+	return e.replaceBroker(t, func(old *jimmproc.Process) {
+		if err := old.Stop(10 * time.Second); err != nil {
+			t.Errorf("stop jimmd with SIGTERM while its controllers run: %v", err)
+		}
+	}, "")
+}
+
+// replaceBroker ends jimmd with stop (which must leave it exited) and
+// starts it again with the same arguments, environment and database;
+// after names how it ended in the failure to start again ("" for none).
+func (e *brokerEnv) replaceBroker(t *testing.T, stop func(*jimmproc.Process), after string) *jimmproc.Process {
+	t.Helper()
 	old := e.broker()
 	e.mu.Lock()
 	e.stopped = true
 	e.mu.Unlock()
-	if err := old.Stop(10 * time.Second); err != nil {
-		t.Errorf("stop jimmd with SIGTERM while its controllers run: %v", err)
-	}
+	stop(old)
 	e.checkOutput(old)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	p, err := old.Restart(ctx)
 	if err != nil {
-		t.Fatalf("start jimmd again: %v", err)
+		t.Fatalf("start jimmd again%s: %v", after, err)
 	}
 	e.mu.Lock()
 	e.proc, e.stopped = p, false
@@ -290,25 +362,26 @@ func (e *brokerEnv) restartBroker(t *testing.T) *jimmproc.Process {
 	return p
 }
 
-// startControllers starts the development controllers, each trusting the
-// broker's JWKS URL with the broker's CA.
-func (e *brokerEnv) startControllers() {
+// launchController starts a development controller in localhost/region
+// trusting the broker's JWKS URL with the broker's CA, with extra flags.
+// It lives as long as the test that made e.
+func (e *brokerEnv) launchController(name, region string, extra ...string) *controller {
 	t := e.t
 	t.Helper()
 	p := e.broker()
-	for _, s := range e.specs {
-		e.ctls[s.name] = launch(t, devproc.Options{
-			Bin:           devBin,
-			Name:          s.name,
-			DataDir:       filepath.Join(t.TempDir(), s.name),
-			AdminPassword: adminPassword,
-			Args: []string{
-				"--cloud", "localhost", "--region", s.region,
-				"--trust-jwks-url", "https://" + p.Addr + "/.well-known/jwks.json",
-				"--trust-jwks-ca", p.CACertFile,
-			},
-		})
-	}
+	c := launch(t, devproc.Options{
+		Bin:           devBin,
+		Name:          name,
+		DataDir:       filepath.Join(t.TempDir(), name),
+		AdminPassword: adminPassword,
+		Args: append([]string{
+			"--cloud", "localhost", "--region", region,
+			"--trust-jwks-url", "https://" + p.Addr + "/.well-known/jwks.json",
+			"--trust-jwks-ca", p.CACertFile,
+		}, extra...),
+	})
+	e.ctls[name] = c
+	return c
 }
 
 // stopController stops a controller with SIGTERM.
@@ -338,17 +411,30 @@ func (e *brokerEnv) startControllerAgain(t *testing.T, name string) {
 // run runs jimmctl.
 func (e *brokerEnv) run(t testing.TB, args ...string) jimmproc.Result {
 	t.Helper()
-	res, err := e.ctl.Run(context.Background(), args...)
+	return runCtl(t, e.ctl, args...)
+}
+
+// jimmctl runs jimmctl, which must succeed, and returns its stdout.
+func (e *brokerEnv) jimmctl(t testing.TB, args ...string) string {
+	t.Helper()
+	return ctlOutput(t, e.ctl, args...)
+}
+
+// runCtl runs jimmctl with ctl.
+func runCtl(t testing.TB, ctl *jimmproc.Ctl, args ...string) jimmproc.Result {
+	t.Helper()
+	res, err := ctl.Run(context.Background(), args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return res
 }
 
-// jimmctl runs jimmctl, which must succeed, and returns its stdout.
-func (e *brokerEnv) jimmctl(t testing.TB, args ...string) string {
+// ctlOutput runs jimmctl with ctl, which must succeed, and returns its
+// stdout.
+func ctlOutput(t testing.TB, ctl *jimmproc.Ctl, args ...string) string {
 	t.Helper()
-	res := e.run(t, args...)
+	res := runCtl(t, ctl, args...)
 	if res.ExitCode != 0 {
 		t.Fatalf("%s", res)
 	}
@@ -529,6 +615,76 @@ type restModel struct {
 	Life       string    `json:"life" yaml:"life"`
 	CreatedAt  time.Time `json:"created-at" yaml:"created-at"`
 	Access     string    `json:"access,omitempty" yaml:"access,omitempty"`
+}
+
+// checkMirrors checks that each mirror (a struct value) has exactly the
+// fields, field types and tags of the struct it names in
+// broker/restapi/<file> of the jimm module.
+func checkMirrors(t *testing.T, file string, mirrors map[string]any) {
+	t.Helper()
+	root, err := devproc.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(root, "broker", "restapi", file)
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	source := map[string][]string{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		ts, ok := n.(*ast.TypeSpec)
+		if !ok {
+			return true
+		}
+		st, ok := ts.Type.(*ast.StructType)
+		if !ok {
+			return true
+		}
+		for _, fld := range st.Fields.List {
+			tag := ""
+			if fld.Tag != nil {
+				tag, _ = strconv.Unquote(fld.Tag.Value)
+			}
+			for _, n := range fld.Names {
+				source[ts.Name.Name] = append(source[ts.Name.Name], fmt.Sprintf("%s %s `%s`", n.Name, typeString(fld.Type), tag))
+			}
+		}
+		return true
+	})
+	for name, mirror := range mirrors {
+		var got []string
+		rt := reflect.TypeOf(mirror)
+		for i := range rt.NumField() {
+			fld := rt.Field(i)
+			got = append(got, fmt.Sprintf("%s %s `%s`", fld.Name, fld.Type.String(), fld.Tag))
+		}
+		want, ok := source[name]
+		if !ok {
+			t.Errorf("%s has no struct %s", path, name)
+			continue
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s, the mirror of restapi.%s, is out of date:\n got  %q\n want %q (from %s)", rt.Name(), name, got, want, path)
+		}
+	}
+}
+
+// typeString renders the field types restapi uses.
+func typeString(e ast.Expr) string {
+	switch e := e.(type) {
+	case *ast.Ident:
+		return e.Name
+	case *ast.SelectorExpr:
+		return typeString(e.X) + "." + e.Sel.Name
+	case *ast.ArrayType:
+		return "[]" + typeString(e.Elt)
+	case *ast.StarExpr:
+		return "*" + typeString(e.X)
+	case *ast.MapType:
+		return "map[" + typeString(e.Key) + "]" + typeString(e.Value)
+	}
+	return fmt.Sprintf("%T", e)
 }
 
 // decodeStrictJSON decodes jimmctl's JSON output, refusing unknown fields.

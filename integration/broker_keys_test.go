@@ -16,7 +16,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -88,9 +87,9 @@ func TestBrokerKeyRotation(t *testing.T) {
 		// Keys stay published until the session tokens they signed
 		// expire too: keep those as short.
 		"--session-ttl", krTokenTTL.String())
-	b := krStartReplica(t, e)
+	b := e.startReplica(t, false)
 
-	// The controllers trust replica A's JWKS only (see startControllers):
+	// The controllers trust replica A's JWKS only (see launchController):
 	// logins through B are signed with keys B loaded from the database,
 	// which A must publish in time too.
 	replicas := []*krReplica{
@@ -208,39 +207,6 @@ func TestBrokerKeyRotation(t *testing.T) {
 		}
 	}
 	t.Logf("distinct keys seen: %d on A, %d on B; total test time %s", len(a), len(bb), time.Since(start).Round(time.Millisecond))
-}
-
-// krStartReplica starts a second jimmd on the environment's database, with
-// the same flags and secrets, and stops it when the test ends.
-func krStartReplica(t *testing.T, e *brokerEnv) *jimmproc.Process {
-	t.Helper()
-	opts := e.broker().Opts
-	opts.DataDir = filepath.Join(t.TempDir(), "jimmd-b")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var (
-		p   *jimmproc.Process
-		err error
-	)
-	for range 5 {
-		if opts.Listen, err = jimmproc.FreeAddr(); err != nil {
-			t.Fatal(err)
-		}
-		p, err = jimmproc.Start(ctx, opts)
-		if !errors.Is(err, jimmproc.ErrAddrInUse) {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("start replica B: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := p.Stop(15 * time.Second); err != nil {
-			t.Errorf("replica B (pid %d) did not shut down cleanly on SIGTERM: %v", p.Pid(), err)
-		}
-		e.checkOutput(p)
-	})
-	return p
 }
 
 // krAwaitPhase returns lead before a signing key takes over, as seen

@@ -12,14 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,19 +22,14 @@ import (
 	"time"
 
 	"github.com/juju/juju/api"
-	"github.com/juju/juju/api/client/application"
 	"github.com/juju/juju/api/client/client"
-	"github.com/juju/juju/api/client/machinemanager"
 	"github.com/juju/juju/api/client/modelconfig"
 	"github.com/juju/juju/api/client/modelmanager"
 	"github.com/juju/juju/api/client/usermanager"
 	jujucontroller "github.com/juju/juju/api/controller/controller"
-	"github.com/juju/juju/core/instance"
-	"github.com/juju/juju/core/model"
 	"github.com/juju/juju/rpc/params"
 	"github.com/juju/names/v5"
 
-	"github.com/jimmbroker/jimm/integration/internal/devproc"
 	"github.com/jimmbroker/jimm/integration/internal/jimmproc"
 )
 
@@ -92,7 +81,7 @@ func testBrokerMigrationMove(t *testing.T, bins *brokerBins) {
 
 	// Opened before the migration; used again after it.
 	mconn := e.open(t, uuid)
-	bmPopulate(t, mconn)
+	populate(t, mconn)
 	before := fullStatus(t, mconn)
 	units := 0
 	for _, a := range before.Applications {
@@ -111,58 +100,40 @@ func testBrokerMigrationMove(t *testing.T, bins *brokerBins) {
 	// (it answers ModelInfo with a redirect: its migration reached DONE)
 	// and when jimmctl show-model first names ctl-2.
 	direct := bmDirect(t, ctl1, "")
-	stop := make(chan struct{})
+	watch := bmStartWatch(t)
 	var (
-		wg             sync.WaitGroup
 		sourceDone     time.Time
 		routed         time.Time
 		sourceErr      error
 		showModelError string
 	)
-	wg.Go(func() {
-		mmDirect := modelmanager.NewClient(direct)
-		for {
-			infos, err := mmDirect.ModelInfo([]names.ModelTag{names.NewModelTag(uuid)})
-			switch {
-			case err != nil:
-				sourceErr = err
-				return
-			case len(infos) == 1 && infos[0].Error != nil:
-				if !params.IsRedirect(infos[0].Error) {
-					sourceErr = infos[0].Error
-				}
-				sourceDone = time.Now()
-				return
+	mmDirect := modelmanager.NewClient(direct)
+	watch.poll(20*time.Millisecond, func() bool {
+		infos, err := mmDirect.ModelInfo([]names.ModelTag{names.NewModelTag(uuid)})
+		switch {
+		case err != nil:
+			sourceErr = err
+			return true
+		case len(infos) == 1 && infos[0].Error != nil:
+			if !params.IsRedirect(infos[0].Error) {
+				sourceErr = infos[0].Error
 			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
+			sourceDone = time.Now()
+			return true
 		}
+		return false
 	})
-	wg.Go(func() {
-		for {
-			res, err := e.ctl.Run(context.Background(), "show-model", uuid, "--format", "json")
-			if err != nil || res.ExitCode != 0 {
-				showModelError = fmt.Sprintf("%v %s", err, res)
-				return
-			}
-			var m restModel
-			if err := json.Unmarshal([]byte(res.Stdout), &m); err != nil {
-				showModelError = err.Error()
-				return
-			}
-			if m.Controller == "ctl-2" {
-				routed = time.Now()
-				return
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
+	watch.poll(50*time.Millisecond, func() bool {
+		m, err := bmTryShowModel(e.ctl, uuid)
+		if err != nil {
+			showModelError = err.Error()
+			return true
 		}
+		if m.Controller == "ctl-2" {
+			routed = time.Now()
+			return true
+		}
+		return false
 	})
 
 	start := time.Now()
@@ -170,22 +141,14 @@ func testBrokerMigrationMove(t *testing.T, bins *brokerBins) {
 	waited := time.Since(start)
 	returned := time.Now()
 	if res.ExitCode != 0 {
-		close(stop)
-		wg.Wait()
+		watch.wait(0)
 		t.Fatalf("migrate --wait: %s", res)
 	}
 	// Right after --wait returns, the route names ctl-2.
 	if m := bmShowModel(t, e.ctl, uuid); m.Controller != "ctl-2" {
 		t.Errorf("show-model right after migrate --wait returned: controller %q, want ctl-2", m.Controller)
 	}
-	watched := make(chan struct{})
-	go func() { wg.Wait(); close(watched) }()
-	select {
-	case <-watched:
-	case <-time.After(3 * time.Second):
-	}
-	close(stop)
-	<-watched
+	watch.wait(3 * time.Second)
 	if sourceErr != nil || showModelError != "" {
 		t.Fatalf("watching the migration: ctl-1's ModelInfo: %v; show-model: %s", sourceErr, showModelError)
 	}
@@ -238,18 +201,14 @@ func testBrokerMigrationMove(t *testing.T, bins *brokerBins) {
 
 	// The connection opened before the migration works, on ctl-2, with
 	// the same status.
-	pid, port2 := e.broker().Pid(), bmPort(t, ctl2.Addr)
+	pid, port2 := e.broker().Pid(), portOf(t, ctl2.Addr)
 	n2 := bmConns(t, pid, port2)
-	if got := comparableStatus(t, fullStatus(t, mconn)); !reflect.DeepEqual(got, want) {
-		t.Errorf("FullStatus on the connection opened before the migration differs:\nbefore %s\nafter  %s", bmJSON(want), bmJSON(got))
-	}
+	sameStatus(t, "FullStatus on the connection opened before the migration", want, comparableStatus(t, fullStatus(t, mconn)))
 	if got := bmConns(t, pid, port2); got != n2+1 {
 		t.Errorf("the broker holds %d connections to ctl-2 after the old model connection's call, want %d (one more)", got, n2+1)
 	}
 	// And a new one.
-	if got := comparableStatus(t, fullStatus(t, e.open(t, uuid))); !reflect.DeepEqual(got, want) {
-		t.Errorf("FullStatus on a new connection after the migration differs:\nbefore %s\nafter  %s", bmJSON(want), bmJSON(got))
-	}
+	sameStatus(t, "FullStatus on a new connection after the migration", want, comparableStatus(t, fullStatus(t, e.open(t, uuid))))
 	// ctl-2 hosts it, as its admin sees.
 	sums, err := modelmanager.NewClient(bmDirect(t, ctl2, "")).ListModelSummaries("admin", true)
 	if _, ok := findSummary(sums, uuid); err != nil || !ok {
@@ -466,9 +425,7 @@ func testBrokerMigrationInjectedFailures(t *testing.T, bins *brokerBins) {
 			if st.Model.ModelStatus.Status != "available" || !strings.Contains(st.Model.ModelStatus.Info, reason) {
 				t.Errorf("FullStatus model status after the failed migration: %+v; want available, saying %q", st.Model.ModelStatus, reason)
 			}
-			if got := bmWithoutModelStatus(comparableStatus(t, st)); !reflect.DeepEqual(got, before) {
-				t.Errorf("FullStatus after the failed migration differs:\nbefore %s\nafter  %s", bmJSON(before), bmJSON(got))
-			}
+			sameStatus(t, "FullStatus after the failed migration", before, bmWithoutModelStatus(comparableStatus(t, st)))
 			nconn := e.open(t, uuid)
 			fullStatus(t, nconn)
 			bmModelSet(t, nconn, map[string]any{bmFailPhaseKey: "none"})
@@ -484,9 +441,7 @@ func testBrokerMigrationInjectedFailures(t *testing.T, bins *brokerBins) {
 			if m := bmShowModel(t, e.ctl, uuid); m.Controller != "ctl-2" {
 				t.Errorf("show-model after the second migration: %q, want ctl-2", m.Controller)
 			}
-			if got := bmWithoutModelStatus(comparableStatus(t, fullStatus(t, mconn))); !reflect.DeepEqual(got, before) {
-				t.Errorf("FullStatus after the second migration differs:\nbefore %s\nafter  %s", bmJSON(before), bmJSON(got))
-			}
+			sameStatus(t, "FullStatus after the second migration", before, bmWithoutModelStatus(comparableStatus(t, fullStatus(t, mconn))))
 		})
 	}
 }
@@ -497,7 +452,7 @@ func testBrokerMigrationInjectedFailures(t *testing.T, bins *brokerBins) {
 // client login through the broker gets ctl-1's redirect, which the broker
 // follows, healing the route, without the client seeing it.
 func testBrokerMigrationOutsideTheBroker(t *testing.T, bins *brokerBins) {
-	metricsAddr := bmFreeAddr(t)
+	metricsAddr := freeAddr(t)
 	e := newBrokerEnv(t, bins, "--metrics-listen", metricsAddr)
 	ctl1, ctl2 := e.ctls["ctl-1"], e.ctls["ctl-2"]
 	mm := modelmanager.NewClient(e.open(t, ""))
@@ -513,7 +468,7 @@ func testBrokerMigrationOutsideTheBroker(t *testing.T, bins *brokerBins) {
 
 	direct := bmDirect(t, ctl1, "")
 	for _, uuid := range []string{updated, healed} {
-		if _, err := jujucontroller.NewClient(direct).InitiateMigration(bmSpec(uuid, ctl2, "ctl-2")); err != nil {
+		if _, err := jujucontroller.NewClient(direct).InitiateMigration(migrationSpec(uuid, ctl2, "ctl-2")); err != nil {
 			t.Fatalf("InitiateMigration on ctl-1 itself: %v", err)
 		}
 	}
@@ -527,7 +482,7 @@ func testBrokerMigrationOutsideTheBroker(t *testing.T, bins *brokerBins) {
 			return fmt.Errorf("login to the model on ctl-1: %v", err)
 		})
 	}
-	pid, port2 := e.broker().Pid(), bmPort(t, ctl2.Addr)
+	pid, port2 := e.broker().Pid(), portOf(t, ctl2.Addr)
 
 	t.Run("UpdateMigratedModel", func(t *testing.T) {
 		if m := bmShowModel(t, e.ctl, updated); m.Controller != "ctl-1" {
@@ -601,7 +556,8 @@ func testBrokerMigrationOutsideTheBroker(t *testing.T, bins *brokerBins) {
 func testBrokerMigrationTwoReplicas(t *testing.T, bins *brokerBins) {
 	e := newBrokerEnv(t, bins)
 	ctl1, ctl2 := e.ctls["ctl-1"], e.ctls["ctl-2"]
-	b, bMetrics := bmStartReplica(t, e)
+	b := e.startReplica(t, true)
+	bMetrics := b.Opts.MetricsListen
 	bCA, err := os.ReadFile(b.CACertFile)
 	if err != nil {
 		t.Fatal(err)
@@ -629,68 +585,42 @@ func testBrokerMigrationTwoReplicas(t *testing.T, bins *brokerBins) {
 	if m := bmShowModel(t, &bctl, uuid); m.Controller != "ctl-1" {
 		t.Fatalf("B's show-model before the migration: %q", m.Controller)
 	}
-	pidB, port1, port2 := b.Pid(), bmPort(t, ctl1.Addr), bmPort(t, ctl2.Addr)
+	pidB, port1, port2 := b.Pid(), portOf(t, ctl1.Addr), portOf(t, ctl2.Addr)
 	n1, n2 := bmConns(t, pidB, port1), bmConns(t, pidB, port2)
 
 	// While A migrates the model, watch B: its show-model, and its
 	// connection to ctl-1 for the model, which goes when B reroutes it.
-	stop := make(chan struct{})
+	watch := bmStartWatch(t)
 	var (
-		wg                  sync.WaitGroup
 		bShows, bLeaves     time.Time
 		showErr, connsError error
 	)
-	wg.Go(func() {
-		for {
-			res, err := bctl.Run(context.Background(), "show-model", uuid, "--format", "json")
-			var m restModel
-			if err == nil && res.ExitCode == 0 {
-				err = json.Unmarshal([]byte(res.Stdout), &m)
-			} else if err == nil {
-				err = errors.New(res.String())
-			}
-			if err != nil {
-				showErr = err
-				return
-			}
-			if m.Controller == "ctl-2" {
-				bShows = time.Now()
-				return
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
+	watch.poll(50*time.Millisecond, func() bool {
+		m, err := bmTryShowModel(&bctl, uuid)
+		if err != nil {
+			showErr = err
+			return true
 		}
+		if m.Controller == "ctl-2" {
+			bShows = time.Now()
+			return true
+		}
+		return false
 	})
-	wg.Go(func() {
-		for {
-			n, err := connsTo(pidB, port1)
-			if err != nil {
-				connsError = err
-				return
-			}
-			if n < n1 {
-				bLeaves = time.Now()
-				return
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
+	watch.poll(10*time.Millisecond, func() bool {
+		n, err := connsTo(pidB, port1)
+		if err != nil {
+			connsError = err
+			return true
 		}
+		if n < n1 {
+			bLeaves = time.Now()
+			return true
+		}
+		return false
 	})
 	res := e.run(t, "migrate", "ctl-2", uuid, "--wait")
-	watched := make(chan struct{})
-	go func() { wg.Wait(); close(watched) }()
-	select {
-	case <-watched:
-	case <-time.After(3 * time.Second):
-	}
-	close(stop)
-	<-watched
+	watch.wait(3 * time.Second)
 	// A new login through B: it goes straight to ctl-2.
 	fresh := openB(t, uuid)
 	if got := bmConns(t, pidB, port2); got != n2+1 {
@@ -716,13 +646,9 @@ func testBrokerMigrationTwoReplicas(t *testing.T, bins *brokerBins) {
 			t.Logf("%s %s after A's DONE", what, d.Round(time.Millisecond))
 		}
 	}
-	if got := comparableStatus(t, fullStatus(t, fresh)); !reflect.DeepEqual(got, want) {
-		t.Errorf("FullStatus through B after the migration differs:\nbefore %s\nafter  %s", bmJSON(want), bmJSON(got))
-	}
+	sameStatus(t, "FullStatus through B after the migration", want, comparableStatus(t, fullStatus(t, fresh)))
 	// B's connection from before the migration follows the model.
-	if got := comparableStatus(t, fullStatus(t, bconn)); !reflect.DeepEqual(got, want) {
-		t.Errorf("FullStatus on B's connection from before the migration differs:\nbefore %s\nafter  %s", bmJSON(want), bmJSON(got))
-	}
+	sameStatus(t, "FullStatus on B's connection from before the migration", want, comparableStatus(t, fullStatus(t, bconn)))
 	if got := bmConns(t, pidB, port2); got != n2+2 {
 		t.Errorf("B holds %d connections to ctl-2 with both model connections in use, want %d", got, n2+2)
 	}
@@ -771,22 +697,11 @@ func testBrokerMigrationBrokerKilled(t *testing.T, bins *brokerBins) {
 		return nil
 	})
 
-	old := e.broker()
-	e.mu.Lock()
-	e.stopped = true
-	e.mu.Unlock()
-	old.Kill()
-	killed := time.Now()
-	e.checkOutput(old)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	p, err := old.Restart(ctx)
-	if err != nil {
-		t.Fatalf("start jimmd again after SIGKILL: %v", err)
-	}
-	e.mu.Lock()
-	e.proc, e.stopped = p, false
-	e.mu.Unlock()
+	var killed time.Time
+	e.replaceBroker(t, func(old *jimmproc.Process) {
+		old.Kill()
+		killed = time.Now()
+	}, " after SIGKILL")
 	t.Logf("jimmd killed in VALIDATION and started again in %s", time.Since(killed).Round(time.Millisecond))
 
 	done := bmWaitMigration(t, e.ctl, strconv.FormatInt(mig.ID, 10), 30*time.Second)
@@ -801,11 +716,9 @@ func testBrokerMigrationBrokerKilled(t *testing.T, bins *brokerBins) {
 	if m := bmShowModel(t, e.ctl, uuid); m.Controller != "ctl-2" {
 		t.Errorf("show-model after the migration: %q, want ctl-2", m.Controller)
 	}
-	pid, port2 := e.broker().Pid(), bmPort(t, e.ctls["ctl-2"].Addr)
+	pid, port2 := e.broker().Pid(), portOf(t, e.ctls["ctl-2"].Addr)
 	n := bmConns(t, pid, port2)
-	if got := comparableStatus(t, fullStatus(t, e.open(t, uuid))); !reflect.DeepEqual(got, want) {
-		t.Errorf("FullStatus through the restarted broker differs:\nbefore %s\nafter  %s", bmJSON(want), bmJSON(got))
-	}
+	sameStatus(t, "FullStatus through the restarted broker", want, comparableStatus(t, fullStatus(t, e.open(t, uuid))))
 	if got := bmConns(t, pid, port2); got != n+1 {
 		t.Errorf("the restarted broker holds %d connections to ctl-2 after a login, want %d", got, n+1)
 	}
@@ -825,41 +738,7 @@ func testBrokerMigrationBrokerKilled(t *testing.T, bins *brokerBins) {
 // fields and tags of restapi.Migration.
 func TestBrokerMigrationRESTType(t *testing.T) {
 	t.Parallel()
-	root, err := devproc.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(root, "broker", "restapi", "types.go")
-	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []string
-	ast.Inspect(f, func(n ast.Node) bool {
-		ts, ok := n.(*ast.TypeSpec)
-		if !ok || ts.Name.Name != "Migration" {
-			return true
-		}
-		for _, fld := range ts.Type.(*ast.StructType).Fields.List {
-			tag := ""
-			if fld.Tag != nil {
-				tag, _ = strconv.Unquote(fld.Tag.Value)
-			}
-			for _, n := range fld.Names {
-				want = append(want, fmt.Sprintf("%s %s `%s`", n.Name, typeString(fld.Type), tag))
-			}
-		}
-		return false
-	})
-	var got []string
-	rt := reflect.TypeOf(bmMigration{})
-	for i := range rt.NumField() {
-		fld := rt.Field(i)
-		got = append(got, fmt.Sprintf("%s %s `%s`", fld.Name, fld.Type.String(), fld.Tag))
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("bmMigration, the mirror of restapi.Migration, is out of date:\n got  %q\n want %q", got, want)
-	}
+	checkMirrors(t, "types.go", map[string]any{"Migration": bmMigration{}})
 }
 
 // bmMigration mirrors restapi.Migration (TestBrokerMigrationRESTType
@@ -880,24 +759,68 @@ type bmMigration struct {
 	EndedAt        *time.Time `json:"ended-at,omitempty" yaml:"ended-at,omitempty"`
 }
 
-// bmRun runs jimmctl with ctl, which must succeed, and returns its stdout.
-func bmRun(t testing.TB, ctl *jimmproc.Ctl, args ...string) string {
-	t.Helper()
-	res, err := ctl.Run(context.Background(), args...)
-	if err != nil {
-		t.Fatal(err)
+// bmTryShowModel is jimmctl show-model --format json, decoded, for a
+// goroutine: a failure to run, a non-zero exit or undecodable output is
+// the error.
+func bmTryShowModel(ctl *jimmproc.Ctl, uuid string) (restModel, error) {
+	var m restModel
+	res, err := ctl.Run(context.Background(), "show-model", uuid, "--format", "json")
+	if err == nil && res.ExitCode != 0 {
+		err = errors.New(res.String())
 	}
-	if res.ExitCode != 0 {
-		t.Fatalf("%s", res)
+	if err == nil {
+		err = json.Unmarshal([]byte(res.Stdout), &m)
 	}
-	return res.Stdout
+	return m, err
+}
+
+// bmWatch polls conditions in goroutines while a migration runs.
+type bmWatch struct {
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+}
+
+// bmStartWatch returns a watch; its polls are stopped when the test ends
+// at the latest.
+func bmStartWatch(t testing.TB) *bmWatch {
+	w := &bmWatch{stop: make(chan struct{})}
+	t.Cleanup(func() { w.wait(0) })
+	return w
+}
+
+// poll calls f, then every interval again, until f returns true (done)
+// or the watch is stopped.
+func (w *bmWatch) poll(every time.Duration, f func() (done bool)) {
+	w.wg.Go(func() {
+		for !f() {
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(every):
+			}
+		}
+	})
+}
+
+// wait gives the polls up to grace to be done, then stops them and waits
+// until they returned.
+func (w *bmWatch) wait(grace time.Duration) {
+	watched := make(chan struct{})
+	go func() { w.wg.Wait(); close(watched) }()
+	select {
+	case <-watched:
+	case <-time.After(grace):
+	}
+	w.stopOnce.Do(func() { close(w.stop) })
+	<-watched
 }
 
 // bmShowModel is jimmctl show-model --format json, decoded.
 func bmShowModel(t testing.TB, ctl *jimmproc.Ctl, uuid string) restModel {
 	t.Helper()
 	var m restModel
-	decodeStrictJSON(t, bmRun(t, ctl, "show-model", uuid, "--format", "json"), &m)
+	decodeStrictJSON(t, ctlOutput(t, ctl, "show-model", uuid, "--format", "json"), &m)
 	return m
 }
 
@@ -905,7 +828,7 @@ func bmShowModel(t testing.TB, ctl *jimmproc.Ctl, uuid string) restModel {
 func bmShowMigration(t testing.TB, ctl *jimmproc.Ctl, ref string) bmMigration {
 	t.Helper()
 	var m bmMigration
-	decodeStrictJSON(t, bmRun(t, ctl, "show-migration", ref, "--format", "json"), &m)
+	decodeStrictJSON(t, ctlOutput(t, ctl, "show-migration", ref, "--format", "json"), &m)
 	return m
 }
 
@@ -913,7 +836,7 @@ func bmShowMigration(t testing.TB, ctl *jimmproc.Ctl, ref string) bmMigration {
 func bmListMigrations(t testing.TB, ctl *jimmproc.Ctl) []bmMigration {
 	t.Helper()
 	var ms []bmMigration
-	decodeStrictJSON(t, bmRun(t, ctl, "migrations", "--format", "json"), &ms)
+	decodeStrictJSON(t, ctlOutput(t, ctl, "migrations", "--format", "json"), &ms)
 	return ms
 }
 
@@ -943,39 +866,6 @@ func bmModelOn(t testing.TB, e *brokerEnv, mm *modelmanager.Client, name, ctlNam
 		t.Fatalf("model %s went to %s, want %s", name, m.Controller, ctlName)
 	}
 	return info.UUID
-}
-
-// bmPopulate gives a model 5 machines and 3 applications with 20 units
-// spread over them, and returns the number of units.
-func bmPopulate(t testing.TB, mconn api.Connection) int {
-	t.Helper()
-	machines, err := machinemanager.NewClient(mconn).AddMachines(slices.Repeat([]params.AddMachineParams{{
-		Jobs: []model.MachineJob{model.JobHostUnits}, Base: &params.Base{Name: "ubuntu", Channel: "22.04"},
-	}}, 5))
-	if err != nil || len(machines) != 5 {
-		t.Fatalf("AddMachines through the broker: %+v, %v", machines, err)
-	}
-	for _, m := range machines {
-		if m.Error != nil {
-			t.Fatalf("AddMachines through the broker: %v", m.Error)
-		}
-	}
-	apps := application.NewClient(mconn)
-	units := 0
-	for i, app := range []string{"postgresql", "redis", "web"} {
-		deploy(t, mconn, app, 0)
-		n := []int{7, 7, 6}[i]
-		var placement []*instance.Placement
-		for j := range n {
-			placement = append(placement, &instance.Placement{Scope: instance.MachineScope, Directive: strconv.Itoa((units + j) % 5)})
-		}
-		added, err := apps.AddUnits(application.AddUnitsParams{ApplicationName: app, NumUnits: n, Placement: placement})
-		if err != nil || len(added) != n {
-			t.Fatalf("AddUnits %s through the broker: %v, %v", app, added, err)
-		}
-		units += n
-	}
-	return units
 }
 
 // bmModelSet sets model config through a model connection.
@@ -1044,29 +934,6 @@ func bmNotOn(t testing.TB, c *controller, name, uuid string) {
 	}
 }
 
-// bmSpec is what `juju migrate` sends to move a model to c, named alias.
-func bmSpec(uuid string, c *controller, alias string) jujucontroller.MigrationSpec {
-	return jujucontroller.MigrationSpec{
-		ModelUUID: uuid, TargetControllerUUID: c.File.UUID, TargetControllerAlias: alias,
-		TargetAddrs: c.File.APIAddresses, TargetCACert: c.File.CACert,
-		TargetUser: c.File.AdminUser, TargetPassword: c.File.AdminPassword,
-	}
-}
-
-// bmPort is the port of host:port.
-func bmPort(t testing.TB, addr string) int {
-	t.Helper()
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // bmConns is connsTo that must succeed.
 func bmConns(t testing.TB, pid, port int) int {
 	t.Helper()
@@ -1075,15 +942,6 @@ func bmConns(t testing.TB, pid, port int) int {
 		t.Fatalf("connections of pid %d to port %d: %v", pid, port, err)
 	}
 	return n
-}
-
-func bmFreeAddr(t testing.TB) string {
-	t.Helper()
-	addr, err := jimmproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr
 }
 
 // bmMetric reads a counter or gauge (summed over its labels) from a
@@ -1116,41 +974,6 @@ func bmMetric(t testing.TB, addr, name string) float64 {
 		t.Fatalf("the broker's metrics have no %s", name)
 	}
 	return sum
-}
-
-// bmStartReplica starts a second jimmd on e's database, with e's secrets
-// key, on an address, data directory (and so CA) and metrics listener of
-// its own. It returns the process and its metrics address.
-func bmStartReplica(t *testing.T, e *brokerEnv) (*jimmproc.Process, string) {
-	t.Helper()
-	opts := e.broker().Opts
-	opts.DataDir = filepath.Join(t.TempDir(), "jimmd-b")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var (
-		p   *jimmproc.Process
-		err error
-	)
-	for range 5 {
-		opts.Listen, opts.MetricsListen = bmFreeAddr(t), bmFreeAddr(t)
-		p, err = jimmproc.Start(ctx, opts)
-		if !errors.Is(err, jimmproc.ErrAddrInUse) {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("start replica B: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := p.Stop(15 * time.Second); err != nil {
-			t.Errorf("replica B (pid %d) did not shut down cleanly on SIGTERM: %v", p.Pid(), err)
-		}
-		e.checkOutput(p)
-	})
-	if p.Addr != opts.Listen {
-		t.Errorf("replica B listens on %s, want %s", p.Addr, opts.Listen)
-	}
-	return p, opts.MetricsListen
 }
 
 // bmWithoutModelStatus drops the model's status from a comparableStatus.
@@ -1221,26 +1044,12 @@ func (p *bmProbe) halt() {
 	<-p.done
 }
 
-func bmJSON(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
 // bmAddController starts one more controller trusting the broker, with
 // extra flags, and registers it with jimmctl add-controller.
 func bmAddController(t *testing.T, e *brokerEnv, name, region string, extra ...string) {
 	t.Helper()
-	p := e.broker()
 	// It lives as long as the scenario, not just this subtest.
-	c := launch(e.t, devproc.Options{
-		Bin: devBin, Name: name, DataDir: filepath.Join(e.t.TempDir(), name), AdminPassword: adminPassword,
-		Args: append([]string{
-			"--cloud", "localhost", "--region", region,
-			"--trust-jwks-url", "https://" + p.Addr + "/.well-known/jwks.json",
-			"--trust-jwks-ca", p.CACertFile,
-		}, extra...),
-	})
-	e.ctls[name] = c
+	c := e.launchController(name, region, extra...)
 	e.jimmctl(t, "add-controller", c.FilePath)
 	e.waitStatus(t, name, "up", 10*time.Second)
 }

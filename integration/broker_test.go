@@ -8,10 +8,6 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -30,8 +26,6 @@ import (
 	"github.com/juju/juju/api/client/modelmanager"
 	"github.com/juju/juju/rpc/params"
 	"github.com/juju/names/v5"
-
-	"github.com/jimmbroker/jimm/integration/internal/devproc"
 )
 
 // TestBroker runs the broker scenarios in parallel, each on a broker,
@@ -452,19 +446,7 @@ func testBrokerModelConnection(t *testing.T, bins *brokerBins) {
 		t.Errorf("summary right after destroy: %+v (listed: %v); want life dying", s, ok)
 	}
 	start := time.Now()
-	eventually(t, 15*time.Second, "destroyed model reported not found by ModelStatus", func() error {
-		sts, err := mm.ModelStatus(tag)
-		if err != nil {
-			return err
-		}
-		if sts[0].Error == nil {
-			return fmt.Errorf("model still there, life %q", sts[0].Life)
-		}
-		if code := errCode(sts[0].Error); code != params.CodeNotFound {
-			t.Fatalf("ModelStatus error %v has code %q, want %q", sts[0].Error, code, params.CodeNotFound)
-		}
-		return nil
-	})
+	waitModelGone(t, mm, tag, 15*time.Second)
 	t.Logf("destroyed model gone %s after DestroyModels", time.Since(start).Round(time.Millisecond))
 	if _, ok := findModel(listModels(t, mm, "admin"), uuid); ok {
 		t.Errorf("ListModels still lists destroyed model %s", uuid)
@@ -698,16 +680,7 @@ func testBrokerErrors(t *testing.T, bins *brokerBins) {
 	t.Run("hung controller", func(t *testing.T) {
 		// SIGSTOP: the controller's socket still accepts, nothing answers.
 		pid := e.ctls[frozenCtl].Pid()
-		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-			t.Fatal(err)
-		}
-		thawed := false
-		thaw := func() {
-			if !thawed {
-				thawed = true
-				syscall.Kill(pid, syscall.SIGCONT)
-			}
-		}
+		thaw := freeze(t, pid)
 		defer thaw()
 		failsPromptly(t, "model on a hung controller", frozen.UUID)
 		stillServed(t)
@@ -848,69 +821,17 @@ func testBrokerControllerConnections(t *testing.T, bins *brokerBins) {
 // what it says.
 func TestBrokerRESTTypes(t *testing.T) {
 	t.Parallel()
-	root, err := devproc.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(root, "broker", "restapi", "types.go")
-	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	source := map[string][]string{}
-	ast.Inspect(f, func(n ast.Node) bool {
-		ts, ok := n.(*ast.TypeSpec)
-		if !ok {
-			return true
-		}
-		st, ok := ts.Type.(*ast.StructType)
-		if !ok {
-			return true
-		}
-		for _, fld := range st.Fields.List {
-			tag := ""
-			if fld.Tag != nil {
-				tag, _ = strconv.Unquote(fld.Tag.Value)
-			}
-			for _, n := range fld.Names {
-				source[ts.Name.Name] = append(source[ts.Name.Name], fmt.Sprintf("%s %s `%s`", n.Name, typeString(fld.Type), tag))
-			}
-		}
-		return true
-	})
-	for name, mirror := range map[string]any{"Controller": restController{}, "Model": restModel{}} {
-		var got []string
-		rt := reflect.TypeOf(mirror)
-		for i := range rt.NumField() {
-			fld := rt.Field(i)
-			got = append(got, fmt.Sprintf("%s %s `%s`", fld.Name, fld.Type.String(), fld.Tag))
-		}
-		want, ok := source[name]
-		if !ok {
-			t.Errorf("%s has no struct %s", path, name)
-			continue
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("the mirror of restapi.%s is out of date:\n got  %q\n want %q (from %s)", name, got, want, path)
-		}
-	}
+	checkMirrors(t, "types.go", map[string]any{"Controller": restController{}, "Model": restModel{}})
 }
 
-// typeString renders the field types restapi uses.
-func typeString(e ast.Expr) string {
-	switch e := e.(type) {
-	case *ast.Ident:
-		return e.Name
-	case *ast.SelectorExpr:
-		return typeString(e.X) + "." + e.Sel.Name
-	case *ast.ArrayType:
-		return "[]" + typeString(e.Elt)
-	case *ast.StarExpr:
-		return "*" + typeString(e.X)
-	case *ast.MapType:
-		return "map[" + typeString(e.Key) + "]" + typeString(e.Value)
+// freeze stops process pid with SIGSTOP: its sockets still accept,
+// nothing answers. thaw sends SIGCONT, once however often it is called.
+func freeze(t testing.TB, pid int) (thaw func()) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
 	}
-	return fmt.Sprintf("%T", e)
+	return sync.OnceFunc(func() { syscall.Kill(pid, syscall.SIGCONT) })
 }
 
 // testBrokerIdleDetach: a model connection with no call in flight for
@@ -989,16 +910,7 @@ func testBrokerSlowCreate(t *testing.T, bins *brokerBins) {
 	// Freeze ctl-1 while the broker still believes it up (its next health
 	// check is up to 5s away).
 	pid := e.ctls[frozenCtl].Pid()
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	thawed := false
-	thaw := func() {
-		if !thawed {
-			thawed = true
-			syscall.Kill(pid, syscall.SIGCONT)
-		}
-	}
+	thaw := freeze(t, pid)
 	defer thaw()
 	// Placement tries ctl-1 first about half the time: such a creation
 	// waits out the timeout, then lands on ctl-2.

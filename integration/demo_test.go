@@ -6,7 +6,6 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -289,18 +288,6 @@ func demoCtl(t *testing.T, bin string, exports map[string]string) *jimmproc.Ctl 
 	return ctl
 }
 
-func demoJimmctl(t *testing.T, ctl *jimmproc.Ctl, args ...string) string {
-	t.Helper()
-	res, err := ctl.Run(context.Background(), args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.ExitCode != 0 {
-		t.Fatalf("%s", res)
-	}
-	return res.Stdout
-}
-
 // demoWaitControllers polls jimmctl list-controllers until it lists exactly
 // the demo's three controllers, all up, in their regions, and returns how
 // long that took.
@@ -311,7 +298,7 @@ func demoWaitControllers(t *testing.T, ctl *jimmproc.Ctl, within time.Duration) 
 	deadline := time.Now().Add(within)
 	for {
 		var cs []restController
-		decodeStrictJSON(t, demoJimmctl(t, ctl, "list-controllers", "--format", "json"), &cs)
+		decodeStrictJSON(t, ctlOutput(t, ctl, "list-controllers", "--format", "json"), &cs)
 		var problems []string
 		if len(cs) != len(want) {
 			problems = append(problems, fmt.Sprintf("%d controllers listed, want %d", len(cs), len(want)))
@@ -348,7 +335,7 @@ func demoWaitControllers(t *testing.T, ctl *jimmproc.Ctl, within time.Duration) 
 func demoModel(t *testing.T, ctl *jimmproc.Ctl, name string) (restModel, bool) {
 	t.Helper()
 	var ms []restModel
-	decodeStrictJSON(t, demoJimmctl(t, ctl, "list-models", "--format", "json"), &ms)
+	decodeStrictJSON(t, ctlOutput(t, ctl, "list-models", "--format", "json"), &ms)
 	for _, m := range ms {
 		if m.Name == name {
 			return m, true

@@ -105,6 +105,25 @@ func listModels(t testing.TB, mm *modelmanager.Client, user string) []base.UserM
 	return ms
 }
 
+// waitModelGone waits until ModelStatus reports a destroyed model not
+// found, failing on any other error it reports.
+func waitModelGone(t testing.TB, mm *modelmanager.Client, tag names.ModelTag, within time.Duration) {
+	t.Helper()
+	eventually(t, within, "destroyed model reported not found by ModelStatus", func() error {
+		sts, err := mm.ModelStatus(tag)
+		if err != nil {
+			return err
+		}
+		if sts[0].Error == nil {
+			return fmt.Errorf("model still there, life %q", sts[0].Life)
+		}
+		if code := errCode(sts[0].Error); code != params.CodeNotFound {
+			t.Fatalf("ModelStatus error %v has code %q, want %q", sts[0].Error, code, params.CodeNotFound)
+		}
+		return nil
+	})
+}
+
 // TestModelLifecycle drives one model through its life with the Juju
 // client as admin: create, list, inspect, deploy, scale, add a machine,
 // status, config, destroy.
@@ -319,19 +338,7 @@ func TestModelLifecycle(t *testing.T) {
 	if err != nil || len(infos) != 1 || infos[0].Error != nil || infos[0].Result.Life != "dying" {
 		t.Errorf("ModelInfo right after destroy: %+v, %v; want life dying", infos, err)
 	}
-	eventually(t, 10*time.Second, "destroyed model reported not found", func() error {
-		sts, err := mm.ModelStatus(tag)
-		if err != nil {
-			return err
-		}
-		if sts[0].Error == nil {
-			return fmt.Errorf("model still there, life %q", sts[0].Life)
-		}
-		if code := errCode(sts[0].Error); code != params.CodeNotFound {
-			t.Fatalf("ModelStatus error %v has code %q, want %q", sts[0].Error, code, params.CodeNotFound)
-		}
-		return nil
-	})
+	waitModelGone(t, mm, tag, 10*time.Second)
 	if _, ok := findModel(listModels(t, mm, "admin"), uuid); ok {
 		t.Errorf("ListModels still lists destroyed model %s", uuid)
 	}

@@ -1,23 +1,17 @@
 package integration
 
 import (
-	"errors"
 	"fmt"
-	"github.com/jimmbroker/jimm/integration/internal/devproc"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/juju/juju/api/client/application"
-	"github.com/juju/juju/api/client/machinemanager"
 	"github.com/juju/juju/api/client/modelmanager"
 	jujucontroller "github.com/juju/juju/api/controller/controller"
-	"github.com/juju/juju/core/instance"
-	"github.com/juju/juju/core/model"
-	"github.com/juju/juju/rpc/params"
 	"github.com/juju/names/v5"
+
+	"github.com/jimmbroker/jimm/integration/internal/devproc"
 )
 
 type devAgents = devproc.Agents
@@ -73,22 +67,10 @@ func TestMigrationAgents(t *testing.T) {
 	}
 	uuid := info.UUID
 	mconn := a.admin(t, uuid)
-	machines, err := machinemanager.NewClient(mconn).AddMachines(slices.Repeat([]params.AddMachineParams{{
-		Jobs: []model.MachineJob{model.JobHostUnits}, Base: &params.Base{Name: "ubuntu", Channel: "22.04"},
-	}}, 4))
-	if err != nil || len(machines) != 4 {
-		t.Fatalf("AddMachines: %+v, %v", machines, err)
-	}
-	apps := application.NewClient(mconn)
+	addMachines(t, mconn, 4)
 	for _, app := range []string{"postgresql", "redis"} {
 		deploy(t, mconn, app, 0)
-		var placement []*instance.Placement
-		for i := range 4 {
-			placement = append(placement, &instance.Placement{Scope: instance.MachineScope, Directive: strconv.Itoa(i)})
-		}
-		if _, err := apps.AddUnits(application.AddUnitsParams{ApplicationName: app, NumUnits: 4, Placement: placement}); err != nil {
-			t.Fatalf("AddUnits %s: %v", app, err)
-		}
+		addUnitsOn(t, mconn, app, []int{0, 1, 2, 3})
 	}
 	deploy(t, mconn, "web", 2) // two more machines
 	st := fullStatus(t, mconn)
@@ -110,24 +92,10 @@ func TestMigrationAgents(t *testing.T) {
 	})
 
 	start := time.Now()
-	if _, err := jujucontroller.NewClient(conn).InitiateMigration(migrationSpec(uuid, b)); err != nil {
+	if _, err := jujucontroller.NewClient(conn).InitiateMigration(migrationSpec(uuid, b, "ctl-b")); err != nil {
 		t.Fatalf("InitiateMigration: %v", err)
 	}
-	mm := modelmanager.NewClient(conn)
-	eventually(t, 60*time.Second, "migration done", func() error {
-		infos, err := mm.ModelInfo([]names.ModelTag{names.NewModelTag(uuid)})
-		switch {
-		case err != nil:
-			return err
-		case infos[0].Error != nil && params.IsRedirect(infos[0].Error):
-			return nil
-		case infos[0].Error != nil:
-			t.Fatalf("ModelInfo during migration: %v", infos[0].Error)
-		case infos[0].Result.Migration != nil && infos[0].Result.Migration.End != nil:
-			t.Fatalf("migration ended without moving the model: %q", infos[0].Result.Migration.Status)
-		}
-		return errors.New("still migrating")
-	})
+	waitMigrated(t, modelmanager.NewClient(conn), uuid, 60*time.Second)
 	took := time.Since(start)
 	// 2 logins per agent, 4 at once then one per 50ms.
 	if floor := time.Duration(2*total-4) * 50 * time.Millisecond; took < floor {

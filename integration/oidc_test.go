@@ -141,10 +141,7 @@ func TestOIDCPeople(t *testing.T) {
 	// The broker starts first, while dex is down: it discovers dex on
 	// first use.
 	dexDir := t.TempDir()
-	dexAddr, err := jimmproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
+	dexAddr := freeAddr(t)
 	dexCA, err := oidcproc.PrepareDexTLS(dexDir, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
@@ -152,18 +149,9 @@ func TestOIDCPeople(t *testing.T) {
 	issuer := "https://" + dexAddr
 	e := newOIDCBrokerEnv(t, bins, issuer, oidcproc.BrokerClientID, oidcproc.BrokerClientSecret, dexCA)
 	brokerURL := "https://" + e.broker().Addr
-	dex, err := oidcproc.StartDex(ctx, oidcproc.DexOptions{
+	dex := startDexWith(t, ctx, oidcproc.DexOptions{
 		Bin: dexBin, Dir: dexDir, Addr: dexAddr,
 		RedirectURIs: []string{"https://" + e.broker().PublicAddr + "/auth/callback"},
-	})
-	if err != nil {
-		t.Fatalf("start dex: %v", err)
-	}
-	t.Cleanup(func() {
-		dex.Stop(10 * time.Second)
-		if t.Failed() {
-			t.Logf("dex output:\n%s", dex.Output())
-		}
 	})
 	newBrowser := func(t *testing.T) *oidcproc.Browser {
 		b, err := oidcproc.NewBrowser(dex.CACertPEM, []byte(e.caPEM))

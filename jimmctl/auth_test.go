@@ -2,16 +2,11 @@ package jimmctl
 
 import (
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -19,25 +14,17 @@ import (
 	"github.com/jimmbroker/jimm/broker/restapi"
 )
 
-// fakeAuthBroker adds the access API (groups and relations) to a
-// fakeBroker: its own TLS server answers /v1/groups and /v1/relations and
-// hands everything else to the fakeBroker's handler. Like the fakeBroker
-// it is not the broker: it keeps groups and tuples in memory, treats only
-// fakeAdmin as a broker administrator, and checks relations by exact match
-// plus administrator ⊇ writer ⊇ reader.
-type fakeAuthBroker struct {
-	*fakeBroker
-
-	amu    sync.Mutex
+// fakeAccess is the fake broker's access API (groups and relations). Like
+// the rest of the fakeBroker it is not the broker: it keeps groups and
+// tuples in memory, treats only fakeAdmin as a broker administrator, and
+// checks relations by exact match plus administrator ⊇ writer ⊇ reader.
+type fakeAccess struct {
 	groups map[string]restapi.Group
 	tuples []restapi.Relation
 }
 
-func newFakeAuthBroker(t *testing.T) *fakeAuthBroker {
-	t.Helper()
-	f := &fakeAuthBroker{fakeBroker: newFakeBroker(t), groups: map[string]restapi.Group{}}
-	rest := f.srv.Config.Handler
-	mux := http.NewServeMux()
+// handleAccess adds the access API to the fake broker's mux.
+func (f *fakeBroker) handleAccess(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+restapi.PathGroups, f.authed(f.listGroups))
 	mux.HandleFunc("POST "+restapi.PathGroups, f.authed(f.addGroup))
 	mux.HandleFunc("PUT "+restapi.PathGroup+"{name}", f.authed(f.renameGroup))
@@ -48,33 +35,34 @@ func newFakeAuthBroker(t *testing.T) *fakeAuthBroker {
 	mux.HandleFunc("POST "+restapi.PathRelations, f.authed(f.addRelation))
 	mux.HandleFunc("DELETE "+restapi.PathRelations, f.authed(f.removeRelation))
 	mux.HandleFunc("GET "+restapi.PathRelationsCheck, f.authed(f.checkRelation))
-	mux.Handle("/", rest)
-	srv := httptest.NewUnstartedServer(mux)
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	f.url = srv.URL
-	f.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	return f
 }
 
 // addUser lets name log in with basic auth (as a non-administrator).
-func (f *fakeAuthBroker) addUser(name, password string) {
+func (f *fakeBroker) addUser(name, password string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.users[name] = password
 }
 
-func (f *fakeAuthBroker) putTuple(r restapi.Relation) {
-	f.amu.Lock()
-	defer f.amu.Unlock()
-	f.tuples = append(f.tuples, r)
+// useBrokerAs points jimmctl at f, logging in as user with basic auth.
+func useBrokerAs(t *testing.T, f *fakeBroker, user, password string) {
+	t.Helper()
+	t.Setenv(EnvURL, f.url)
+	t.Setenv(EnvCACert, string(f.caPEM))
+	t.Setenv(EnvUser, user)
+	t.Setenv(EnvPassword, password)
 }
 
-func (f *fakeAuthBroker) tupleList() []restapi.Relation {
-	f.amu.Lock()
-	defer f.amu.Unlock()
-	return slices.Clone(f.tuples)
+func (f *fakeBroker) putTuple(r restapi.Relation) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.access.tuples = append(f.access.tuples, r)
+}
+
+func (f *fakeBroker) tupleList() []restapi.Relation {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.access.tuples)
 }
 
 func subjectOf(identity string) string { return "user:" + identity }
@@ -99,21 +87,21 @@ func validSubject(w http.ResponseWriter, s string) bool {
 	return false
 }
 
-func (f *fakeAuthBroker) listGroups(w http.ResponseWriter, _ *http.Request, identity string) {
+func (f *fakeBroker) listGroups(w http.ResponseWriter, _ *http.Request, identity string) {
 	if !adminOnly(w, identity, "listing groups") {
 		return
 	}
-	f.amu.Lock()
-	defer f.amu.Unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	out := []restapi.Group{}
-	for _, g := range f.groups {
+	for _, g := range f.access.groups {
 		out = append(out, g)
 	}
 	slices.SortFunc(out, func(a, b restapi.Group) int { return strings.Compare(b.Name, a.Name) }) // not by name
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (f *fakeAuthBroker) addGroup(w http.ResponseWriter, r *http.Request, identity string) {
+func (f *fakeBroker) addGroup(w http.ResponseWriter, r *http.Request, identity string) {
 	if !adminOnly(w, identity, "adding a group") {
 		return
 	}
@@ -122,18 +110,18 @@ func (f *fakeAuthBroker) addGroup(w http.ResponseWriter, r *http.Request, identi
 		writeError(w, http.StatusBadRequest, restapi.CodeBadRequest, "add group: expected JSON {name}")
 		return
 	}
-	f.amu.Lock()
-	defer f.amu.Unlock()
-	if _, ok := f.groups[req.Name]; ok {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.access.groups[req.Name]; ok {
 		writeError(w, http.StatusConflict, restapi.CodeAlreadyExists, "group %q already exists", req.Name)
 		return
 	}
-	g := restapi.Group{Name: req.Name, UUID: fmt.Sprintf("00000000-0000-4000-8000-%012d", len(f.groups)+1), CreatedAt: fakeTime}
-	f.groups[req.Name] = g
+	g := restapi.Group{Name: req.Name, UUID: fmt.Sprintf("00000000-0000-4000-8000-%012d", len(f.access.groups)+1), CreatedAt: fakeTime}
+	f.access.groups[req.Name] = g
 	writeJSON(w, http.StatusCreated, g)
 }
 
-func (f *fakeAuthBroker) renameGroup(w http.ResponseWriter, r *http.Request, identity string) {
+func (f *fakeBroker) renameGroup(w http.ResponseWriter, r *http.Request, identity string) {
 	old := r.PathValue("name")
 	if !adminOnly(w, identity, "renaming a group") {
 		return
@@ -143,38 +131,38 @@ func (f *fakeAuthBroker) renameGroup(w http.ResponseWriter, r *http.Request, ide
 		writeError(w, http.StatusBadRequest, restapi.CodeBadRequest, "rename group: expected JSON {name}")
 		return
 	}
-	f.amu.Lock()
-	defer f.amu.Unlock()
-	g, ok := f.groups[old]
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g, ok := f.access.groups[old]
 	if !ok {
 		writeError(w, http.StatusNotFound, restapi.CodeNotFound, "group %q not found", old)
 		return
 	}
-	delete(f.groups, old)
+	delete(f.access.groups, old)
 	g.Name = req.Name
-	f.groups[g.Name] = g
+	f.access.groups[g.Name] = g
 	writeJSON(w, http.StatusOK, g)
 }
 
-func (f *fakeAuthBroker) removeGroup(w http.ResponseWriter, r *http.Request, identity string) {
+func (f *fakeBroker) removeGroup(w http.ResponseWriter, r *http.Request, identity string) {
 	name := r.PathValue("name")
 	if !adminOnly(w, identity, "removing a group") {
 		return
 	}
-	f.amu.Lock()
-	defer f.amu.Unlock()
-	if _, ok := f.groups[name]; !ok {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.access.groups[name]; !ok {
 		writeError(w, http.StatusNotFound, restapi.CodeNotFound, "group %q not found", name)
 		return
 	}
-	delete(f.groups, name)
-	f.tuples = slices.DeleteFunc(f.tuples, func(t restapi.Relation) bool {
+	delete(f.access.groups, name)
+	f.access.tuples = slices.DeleteFunc(f.access.tuples, func(t restapi.Relation) bool {
 		return t.Subject == "group:"+name+"#member" || t.Object == "group:"+name
 	})
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (f *fakeAuthBroker) addMember(w http.ResponseWriter, r *http.Request, identity string) {
+func (f *fakeBroker) addMember(w http.ResponseWriter, r *http.Request, identity string) {
 	group := r.PathValue("name")
 	if !adminOnly(w, identity, "adding a member") {
 		return
@@ -187,37 +175,37 @@ func (f *fakeAuthBroker) addMember(w http.ResponseWriter, r *http.Request, ident
 	if !validSubject(w, req.Subject) {
 		return
 	}
-	f.amu.Lock()
-	defer f.amu.Unlock()
-	if _, ok := f.groups[group]; !ok {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.access.groups[group]; !ok {
 		writeError(w, http.StatusNotFound, restapi.CodeNotFound, "group %q not found", group)
 		return
 	}
 	t := restapi.Relation{Subject: req.Subject, Relation: "member", Object: "group:" + group}
-	if !slices.Contains(f.tuples, t) {
-		f.tuples = append(f.tuples, t)
+	if !slices.Contains(f.access.tuples, t) {
+		f.access.tuples = append(f.access.tuples, t)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (f *fakeAuthBroker) removeMember(w http.ResponseWriter, r *http.Request, identity string) {
+func (f *fakeBroker) removeMember(w http.ResponseWriter, r *http.Request, identity string) {
 	group := r.PathValue("name")
 	if !adminOnly(w, identity, "removing a member") {
 		return
 	}
 	t := restapi.Relation{Subject: r.URL.Query().Get(restapi.RelationsQuerySubject), Relation: "member", Object: "group:" + group}
-	f.amu.Lock()
-	defer f.amu.Unlock()
-	i := slices.Index(f.tuples, t)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i := slices.Index(f.access.tuples, t)
 	if i < 0 {
 		writeError(w, http.StatusNotFound, restapi.CodeNotFound, "relation %s %s %s not found", t.Subject, t.Relation, t.Object)
 		return
 	}
-	f.tuples = slices.Delete(f.tuples, i, i+1)
+	f.access.tuples = slices.Delete(f.access.tuples, i, i+1)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (f *fakeAuthBroker) listRelations(w http.ResponseWriter, r *http.Request, identity string) {
+func (f *fakeBroker) listRelations(w http.ResponseWriter, r *http.Request, identity string) {
 	q := r.URL.Query()
 	subject, object := q.Get(restapi.RelationsQuerySubject), q.Get(restapi.RelationsQueryObject)
 	if identity != fakeAdmin && subject != subjectOf(identity) {
@@ -226,10 +214,10 @@ func (f *fakeAuthBroker) listRelations(w http.ResponseWriter, r *http.Request, i
 	}
 	limit, _ := strconv.Atoi(q.Get(restapi.RelationsQueryLimit))
 	offset, _ := strconv.Atoi(q.Get(restapi.RelationsQueryOffset))
-	f.amu.Lock()
-	defer f.amu.Unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	out := []restapi.Relation{}
-	for _, t := range f.tuples {
+	for _, t := range f.access.tuples {
 		if (subject == "" || t.Subject == subject) && (object == "" || t.Object == object) {
 			out = append(out, t)
 		}
@@ -251,7 +239,7 @@ func tupleOf(r *http.Request) restapi.Relation {
 	return t
 }
 
-func (f *fakeAuthBroker) addRelation(w http.ResponseWriter, r *http.Request, identity string) {
+func (f *fakeBroker) addRelation(w http.ResponseWriter, r *http.Request, identity string) {
 	t := tupleOf(r)
 	if !validSubject(w, t.Subject) {
 		return
@@ -260,38 +248,38 @@ func (f *fakeAuthBroker) addRelation(w http.ResponseWriter, r *http.Request, ide
 		writeError(w, http.StatusBadRequest, restapi.CodeBadRequest, `invalid relation tuple: relation "writer" does not apply to cloud objects (only administrator, can_addmodel)`)
 		return
 	}
-	if !f.check(subjectOf(identity), "administrator", t.Object) {
+	if !f.checkTuple(subjectOf(identity), "administrator", t.Object) {
 		writeError(w, http.StatusForbidden, restapi.CodeForbidden, "adding relations on %s needs administrator access to it; %s does not have it", t.Object, identity)
 		return
 	}
-	f.amu.Lock()
-	defer f.amu.Unlock()
-	if !slices.Contains(f.tuples, t) {
-		f.tuples = append(f.tuples, t)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !slices.Contains(f.access.tuples, t) {
+		f.access.tuples = append(f.access.tuples, t)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (f *fakeAuthBroker) removeRelation(w http.ResponseWriter, r *http.Request, identity string) {
+func (f *fakeBroker) removeRelation(w http.ResponseWriter, r *http.Request, identity string) {
 	t := tupleOf(r)
-	if !f.check(subjectOf(identity), "administrator", t.Object) {
+	if !f.checkTuple(subjectOf(identity), "administrator", t.Object) {
 		writeError(w, http.StatusForbidden, restapi.CodeForbidden, "removing relations on %s needs administrator access to it; %s does not have it", t.Object, identity)
 		return
 	}
-	f.amu.Lock()
-	defer f.amu.Unlock()
-	i := slices.Index(f.tuples, t)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i := slices.Index(f.access.tuples, t)
 	if i < 0 {
 		writeError(w, http.StatusNotFound, restapi.CodeNotFound, "relation %s %s %s not found", t.Subject, t.Relation, t.Object)
 		return
 	}
-	f.tuples = slices.Delete(f.tuples, i, i+1)
+	f.access.tuples = slices.Delete(f.access.tuples, i, i+1)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// check: fakeAdmin has everything; else an exact tuple, or one with an
+// checkTuple: fakeAdmin has everything; else an exact tuple, or one with an
 // implying relation.
-func (f *fakeAuthBroker) check(subject, relation, object string) bool {
+func (f *fakeBroker) checkTuple(subject, relation, object string) bool {
 	if subject == subjectOf(fakeAdmin) {
 		return true
 	}
@@ -299,9 +287,9 @@ func (f *fakeAuthBroker) check(subject, relation, object string) bool {
 	if implied == nil {
 		implied = []string{relation}
 	}
-	f.amu.Lock()
-	defer f.amu.Unlock()
-	for _, t := range f.tuples {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, t := range f.access.tuples {
 		if t.Subject == subject && t.Object == object && slices.Contains(implied, t.Relation) {
 			return true
 		}
@@ -309,21 +297,21 @@ func (f *fakeAuthBroker) check(subject, relation, object string) bool {
 	return false
 }
 
-func (f *fakeAuthBroker) checkRelation(w http.ResponseWriter, r *http.Request, identity string) {
+func (f *fakeBroker) checkRelation(w http.ResponseWriter, r *http.Request, identity string) {
 	t := tupleOf(r)
 	if identity != fakeAdmin && t.Subject != subjectOf(identity) {
 		writeError(w, http.StatusForbidden, restapi.CodeForbidden, "checking the relations of %q needs broker administrator access", t.Subject)
 		return
 	}
-	writeJSON(w, http.StatusOK, restapi.CheckResult{Allowed: f.check(t.Subject, t.Relation, t.Object)})
+	writeJSON(w, http.StatusOK, restapi.CheckResult{Allowed: f.checkTuple(t.Subject, t.Relation, t.Object)})
 }
 
 const testModel = "model:5c4b1a2e-0d3f-4b8e-9a1c-2f3e4d5c6b7a"
 
 func TestAuthGroupCommands(t *testing.T) {
 	isolate(t)
-	f := newFakeAuthBroker(t)
-	useBroker(t, f.fakeBroker)
+	f := newFakeBroker(t)
+	useBroker(t, f)
 
 	out, stderr, err := run(t, "", "auth", "group", "list")
 	if err != nil || out != "" || !strings.Contains(stderr, "No groups") {
@@ -394,12 +382,9 @@ func TestAuthGroupCommands(t *testing.T) {
 
 func TestAuthGroupNeedsAdmin(t *testing.T) {
 	isolate(t)
-	f := newFakeAuthBroker(t)
+	f := newFakeBroker(t)
 	f.addUser("bob", "pw")
-	t.Setenv(EnvURL, f.url)
-	t.Setenv(EnvCACert, string(f.caPEM))
-	t.Setenv(EnvUser, "bob")
-	t.Setenv(EnvPassword, "pw")
+	useBrokerAs(t, f, "bob", "pw")
 	if _, stderr, err := run(t, "", "auth", "group", "add", "ops"); err == nil || !strings.Contains(stderr, "broker administrator") {
 		t.Fatalf("a non-admin added a group: %q %v", stderr, err)
 	}
@@ -407,8 +392,8 @@ func TestAuthGroupNeedsAdmin(t *testing.T) {
 
 func TestAuthRelationCommands(t *testing.T) {
 	isolate(t)
-	f := newFakeAuthBroker(t)
-	useBroker(t, f.fakeBroker)
+	f := newFakeBroker(t)
+	useBroker(t, f)
 
 	out, _, err := run(t, "", "auth", "relation", "add", "group:ops#member", "administrator", testModel)
 	if err != nil || out != "added relation group:ops#member administrator "+testModel+"\n" {
@@ -484,13 +469,10 @@ func TestAuthRelationCommands(t *testing.T) {
 // they administer, and list and check only their own.
 func TestAuthRelationAccess(t *testing.T) {
 	isolate(t)
-	f := newFakeAuthBroker(t)
+	f := newFakeBroker(t)
 	f.addUser("bob", "pw")
 	f.putTuple(restapi.Relation{Subject: "user:bob", Relation: "administrator", Object: testModel})
-	t.Setenv(EnvURL, f.url)
-	t.Setenv(EnvCACert, string(f.caPEM))
-	t.Setenv(EnvUser, "bob")
-	t.Setenv(EnvPassword, "pw")
+	useBrokerAs(t, f, "bob", "pw")
 
 	if _, _, err := run(t, "", "auth", "relation", "add", "user:carol", "writer", testModel); err != nil {
 		t.Fatalf("model admin grants on the model: %v", err)

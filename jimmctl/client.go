@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/jimmbroker/jimm/broker/restapi"
 )
@@ -529,12 +530,10 @@ func snippet(raw []byte) string {
 	}, s)
 	if len(s) > maxSnippet {
 		cut := maxSnippet
-		for cut > 0 && !isRuneStart(s[cut]) {
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}
 		s = s[:cut] + "..."
 	}
 	return s
 }
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -39,6 +39,7 @@ type fakeBroker struct {
 	auth        []string                       // "bearer <token>" or "basic <user>" per authenticated request
 	fail500     bool                           // answer everything with a plain-text 500
 	oidc        fakeIdentityProvider           // device logins, service accounts, logouts (fakebroker_oidc_test.go)
+	access      fakeAccess                     // groups and relation tuples (auth_test.go)
 
 	// Migrations: each GET of a running migration plays the next step of
 	// its script, so that a client polling it sees every phase in turn.
@@ -97,6 +98,7 @@ func newFakeBroker(t *testing.T) *fakeBroker {
 		controllers: map[string]restapi.Controller{},
 		models:      map[string]restapi.Model{},
 		oidc:        fakeIdentityProvider{serviceAccounts: map[string]string{fakeClientID: fakeClientSecret}},
+		access:      fakeAccess{groups: map[string]restapi.Group{}},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+restapi.PathLogin, f.login)
@@ -116,6 +118,7 @@ func newFakeBroker(t *testing.T) *fakeBroker {
 	mux.HandleFunc("POST "+restapi.PathMigrations, f.authed(f.migrate))
 	mux.HandleFunc("GET "+restapi.PathMigration+"{id}", f.authed(f.getMigration))
 	mux.HandleFunc("GET "+restapi.PathAudit, f.authed(f.listAudit))
+	f.handleAccess(mux)
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		fail := f.fail500
