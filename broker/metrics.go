@@ -3,6 +3,8 @@ package broker
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/jimmbroker/jimm/jujuapi"
 )
 
 // metrics are the broker's Prometheus collectors, on a registry of its own.
@@ -79,6 +81,9 @@ func newMetrics() *metrics {
 		Name: "jimm_redirects_followed_total", Help: "Controller redirects the broker followed for a client, healing the route.",
 	})
 	reg.MustRegister(m.migrations, m.migrationDuration, m.migrationPhases, m.routeFlips, m.cutoverWait, m.redirects,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "jimm_proxy_parked_connections", Help: "Idle, detached model connections parked: waiting for their client with no goroutine.",
+		}, func() float64 { return float64(jujuapi.ParkedConns()) }),
 		m.upstreams, m.reattaches, m.connections, m.rpcs, m.logins, m.models, m.placements, m.proxyDialDur,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -63,10 +63,12 @@ type modelProxy struct {
 	up      *jujuapi.Conn // the controller; nil while detached
 	model   *db.Model     // the route the connection was last attached by
 	pending map[uint64]pendingCall
-	sticky  bool      // a request named a server-side object: never detach
-	lastUse time.Time // when the last call completed
-	idle    *time.Timer
+	sticky  bool           // a request named a server-side object: never detach
+	lastUse time.Time      // when the last call completed
 	downs   sync.WaitGroup // relayDown goroutines
+
+	stop func() bool // undoes closing on the broker's shutdown
+	done func()      // reports the connection ended
 }
 
 // pendingCall is a relayed request awaiting its response. Its frame is
@@ -81,48 +83,51 @@ type pendingCall struct {
 
 // run answers the login on this goroutine, then hands the connection to
 // fresh goroutines and returns: an idle proxied connection keeps only their
-// small stacks, not the login's. relayUp owns the connection from then on.
+// small stacks, not the login's. relayUp owns the connection from then on;
+// a detached idle connection parks (see jujuapi.Conn.Park) and keeps no
+// goroutine at all.
 func (p *modelProxy) run(ctx context.Context, done func()) {
 	p.ctx = ctx
-	stop := context.AfterFunc(ctx, func() { p.client.CloseWith(jujuapi.CloseGoingAway, "broker shutting down") })
+	p.stop = context.AfterFunc(ctx, func() { p.client.CloseWith(jujuapi.CloseGoingAway, "broker shutting down") })
 	if !p.login(ctx) {
-		stop()
+		p.stop()
 		p.client.Close()
 		done()
 		return
 	}
+	p.done = done
 	p.pending = map[uint64]pendingCall{}
 	p.lastUse = time.Now()
 	p.srv.addProxy(p)
-	if after := p.srv.cfg.ProxyDetachAfter; after > 0 {
-		p.idle = time.AfterFunc(after, p.maybeDetach)
-	}
 	p.startDown(p.up, []byte(p.model.Controller.UUID))
-	go func() {
-		p.relayUp()
-		p.mu.Lock()
-		up := p.up
-		p.up = nil
-		if p.idle != nil {
-			p.idle.Stop()
-		}
-		p.mu.Unlock()
-		if up != nil {
-			up.CloseWith(jujuapi.CloseNormal, "")
-			p.srv.metrics.upstreams.Dec()
-		}
-		p.downs.Wait()
-		p.mu.Lock()
-		for _, c := range p.pending {
-			c.frame.Release()
-		}
-		clear(p.pending)
-		p.mu.Unlock()
-		p.srv.removeProxy(p)
-		stop()
-		p.client.Close()
-		done()
-	}()
+	go p.serveUp()
+}
+
+// serveUp relays the client's frames until the connection ends or parks;
+// a parked connection comes back here when the client sends again.
+func (p *modelProxy) serveUp() {
+	if p.relayUp() {
+		return // parked
+	}
+	p.mu.Lock()
+	up := p.up
+	p.up = nil
+	p.mu.Unlock()
+	if up != nil {
+		up.CloseWith(jujuapi.CloseNormal, "")
+		p.srv.metrics.upstreams.Dec()
+	}
+	p.downs.Wait()
+	p.mu.Lock()
+	for _, c := range p.pending {
+		c.frame.Release()
+	}
+	clear(p.pending)
+	p.mu.Unlock()
+	p.srv.removeProxy(p)
+	p.stop()
+	p.client.Close()
+	p.done()
 }
 
 func (s *Server) addProxy(p *modelProxy) {
@@ -508,21 +513,33 @@ func mustJSON(v any) json.RawMessage {
 // buffers.
 
 // relayUp copies client frames to the controller, logging in again first
-// when the connection was detached.
-func (p *modelProxy) relayUp() {
+// when the connection was detached. A connection idle for
+// Config.ProxyDetachAfter is detached, and then parks: relayUp reports
+// true, and serveUp runs again when the client next sends.
+func (p *modelProxy) relayUp() (parked bool) {
 	var env jujuapi.Envelope
+	// Not on entry: a resumed connection reads first (see Conn.Park).
+	mayPark := false
 	for {
-		frame, err := p.client.NextFrame()
+		if mayPark && p.detached() && p.client.Park(p.serveUp) {
+			return true
+		}
+		mayPark = true
+		frame, err := p.client.NextFrameWithin(p.idleWait())
+		if err == jujuapi.ErrIdle {
+			p.detachIfIdle()
+			continue
+		}
 		if err != nil {
 			if !jujuapi.IsClosed(err) || errors.Is(err, jujuapi.ErrFrameTooLarge) {
 				p.client.CloseWith(jujuapi.CloseFor(err), err.Error())
 			}
-			return
+			return false
 		}
 		if err := jujuapi.ScanEnvelope(frame.Bytes(), &env); err != nil {
 			frame.Release()
 			p.client.CloseWith(jujuapi.CloseInvalidPayload, err.Error())
-			return
+			return false
 		}
 		if env.Type == "Admin" {
 			// The connection is the broker's login; it stays so.
@@ -544,6 +561,9 @@ func (p *modelProxy) relayUp() {
 		if env.ID != "" {
 			p.sticky = true
 		}
+		if p.pending == nil {
+			p.pending = make(map[uint64]pendingCall, 1)
+		}
 		p.pending[env.RequestID] = pendingCall{id: env.RequestID, start: time.Now(), facade: env.Type, method: env.Request, frame: frame}
 		p.mu.Unlock()
 		if up == nil {
@@ -560,7 +580,7 @@ func (p *modelProxy) relayUp() {
 		p.attach.Unlock()
 		if err != nil {
 			p.client.CloseWith(jujuapi.CloseGoingAway, "controller connection lost")
-			return
+			return false
 		}
 	}
 }
@@ -652,25 +672,50 @@ func (p *modelProxy) modelGone(env *jujuapi.Envelope) bool {
 	return false
 }
 
-// maybeDetach closes the controller side of an idle connection: no call
-// in flight since ProxyDetachAfter, and no server-side object in use.
-func (p *modelProxy) maybeDetach() {
-	after := p.srv.cfg.ProxyDetachAfter
+// detached reports whether the connection holds no controller
+// connection (and so no call is in flight).
+func (p *modelProxy) detached() bool {
 	p.mu.Lock()
-	if p.up == nil || p.sticky {
-		p.mu.Unlock()
-		return
+	defer p.mu.Unlock()
+	return p.up == nil
+}
+
+// idleWait is how long relayUp waits for the client's next frame before
+// it checks whether to detach: until Config.ProxyDetachAfter since the
+// last call, or for good when the connection may not detach.
+func (p *modelProxy) idleWait() time.Duration {
+	after := p.srv.cfg.ProxyDetachAfter
+	if after <= 0 {
+		return 0
 	}
-	if idle := time.Since(p.lastUse); len(p.pending) > 0 || idle < after {
-		p.idle.Reset(max(after-idle, after/10))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.up == nil || p.sticky {
+		return 0
+	}
+	if len(p.pending) > 0 {
+		return after
+	}
+	return max(after-time.Since(p.lastUse), after/10)
+}
+
+// detachIfIdle closes the controller side of an idle connection: no call
+// in flight since Config.ProxyDetachAfter, and no server-side object in
+// use.
+func (p *modelProxy) detachIfIdle() {
+	p.attach.Lock() // not while a call is being sent or the connection moves
+	defer p.attach.Unlock()
+	p.mu.Lock()
+	if p.up == nil || p.sticky || len(p.pending) > 0 || time.Since(p.lastUse) < p.srv.cfg.ProxyDetachAfter {
 		p.mu.Unlock()
 		return
 	}
 	up := p.up
 	p.up = nil
+	p.pending = nil // an idle connection keeps no map
 	p.mu.Unlock()
 	p.srv.metrics.upstreams.Dec()
-	up.CloseWith(jujuapi.CloseNormal, "")
+	go up.CloseWith(jujuapi.CloseNormal, "") // its relayDown ends; the client's goes on
 }
 
 // reattach logs in to the model's controller again for a detached
@@ -687,9 +732,6 @@ func (p *modelProxy) reattach(reqID uint64) (*jujuapi.Conn, error) {
 	p.mu.Lock()
 	p.up, p.model, p.access = up, m, access
 	p.lastUse = time.Now()
-	if p.idle != nil {
-		p.idle.Reset(s.cfg.ProxyDetachAfter)
-	}
 	p.mu.Unlock()
 	p.startDown(up, []byte(m.Controller.UUID))
 	return up, nil

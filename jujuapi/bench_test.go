@@ -1,6 +1,7 @@
 package jujuapi_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -57,5 +58,22 @@ func BenchmarkDecodeMessage(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkRoundTripLarge: sequential calls whose request and response are
+// 64 KiB each, several TLS records per frame.
+func BenchmarkRoundTripLarge(b *testing.B) {
+	ts := startServer(b, registryHandler(testRegistry()), jujuapi.ServerOptions{})
+	cl := dialClient(b, ts)
+	params := echoParams{Text: strings.Repeat("x", 64<<10)}
+	ctx := b.Context()
+	b.ReportAllocs()
+	b.SetBytes(2 * 64 << 10)
+	for b.Loop() {
+		var res echoResult
+		if err := cl.Call(ctx, "Echo", 1, "Echo", params, &res); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

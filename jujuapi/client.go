@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-
-	"github.com/gorilla/websocket"
 )
 
 // ErrClientClosed is returned by calls on a Client whose connection has ended.
@@ -82,7 +80,7 @@ func (c *Client) CallRaw(ctx context.Context, facade string, version int, method
 	}
 	if err := c.conn.WriteFrame(frame); err != nil {
 		c.forget(id)
-		if IsClosed(err) || errors.Is(err, websocket.ErrCloseSent) {
+		if IsClosed(err) {
 			err = fmt.Errorf("%w: %w", ErrClientClosed, err)
 		}
 		return nil, fmt.Errorf("send %s: %w", methodString(facade, version, method), err)

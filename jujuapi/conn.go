@@ -1,19 +1,14 @@
 package jujuapi
 
 import (
-	"bytes"
-	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"strings"
+	"os"
+	"slices"
 	"sync"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // Defaults for connection options.
@@ -51,89 +46,35 @@ func (o ConnOptions) withDefaults() ConnOptions {
 
 // Conn is one WebSocket connection carrying Juju API frames. Reads must come
 // from one goroutine; writes may come from many.
+//
+// An idle connection holds no buffer: a frame is read straight from the
+// TLS connection into a pooled [Frame], and written from a pooled buffer.
 type Conn struct {
-	ws   *websocket.Conn
-	opts ConnOptions
-	wmu  sync.Mutex
+	nc     net.Conn
+	opts   ConnOptions
+	client bool // masks what it writes; expects unmasked frames
+
+	// The reader's state.
+	pre  []byte    // bytes read before they were wanted (handshake, park probe)
+	peek [1]byte   // the park probe's byte
+	hdr  [8]byte   // a frame header's extended length
+	rerr error     // a read error that ends reading for good
+	got  int       // bytes read since the current message began
+	soft bool      // the read deadline is NextFrameWithin's, not the idle one
+	hard time.Time // the idle deadline (zero: none)
+
+	wmu       sync.Mutex
+	closeSent bool // under wmu
+
+	park parkState
 }
 
-// writeBufferPool shares write buffers between idle connections.
-var writeBufferPool = &sync.Pool{}
-
-// readBufferSize is gorilla's per-connection read buffer. Frames are read
-// out of crypto/tls's own record buffer, so a small one costs no extra
-// system calls, and every idle connection holds it.
-const readBufferSize = 1024
-
-var upgrader = websocket.Upgrader{
-	ReadBufferSize:  readBufferSize,
-	WriteBufferPool: writeBufferPool,
-	// Juju clients send Origin http://localhost/; the API is authenticated
-	// by its first RPC, not by origin.
-	CheckOrigin: func(*http.Request) bool { return true },
-}
-
-// Upgrade turns an HTTP request into a Conn.
-func Upgrade(w http.ResponseWriter, r *http.Request, opts ConnOptions) (*Conn, error) {
-	ws, err := upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return nil, fmt.Errorf("websocket upgrade from %s: %w", r.RemoteAddr, err)
-	}
-	return newConn(ws, opts), nil
-}
-
-// DialOptions say how to reach a server.
-type DialOptions struct {
-	ConnOptions
-	// TLSConfig verifies the server. Juju servers are verified with server
-	// name "juju-apiserver" against the controller's CA.
-	TLSConfig *tls.Config
-	// Header is sent with the upgrade request.
-	Header http.Header
-}
-
-// Dial opens a Conn to url (wss://host:port/api or /model/<uuid>/api).
-func Dial(ctx context.Context, url string, opts DialOptions) (*Conn, error) {
-	d := websocket.Dialer{
-		TLSClientConfig:  opts.TLSConfig,
-		HandshakeTimeout: 30 * time.Second,
-		ReadBufferSize:   readBufferSize,
-		WriteBufferPool:  writeBufferPool,
-	}
-	ws, resp, err := d.DialContext(ctx, url, opts.Header)
-	if err != nil {
-		if resp != nil {
-			return nil, fmt.Errorf("dial %s: %w (HTTP %s)", url, err, resp.Status)
-		}
-		return nil, fmt.Errorf("dial %s: %w", url, err)
-	}
-	return newConn(ws, opts.ConnOptions), nil
-}
-
-func newConn(ws *websocket.Conn, opts ConnOptions) *Conn {
-	c := &Conn{ws: ws, opts: opts.withDefaults()}
-	ws.SetReadLimit(c.opts.MaxFrameSize)
-	ws.SetPingHandler(func(data string) error {
-		c.extendReadDeadline()
-		c.wmu.Lock()
-		defer c.wmu.Unlock()
-		err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(c.opts.WriteTimeout))
-		if errors.Is(err, websocket.ErrCloseSent) {
-			return nil
-		}
-		return err
-	})
-	return c
-}
-
-func (c *Conn) extendReadDeadline() {
-	if c.opts.IdleTimeout > 0 {
-		c.ws.SetReadDeadline(time.Now().Add(c.opts.IdleTimeout))
-	}
+func newConn(nc net.Conn, client bool, opts ConnOptions) *Conn {
+	return &Conn{nc: nc, client: client, opts: opts.withDefaults()}
 }
 
 // RemoteAddr is the peer's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // Errors that end a connection because of what the peer sent.
 var (
@@ -141,14 +82,18 @@ var (
 	ErrBinaryFrame   = errors.New("binary frame: the Juju API uses text frames")
 )
 
+// ErrIdle is NextFrameWithin's report that no frame began in time. The
+// connection is intact.
+var ErrIdle = errors.New("no frame began in time")
+
 // Frame is one frame's bytes, in a buffer borrowed from a pool shared by
 // every connection: a connection waiting for its next frame holds none.
-type Frame struct{ buf bytes.Buffer }
+type Frame struct{ b []byte }
 
 // Bytes returns the frame's bytes, valid until Release.
-func (f *Frame) Bytes() []byte { return f.buf.Bytes() }
+func (f *Frame) Bytes() []byte { return f.b }
 
-// maxPooledFrame is the largest buffer returned to the pool; bigger ones
+// maxPooledFrame is the largest buffer returned to a pool; bigger ones
 // (from rare big frames) go to the garbage collector.
 const maxPooledFrame = 64 << 10
 
@@ -156,53 +101,286 @@ var framePool = sync.Pool{New: func() any { return new(Frame) }}
 
 // Release returns the frame's buffer to the pool.
 func (f *Frame) Release() {
-	if f.buf.Cap() > maxPooledFrame {
+	if cap(f.b) > maxPooledFrame {
 		return
 	}
-	f.buf.Reset()
+	f.b = f.b[:0]
 	framePool.Put(f)
 }
 
 // NextFrame waits for the next frame, then reads it into a pooled buffer;
 // call Release when done with it. It fails with ErrFrameTooLarge for a
-// frame over the limit and ErrBinaryFrame for a binary frame; the caller
-// should then close with the status CloseFor gives.
-func (c *Conn) NextFrame() (*Frame, error) {
-	c.extendReadDeadline()
-	typ, r, err := c.ws.NextReader()
-	if err == nil {
-		f := framePool.Get().(*Frame)
-		if _, err = f.buf.ReadFrom(r); err == nil {
-			if typ != websocket.TextMessage {
-				f.Release()
-				return nil, ErrBinaryFrame
+// frame over the limit, ErrBinaryFrame for a binary frame and ErrProtocol
+// for a protocol violation; the caller should then close with the status
+// CloseFor gives. Pings are answered and pongs dropped on the way.
+func (c *Conn) NextFrame() (*Frame, error) { return c.next(0) }
+
+// NextFrameWithin is NextFrame, except that when no frame has begun
+// within wait it gives up with ErrIdle, leaving the connection as it was.
+// A frame that has begun is read to its end.
+func (c *Conn) NextFrameWithin(wait time.Duration) (*Frame, error) { return c.next(wait) }
+
+func (c *Conn) next(wait time.Duration) (*Frame, error) {
+	if c.rerr != nil {
+		return nil, c.rerr
+	}
+	if c.park.expired {
+		c.rerr = fmt.Errorf("no frame for %s: %w", c.opts.IdleTimeout, os.ErrDeadlineExceeded)
+		return nil, c.rerr
+	}
+	now := time.Now()
+	c.hard = time.Time{}
+	if c.opts.IdleTimeout > 0 {
+		c.hard = now.Add(c.opts.IdleTimeout)
+	}
+	c.soft = wait > 0 && (c.hard.IsZero() || now.Add(wait).Before(c.hard))
+	if c.soft {
+		c.nc.SetReadDeadline(now.Add(wait))
+	} else {
+		c.nc.SetReadDeadline(c.hard)
+	}
+	c.got = 0
+	f, err := c.readMessage()
+	if err != nil {
+		if f != nil {
+			f.Release()
+		}
+		if err != ErrIdle {
+			c.rerr = err
+			c.failRead(err)
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+// readMessage reads frames until a whole text message is in.
+func (c *Conn) readMessage() (*Frame, error) {
+	var f *Frame
+	var op byte
+	var h frameHeader
+	for {
+		if err := c.readHeader(&h); err != nil {
+			return f, err
+		}
+		if h.op >= opClose {
+			if err := c.control(&h); err != nil {
+				return f, err
+			}
+			if f == nil {
+				c.got = 0 // between messages again
+			}
+			continue
+		}
+		switch {
+		case h.op == opContinuation && f == nil:
+			return f, protocolError("continuation frame with no message begun")
+		case h.op != opContinuation && f != nil:
+			return f, protocolError("new message before the last one ended")
+		case f == nil:
+			f = framePool.Get().(*Frame)
+			op = h.op
+		}
+		n := int64(len(f.b))
+		if n+h.length > c.opts.MaxFrameSize {
+			return f, fmt.Errorf("%w: over the limit of %d bytes", ErrFrameTooLarge, c.opts.MaxFrameSize)
+		}
+		f.b = slices.Grow(f.b, int(h.length))[:n+h.length]
+		p := f.b[n:]
+		if err := c.readFull(p); err != nil {
+			return f, err
+		}
+		if h.masked {
+			maskBytes(h.key, 0, p)
+		}
+		if h.fin {
+			if op != opText {
+				return f, ErrBinaryFrame
 			}
 			return f, nil
 		}
-		f.Release()
 	}
-	if errors.Is(err, websocket.ErrReadLimit) {
-		return nil, fmt.Errorf("%w: over the limit of %d bytes", ErrFrameTooLarge, c.opts.MaxFrameSize)
+}
+
+// readHeader reads and checks one frame header.
+func (c *Conn) readHeader(h *frameHeader) error {
+	b := c.hdr[:2]
+	if err := c.readFull(b); err != nil {
+		return err
 	}
-	return nil, err
+	b0, b1 := b[0], b[1]
+	h.fin, h.op, h.masked = b0&0x80 != 0, b0&0x0f, b1&0x80 != 0
+	h.length = int64(b1 & 0x7f)
+	switch h.length {
+	case 126:
+		if err := c.readFull(c.hdr[:2]); err != nil {
+			return err
+		}
+		h.length = int64(c.hdr[0])<<8 | int64(c.hdr[1])
+	case 127:
+		if err := c.readFull(c.hdr[:8]); err != nil {
+			return err
+		}
+		if c.hdr[0]&0x80 != 0 {
+			return protocolError("frame length over 2^63")
+		}
+		h.length = 0
+		for _, x := range c.hdr[:8] {
+			h.length = h.length<<8 | int64(x)
+		}
+	}
+	if h.masked {
+		if err := c.readFull(h.key[:]); err != nil {
+			return err
+		}
+	}
+	return checkHeader(h, b0, c.client)
+}
+
+// control handles a ping, pong or close frame.
+func (c *Conn) control(h *frameHeader) error {
+	p := make([]byte, h.length)
+	if err := c.readFull(p); err != nil {
+		return err
+	}
+	if h.masked {
+		maskBytes(h.key, 0, p)
+	}
+	switch h.op {
+	case opPing:
+		if !c.hard.IsZero() {
+			c.hard = time.Now().Add(c.opts.IdleTimeout)
+			if !c.soft {
+				c.nc.SetReadDeadline(c.hard)
+			}
+		}
+		if err := c.writeControl(opPong, p); err != nil && err != errCloseSent {
+			return err
+		}
+	case opClose:
+		ce, err := parseClose(p)
+		if err != nil {
+			return err
+		}
+		// Echo the status, as RFC 6455 asks.
+		echo := closePayload(ce.Code, "")
+		if ce.Code == CloseNoStatus {
+			echo = nil
+		}
+		c.writeControl(opClose, echo)
+		return ce
+	}
+	return nil
+}
+
+// readFull fills p, honouring NextFrameWithin's wait: if it runs out
+// before the message has begun, ErrIdle; once it has begun, the idle
+// deadline applies.
+func (c *Conn) readFull(p []byte) error {
+	for len(p) > 0 {
+		if len(c.pre) > 0 {
+			n := copy(p, c.pre)
+			c.pre, p = c.pre[n:], p[n:]
+			c.got += n
+			continue
+		}
+		n, err := c.nc.Read(p)
+		p = p[n:]
+		c.got += n
+		if err == nil {
+			continue
+		}
+		if c.soft && isTimeout(err) {
+			c.soft = false
+			if c.got == 0 && (c.hard.IsZero() || time.Now().Before(c.hard)) {
+				return ErrIdle
+			}
+			c.nc.SetReadDeadline(c.hard)
+			if c.hard.IsZero() || time.Now().Before(c.hard) {
+				continue
+			}
+		}
+		if len(p) > 0 && err == io.EOF && c.got > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	return nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// failRead sends the close frame a read error calls for, if any: the
+// peer broke the protocol, or sent what the Juju API does not take.
+func (c *Conn) failRead(err error) {
+	switch {
+	case errors.Is(err, ErrProtocol), errors.Is(err, ErrFrameTooLarge), errors.Is(err, ErrBinaryFrame):
+		c.writeControl(opClose, closePayload(CloseFor(err), err.Error()))
+	}
 }
 
 // WriteFrame writes one text frame. Safe for concurrent use.
 func (c *Conn) WriteFrame(data []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-	return c.ws.WriteMessage(websocket.TextMessage, data)
+	if c.closeSent {
+		return errCloseSent
+	}
+	return c.writeLocked(opText, data)
 }
 
-// WebSocket close codes the server uses.
+// writeControl writes a ping, pong or close frame.
+func (c *Conn) writeControl(op byte, payload []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent {
+		return errCloseSent
+	}
+	if op == opClose {
+		c.closeSent = true
+	}
+	return c.writeLocked(op, payload)
+}
+
+// writeBufs holds frames being written: header and payload go out in one
+// write (one TLS record for a small frame), masked for a client.
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func (c *Conn) writeLocked(op byte, data []byte) error {
+	bp := writeBufs.Get().(*[]byte)
+	var key [4]byte
+	if c.client {
+		key = newMaskKey()
+	}
+	b := appendHeader((*bp)[:0], op, len(data), c.client, key)
+	start := len(b)
+	b = append(b, data...)
+	if c.client {
+		maskBytes(key, 0, b[start:])
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	_, err := c.nc.Write(b)
+	if cap(b) <= maxPooledFrame {
+		*bp = b[:0]
+		writeBufs.Put(bp)
+	}
+	return err
+}
+
+// WebSocket close codes.
 const (
-	CloseNormal          = websocket.CloseNormalClosure
-	CloseUnsupportedData = websocket.CloseUnsupportedData
-	CloseInvalidPayload  = websocket.CloseInvalidFramePayloadData
-	CloseTooBig          = websocket.CloseMessageTooBig
-	CloseGoingAway       = websocket.CloseGoingAway
-	CloseInternalError   = websocket.CloseInternalServerErr
+	CloseNormal          = 1000
+	CloseGoingAway       = 1001
+	CloseProtocolError   = 1002
+	CloseUnsupportedData = 1003
+	CloseNoStatus        = 1005
+	CloseAbnormal        = 1006
+	CloseInvalidPayload  = 1007
+	CloseTooBig          = 1009
+	CloseInternalError   = 1011
 )
 
 // closeDrain bounds how long CloseWith waits for the peer to finish
@@ -217,27 +395,31 @@ const (
 // that closing with unread bytes does not reset the TCP connection before
 // the close frame is read.
 func (c *Conn) CloseWith(code int, reason string) error {
-	if len(reason) > 120 { // a close frame's payload is at most 125 bytes
-		reason = reason[:120]
-	}
-	reason = strings.ToValidUTF8(reason, "")
 	c.wmu.Lock()
-	err := c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
-	c.wmu.Unlock()
-	// gorilla has already sent its own close frame after an oversized one.
-	if err == nil || errors.Is(err, websocket.ErrCloseSent) {
-		raw := c.ws.NetConn()
-		raw.SetReadDeadline(time.Now().Add(closeDrainTime))
-		io.CopyN(io.Discard, raw, closeDrainBytes)
+	sent := c.closeSent
+	var err error
+	if !sent {
+		c.closeSent = true
+		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		err = c.writeLocked(opClose, closePayload(code, reason))
 	}
-	if err := c.ws.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+	c.wmu.Unlock()
+	if err == nil {
+		c.nc.SetReadDeadline(time.Now().Add(closeDrainTime))
+		io.CopyN(io.Discard, c.nc, closeDrainBytes)
+	}
+	return c.Close()
+}
+
+// Close closes the connection without a close frame. A parked reader is
+// resumed, to find the connection closed.
+func (c *Conn) Close() error {
+	c.unparkToClose()
+	if err := c.nc.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
 	}
 	return nil
 }
-
-// Close closes the connection without a close frame.
-func (c *Conn) Close() error { return c.ws.Close() }
 
 // CloseFor picks the close status that fits a read error.
 func CloseFor(err error) int {
@@ -246,6 +428,8 @@ func CloseFor(err error) int {
 		return CloseTooBig
 	case errors.Is(err, ErrBinaryFrame):
 		return CloseUnsupportedData
+	case errors.Is(err, ErrProtocol):
+		return CloseProtocolError
 	default:
 		return CloseInvalidPayload
 	}
@@ -254,10 +438,10 @@ func CloseFor(err error) int {
 // IsClosed reports whether err means the peer went away or the
 // connection was closed, as opposed to a protocol violation.
 func IsClosed(err error) bool {
-	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) {
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errCloseSent) {
 		return true
 	}
-	var ce *websocket.CloseError
+	var ce *CloseError
 	if errors.As(err, &ce) {
 		return true
 	}
@@ -265,11 +449,15 @@ func IsClosed(err error) bool {
 	return errors.As(err, &ne)
 }
 
-// CloseCode returns the status of a close frame received from the peer, or 0.
+// CloseCode returns the status of a close frame received from the peer;
+// 1006 (abnormal closure) if the peer went without one; otherwise 0.
 func CloseCode(err error) int {
-	var ce *websocket.CloseError
-	if errors.As(err, &ce) {
+	var ce *CloseError
+	switch {
+	case errors.As(err, &ce):
 		return ce.Code
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return CloseAbnormal
 	}
 	return 0
 }

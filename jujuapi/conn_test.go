@@ -133,7 +133,7 @@ func TestConnReadFrame(t *testing.T) {
 				}
 				ws.SetReadDeadline(time.Now().Add(2 * time.Second))
 				_, _, err := ws.ReadMessage()
-				peerClose <- jujuapi.CloseCode(err)
+				peerClose <- peerCloseCode(err)
 			})
 			c := dialConn(t, ts, jujuapi.ConnOptions{MaxFrameSize: limit})
 			frame, err := c.NextFrame()
@@ -241,12 +241,13 @@ func TestCloseForIsClosedCloseCode(t *testing.T) {
 		{fmt.Errorf("%w: over", jujuapi.ErrFrameTooLarge), 1009, false, 0},
 		{jujuapi.ErrBinaryFrame, 1003, false, 0},
 		{errors.New("malformed message: x"), 1007, false, 0},
-		{io.EOF, 1007, true, 0},
-		{io.ErrUnexpectedEOF, 1007, true, 0},
+		{io.EOF, 1007, true, 1006},
+		{io.ErrUnexpectedEOF, 1007, true, 1006},
 		{net.ErrClosed, 1007, true, 0},
 		{fmt.Errorf("read: %w", os.ErrDeadlineExceeded), 1007, true, 0},
-		{&websocket.CloseError{Code: 1001, Text: "bye"}, 1007, true, 1001},
-		{fmt.Errorf("wrapped: %w", &websocket.CloseError{Code: 4000}), 1007, true, 4000},
+		{&jujuapi.CloseError{Code: 1001, Text: "bye"}, 1007, true, 1001},
+		{fmt.Errorf("wrapped: %w", &jujuapi.CloseError{Code: 4000}), 1007, true, 4000},
+		{fmt.Errorf("%w: unmasked frame", jujuapi.ErrProtocol), 1002, false, 0},
 	}
 	for _, tt := range tests {
 		if got := jujuapi.CloseFor(tt.err); got != tt.closeFor {

@@ -3,7 +3,10 @@
 //
 // It holds no business logic. It provides the message envelope ([Message]),
 // a connection that reads and writes frames with a size limit and an idle
-// deadline ([Conn]), a server that dispatches requests of one connection
+// deadline ([Conn]), over its own RFC 6455 WebSocket framing (text
+// messages, ping, pong and close; no extensions), built so that an idle
+// connection holds no buffer and, once parked ([Conn.Park]), no
+// goroutine; a server that dispatches requests of one connection
 // concurrently with a bound ([Server], [Registry]), a client that matches
 // responses to requests by id ([Client]), the protocol's error codes
 // ([Error]) and entity tags ([Tag]). Typed params and results live in the

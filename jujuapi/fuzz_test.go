@@ -179,11 +179,11 @@ func FuzzServe(f *testing.F) {
 		want, derr := jujuapi.DecodeMessage(frame)
 		switch {
 		case len(frame) > limit:
-			if code := jujuapi.CloseCode(rerr); code != websocket.CloseMessageTooBig {
+			if code := peerCloseCode(rerr); code != websocket.CloseMessageTooBig {
 				t.Fatalf("frame of %d bytes: read %q, %v; want close 1009", len(frame), got, rerr)
 			}
 		case derr != nil:
-			if code := jujuapi.CloseCode(rerr); code != websocket.CloseInvalidFramePayloadData {
+			if code := peerCloseCode(rerr); code != websocket.CloseInvalidFramePayloadData {
 				t.Fatalf("malformed frame %q: read %q, %v; want close 1007", frame, got, rerr)
 			}
 		default:

@@ -184,6 +184,16 @@ func rawRead(tb testing.TB, ws *websocket.Conn) string {
 	return string(data)
 }
 
+// peerCloseCode is the status of the close frame a gorilla peer received,
+// or 0.
+func peerCloseCode(err error) int {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return 0
+}
+
 // readClose reads from ws until the server closes it and returns the close
 // code (or -1 if the connection ended without a close frame).
 func readClose(tb testing.TB, ws *websocket.Conn) (code int, text string) {

@@ -76,10 +76,11 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns int, jimmdBin, c
 		return fmt.Errorf("no PostgreSQL: pass -dsn or set JIMM_TEST_DSN (bash .ci/postgres.sh prints one)")
 	}
 	ctx := context.Background()
-	if limit := raiseFDLimit(); 2*nConns+1000 > limit {
-		capped := (limit - 1000) / 2
-		fmt.Printf("note: %d idle connections need %d sockets in the broker (two each), over this machine's open-file limit of %d, which cannot be raised here; measuring with %d\n",
-			nConns, 2*nConns, limit, capped)
+	fdLimit := raiseFDLimit()
+	if nConns+2000 > fdLimit {
+		capped := fdLimit - 2000
+		fmt.Printf("note: %d idle connections need %d sockets in the broker, over this machine's open-file limit of %d, which cannot be raised here; measuring with %d\n",
+			nConns, nConns, fdLimit, capped)
 		nConns = capped
 	}
 	work, err := os.MkdirTemp("", "brokerbench")
@@ -192,20 +193,32 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns int, jimmdBin, c
 	fmt.Printf("  ratio                 p50 %6.2fx    p99 %6.2fx\n", float64(b50)/float64(d50), float64(b99)/float64(d99))
 
 	// 2. Idle proxied connections: measured while still attached to the
-	// controller, then once the broker has detached them. Each measure
-	// follows a garbage collection in the broker (its pprof heap endpoint
-	// with gc=1), so that it counts what connections retain.
+	// controller, then once the broker has detached and parked them. Each
+	// measure follows a garbage collection in the broker (its pprof heap
+	// endpoint with gc=1), so that it counts what connections retain.
+	//
+	// An attached connection is two sockets in the broker, a parked one
+	// is one. Where the open-file limit cannot hold two for each, they are
+	// opened in batches, each once the last has parked.
+	batch := nConns
+	if 2*nConns+1000 > fdLimit {
+		batch = fdLimit - 1000 - nConns
+		fmt.Printf("note: the open-file limit (%d) holds %d attached connections beside %d parked ones: opening them in batches of %d\n",
+			fdLimit, batch, nConns-batch, batch)
+	}
 	before, err := measure(broker.cmd.Process.Pid, metricsAddr)
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	open, err := openMany(&proxied, nConns)
+	var open []api.Connection
 	defer func() {
 		for _, c := range open {
 			c.Close()
 		}
 	}()
+	start := time.Now()
+	more, err := openMany(&proxied, batch)
+	open = append(open, more...)
 	if err != nil {
 		return err
 	}
@@ -214,27 +227,26 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns int, jimmdBin, c
 	if err != nil {
 		return err
 	}
-	fmt.Printf("idle proxied connections: opened %d in %s (%.0f/s)\n", nConns, opened.Round(time.Millisecond), float64(nConns)/opened.Seconds())
-	attached.report("  attached to the controller", before, nConns, opened < detachAfter)
-	deadline := time.Now().Add(detachAfter + time.Minute)
+	fmt.Printf("idle proxied connections: opened %d in %s (%.0f/s)\n", batch, opened.Round(time.Millisecond), float64(batch)/opened.Seconds())
+	attached.report("  attached to the controller", before, batch, opened < detachAfter)
 	for {
-		m, err := scrape(metricsAddr)
+		if err := awaitParked(metricsAddr, len(open)); err != nil {
+			return err
+		}
+		if len(open) == nConns {
+			break
+		}
+		more, err := openMany(&proxied, min(batch, nConns-len(open)))
+		open = append(open, more...)
 		if err != nil {
 			return err
 		}
-		if m["jimm_proxy_controller_connections"] <= 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the broker still holds %.0f controller connections %s after they went idle", m["jimm_proxy_controller_connections"], detachAfter+time.Minute)
-		}
-		time.Sleep(time.Second)
 	}
 	detached, err := measure(broker.cmd.Process.Pid, metricsAddr)
 	if err != nil {
 		return err
 	}
-	detached.report(fmt.Sprintf("  detached (idle > %s)", detachAfter), before, nConns, true)
+	detached.report(fmt.Sprintf("  detached and parked (idle > %s)", detachAfter), before, nConns, true)
 	if heapProfile != "" {
 		if err := saveHeapProfile(metricsAddr, heapProfile); err != nil {
 			return err
@@ -321,6 +333,26 @@ func saveHeapProfile(metricsAddr, path string) error {
 	defer f.Close()
 	_, err = io.Copy(f, resp.Body)
 	return err
+}
+
+// awaitParked waits until the broker holds no controller connection for
+// the idle connections and has parked n of them.
+func awaitParked(metricsAddr string, n int) error {
+	deadline := time.Now().Add(detachAfter + time.Minute)
+	for {
+		m, err := scrape(metricsAddr)
+		if err != nil {
+			return err
+		}
+		if m["jimm_proxy_controller_connections"] <= 1 && m["jimm_proxy_parked_connections"] >= float64(n) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s after the connections went idle, the broker still holds %.0f controller connections and has parked %.0f of %d",
+				detachAfter+time.Minute, m["jimm_proxy_controller_connections"], m["jimm_proxy_parked_connections"], n)
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // perConn is the Go heap and stacks retained per connection since before.

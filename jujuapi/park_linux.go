@@ -1,0 +1,256 @@
+//go:build linux
+
+package jujuapi
+
+import (
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Parking lets a connection that is expected to stay idle give up its
+// reading goroutine. The connection's socket joins an epoll set watched by
+// one goroutine for the whole process; when the peer sends something (or
+// the connection's idle deadline passes, or it is closed) the reader is
+// resumed on a fresh goroutine. A parked connection costs its TLS state
+// and a few words here, not a goroutine stack.
+
+// parkState is a connection's parking, under mu.
+type parkState struct {
+	mu      sync.Mutex
+	parked  bool
+	closed  bool
+	inEpoll bool // the socket is in the epoll set (armed or not)
+	token   int32
+	resume  func()
+	expired bool // resumed because its idle deadline passed (read by the resumed reader)
+}
+
+// parked is one parked connection in the poller.
+type parkedConn struct {
+	c     *Conn
+	until time.Time // its idle deadline; zero for none
+}
+
+type poller struct {
+	once   sync.Once
+	epfd   int
+	err    error
+	mu     sync.Mutex
+	conns  map[int32]parkedConn
+	serial int32
+}
+
+var parking poller
+
+// sweepEvery is how often the poller looks for parked connections past
+// their idle deadline.
+const sweepEvery = time.Second
+
+func (p *poller) start() error {
+	p.once.Do(func() {
+		p.epfd, p.err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if p.err != nil {
+			slog.Warn("idle connections cannot park: no epoll", "err", p.err)
+			return
+		}
+		p.conns = map[int32]parkedConn{}
+		go p.run()
+	})
+	return p.err
+}
+
+func (p *poller) run() {
+	events := make([]syscall.EpollEvent, 256)
+	lastSweep := time.Now()
+	for {
+		n, err := syscall.EpollWait(p.epfd, events, int(sweepEvery/time.Millisecond))
+		if err != nil && !errors.Is(err, syscall.EINTR) {
+			slog.Error("parked connections: epoll wait failed", "err", err)
+			time.Sleep(10 * time.Millisecond)
+		}
+		for _, ev := range events[:max(n, 0)] {
+			p.mu.Lock()
+			pc, ok := p.conns[ev.Fd]
+			delete(p.conns, ev.Fd)
+			p.mu.Unlock()
+			if ok {
+				pc.c.wake(false)
+			}
+		}
+		if now := time.Now(); now.Sub(lastSweep) >= sweepEvery {
+			lastSweep = now
+			p.sweep(now)
+		}
+	}
+}
+
+// sweep resumes the parked connections past their idle deadline; their
+// readers find them expired.
+func (p *poller) sweep(now time.Time) {
+	var late []*Conn
+	p.mu.Lock()
+	for token, pc := range p.conns {
+		if !pc.until.IsZero() && now.After(pc.until) {
+			late = append(late, pc.c)
+			delete(p.conns, token)
+		}
+	}
+	p.mu.Unlock()
+	for _, c := range late {
+		c.wake(true)
+	}
+}
+
+// add registers c under a fresh token.
+func (p *poller) add(c *Conn, until time.Time) int32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		p.serial++
+		if p.serial <= 0 {
+			p.serial = 1
+		}
+		if _, used := p.conns[p.serial]; !used {
+			p.conns[p.serial] = parkedConn{c: c, until: until}
+			return p.serial
+		}
+	}
+}
+
+func (p *poller) remove(token int32) {
+	p.mu.Lock()
+	delete(p.conns, token)
+	p.mu.Unlock()
+}
+
+// parkedCount is how many connections are parked now.
+func (p *poller) parkedCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
+}
+
+// Park gives up the reader's goroutine until the peer sends something:
+// then resume is called on a new goroutine, and should go on reading
+// (NextFrame). resume is also called when the connection is closed or its
+// idle deadline passes; NextFrame then fails.
+//
+// Only the reader may call Park, between frames, and a resumed reader
+// must read before it parks again: Park sees what the TLS layer holds
+// already, while what waits in the socket resumes the connection at once.
+// It reports false, having done nothing, when the connection cannot park
+// (something is already buffered, it is closed, or it is not a TCP
+// connection): the caller goes on reading.
+func (c *Conn) Park(resume func()) bool {
+	if c.rerr != nil || c.park.expired || len(c.pre) > 0 || c.ready() {
+		return false
+	}
+	rc := rawConnOf(c.nc)
+	if rc == nil || parking.start() != nil {
+		return false
+	}
+	var until time.Time
+	if c.opts.IdleTimeout > 0 {
+		until = time.Now().Add(c.opts.IdleTimeout)
+	}
+	s := &c.park
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	token := parking.add(c, until)
+	var cerr error
+	err := rc.Control(func(fd uintptr) {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: token}
+		op := syscall.EPOLL_CTL_ADD
+		if s.inEpoll {
+			op = syscall.EPOLL_CTL_MOD
+		}
+		cerr = syscall.EpollCtl(parking.epfd, op, int(fd), &ev)
+		if errors.Is(cerr, syscall.EEXIST) {
+			cerr = syscall.EpollCtl(parking.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev)
+		} else if errors.Is(cerr, syscall.ENOENT) {
+			cerr = syscall.EpollCtl(parking.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+		}
+	})
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		parking.remove(token)
+		return false
+	}
+	s.inEpoll, s.parked, s.token, s.resume = true, true, token, resume
+	return true
+}
+
+// ready reports whether a read would return at once: the TLS layer holds
+// data already read from the socket, or the socket has some. A byte so
+// read is kept for the next frame.
+func (c *Conn) ready() bool {
+	c.nc.SetReadDeadline(time.Unix(1, 0))
+	n, err := c.nc.Read(c.peek[:])
+	if n > 0 {
+		c.pre = c.peek[:n]
+		return true
+	}
+	return err != nil && !isTimeout(err)
+}
+
+// wake resumes a parked reader.
+func (c *Conn) wake(expired bool) {
+	s := &c.park
+	s.mu.Lock()
+	if !s.parked {
+		s.mu.Unlock()
+		return
+	}
+	resume := s.resume
+	s.parked, s.resume = false, nil
+	s.expired = s.expired || expired
+	s.mu.Unlock()
+	go resume()
+}
+
+// unparkToClose marks the connection closed, and resumes its reader if it
+// is parked so that it finds it so.
+func (c *Conn) unparkToClose() {
+	s := &c.park
+	s.mu.Lock()
+	s.closed = true
+	parked, token := s.parked, s.token
+	s.mu.Unlock()
+	if parked {
+		parking.remove(token)
+		c.wake(false)
+	}
+}
+
+// rawConnOf finds the socket under a connection, TLS or not.
+func rawConnOf(nc any) syscall.RawConn {
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
+// ParkedConns is how many connections of this process are parked.
+func ParkedConns() int {
+	if parking.start() != nil {
+		return 0
+	}
+	return parking.parkedCount()
+}

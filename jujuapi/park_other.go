@@ -1,0 +1,14 @@
+//go:build !linux
+
+package jujuapi
+
+// parkState is empty where connections cannot park.
+type parkState struct{ expired bool }
+
+// Park reports false: connections park on Linux only.
+func (c *Conn) Park(resume func()) bool { return false }
+
+func (c *Conn) unparkToClose() {}
+
+// ParkedConns is always 0 where connections cannot park.
+func ParkedConns() int { return 0 }

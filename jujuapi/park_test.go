@@ -1,0 +1,235 @@
+//go:build linux
+
+package jujuapi_test
+
+import (
+	"crypto/tls"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/jimmbroker/jimm/jujuapi"
+)
+
+// parkServer is a TLS server whose connections are handed to the test as
+// server-side jujuapi.Conns.
+func parkServer(t *testing.T, opts jujuapi.ConnOptions) (url string, cfg *tls.Config, conns chan *jujuapi.Conn) {
+	t.Helper()
+	conns = make(chan *jujuapi.Conn, 1)
+	ts := connServer(t, opts, func(c *jujuapi.Conn) error {
+		conns <- c
+		return nil
+	})
+	return ts.URL, ts.TLS, conns
+}
+
+// parked dials the server with a gorilla client, and returns it with the
+// server's side.
+func parked(t *testing.T, opts jujuapi.ConnOptions) (*websocket.Conn, *jujuapi.Conn) {
+	t.Helper()
+	url, cfg, conns := parkServer(t, opts)
+	d := websocket.Dialer{TLSClientConfig: cfg}
+	ws, _, err := d.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	select {
+	case c := <-conns:
+		t.Cleanup(func() { c.Close() })
+		return ws, c
+	case <-time.After(5 * time.Second):
+		t.Fatal("no server connection")
+		return nil, nil
+	}
+}
+
+// resumed waits for a parked connection's resume call.
+func resumed(t *testing.T, ch chan struct{}, within time.Duration) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(within):
+		t.Fatalf("not resumed within %s", within)
+	}
+}
+
+func TestParkResumesOnFrame(t *testing.T) {
+	ws, c := parked(t, jujuapi.ConnOptions{})
+	before := jujuapi.ParkedConns()
+	wake := make(chan struct{}, 1)
+	if !c.Park(func() { wake <- struct{}{} }) {
+		t.Fatal("an idle connection did not park")
+	}
+	if got := jujuapi.ParkedConns(); got != before+1 {
+		t.Errorf("ParkedConns = %d, want %d", got, before+1)
+	}
+	select {
+	case <-wake:
+		t.Fatal("resumed with nothing sent")
+	case <-time.After(50 * time.Millisecond):
+	}
+	ws.WriteMessage(websocket.TextMessage, []byte(`{"request-id":1}`))
+	resumed(t, wake, 5*time.Second)
+	f, err := c.NextFrame()
+	if err != nil || string(f.Bytes()) != `{"request-id":1}` {
+		t.Fatalf("NextFrame after resume = %v, %v", f, err)
+	}
+	f.Release()
+	// It parks again, and works again.
+	if !c.Park(func() { wake <- struct{}{} }) {
+		t.Fatal("did not park a second time")
+	}
+	ws.WriteMessage(websocket.TextMessage, []byte(`{"request-id":2}`))
+	resumed(t, wake, 5*time.Second)
+	if f, err := c.NextFrame(); err != nil || string(f.Bytes()) != `{"request-id":2}` {
+		t.Fatalf("second NextFrame after resume = %v, %v", f, err)
+	}
+}
+
+// A frame that reached the socket before Park resumes the connection at
+// once.
+func TestParkResumesOnFrameAlreadySent(t *testing.T) {
+	ws, c := parked(t, jujuapi.ConnOptions{})
+	ws.WriteMessage(websocket.TextMessage, []byte("early"))
+	time.Sleep(50 * time.Millisecond)
+	wake := make(chan struct{}, 1)
+	if c.Park(func() { wake <- struct{}{} }) {
+		resumed(t, wake, 5*time.Second)
+	}
+	if f, err := c.NextFrame(); err != nil || string(f.Bytes()) != "early" {
+		t.Fatalf("NextFrame = %v, %v", f, err)
+	}
+}
+
+// rawParked opens a connection with a hand-written upgrade, for tests
+// that control how bytes are cut into TLS records.
+func rawParked(t *testing.T) (*tls.Conn, *jujuapi.Conn) {
+	t.Helper()
+	url, cfg, conns := parkServer(t, jujuapi.ConnOptions{})
+	host := strings.TrimPrefix(url, "wss://")
+	raw, err := tls.Dial("tcp", host[:strings.Index(host, "/")], cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	raw.Write([]byte("GET /api HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+	c := <-conns
+	t.Cleanup(func() { c.Close() })
+	resp := make([]byte, 4096)
+	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := raw.Read(resp); err != nil || !strings.HasPrefix(string(resp[:n]), "HTTP/1.1 101") {
+		t.Fatalf("handshake: %q %v", resp[:n], err)
+	}
+	return raw, c
+}
+
+// maskedFrame is a final text frame as a client sends it (with a zero
+// mask key, which leaves the payload as it is).
+func maskedFrame(s string) []byte {
+	return append([]byte{0x81, 0x80 | byte(len(s)), 0, 0, 0, 0}, s...)
+}
+
+// A frame that the TLS layer already holds (two frames in one TLS record)
+// is found before parking: Park refuses, and the frame is read.
+func TestParkRefusedWhenDataBuffered(t *testing.T) {
+	raw, c := rawParked(t)
+	raw.Write(append(maskedFrame("one"), maskedFrame("two")...))
+	if f, err := c.NextFrame(); err != nil || string(f.Bytes()) != "one" {
+		t.Fatalf("first frame: %v %v", f, err)
+	}
+	if c.Park(func() { t.Error("resumed a connection that did not park") }) {
+		t.Fatal("parked with a frame buffered")
+	}
+	if f, err := c.NextFrame(); err != nil || string(f.Bytes()) != "two" {
+		t.Fatalf("second frame: %v %v", f, err)
+	}
+}
+
+func TestParkResumesOnClose(t *testing.T) {
+	_, c := parked(t, jujuapi.ConnOptions{})
+	wake := make(chan struct{}, 1)
+	if !c.Park(func() { wake <- struct{}{} }) {
+		t.Fatal("did not park")
+	}
+	c.Close()
+	resumed(t, wake, 5*time.Second)
+	if _, err := c.NextFrame(); !jujuapi.IsClosed(err) {
+		t.Fatalf("NextFrame after close = %v, want a closed error", err)
+	}
+	if c.Park(func() {}) {
+		t.Fatal("a closed connection parked")
+	}
+}
+
+func TestParkResumesWhenPeerGoes(t *testing.T) {
+	ws, c := parked(t, jujuapi.ConnOptions{})
+	wake := make(chan struct{}, 1)
+	if !c.Park(func() { wake <- struct{}{} }) {
+		t.Fatal("did not park")
+	}
+	ws.NetConn().Close()
+	resumed(t, wake, 5*time.Second)
+	if _, err := c.NextFrame(); !jujuapi.IsClosed(err) {
+		t.Fatalf("NextFrame after the peer went = %v, want a closed error", err)
+	}
+}
+
+// A parked connection is still bound by its idle timeout.
+func TestParkIdleTimeout(t *testing.T) {
+	_, c := parked(t, jujuapi.ConnOptions{IdleTimeout: 300 * time.Millisecond})
+	wake := make(chan struct{}, 1)
+	start := time.Now()
+	if !c.Park(func() { wake <- struct{}{} }) {
+		t.Fatal("did not park")
+	}
+	resumed(t, wake, 5*time.Second)
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Errorf("resumed after %s, before the idle timeout", took)
+	}
+	_, err := c.NextFrame()
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !jujuapi.IsClosed(err) {
+		t.Fatalf("NextFrame after the idle timeout = %v, want a deadline error", err)
+	}
+}
+
+// NextFrameWithin gives up with ErrIdle when nothing begins, leaving the
+// connection intact; a frame that has begun is read whole.
+func TestNextFrameWithin(t *testing.T) {
+	ws, c := parked(t, jujuapi.ConnOptions{})
+	if _, err := c.NextFrameWithin(50 * time.Millisecond); err != jujuapi.ErrIdle {
+		t.Fatalf("NextFrameWithin with nothing sent = %v, want ErrIdle", err)
+	}
+	// A frame that begins within the wait is read whole, even if the
+	// rest comes after the wait has run out.
+	raw, rc := rawParked(t)
+	frame := maskedFrame("straddles")
+	raw.Write(frame[:3])
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		raw.Write(frame[3:])
+	}()
+	if f, err := rc.NextFrameWithin(50 * time.Millisecond); err != nil || string(f.Bytes()) != "straddles" {
+		t.Fatalf("NextFrameWithin of a frame begun in time = %v, %v", f, err)
+	}
+	// Ping frames in the wait are answered without ending it early.
+	pong := make(chan string, 1)
+	ws.SetPongHandler(func(s string) error { pong <- s; return nil })
+	go ws.ReadMessage()
+	ws.WriteControl(websocket.PingMessage, []byte("hi"), time.Now().Add(time.Second))
+	if _, err := c.NextFrameWithin(100 * time.Millisecond); err != jujuapi.ErrIdle {
+		t.Fatalf("NextFrameWithin after a ping = %v, want ErrIdle", err)
+	}
+	select {
+	case s := <-pong:
+		if s != "hi" {
+			t.Errorf("pong %q, want %q", s, "hi")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("no pong")
+	}
+}
