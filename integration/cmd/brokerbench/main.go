@@ -62,7 +62,7 @@ func main() {
 		jimmdBin = flag.String("jimmd", "", "jimmd binary (default: build it)")
 		ctlBin   = flag.String("devcontroller", "", "devcontroller binary (default: build it)")
 	)
-	flag.DurationVar(&detachAfter, "detach-after", 5*time.Second, "the broker's --proxy-detach-after")
+	flag.DurationVar(&detachAfter, "detach-after", 30*time.Second, "the broker's --proxy-detach-after")
 	flag.StringVar(&heapProfile, "heap-profile", "", "save the broker's heap profile, with the idle connections detached, to this file")
 	flag.Parse()
 	if err := run(*dsn, *pings, *conns, *models, *access, *listRuns, *jimmdBin, *ctlBin); err != nil {
