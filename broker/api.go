@@ -48,7 +48,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := &apiSession{srv: s, remote: r.RemoteAddr}
-	s.goServe("api", func(ctx context.Context, done func()) {
+	s.goServe("api", conn, func(ctx context.Context, done func()) {
 		defer done()
 		jujuapi.Serve(ctx, conn, a, jujuapi.ServerOptions{ConnOptions: s.cfg.Conn, Logger: s.log})
 	})

@@ -31,7 +31,7 @@ func (s *Server) serveModel(w http.ResponseWriter, r *http.Request, uuid string)
 		return
 	}
 	p := &modelProxy{srv: s, client: conn, modelUUID: uuid, remote: r.RemoteAddr}
-	s.goServe("model", p.run)
+	s.goServe("model", conn, p.run)
 }
 
 // modelProxy is one client's model connection: the broker answers its
