@@ -518,16 +518,21 @@ func mustJSON(v any) json.RawMessage {
 // true, and serveUp runs again when the client next sends.
 func (p *modelProxy) relayUp() (parked bool) {
 	var env jujuapi.Envelope
+	// What the loop knows of the connection, kept up to date where it
+	// holds p.mu anyway: whether it is detached, and how long to wait for
+	// the client before checking whether to detach (0: for good).
+	detachAfter := max(p.srv.cfg.ProxyDetachAfter, 0)
+	detached, wait := p.detachIfIdle()
 	// Not on entry: a resumed connection reads first (see Conn.Park).
 	mayPark := false
 	for {
-		if mayPark && p.detached() && p.client.Park(p.serveUp) {
+		if mayPark && detached && p.client.Park(p.serveUp) {
 			return true
 		}
 		mayPark = true
-		frame, err := p.client.NextFrameWithin(p.idleWait())
+		frame, err := p.client.NextFrameWithin(wait)
 		if err == jujuapi.ErrIdle {
-			p.detachIfIdle()
+			detached, wait = p.detachIfIdle()
 			continue
 		}
 		if err != nil {
@@ -550,7 +555,8 @@ func (p *modelProxy) relayUp() (parked bool) {
 		p.attach.Lock()
 		p.mu.Lock()
 		up := p.up
-		if up == nil && env.ID == "" && env.Type == "Pinger" && env.Request == "Ping" {
+		detached = up == nil
+		if detached && env.ID == "" && env.Type == "Pinger" && env.Request == "Ping" {
 			// Detached and idle: the broker answers for itself.
 			p.mu.Unlock()
 			p.attach.Unlock()
@@ -560,6 +566,9 @@ func (p *modelProxy) relayUp() (parked bool) {
 		}
 		if env.ID != "" {
 			p.sticky = true
+		}
+		if wait = detachAfter; p.sticky {
+			wait = 0
 		}
 		if p.pending == nil {
 			p.pending = make(map[uint64]pendingCall, 1)
@@ -575,6 +584,7 @@ func (p *modelProxy) relayUp() (parked bool) {
 				p.reply(env.RequestID, nil, err)
 				continue
 			}
+			detached = false
 		}
 		err = up.WriteFrame(frame.Bytes())
 		p.attach.Unlock()
@@ -672,43 +682,29 @@ func (p *modelProxy) modelGone(env *jujuapi.Envelope) bool {
 	return false
 }
 
-// detached reports whether the connection holds no controller
-// connection (and so no call is in flight).
-func (p *modelProxy) detached() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.up == nil
-}
-
-// idleWait is how long relayUp waits for the client's next frame before
-// it checks whether to detach: until Config.ProxyDetachAfter since the
-// last call, or for good when the connection may not detach.
-func (p *modelProxy) idleWait() time.Duration {
-	after := p.srv.cfg.ProxyDetachAfter
-	if after <= 0 {
-		return 0
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.up == nil || p.sticky {
-		return 0
-	}
-	if len(p.pending) > 0 {
-		return after
-	}
-	return max(after-time.Since(p.lastUse), after/10)
-}
-
 // detachIfIdle closes the controller side of an idle connection: no call
 // in flight since Config.ProxyDetachAfter, and no server-side object in
-// use.
-func (p *modelProxy) detachIfIdle() {
+// use. It reports whether the connection is detached, and otherwise how
+// long relayUp should wait before asking again (0: it never detaches).
+func (p *modelProxy) detachIfIdle() (detached bool, wait time.Duration) {
+	after := p.srv.cfg.ProxyDetachAfter
 	p.attach.Lock() // not while a call is being sent or the connection moves
 	defer p.attach.Unlock()
 	p.mu.Lock()
-	if p.up == nil || p.sticky || len(p.pending) > 0 || time.Since(p.lastUse) < p.srv.cfg.ProxyDetachAfter {
+	switch {
+	case p.up == nil:
 		p.mu.Unlock()
-		return
+		return true, 0
+	case after <= 0 || p.sticky:
+		p.mu.Unlock()
+		return false, 0
+	case len(p.pending) > 0:
+		p.mu.Unlock()
+		return false, after
+	}
+	if idle := time.Since(p.lastUse); idle < after {
+		p.mu.Unlock()
+		return false, max(after-idle, after/10)
 	}
 	up := p.up
 	p.up = nil
@@ -716,6 +712,7 @@ func (p *modelProxy) detachIfIdle() {
 	p.mu.Unlock()
 	p.srv.metrics.upstreams.Dec()
 	go up.CloseWith(jujuapi.CloseNormal, "") // its relayDown ends; the client's goes on
+	return true, 0
 }
 
 // reattach logs in to the model's controller again for a detached

@@ -68,9 +68,7 @@ type Server struct {
 	publicHP  [][]params.HostPort
 
 	serveCtx context.Context
-	conns    sync.WaitGroup // connections being served
-	connsMu  sync.Mutex     // orders conns.Add before conns.Wait
-	draining bool           // under connsMu: no new connection is served
+	conns    jujuapi.ServingGroup
 }
 
 // New prepares a broker: opens and migrates the database, loads or creates
@@ -300,12 +298,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if msrv != nil {
 		msrv.Shutdown(shutdownCtx)
 	}
-	// A handler may have taken its connection over just as the server
-	// shut down: from here it is refused, so that Wait sees every Add.
-	s.connsMu.Lock()
-	s.draining = true
-	s.connsMu.Unlock()
-	s.conns.Wait()
+	s.conns.Drain()
 	s.closeAudit() // write what the last calls queued
 	s.close()
 	if errors.Is(err, http.ErrServerClosed) {
@@ -356,14 +349,10 @@ func (s *Server) close() {
 // hand the connection on to goroutines of its own and return first. Once
 // the server is shutting down, conn is closed instead.
 func (s *Server) goServe(endpoint string, conn *jujuapi.Conn, serve func(ctx context.Context, done func())) {
-	s.connsMu.Lock()
-	if s.draining {
-		s.connsMu.Unlock()
+	if !s.conns.Add() {
 		conn.CloseWith(jujuapi.CloseGoingAway, "broker shutting down")
 		return
 	}
-	s.conns.Add(1)
-	s.connsMu.Unlock()
 	g := s.metrics.connections.WithLabelValues(endpoint)
 	g.Inc()
 	var once sync.Once

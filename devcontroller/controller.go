@@ -45,10 +45,8 @@ type Controller struct {
 
 	// serveCtx is Serve's context: API connections live until it ends.
 	serveCtx context.Context
-	wg       sync.WaitGroup // API connections being served
-	connsMu  sync.Mutex     // orders wg.Add before wg.Wait
-	draining bool           // under connsMu: no new API connection is served
-	timers   sync.Map       // model uuid → *time.Timer removing a dying model
+	conns    jujuapi.ServingGroup // API connections being served
+	timers   sync.Map             // model uuid → *time.Timer removing a dying model
 	// runners counts migration runners; they end with Serve's context.
 	runners sync.WaitGroup
 	closing chan struct{}
@@ -294,12 +292,7 @@ func (c *Controller) Serve(ctx context.Context) error {
 	srv.Shutdown(shutdownCtx) // hijacked API connections end with ctx
 	c.runners.Wait()
 	c.agents.shutdown()
-	// A handler may have taken its connection over just as the server
-	// shut down: from here it is refused, so that Wait sees every Add.
-	c.connsMu.Lock()
-	c.draining = true
-	c.connsMu.Unlock()
-	c.wg.Wait()
+	c.conns.Drain()
 	c.timers.Range(func(_, t any) bool { t.(*time.Timer).Stop(); return true })
 	if cerr := c.store.Close(); err == nil {
 		err = cerr
@@ -318,16 +311,12 @@ func (c *Controller) serveAPI(w http.ResponseWriter, r *http.Request, modelUUID 
 	}
 	s := &session{ctl: c, modelUUID: modelUUID, remote: r.RemoteAddr,
 		local: subtle.ConstantTimeCompare([]byte(r.Header.Get(localAgentHeader)), []byte(c.localSecret)) == 1}
-	c.connsMu.Lock()
-	if c.draining {
-		c.connsMu.Unlock()
+	if !c.conns.Add() {
 		conn.CloseWith(jujuapi.CloseGoingAway, "controller shutting down")
 		return
 	}
-	c.wg.Add(1)
-	c.connsMu.Unlock()
 	go func() {
-		defer c.wg.Done()
+		defer c.conns.Done()
 		defer s.closed()
 		jujuapi.Serve(c.serveCtx, conn, s, jujuapi.ServerOptions{ConnOptions: c.cfg.Conn, Logger: c.log})
 	}()

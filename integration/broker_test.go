@@ -580,7 +580,10 @@ func testBrokerErrors(t *testing.T, bins *brokerBins) {
 	})
 
 	model := "/model/" + steady.UUID + "/api"
-	t.Run("malformed frames", func(t *testing.T) {
+	// closesEverywhere sends frame on /api and on a model connection,
+	// before and after logging in, and wants each closed with code.
+	closesEverywhere := func(t *testing.T, what string, frame []byte, code int) {
+		t.Helper()
 		for _, path := range []string{"/api", model} {
 			for _, login := range []bool{false, true} {
 				r := e.dialRaw(t, path)
@@ -589,10 +592,13 @@ func testBrokerErrors(t *testing.T, bins *brokerBins) {
 						t.Fatalf("raw login on %s: %s", path, resp.Error)
 					}
 				}
-				t.Logf("non-JSON on %s (logged in: %v)", path, login)
-				r.wantClose(websocket.TextMessage, []byte("this is { not JSON"), websocket.CloseInvalidFramePayloadData)
+				t.Logf("%s on %s (logged in: %v)", what, path, login)
+				r.wantClose(websocket.TextMessage, frame, code)
 			}
 		}
+	}
+	t.Run("malformed frames", func(t *testing.T) {
+		closesEverywhere(t, "non-JSON", []byte("this is { not JSON"), websocket.CloseInvalidFramePayloadData)
 		// A request just under the limit is served.
 		for _, path := range []string{"/api", model} {
 			r := e.dialRaw(t, path)
@@ -613,18 +619,7 @@ func testBrokerErrors(t *testing.T, bins *brokerBins) {
 	})
 
 	t.Run("oversized frames", func(t *testing.T) {
-		for _, path := range []string{"/api", model} {
-			for _, login := range []bool{false, true} {
-				r := e.dialRaw(t, path)
-				if login {
-					if resp := r.login(brokerAdminPassword); resp.Error != "" {
-						t.Fatalf("raw login on %s: %s", path, resp.Error)
-					}
-				}
-				t.Logf("256 KiB frame on %s (logged in: %v)", path, login)
-				r.wantClose(websocket.TextMessage, bigFrame(256<<10), websocket.CloseMessageTooBig)
-			}
-		}
+		closesEverywhere(t, "256 KiB frame", bigFrame(256<<10), websocket.CloseMessageTooBig)
 	})
 
 	// failsPromptly measures a login to a model that must fail within 5s

@@ -80,6 +80,14 @@ func startServerCtx(tb testing.TB, ctx context.Context, h jujuapi.Handler, opts 
 	if opts.Logger == nil {
 		opts.Logger = quietLogger
 	}
+	return connServer(tb, opts.ConnOptions, func(c *jujuapi.Conn) error { return jujuapi.Serve(ctx, c, h, opts) })
+}
+
+// connServer is a TLS server that upgrades every request with
+// jujuapi.Upgrade and runs script on the Conn; what script returns is the
+// connection's result.
+func connServer(tb testing.TB, opts jujuapi.ConnOptions, script func(c *jujuapi.Conn) error) *testServer {
+	tb.Helper()
 	ts := &testServer{served: make(chan error, 4096), byAddr: map[string]chan error{}}
 	var wg sync.WaitGroup
 	ts.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -89,11 +97,11 @@ func startServerCtx(tb testing.TB, ctx context.Context, h jujuapi.Handler, opts 
 		defer wg.Done()
 		// Before the upgrade, so that it is there when Dial returns.
 		result := ts.newResult(r.RemoteAddr)
-		c, err := jujuapi.Upgrade(w, r, opts.ConnOptions)
+		c, err := jujuapi.Upgrade(w, r, opts)
 		if err != nil {
 			return
 		}
-		err = jujuapi.Serve(ctx, c, h, opts)
+		err = script(c)
 		result <- err
 		select {
 		case ts.served <- err:

@@ -127,13 +127,6 @@ func (p *poller) remove(token int32) {
 	p.mu.Unlock()
 }
 
-// parkedCount is how many connections are parked now.
-func (p *poller) parkedCount() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.conns)
-}
-
 // Park gives up the reader's goroutine until the peer sends something:
 // then resume is called on a new goroutine, and should go on reading
 // (NextFrame). resume is also called when the connection is closed or its
@@ -249,8 +242,7 @@ func rawConnOf(nc any) syscall.RawConn {
 
 // ParkedConns is how many connections of this process are parked.
 func ParkedConns() int {
-	if parking.start() != nil {
-		return 0
-	}
-	return parking.parkedCount()
+	parking.mu.Lock()
+	defer parking.mu.Unlock()
+	return len(parking.conns)
 }

@@ -18,7 +18,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -486,34 +485,6 @@ func rawUpgrade(t testing.TB, ts *testServer, key string, extra ...string) *rawW
 		t.Errorf("server chose subprotocol %q, none offered", p)
 	}
 	return c
-}
-
-// connServer is a TLS server that upgrades every request with
-// jujuapi.Upgrade and runs script on the Conn; what script returns is the
-// connection's result.
-func connServer(t *testing.T, opts jujuapi.ConnOptions, script func(c *jujuapi.Conn) error) *testServer {
-	t.Helper()
-	ts := &testServer{byAddr: map[string]chan error{}}
-	var wg sync.WaitGroup
-	ts.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		wg.Add(1)
-		defer wg.Done()
-		result := ts.newResult(r.RemoteAddr)
-		c, err := jujuapi.Upgrade(w, r, opts)
-		if err != nil {
-			return
-		}
-		result <- script(c)
-	}))
-	ts.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	ts.srv.StartTLS()
-	ts.URL = "wss://" + strings.TrimPrefix(ts.srv.URL, "https://") + "/api"
-	ts.TLS = ts.srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
-	t.Cleanup(func() {
-		ts.srv.Close()
-		wg.Wait()
-	})
-	return ts
 }
 
 // echoConn sends every frame back until NextFrame fails, then closes the
