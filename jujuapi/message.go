@@ -3,6 +3,7 @@ package jujuapi
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 )
 
 // Message is the envelope of every frame, request or response. Bodies stay
@@ -94,7 +95,15 @@ func EncodeResponse(id uint64, result any, err error) ([]byte, error) {
 		if string(body) == "null" {
 			body = emptyObject
 		}
-		m.Response = body
+		// body is compact, valid JSON already: frame it here rather than
+		// have json.Marshal scan it all again (a big result is most of
+		// the cost of a response).
+		out := make([]byte, 0, len(body)+48)
+		out = append(out, `{"request-id":`...)
+		out = strconv.AppendUint(out, id, 10)
+		out = append(out, `,"response":`...)
+		out = append(out, body...)
+		return append(out, '}'), nil
 	}
 	return json.Marshal(&m)
 }

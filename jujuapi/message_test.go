@@ -519,3 +519,48 @@ func TestClientRequestFrames(t *testing.T) {
 		}
 	}
 }
+
+// EncodeResponse frames a result as json.Marshal of the envelope would,
+// byte for byte.
+func TestEncodeResponseMatchesEnvelope(t *testing.T) {
+	type result struct {
+		Text  string         `json:"text"`
+		Items []int          `json:"items,omitempty"`
+		Map   map[string]any `json:"map,omitempty"`
+	}
+	var nilMap map[string]int
+	for _, tt := range []struct {
+		name   string
+		result any
+		body   string // the response field json.Marshal would give
+	}{
+		{"struct", result{Text: `<a href="x">&</a> é \u2028`, Items: []int{1, 2}, Map: map[string]any{"b": 1, "a": nil}}, ""},
+		{"nil", nil, "{}"},
+		{"marshals to null", nilMap, "{}"},
+		{"string", "plain", ""},
+		{"raw", json.RawMessage(`{ "spaced" : [1, 2] }`), `{"spaced":[1,2]}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := jujuapi.EncodeResponse(7, tt.result, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := json.RawMessage(tt.body)
+			if tt.body == "" {
+				if body, err = json.Marshal(tt.result); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := json.Marshal(&jujuapi.Message{RequestID: 7, Response: body})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("EncodeResponse = %s\nwant %s", got, want)
+			}
+			if _, err := jujuapi.DecodeMessage(got); err != nil {
+				t.Errorf("EncodeResponse gave a frame that does not decode: %v", err)
+			}
+		})
+	}
+}
