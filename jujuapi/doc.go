@@ -9,6 +9,7 @@
 // goroutine; a server that dispatches requests of one connection
 // concurrently with a bound ([Server], [Registry]), a client that matches
 // responses to requests by id ([Client]), the protocol's error codes
-// ([Error]) and entity tags ([Tag]). Typed params and results live in the
+// ([Error]) and entity tags ([Tag]), and the facade versions a Juju
+// controller serves ([Juju35]). Typed params and results live in the
 // params subpackage.
 package jujuapi
