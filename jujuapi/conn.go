@@ -438,7 +438,8 @@ func CloseFor(err error) int {
 // IsClosed reports whether err means the peer went away or the
 // connection was closed, as opposed to a protocol violation.
 func IsClosed(err error) bool {
-	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errCloseSent) {
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errCloseSent) ||
+		errors.Is(err, io.ErrClosedPipe) { // a Pipe's end, closed
 		return true
 	}
 	var ce *CloseError

@@ -244,6 +244,7 @@ func TestCloseForIsClosedCloseCode(t *testing.T) {
 		{io.EOF, 1007, true, 1006},
 		{io.ErrUnexpectedEOF, 1007, true, 1006},
 		{net.ErrClosed, 1007, true, 0},
+		{fmt.Errorf("write: %w", io.ErrClosedPipe), 1007, true, 0},
 		{fmt.Errorf("read: %w", os.ErrDeadlineExceeded), 1007, true, 0},
 		{&jujuapi.CloseError{Code: 1001, Text: "bye"}, 1007, true, 1001},
 		{fmt.Errorf("wrapped: %w", &jujuapi.CloseError{Code: 4000}), 1007, true, 4000},
