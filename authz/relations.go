@@ -55,7 +55,7 @@ const BrokerController = "jimm"
 
 // RelationsChannel is the notification channel every write to relations or
 // groups notifies, and every Relations listens on.
-const RelationsChannel = "jimm_relations"
+const RelationsChannel = db.RelationsChannel
 
 // Model access levels, Juju's names, returned by ModelAccess.
 const (
@@ -64,6 +64,33 @@ const (
 	AccessWrite = "write"
 	AccessAdmin = "admin"
 )
+
+// AccessRank orders access levels: 0 none, 1 read, 2 write, 3 admin.
+func AccessRank(access string) int {
+	switch access {
+	case AccessRead:
+		return 1
+	case AccessWrite:
+		return 2
+	case AccessAdmin:
+		return 3
+	}
+	return 0
+}
+
+// RelationAccess is the access level a model relation gives: administrator
+// admin, writer write, reader read; anything else none.
+func RelationAccess(relation string) string {
+	switch relation {
+	case Administrator:
+		return AccessAdmin
+	case Writer:
+		return AccessWrite
+	case Reader:
+		return AccessRead
+	}
+	return AccessNone
+}
 
 // ErrInvalidTuple is wrapped by every validation error.
 var ErrInvalidTuple = errors.New("invalid relation tuple")

@@ -483,3 +483,23 @@ func TestAddingAnExistingTupleChangesNothing(t *testing.T) {
 		t.Fatalf("adding an existing tuple called OnChange %d times", changes-before)
 	}
 }
+
+func TestAccessRankAndRelationAccess(t *testing.T) {
+	for _, c := range []struct {
+		relation, access string
+		rank             int
+	}{
+		{authz.Reader, authz.AccessRead, 1}, {authz.Writer, authz.AccessWrite, 2}, {authz.Administrator, authz.AccessAdmin, 3},
+		{authz.Member, authz.AccessNone, 0}, {authz.AuditLogViewer, authz.AccessNone, 0}, {"", authz.AccessNone, 0},
+	} {
+		if got := authz.RelationAccess(c.relation); got != c.access {
+			t.Errorf("RelationAccess(%q) = %q, want %q", c.relation, got, c.access)
+		}
+		if got := authz.AccessRank(c.access); got != c.rank {
+			t.Errorf("AccessRank(%q) = %d, want %d", c.access, got, c.rank)
+		}
+	}
+	if authz.AccessRank("superuser") != 0 {
+		t.Error("an unknown access level ranks above none")
+	}
+}

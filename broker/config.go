@@ -6,6 +6,9 @@ import (
 	"net"
 	"time"
 
+	"github.com/jimmbroker/jimm/broker/audit"
+	"github.com/jimmbroker/jimm/broker/clock"
+	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/jujuapi"
 )
 
@@ -69,10 +72,20 @@ type Config struct {
 	// OIDC is the identity provider for people and service accounts;
 	// none when its Issuer is empty.
 	OIDC OIDCConfig
+	// Clock is the time source of the parts whose behaviour time decides
+	// (detaching, cutovers, leases, the login throttle, sessions); nil is
+	// the system clock. Tests set a fake.
+	Clock clock.Clock
 	// Conn bounds each client connection.
 	Conn   jujuapi.ConnOptions
 	Logger *slog.Logger
 }
+
+// OIDCConfig is the broker's OpenID Connect identity provider.
+type OIDCConfig = identity.OIDCConfig
+
+// DefaultAuditRetention is how long audit events are kept by default.
+const DefaultAuditRetention = audit.DefaultRetention
 
 // Defaults.
 const (

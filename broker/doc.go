@@ -1,11 +1,22 @@
-// Package broker is jimm's server: it looks like one Juju controller to
-// every client while it fronts many.
+// Package broker is jimm's server, as wiring only: it builds the broker's
+// parts from a Config, mounts their routes on one TLS listener, registers
+// their metrics on one registry, and runs and drains them.
 //
-// It answers /api itself (logins, model lists from its own database,
-// model creation with placement, clouds aggregated over its controllers),
-// relays /model/<uuid>/api frame by frame to the controller hosting that
-// model after authenticating the caller and logging in there with a
-// short-lived token it signs, serves the admin REST API under /v1 and its
-// public keys at /.well-known/jwks.json, and exports Prometheus metrics on
-// a separate listener.
+// The parts, each a package of its own (see their docs):
+//
+//   - facades: /api, the Juju facades the broker answers itself;
+//   - proxy: /model/<uuid>/api, one client's model connection relayed to
+//     the controller hosting the model;
+//   - admin: the /v1 admin REST API and the browser login under /auth;
+//   - migration: moving models between controllers;
+//   - routing: which controller hosts each model, and the live
+//     connections that follow it;
+//   - identity: logins, sessions, signing keys (served at
+//     /.well-known/jwks.json) and access checks;
+//   - audit: the audit log.
+//
+// Arrows point down only: broker imports the endpoints (facades, proxy,
+// admin), which import migration, routing, identity and audit, which
+// import controllers, authz, db and jujuapi. Nothing below imports
+// broker.
 package broker

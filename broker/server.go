@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/google/uuid"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,11 +15,19 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/broker/admin"
+	"github.com/jimmbroker/jimm/broker/audit"
+	"github.com/jimmbroker/jimm/broker/facades"
+	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/broker/migration"
+	"github.com/jimmbroker/jimm/broker/proxy"
+	"github.com/jimmbroker/jimm/broker/restapi"
+	"github.com/jimmbroker/jimm/broker/routing"
 	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -28,64 +35,48 @@ import (
 	"github.com/jimmbroker/jimm/jujuapi/pki"
 )
 
-// Server is a running broker.
+// Server is a running broker: the parts below, built from a Config and
+// mounted on one listener.
 type Server struct {
-	cfg           Config
-	log           *slog.Logger
-	db            *db.DB
-	uuid          string
-	cipher        *authz.Cipher
-	keys          *authz.KeySet
-	keysMu        sync.Mutex // serialises reloads of keys
-	adminPassword *authz.PasswordCheck
-	oidc          *authz.OIDC // nil: no identity provider
-	registry      *controllers.Registry
-	pool          *controllers.Pool
-	health        *controllers.Health
-	routes        *routes
-	metrics       *metrics
-	loginSeen     sync.Map // identity name → *loginSeen
-	throttle      *loginThrottle
-	rel           *authz.Relations
-	recheck       chan struct{}      // signalled when relations change
-	replicaID     string             // this process, for migration leases
-	routeChecks   singleflight.Group // one route check per model at a time
-	auditLog      *auditLog
+	cfg     Config
+	log     *slog.Logger
+	db      *db.DB
+	uuid    string
+	metrics *metrics
 
-	cutoverMu sync.Mutex
-	cutovers  map[string]chan struct{} // model uuid → closed when its cutover ends
-
-	proxiesMu sync.Mutex
-	proxies   map[string]map[*modelProxy]struct{} // model uuid → live proxied connections
-
-	apiRoot    *apiRoot
-	apiFacades []params.FacadeVersions
+	rel        *authz.Relations
+	audit      *audit.Log
+	identity   *identity.Service
+	registry   *controllers.Registry
+	pool       *controllers.Pool
+	health     *controllers.Health
+	routes     *routing.Table
+	migrations *migration.Manager
+	proxy      *proxy.Proxy
+	facades    *facades.API
+	admin      *admin.API
 
 	tlsConfig *tls.Config
 	caCertPEM []byte // the generated CA, when the broker made its own certificate
 	listener  net.Listener
 	metricsLn net.Listener
-	publicHP  [][]params.HostPort
 
 	serveCtx context.Context
 	conns    jujuapi.ServingGroup
 }
 
 // New prepares a broker: opens and migrates the database, loads or creates
-// its identity, signing key and certificate, and starts listening. Call
-// Serve to answer.
+// its identity, signing key and certificate, builds its parts, and starts
+// listening. Call Serve to answer.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("broker config: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), replicaID: uuid.NewString(),
-		cutovers: map[string]chan struct{}{}, proxies: map[string]map[*modelProxy]struct{}{}}
-	var err error
-	if s.cipher, err = authz.NewCipher(cfg.SecretsKey); err != nil {
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
+	cipher, err := authz.NewCipher(cfg.SecretsKey)
+	if err != nil {
 		return nil, fmt.Errorf("secrets key: %w", err)
 	}
-	s.adminPassword = authz.NewPasswordCheck(cfg.AdminPassword)
-	s.throttle = newLoginThrottle(cfg.LoginFailureBurst, cfg.LoginFailureRate)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -108,40 +99,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.uuid, err = s.db.Setting(ctx, "broker-uuid", uuid.NewString); err != nil {
 		return nil, err
 	}
-	if err := s.loadKeys(ctx); err != nil {
-		return nil, err
-	}
 	if err := s.loadTLS(); err != nil {
 		return nil, err
 	}
-	s.routes = newRoutes(s.db)
-	s.rel = authz.NewRelations(s.db, s.log)
-	s.recheck = make(chan struct{}, 1)
-	s.rel.OnChange(s.accessChanged)
-	s.auditLog = newAuditLog(s.db, s.log, s.metrics.reg)
-	s.registry = controllers.NewRegistry(s.db, s.cipher, s.log)
-	s.pool = controllers.NewPool(s.registry.Resolve, jujuapi.ConnOptions{}, s.log)
-	healthMetrics, err := controllers.NewHealthMetrics(s.metrics.reg)
-	if err != nil {
-		return nil, err
-	}
-	if s.health, err = controllers.NewHealth(controllers.HealthConfig{
-		Interval: cfg.HealthInterval, Pool: s.pool, Logger: s.log, Metrics: healthMetrics,
-	}); err != nil {
-		return nil, err
-	}
-	s.apiRoot = buildAPIRoot()
-	s.apiFacades = toParamsFacades(s.apiRoot.Versions())
 	if s.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	if s.cfg.PublicAddress == "" {
 		s.cfg.PublicAddress = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.listener.Addr().(*net.TCPAddr).Port))
 	}
-	if s.publicHP, err = hostPorts(s.cfg.PublicAddress); err != nil {
+	servers, err := hostPorts(s.cfg.PublicAddress)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.setupOIDC(); err != nil {
+	if err := s.build(ctx, cipher, servers); err != nil {
 		return nil, err
 	}
 	if cfg.MetricsListen != "" {
@@ -151,6 +122,74 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// build makes the broker's parts, each from the parts below it.
+func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]params.HostPort) error {
+	cfg, log, reg := s.cfg, s.log, s.metrics.reg
+	s.rel = authz.NewRelations(s.db, log)
+	s.audit = audit.New(s.db, log, reg)
+	var err error
+	if s.identity, err = identity.New(ctx, identity.Config{
+		BrokerUUID: s.uuid, AdminPassword: cfg.AdminPassword, JujuVersion: cfg.JujuVersion,
+		SessionTTL: cfg.SessionTTL, ControllerTokenTTL: cfg.ControllerTokenTTL,
+		KeyRotation: cfg.SigningKeyRotation, KeyPrepublish: cfg.SigningKeyPrepublish,
+		LoginFailureBurst: cfg.LoginFailureBurst, LoginFailureRate: cfg.LoginFailureRate,
+		OIDC: cfg.OIDC, OIDCRedirectURL: "https://" + s.cfg.PublicAddress + restapi.PathAuthCallback,
+	}, identity.Deps{DB: s.db, Cipher: cipher, Relations: s.rel, Audit: s.audit, Metrics: reg, Logger: log, Clock: cfg.Clock}); err != nil {
+		return err
+	}
+	s.registry = controllers.NewRegistry(s.db, cipher, log)
+	s.pool = controllers.NewPool(s.registry.Resolve, jujuapi.ConnOptions{}, log)
+	healthMetrics, err := controllers.NewHealthMetrics(reg)
+	if err != nil {
+		return err
+	}
+	if s.health, err = controllers.NewHealth(controllers.HealthConfig{
+		Interval: cfg.HealthInterval, Pool: s.pool, Logger: log, Metrics: healthMetrics,
+	}); err != nil {
+		return err
+	}
+	if s.routes, err = routing.New(routing.Deps{
+		DB: s.db, Pool: s.pool, Relations: s.rel, Models: s.metrics.models, Metrics: reg, Logger: log, Clock: cfg.Clock,
+	}); err != nil {
+		return err
+	}
+	s.rel.OnChange(s.routes.AccessChanged)
+	if s.migrations, err = migration.New(migration.Deps{
+		DB: s.db, Routes: s.routes, Registry: s.registry, Up: s.health.Up, ReplicaID: uuid.NewString(),
+		Controller: func(ctx context.Context, name string) (migration.Controller, error) {
+			c, err := s.pool.Get(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
+		Metrics: reg, Logger: log, Clock: cfg.Clock,
+	}); err != nil {
+		return err
+	}
+	if s.proxy, err = proxy.New(proxy.Deps{
+		Routes: s.routes, Identity: s.identity, Audit: s.audit, BrokerUUID: s.uuid, Servers: servers,
+		JujuVersion: cfg.JujuVersion, DetachAfter: cfg.ProxyDetachAfter, RPCs: s.metrics.rpcs,
+		Metrics: reg, Logger: log, Clock: cfg.Clock,
+	}); err != nil {
+		return err
+	}
+	if s.facades, err = facades.New(facades.Deps{
+		DB: s.db, Routes: s.routes, Identity: s.identity, Relations: s.rel, Audit: s.audit,
+		Registry: s.registry, Pool: s.pool, Up: s.health.Up, BrokerUUID: s.uuid, Servers: servers,
+		JujuVersion: cfg.JujuVersion, ModelCreateTimeout: cfg.ModelCreateTimeout, Conn: cfg.Conn,
+		RPCs: s.metrics.rpcs, Models: s.metrics.models, Metrics: reg, Logger: log, Clock: cfg.Clock,
+	}); err != nil {
+		return err
+	}
+	s.admin = admin.New(admin.Deps{
+		DB: s.db, Identity: s.identity, Relations: s.rel, Routes: s.routes, Migrations: s.migrations,
+		Registry: s.registry, Health: s.health, Pool: s.pool, Audit: s.audit, Models: s.metrics.models,
+		Logger: log, Clock: cfg.Clock,
+	})
+	return nil
 }
 
 // loadTLS loads the configured certificate, or generates (once) a CA and a
@@ -173,6 +212,7 @@ func (s *Server) loadTLS() error {
 	return nil
 }
 
+// hostPorts is the broker's public address as login results give it.
 func hostPorts(addr string) ([][]params.HostPort, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -191,9 +231,6 @@ func hostPorts(addr string) ([][]params.HostPort, error) {
 	}
 	return [][]params.HostPort{{{Address: params.Address{Value: host, Type: typ, Scope: "public"}, Port: p}}}, nil
 }
-
-// servers is the broker's own address, the only one clients are told.
-func (s *Server) servers() [][]params.HostPort { return s.publicHP }
 
 // UUID is the broker's controller UUID, the one clients see.
 func (s *Server) UUID() string { return s.uuid }
@@ -216,19 +253,64 @@ func (s *Server) MetricsAddr() string {
 // certificate was configured).
 func (s *Server) CACertPEM() []byte { return s.caCertPEM }
 
+// AddController verifies and registers a controller, and starts checking
+// its health (as POST /v1/controllers does).
+func (s *Server) AddController(ctx context.Context, req restapi.AddControllerRequest) (restapi.Controller, error) {
+	return s.admin.AddController(ctx, req)
+}
+
 // handler returns the broker's HTTP routes.
 func (s *Server) handler() http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.GET("/api", echo.WrapHandler(http.HandlerFunc(s.serveAPI)))
-	e.GET("/model/:uuid/api", func(c echo.Context) error {
-		s.serveModel(c.Response(), c.Request(), c.Param("uuid"))
+	e.GET("/api", func(c echo.Context) error {
+		r := c.Request()
+		s.upgrade(c, "api", func(ctx context.Context, conn *jujuapi.Conn, done func()) {
+			defer done()
+			s.facades.Serve(ctx, conn, r.RemoteAddr)
+		})
 		return nil
 	})
-	e.GET(authz.JWKSPath, echo.WrapHandler(s.keys))
-	e.HEAD(authz.JWKSPath, echo.WrapHandler(s.keys))
-	s.restRoutes(e)
+	e.GET("/model/:uuid/api", func(c echo.Context) error {
+		uuid, remote := c.Param("uuid"), c.Request().RemoteAddr
+		s.upgrade(c, "model", func(ctx context.Context, conn *jujuapi.Conn, done func()) {
+			s.proxy.Serve(ctx, conn, uuid, remote, done)
+		})
+		return nil
+	})
+	keys := echo.WrapHandler(s.identity.Keys())
+	e.GET(authz.JWKSPath, keys)
+	e.HEAD(authz.JWKSPath, keys)
+	s.admin.Mount(e)
 	return e
+}
+
+// upgrade takes a WebSocket connection over from net/http and serves it
+// off the handler's goroutine, so net/http releases its per-request state,
+// counting it in the metrics. serve must call done exactly once, when the
+// connection has ended; it may hand the connection on to goroutines of its
+// own and return first. Once the server is shutting down, the connection
+// is closed instead.
+func (s *Server) upgrade(c echo.Context, endpoint string, serve func(ctx context.Context, conn *jujuapi.Conn, done func())) {
+	conn, err := jujuapi.Upgrade(c.Response(), c.Request(), s.cfg.Conn)
+	if err != nil {
+		s.log.Debug("rejected a connection", "endpoint", endpoint, "path", c.Request().URL.Path, "err", err)
+		return
+	}
+	if !s.conns.Add() {
+		conn.CloseWith(jujuapi.CloseGoingAway, "broker shutting down")
+		return
+	}
+	g := s.metrics.connections.WithLabelValues(endpoint)
+	g.Inc()
+	var once sync.Once
+	done := func() {
+		once.Do(func() {
+			g.Dec()
+			s.conns.Done()
+		})
+	}
+	go serve(s.serveCtx, conn, done)
 }
 
 // Serve answers until ctx ends, then closes every connection.
@@ -237,35 +319,22 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err := s.trackControllers(ctx); err != nil {
 		return err
 	}
-	// Other replicas' route changes invalidate this one's cache.
-	err := s.db.Listen(ctx, routesChannel, func(uuid string) {
-		if uuid == "" {
-			s.routes.clear()
-			s.rerouteAll()
-			return
+	// Other replicas' changes reach this one's routing table and keys.
+	if err := s.routes.Run(ctx); err != nil {
+		return err
+	}
+	err := s.db.Listen(ctx, db.KeysChannel, func(string) {
+		if err := s.identity.ReloadKeys(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("cannot reload signing keys", "err", err)
 		}
-		s.routes.forget(uuid)
-		s.endCutover(uuid)
-		s.reroute(uuid)
 	})
-	if err == nil {
-		err = s.db.Listen(ctx, cutoverChannel, s.startCutover)
-	}
-	if err == nil {
-		err = s.db.Listen(ctx, keysChannel, func(string) {
-			if err := s.reloadKeys(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("cannot reload signing keys", "err", err)
-			}
-		})
-	}
 	if err != nil {
 		return err
 	}
-	go s.adoptMigrations(ctx)
-	go s.keyRotation(ctx)
-	go s.recheckAccess(ctx)
-	go s.auditLog.run()
-	go s.auditLog.purge(ctx, s.cfg.AuditRetention)
+	s.migrations.Start(ctx)
+	go s.identity.RunKeyRotation(ctx)
+	go s.audit.Run()
+	go s.audit.Purge(ctx, s.cfg.AuditRetention)
 	srv := &http.Server{
 		Handler:           s.handler(),
 		TLSConfig:         s.tlsConfig,
@@ -299,7 +368,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		msrv.Shutdown(shutdownCtx)
 	}
 	s.conns.Drain()
-	s.closeAudit() // write what the last calls queued
+	// Write what the last calls queued, a few seconds at most.
+	auditCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.audit.Close(auditCtx)
 	s.close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
@@ -342,28 +414,3 @@ func (s *Server) close() {
 		s.metricsLn.Close()
 	}
 }
-
-// goServe runs one client connection off the HTTP handler's goroutine, so
-// net/http releases its per-request state, and counts it in the metrics.
-// serve must call done exactly once, when the connection has ended; it may
-// hand the connection on to goroutines of its own and return first. Once
-// the server is shutting down, conn is closed instead.
-func (s *Server) goServe(endpoint string, conn *jujuapi.Conn, serve func(ctx context.Context, done func())) {
-	if !s.conns.Add() {
-		conn.CloseWith(jujuapi.CloseGoingAway, "broker shutting down")
-		return
-	}
-	g := s.metrics.connections.WithLabelValues(endpoint)
-	g.Inc()
-	var once sync.Once
-	done := func() {
-		once.Do(func() {
-			g.Dec()
-			s.conns.Done()
-		})
-	}
-	go serve(s.serveCtx, done)
-}
-
-func now() time.Time                { return time.Now() }
-func since(start time.Time) float64 { return time.Since(start).Seconds() }

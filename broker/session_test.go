@@ -6,15 +6,15 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/broker/clock"
+	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/broker/restapi"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/db/dbtest"
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -28,7 +28,11 @@ import (
 // never dials the model's controller for any of them. A genuine token, for
 // contrast, gets as far as dialling it.
 func TestForgedSessionTokensNeverReachAController(t *testing.T) {
-	s := startReplica(t, dbtest.DSN(t), authz.GenerateKey())
+	// The broker's clock is a fake, so that a token can expire without
+	// waiting; failed logins are not slowed, so that they need no clock
+	// moving either.
+	fake := clock.NewFake(time.Now())
+	s := startReplica(t, dbtest.DSN(t), authz.GenerateKey(), func(c *Config) { c.Clock, c.LoginFailureRate = fake, -1 })
 	ctx := t.Context()
 	ctl := &db.Controller{Name: "ctl", UUID: "5e55c0de-0000-4000-8000-000000000001", Addresses: []string{"127.0.0.1:1"},
 		Regions: []string{"r"}, AdminPassword: []byte{0}}
@@ -40,14 +44,14 @@ func TestForgedSessionTokensNeverReachAController(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	admin := &identity{Name: adminName, Admin: true}
-	genuine, _, err := s.newSession(ctx, admin)
+	admin := &identity.Identity{Name: identity.AdminName, Admin: true}
+	genuine, _, err := s.identity.NewSession(ctx, admin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
+	now := fake.Now()
 	mint := func(c authz.SessionClaims, at time.Time, ttl time.Duration) string {
-		tok, _, err := s.keys.MintSession(at, c, ttl)
+		tok, _, err := s.identity.Keys().MintSession(at, c, ttl)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +62,7 @@ func TestForgedSessionTokensNeverReachAController(t *testing.T) {
 		}
 		return tok
 	}
-	right := authz.SessionClaims{Subject: adminName, Issuer: s.issuer(), Audience: s.uuid}
+	right := authz.SessionClaims{Subject: identity.AdminName, Issuer: s.identity.Issuer(), Audience: s.uuid}
 	wrongAud, wrongIss := right, right
 	wrongAud.Audience = ctl.UUID // a controller's: a token meant for it
 	wrongIss.Issuer = "someone-else"
@@ -82,7 +86,7 @@ func TestForgedSessionTokensNeverReachAController(t *testing.T) {
 	}
 
 	shortLived := mint(right, now, time.Second)
-	time.Sleep(2 * time.Second) // it expires
+	fake.Advance(2 * time.Second) // it expires
 	cases := []struct{ name, token, want string }{
 		{"alg none", enc(map[string]any{"alg": "none", "kid": header["kid"]}) + "." + parts[1] + ".", "accepted algorithm"},
 		{"wrong audience", mint(wrongAud, now, time.Hour), "audience"},
@@ -107,25 +111,11 @@ func TestForgedSessionTokensNeverReachAController(t *testing.T) {
 		var res params.LoginResult
 		return c.Call(cctx, "Admin", 4, "LoginWithSessionToken", params.LoginWithSessionTokenRequest{SessionToken: token}, &res)
 	}
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	whoami := func(token string) (int, string) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+s.Addr()+"/v1/whoami", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		t.Helper()
+		return rest(t, s, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }, http.MethodGet, restapi.PathWhoAmI, nil)
 	}
-	dials := func() uint64 {
-		var m dto.Metric
-		if err := s.metrics.proxyDialDur.Write(&m); err != nil {
-			t.Fatal(err)
-		}
-		return m.GetHistogram().GetSampleCount()
-	}
+	dials := func() uint64 { return histogramCount(t, s, "jimm_proxy_controller_login_seconds") }
 
 	for _, c := range cases {
 		err := login(c.token)
@@ -151,7 +141,7 @@ func TestForgedSessionTokensNeverReachAController(t *testing.T) {
 		t.Errorf("genuine token on REST: %d %s", code, body)
 	}
 	// Logging out revokes it everywhere.
-	if err := s.revokeSession(ctx, genuine); err != nil {
+	if err := s.identity.RevokeSession(ctx, genuine); err != nil {
 		t.Fatal(err)
 	}
 	if err := login(genuine); err == nil || !strings.Contains(err.Error(), "revoked") {

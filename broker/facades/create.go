@@ -1,0 +1,231 @@
+package facades
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"regexp"
+	"time"
+
+	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/controllers"
+	"github.com/jimmbroker/jimm/db"
+	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/params"
+)
+
+// validModelName is Juju's rule for model names.
+var validModelName = regexp.MustCompile(`^[a-z0-9]+[a-z0-9-]*$`)
+
+func (s *session) createModel(ctx context.Context, p params.ModelCreateArgs) (params.ModelInfo, error) {
+	id := s.caller()
+	if !validModelName.MatchString(p.Name) {
+		return params.ModelInfo{}, jujuapi.Errorf(jujuapi.CodeNotValid, "%q is not a valid name: model names may only contain lowercase letters, digits and hyphens", p.Name)
+	}
+	owner, err := jujuapi.ParseUserTag(p.OwnerTag)
+	if err != nil {
+		return params.ModelInfo{}, err
+	}
+	if owner.ID != id.Name && !id.Admin {
+		return params.ModelInfo{}, jujuapi.ErrPerm
+	}
+	cloud := ""
+	if p.CloudTag != "" {
+		t, err := jujuapi.ParseCloudTag(p.CloudTag)
+		if err != nil {
+			return params.ModelInfo{}, err
+		}
+		cloud = t.ID
+	}
+	if !id.Admin {
+		if cloud, err = s.api.identity.CloudForNewModel(ctx, id, cloud); err != nil {
+			return params.ModelInfo{}, err
+		}
+	}
+	return s.api.createModel(ctx, s.bg, owner.ID, cloud, p)
+}
+
+// createModel places a new model: it tries the eligible controllers in the
+// order placement gives until one creates it, moving on only when the
+// failure is the controller's. The route and the owner's access are stored
+// in one transaction; if that fails the model is destroyed again, so
+// nothing is left half-created. bg outlives the call, for the search for
+// a model a controller creates after the broker gave up on it.
+func (a *API) createModel(ctx, bg context.Context, owner, cloud string, p params.ModelCreateArgs) (params.ModelInfo, error) {
+	taken, err := a.db.ModelNameTaken(ctx, owner, p.Name)
+	if err != nil {
+		return params.ModelInfo{}, err
+	}
+	if taken {
+		return params.ModelInfo{}, jujuapi.Errorf(jujuapi.CodeAlreadyExists, "model %q for %s already exists", p.Name, owner)
+	}
+	ctls, err := a.registry.List(ctx)
+	if err != nil {
+		return params.ModelInfo{}, err
+	}
+	if cloud == "" {
+		clouds := map[string]bool{}
+		for _, c := range ctls {
+			clouds[c.Cloud] = true
+		}
+		if len(clouds) != 1 {
+			return params.ModelInfo{}, jujuapi.Errorf(jujuapi.CodeNotValid, "this broker hosts %d clouds: name one", len(clouds))
+		}
+		for c := range clouds {
+			cloud = c
+		}
+	}
+	byName := map[string]*db.Controller{}
+	cands := make([]controllers.Candidate, 0, len(ctls))
+	for i := range ctls {
+		c := &ctls[i]
+		byName[c.Name] = c
+		cands = append(cands, controllers.Candidate{
+			Name: c.Name, Cloud: c.Cloud, CloudType: c.CloudType, Regions: c.Regions,
+			Up: a.up(c.Name), Deprecated: c.Deprecated, Priority: c.Priority, AgentVersion: c.AgentVersion,
+		})
+	}
+	order := controllers.Place(cands, cloud, p.CloudRegion, "", rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
+	if len(order) == 0 {
+		where := cloud
+		if p.CloudRegion != "" {
+			where += "/" + p.CloudRegion
+		}
+		return params.ModelInfo{}, jujuapi.Errorf(jujuapi.CodeNotFound, "no controller available for %s: none that hosts it is up and not deprecated", where)
+	}
+	args := p
+	args.OwnerTag = jujuapi.UserTag(owner).String()
+	var lastErr error
+	for _, name := range order {
+		info, err := a.createOn(ctx, bg, byName[name], args)
+		if err == nil {
+			a.placements.WithLabelValues(name, "ok").Inc()
+			return info, nil
+		}
+		lastErr = err
+		if !controllers.IsControllerFault(err) {
+			a.placements.WithLabelValues(name, "refused").Inc()
+			return params.ModelInfo{}, jujuapi.AsError(unwrapJuju(err))
+		}
+		a.placements.WithLabelValues(name, "controller-error").Inc()
+		a.log.Warn("model creation failed on controller; trying the next", "controller", name, "model", p.Name, "err", err)
+	}
+	a.log.Error("model creation failed on every eligible controller", "model", p.Name, "err", lastErr)
+	return params.ModelInfo{}, jujuapi.Errorf(jujuapi.CodeTryAgain, "cannot create model %q: no eligible controller could create it; try again later", p.Name)
+}
+
+func (a *API) createOn(ctx, bg context.Context, ctl *db.Controller, args params.ModelCreateArgs) (params.ModelInfo, error) {
+	c, err := a.pool.Get(ctx, ctl.Name)
+	if err != nil {
+		return params.ModelInfo{}, err
+	}
+	owner, _ := jujuapi.ParseUserTag(args.OwnerTag)
+	createCtx, cancel := context.WithTimeout(ctx, a.modelCreateTimeout)
+	info, err := c.CreateModel(createCtx, args)
+	cancel()
+	if err != nil {
+		if controllers.IsControllerFault(err) {
+			// The request reached the controller and may yet create the
+			// model there, after the broker has placed it elsewhere.
+			go a.sweepOrphan(bg, ctl.Name, owner.ID, args.Name)
+		}
+		return params.ModelInfo{}, err
+	}
+	row := &db.Model{
+		UUID: info.UUID, Name: info.Name, Owner: owner.ID, ControllerID: ctl.ID,
+		Cloud: ctl.Cloud, Region: info.CloudRegion, Type: info.Type, Life: db.LifeAlive,
+	}
+	err = a.db.AddModel(ctx, row, identity.SubjectOf(owner.ID))
+	a.rel.Changed() // the owner's access counts at once, here
+	if err != nil {
+		// Undo on the controller, with a context of its own: the caller's
+		// may be what just ended.
+		undoCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if derr := c.DestroyModel(undoCtx, info.UUID, true, nil); derr != nil {
+			a.log.Error("cannot undo model creation: model left on controller", "controller", ctl.Name, "model", info.UUID, "err", derr)
+		}
+		if errors.Is(err, db.ErrDuplicate) {
+			return params.ModelInfo{}, jujuapi.Errorf(jujuapi.CodeAlreadyExists, "model %q for %s already exists", args.Name, owner.ID)
+		}
+		return params.ModelInfo{}, fmt.Errorf("record model %q: %w", args.Name, err)
+	}
+	a.models.WithLabelValues(ctl.Name).Inc()
+	a.log.Info("model created", "model", info.Name, "uuid", info.UUID, "owner", owner.ID, "controller", ctl.Name)
+	a.hideController(&info)
+	return info, nil
+}
+
+// orphanSweep bounds the search for a model a controller may have created
+// after the broker gave up on it.
+const (
+	orphanSweepFor   = 10 * time.Minute
+	orphanSweepEvery = 2 * time.Second
+)
+
+// sweepOrphan destroys any model named name owned by owner on controller
+// ctlName that the routing table does not route there: one that the
+// controller created after the broker stopped waiting for it. It keeps
+// looking until the controller has answered twice, the second time after
+// a creation still queued there would have finished.
+func (a *API) sweepOrphan(bg context.Context, ctlName, owner, name string) {
+	ctx, cancel := context.WithTimeout(bg, orphanSweepFor)
+	defer cancel()
+	log := a.log.With("controller", ctlName, "owner", owner, "model", name)
+	var firstAnswer time.Time
+	for {
+		done, err := a.sweepOnce(ctx, log, ctlName, owner, name)
+		switch {
+		case err != nil:
+			log.Debug("cannot yet look for an orphaned model", "err", err)
+		case firstAnswer.IsZero():
+			firstAnswer = a.clock.Now()
+		case done && a.clock.Now().Sub(firstAnswer) > a.modelCreateTimeout:
+			return
+		}
+		select {
+		case <-ctx.Done():
+			log.Error("gave up looking for a model a controller may have created after a timeout")
+			return
+		case <-a.clock.After(orphanSweepEvery):
+		}
+	}
+}
+
+// sweepOnce lists the controller's models and destroys the orphans among
+// them; done reports that it found none left.
+func (a *API) sweepOnce(ctx context.Context, log *slog.Logger, ctlName, owner, name string) (done bool, err error) {
+	c, err := a.pool.Get(ctx, ctlName)
+	if err != nil {
+		return false, err
+	}
+	callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	sums, err := c.ListModelSummaries(callCtx, c.User(), true)
+	if err != nil {
+		return false, err
+	}
+	ownerTag := jujuapi.UserTag(owner).String()
+	done = true
+	for _, r := range sums {
+		m := r.Result
+		if m == nil || m.Name != name || m.OwnerTag != ownerTag || m.Life != db.LifeAlive {
+			continue
+		}
+		routed, err := a.db.ModelByUUID(callCtx, m.UUID)
+		if err == nil && routed.Controller.Name == ctlName {
+			continue // the broker's own: not an orphan
+		}
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			return false, err
+		}
+		done = false
+		if err := c.DestroyModel(callCtx, m.UUID, true, nil); err != nil {
+			return false, err
+		}
+		log.Warn("destroyed a model a controller created after the broker gave up on it", "uuid", m.UUID)
+	}
+	return done, nil
+}

@@ -1,0 +1,292 @@
+package facades
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/broker/audit"
+	"github.com/jimmbroker/jimm/broker/clock"
+	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/broker/routing"
+	"github.com/jimmbroker/jimm/controllers"
+	"github.com/jimmbroker/jimm/db"
+	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/params"
+)
+
+// Deps are the parts the facades work with.
+type Deps struct {
+	DB        *db.DB
+	Routes    *routing.Table
+	Identity  *identity.Service
+	Relations *authz.Relations
+	Audit     *audit.Log // nil: calls are not audited
+	Registry  *controllers.Registry
+	Pool      *controllers.Pool
+	// Up reports whether the controller named name is up (health).
+	Up func(name string) bool
+	// BrokerUUID is the broker's controller UUID, the one clients see.
+	BrokerUUID string
+	// Servers is the broker's own address, the only one clients are told.
+	Servers [][]params.HostPort
+	// JujuVersion is the Juju version the broker reports.
+	JujuVersion string
+	// ModelCreateTimeout bounds how long a controller may take to create a
+	// model before the next candidate is tried.
+	ModelCreateTimeout time.Duration
+	// Conn bounds each connection.
+	Conn jujuapi.ConnOptions
+	// RPCs is jimm_rpc_duration_seconds; Models is jimm_models.
+	RPCs   *prometheus.HistogramVec
+	Models *prometheus.GaugeVec
+	// Metrics registers the facades' own metrics (nil: not registered).
+	Metrics prometheus.Registerer
+	Logger  *slog.Logger
+	Clock   clock.Clock // nil: the system clock
+}
+
+// API serves /api connections.
+type API struct {
+	db                 *db.DB
+	routes             *routing.Table
+	identity           *identity.Service
+	rel                *authz.Relations
+	audit              *audit.Log
+	registry           *controllers.Registry
+	pool               *controllers.Pool
+	up                 func(name string) bool
+	brokerUUID         string
+	servers            [][]params.HostPort
+	jujuVersion        string
+	modelCreateTimeout time.Duration
+	conn               jujuapi.ConnOptions
+	log                *slog.Logger
+	clock              clock.Clock
+
+	rpcs       *prometheus.HistogramVec
+	models     *prometheus.GaugeVec
+	placements *prometheus.CounterVec
+
+	root    *root
+	facades []params.FacadeVersions
+}
+
+// New builds the facades.
+func New(deps Deps) (*API, error) {
+	a := &API{
+		db: deps.DB, routes: deps.Routes, identity: deps.Identity, rel: deps.Relations, audit: deps.Audit,
+		registry: deps.Registry, pool: deps.Pool, up: deps.Up, brokerUUID: deps.BrokerUUID, servers: deps.Servers,
+		jujuVersion: deps.JujuVersion, modelCreateTimeout: deps.ModelCreateTimeout, conn: deps.Conn,
+		log: deps.Logger, clock: clock.Or(deps.Clock), rpcs: deps.RPCs, models: deps.Models,
+		placements: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jimm_placements_total", Help: "Model placements, by controller and result (ok, controller-error, refused).",
+		}, []string{"controller", "result"}),
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	if a.rpcs == nil {
+		a.rpcs = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "jimm_rpc_duration_seconds"}, []string{"facade", "method", "code"})
+	}
+	if a.models == nil {
+		a.models = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jimm_models"}, []string{"controller"})
+	}
+	if deps.Metrics != nil {
+		if err := deps.Metrics.Register(a.placements); err != nil {
+			return nil, fmt.Errorf("register facade metrics: %w", err)
+		}
+	}
+	a.root = buildRoot()
+	for _, v := range a.root.Versions() {
+		a.facades = append(a.facades, params.FacadeVersions{Name: v.Name, Versions: v.Versions})
+	}
+	return a, nil
+}
+
+// Serve answers one client's /api connection from remote until it ends.
+// ctx is the server's: background work a call starts (looking for a model
+// a controller created late) runs under it, beyond the connection.
+func (a *API) Serve(ctx context.Context, conn *jujuapi.Conn, remote string) {
+	s := &session{api: a, remote: remote, bg: ctx, log: a.log.With("remote", remote)}
+	jujuapi.Serve(ctx, conn, s, jujuapi.ServerOptions{ConnOptions: a.conn, Logger: s.log})
+}
+
+// session is one client connection to /api.
+type session struct {
+	api    *API
+	remote string
+	bg     context.Context
+	log    *slog.Logger
+
+	mu     sync.Mutex
+	id     *identity.Identity // nil until login
+	device *authz.DeviceLogin // from LoginDevice, until GetDeviceSessionToken
+}
+
+// ServeRequest implements jujuapi.Handler.
+func (s *session) ServeRequest(ctx context.Context, req *jujuapi.Message) (any, error) {
+	if s.caller() == nil && req.Type != "Admin" {
+		return nil, jujuapi.UnknownVersionError(req.Type, req.Version)
+	}
+	a := s.api
+	start := a.clock.Now()
+	result, err := a.root.Serve(ctx, s, req)
+	took := a.clock.Now().Sub(start)
+	a.rpcs.WithLabelValues(req.Type, req.Request, jujuapi.ErrorCode(err)).Observe(took.Seconds())
+	s.auditCall(req, start, took, result, err)
+	return result, err
+}
+
+func (s *session) caller() *identity.Identity {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.id
+}
+
+// logger is the connection's logger (naming the user once logged in).
+func (s *session) logger() *slog.Logger {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log
+}
+
+type root = jujuapi.Registry[*session]
+
+// buildRoot lists the facades the broker answers on /api, with the
+// versions a Juju 3.5 controller serves (jujuapi.Juju35), and Admin 4 for
+// the logins only a broker answers.
+func buildRoot() *root {
+	r := &root{}
+	v := jujuapi.Juju35.Versions
+	brokerLogins := []int{jujuapi.AdminSessionLoginVersion}
+	r.Register("Admin", append(v("Admin"), jujuapi.AdminSessionLoginVersion), "Login", jujuapi.Typed((*session).login))
+	r.Register("Admin", brokerLogins, "LoginWithSessionToken", jujuapi.Typed((*session).loginWithSessionToken))
+	r.Register("Admin", brokerLogins, "LoginDevice", jujuapi.Typed((*session).loginDevice))
+	r.Register("Admin", brokerLogins, "GetDeviceSessionToken", jujuapi.Typed((*session).getDeviceSessionToken))
+	r.Register("Admin", brokerLogins, "LoginWithClientCredentials", jujuapi.Typed((*session).loginWithClientCredentials))
+	r.Register("Pinger", v("Pinger"), "Ping", jujuapi.NoParams(func(*session, context.Context) (struct{}, error) { return struct{}{}, nil }))
+	mm := v("ModelManager")
+	r.Register("ModelManager", mm, "ListModels", jujuapi.Typed((*session).listModels))
+	r.Register("ModelManager", mm, "ListModelSummaries", jujuapi.Typed((*session).listModelSummaries))
+	r.Register("ModelManager", mm, "ModelInfo", jujuapi.Typed((*session).modelInfo))
+	r.Register("ModelManager", mm, "CreateModel", jujuapi.Typed((*session).createModel))
+	r.Register("ModelManager", mm, "DestroyModels", jujuapi.Typed((*session).destroyModels))
+	r.Register("ModelManager", mm, "ModelStatus", jujuapi.Typed((*session).modelStatus))
+	r.Register("ModelManager", mm, "ModifyModelAccess", jujuapi.Typed((*session).modifyModelAccess))
+	r.Register("Cloud", v("Cloud"), "Clouds", jujuapi.NoParams((*session).clouds))
+	ctl := v("Controller")
+	r.Register("Controller", ctl, "ControllerVersion", jujuapi.NoParams((*session).controllerVersion))
+	r.Register("Controller", ctl, "GetControllerAccess", jujuapi.Typed((*session).getControllerAccess))
+	r.Register("Controller", ctl, "IdentityProviderURL", jujuapi.NoParams((*session).identityProviderURL))
+	r.Register("UserManager", v("UserManager"), "UserInfo", jujuapi.Typed((*session).userInfo))
+	return r
+}
+
+// Admin: logins. Each method authenticates through identity, whatever the
+// credential; a connection logs in once.
+
+func (s *session) login(ctx context.Context, req params.LoginRequest) (params.LoginResult, error) {
+	return s.loginWith(func() (*identity.Identity, error) { return s.api.identity.JujuLogin(ctx, s.remote, req) })
+}
+
+func (s *session) loginWithSessionToken(ctx context.Context, req params.LoginWithSessionTokenRequest) (params.LoginResult, error) {
+	return s.loginWith(func() (*identity.Identity, error) {
+		return s.api.identity.JujuSessionLogin(ctx, s.remote, req.SessionToken)
+	})
+}
+
+func (s *session) loginWithClientCredentials(ctx context.Context, req params.LoginWithClientCredentialsRequest) (params.LoginResult, error) {
+	return s.loginWith(func() (*identity.Identity, error) {
+		return s.api.identity.ClientCredentials(ctx, s.remote, req.ClientID, req.ClientSecret)
+	})
+}
+
+// loginWith logs the connection in as who authenticate says, once.
+func (s *session) loginWith(authenticate func() (*identity.Identity, error)) (params.LoginResult, error) {
+	if s.caller() != nil {
+		return params.LoginResult{}, jujuapi.ErrLoggedIn
+	}
+	id, err := authenticate()
+	if err != nil {
+		return params.LoginResult{}, err
+	}
+	s.mu.Lock()
+	s.id = id
+	s.log = s.log.With("user", id.Name)
+	s.mu.Unlock()
+	a := s.api
+	// What the broker says at login: its own identity and address, never
+	// a controller's.
+	return params.LoginResult{
+		ControllerTag: jujuapi.ControllerTag(a.brokerUUID).String(),
+		Servers:       a.servers,
+		ServerVersion: a.jujuVersion,
+		Facades:       a.facades,
+		UserInfo: &params.AuthUserInfo{
+			DisplayName:      id.Name,
+			Identity:         id.UserTag(),
+			ControllerAccess: id.ControllerAccess(),
+		},
+	}, nil
+}
+
+// Admin(4) on /api: the Juju client's device login.
+
+func (s *session) loginDevice(ctx context.Context, _ struct{}) (params.LoginDeviceResponse, error) {
+	if s.caller() != nil {
+		return params.LoginDeviceResponse{}, jujuapi.ErrLoggedIn
+	}
+	d, err := s.api.identity.StartDevice(ctx)
+	if err != nil {
+		return params.LoginDeviceResponse{}, err
+	}
+	s.mu.Lock()
+	s.device = d
+	s.mu.Unlock()
+	return params.LoginDeviceResponse{VerificationURI: d.VerificationURI, UserCode: d.UserCode}, nil
+}
+
+func (s *session) getDeviceSessionToken(ctx context.Context, _ struct{}) (params.GetDeviceSessionTokenResponse, error) {
+	s.mu.Lock()
+	d := s.device
+	s.device = nil
+	s.mu.Unlock()
+	return s.api.identity.DeviceSessionToken(ctx, s.remote, d)
+}
+
+// auditCall records a state-changing call the broker answered on /api.
+// The model is the one the call names, if it names one.
+func (s *session) auditCall(req *jujuapi.Message, start time.Time, took time.Duration, result any, err error) {
+	if req.Type == "Admin" || !audit.ChangesState(req.Type, req.Request) {
+		return // logins are audited by identity
+	}
+	ev := audit.Event{Time: start, Remote: audit.Source(s.remote), Facade: req.Type, Method: req.Request, Duration: took}
+	if id := s.caller(); id != nil {
+		ev.Identity = id.Name
+	}
+	ev.Result, ev.Error = audit.Result(err)
+	switch r := result.(type) {
+	case params.ModelInfo:
+		ev.Model = r.UUID
+	case *params.ModelInfo:
+		if r != nil {
+			ev.Model = r.UUID
+		}
+	case params.ErrorResults:
+		ev.Result, ev.Error = audit.BulkResult(r, ev.Result, ev.Error)
+	case *params.ErrorResults:
+		if r != nil {
+			ev.Result, ev.Error = audit.BulkResult(*r, ev.Result, ev.Error)
+		}
+	}
+	if ev.Model == "" {
+		ev.Model = audit.ModelNamed(req.Params)
+	}
+	s.api.audit.Add(ev)
+}

@@ -1,0 +1,237 @@
+package facades
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/db"
+	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/params"
+)
+
+// forUser checks that the caller may list the models of the user named by
+// tag: itself, or anyone for an admin.
+func (s *session) forUser(tag string) (string, error) {
+	t, err := jujuapi.ParseUserTag(tag)
+	if err != nil {
+		return "", err
+	}
+	id := s.caller()
+	if t.ID != id.Name && !id.Admin {
+		return "", jujuapi.ErrPerm
+	}
+	return t.ID, nil
+}
+
+func (s *session) listModels(ctx context.Context, p params.Entity) (params.UserModelList, error) {
+	user, err := s.forUser(p.Tag)
+	if err != nil {
+		return params.UserModelList{}, err
+	}
+	rows, err := s.api.identity.Models(ctx, user, false)
+	if err != nil {
+		return params.UserModelList{}, err
+	}
+	out := params.UserModelList{UserModels: make([]params.UserModel, 0, len(rows))}
+	for _, m := range rows {
+		out.UserModels = append(out.UserModels, params.UserModel{
+			Model: params.Model{Name: m.Name, UUID: m.UUID, Type: m.Type, OwnerTag: jujuapi.UserTag(m.Owner).String()},
+		})
+	}
+	return out, nil
+}
+
+func (s *session) listModelSummaries(ctx context.Context, p params.ModelSummariesRequest) (params.ModelSummaryResults, error) {
+	user, err := s.forUser(p.UserTag)
+	if err != nil {
+		return params.ModelSummaryResults{}, err
+	}
+	if p.All && !s.caller().Admin {
+		return params.ModelSummaryResults{}, jujuapi.ErrPerm
+	}
+	rows, err := s.api.identity.Models(ctx, user, p.All)
+	if err != nil {
+		return params.ModelSummaryResults{}, err
+	}
+	out := params.ModelSummaryResults{Results: make([]params.ModelSummaryResult, len(rows))}
+	for i := range rows {
+		out.Results[i].Result = s.api.summary(&rows[i])
+	}
+	return out, nil
+}
+
+// summary renders a routing-table row as the broker shows it: the broker
+// is the controller.
+func (a *API) summary(m *db.ModelAccess) *params.ModelSummary {
+	since := m.UpdatedAt
+	status := "available"
+	if m.Life != db.LifeAlive {
+		status = "destroying"
+	}
+	return &params.ModelSummary{
+		Name: m.Name, UUID: m.UUID, Type: m.Type, ControllerUUID: a.brokerUUID,
+		CloudTag: jujuapi.CloudTag(m.Cloud).String(), CloudRegion: m.Region,
+		OwnerTag: jujuapi.UserTag(m.Owner).String(), Life: m.Life,
+		Status:     params.EntityStatus{Status: status, Since: &since},
+		UserAccess: params.UserAccessPermission(m.Relation),
+		Counts: []params.ModelEntityCount{
+			{Entity: params.Machines, Count: int64(m.MachineCount)},
+			{Entity: params.Cores, Count: int64(m.CoreCount)},
+			{Entity: params.Units, Count: int64(m.UnitCount)},
+		},
+		SLA:          &params.ModelSLAInfo{Level: "unsupported", Owner: m.Owner},
+		AgentVersion: &m.AgentVersion,
+	}
+}
+
+// hostedModel returns a model's route if the caller has at least want on
+// it. A caller without any access is told the model is not found.
+func (s *session) hostedModel(ctx context.Context, tag, want string) (*db.Model, error) {
+	t, err := jujuapi.ParseModelTag(tag)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.api.routes.Route(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	have, err := s.api.identity.ModelAccess(ctx, s.caller(), m)
+	if err != nil {
+		return nil, err
+	}
+	if have == authz.AccessNone {
+		return nil, jujuapi.NotFoundf("model %q", t.ID)
+	}
+	if authz.AccessRank(have) < authz.AccessRank(want) {
+		return nil, jujuapi.ErrPerm
+	}
+	return m, nil
+}
+
+// hideController replaces what would reveal the hosting controller in a
+// model's info with the broker's own identity.
+func (a *API) hideController(info *params.ModelInfo) {
+	info.ControllerUUID = a.brokerUUID
+}
+
+// unwrapJuju returns the protocol error inside err, so the client sees the
+// controller's message without the broker's wrapping that names it.
+func unwrapJuju(err error) error {
+	var e *jujuapi.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return err
+}
+
+func (s *session) modelInfo(ctx context.Context, p params.Entities) (params.ModelInfoResults, error) {
+	out := params.ModelInfoResults{Results: make([]params.ModelInfoResult, len(p.Entities))}
+	for i, e := range p.Entities {
+		info, err := s.oneModelInfo(ctx, e.Tag)
+		if err != nil {
+			out.Results[i].Error = jujuapi.AsError(err)
+			continue
+		}
+		out.Results[i].Result = info
+	}
+	return out, nil
+}
+
+func (s *session) oneModelInfo(ctx context.Context, tag string) (*params.ModelInfo, error) {
+	a := s.api
+	m, err := s.hostedModel(ctx, tag, authz.AccessRead)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.routes.Controller(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	info, err := c.ModelInfo(ctx, m.UUID)
+	if err != nil {
+		if jujuapi.ErrorCode(err) == jujuapi.CodeNotFound {
+			a.routes.RemoveModel(ctx, m.UUID)
+		}
+		return nil, jujuapi.AsError(unwrapJuju(err))
+	}
+	a.hideController(&info)
+	a.recordCounts(ctx, m.UUID, len(info.Machines), -1)
+	return &info, nil
+}
+
+func (s *session) destroyModels(ctx context.Context, p params.DestroyModelsParams) (params.ErrorResults, error) {
+	out := params.ErrorResults{Results: make([]params.ErrorResult, len(p.Models))}
+	for i, d := range p.Models {
+		if err := s.destroyModel(ctx, d); err != nil {
+			out.Results[i].Error = jujuapi.AsError(err)
+		}
+	}
+	return out, nil
+}
+
+func (s *session) destroyModel(ctx context.Context, d params.DestroyModelParams) error {
+	a := s.api
+	m, err := s.hostedModel(ctx, d.ModelTag, authz.AccessAdmin)
+	if err != nil {
+		return err
+	}
+	c, err := a.routes.Controller(ctx, m)
+	if err != nil {
+		return err
+	}
+	force := d.Force != nil && *d.Force
+	if err := c.DestroyModel(ctx, m.UUID, force, d.MaxWait); err != nil {
+		if jujuapi.ErrorCode(err) == jujuapi.CodeNotFound {
+			a.routes.RemoveModel(ctx, m.UUID)
+			return nil
+		}
+		return unwrapJuju(err)
+	}
+	return a.routes.ModelDying(ctx, m.UUID)
+}
+
+func (s *session) modelStatus(ctx context.Context, p params.Entities) (params.ModelStatusResults, error) {
+	out := params.ModelStatusResults{Results: make([]params.ModelStatus, len(p.Entities))}
+	for i, e := range p.Entities {
+		out.Results[i].ModelTag = e.Tag
+		st, err := s.oneModelStatus(ctx, e.Tag)
+		if err != nil {
+			out.Results[i].Error = jujuapi.AsError(err)
+			continue
+		}
+		out.Results[i] = st
+	}
+	return out, nil
+}
+
+func (s *session) oneModelStatus(ctx context.Context, tag string) (params.ModelStatus, error) {
+	a := s.api
+	m, err := s.hostedModel(ctx, tag, authz.AccessAdmin)
+	if err != nil {
+		return params.ModelStatus{}, err
+	}
+	c, err := a.routes.Controller(ctx, m)
+	if err != nil {
+		return params.ModelStatus{}, err
+	}
+	st, err := c.ModelStatus(ctx, m.UUID)
+	if err != nil {
+		if jujuapi.ErrorCode(err) == jujuapi.CodeNotFound {
+			// Gone from its controller: gone from the routing table.
+			a.routes.RemoveModel(ctx, m.UUID)
+			return params.ModelStatus{}, jujuapi.NotFoundf("model %q", m.UUID)
+		}
+		return params.ModelStatus{}, unwrapJuju(err)
+	}
+	a.recordCounts(ctx, m.UUID, st.HostedMachineCount, st.UnitCount)
+	return st, nil
+}
+
+// recordCounts keeps the counts shown in model summaries; -1 leaves a
+// count as it is.
+func (a *API) recordCounts(ctx context.Context, uuid string, machines, units int) {
+	if err := a.db.SetModelCounts(ctx, uuid, machines, units); err != nil {
+		a.log.Debug("cannot record model counts", "model", uuid, "err", err)
+	}
+}

@@ -1,0 +1,56 @@
+package identity
+
+import (
+	"strings"
+
+	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/jujuapi"
+)
+
+// AdminName is the bootstrap admin's identity.
+const AdminName = "admin"
+
+// Identity is an authenticated caller.
+type Identity struct {
+	// Name is e.g. "admin", "alice@example.com", or
+	// "<client-id>@serviceaccount" for a service account.
+	Name  string
+	Admin bool // broker administrator: administrator of everything
+}
+
+// UserTag is the identity as a Juju user tag.
+func (id *Identity) UserTag() string { return jujuapi.UserTag(id.Name).String() }
+
+// Subject is the identity as a relation subject, e.g.
+// "user:alice@example.com".
+func (id *Identity) Subject() string { return SubjectOf(id.Name) }
+
+// ControllerAccess is the identity's access to the broker as Juju names
+// it: superuser for a broker administrator, else login.
+func (id *Identity) ControllerAccess() string {
+	if id.Admin {
+		return "superuser"
+	}
+	return "login"
+}
+
+// SubjectOf is the relation subject of the identity named name:
+// user:<name>, or serviceaccount:<client-id> for "<client-id>@serviceaccount".
+func SubjectOf(name string) string {
+	if sa, ok := strings.CutSuffix(name, authz.ServiceAccountDomain); ok {
+		return authz.KindServiceAccount + ":" + sa
+	}
+	return authz.KindUser + ":" + name
+}
+
+// BrokerObject is the broker itself as a relation object.
+const BrokerObject = authz.KindController + ":" + authz.BrokerController
+
+// Login methods, as the metrics and the audit log name them.
+const (
+	ByPassword          = "password"
+	BySessionToken      = "session-token"
+	ByDevice            = "device"
+	ByBrowser           = "browser"
+	ByClientCredentials = "client-credentials"
+)

@@ -1,0 +1,16 @@
+// Package proxy serves one client's model connection
+// (/model/<uuid>/api): it answers the login itself, logs in to the
+// controller hosting the model with a token the broker signs for the
+// caller, and from then on relays frames both ways, reading only their
+// envelopes.
+//
+// A connection idle for a while detaches from its controller and parks
+// (no goroutine, see jujuapi.Conn.Park) until its client sends again; when
+// its model moves to another controller, it follows, replaying the calls
+// the old controller left unanswered.
+//
+// Each connection registers with the routing table as a routing.Conn: the
+// table tells it when its model moved or its caller's access changed. It
+// imports routing, identity, audit, controllers and jujuapi; nothing of
+// the other endpoints (facades, admin).
+package proxy

@@ -1,0 +1,334 @@
+package proxy
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jimmbroker/jimm/broker/audit"
+	"github.com/jimmbroker/jimm/jujuapi"
+)
+
+// The relay copies frames both ways until the client goes. It reads only
+// envelopes: to refuse a second login, to time calls for the metrics, to
+// see when the connection is idle, and to hide the controller's UUID in
+// what the client receives. Frames are relayed as they came, in pooled
+// buffers.
+
+// relayUp copies client frames to the controller, logging in again first
+// when the connection was detached. A connection idle for DetachAfter is
+// detached, and then parks: relayUp reports true, and serveUp runs again
+// when the client next sends.
+func (c *modelConn) relayUp() (parked bool) {
+	var env jujuapi.Envelope
+	// What the loop knows of the connection, kept up to date where it
+	// holds c.mu anyway: whether it is detached, and how long to wait for
+	// the client before checking whether to detach (0: for good).
+	detachAfter := c.px.detachAfter
+	detached, wait := c.detachIfIdle()
+	// Not on entry: a resumed connection reads first (see Conn.Park).
+	mayPark := false
+	for {
+		if mayPark && detached && c.client.Park(c.serveUp) {
+			return true
+		}
+		mayPark = true
+		frame, err := c.client.NextFrameWithin(wait)
+		if err == jujuapi.ErrIdle {
+			detached, wait = c.detachIfIdle()
+			continue
+		}
+		if err != nil {
+			if !jujuapi.IsClosed(err) || errors.Is(err, jujuapi.ErrFrameTooLarge) {
+				c.client.CloseWith(jujuapi.CloseFor(err), err.Error())
+			}
+			return false
+		}
+		if err := jujuapi.ScanEnvelope(frame.Bytes(), &env); err != nil {
+			frame.Release()
+			c.client.CloseWith(jujuapi.CloseInvalidPayload, err.Error())
+			return false
+		}
+		if env.Type == "Admin" {
+			// The connection is the broker's login; it stays so.
+			frame.Release()
+			c.reply(env.RequestID, nil, jujuapi.ErrLoggedIn)
+			continue
+		}
+		c.attach.Lock()
+		c.mu.Lock()
+		up := c.up
+		detached = up == nil
+		if detached && env.ID == "" && env.Type == "Pinger" && env.Request == "Ping" {
+			// Detached and idle: the broker answers for itself.
+			c.mu.Unlock()
+			c.attach.Unlock()
+			frame.Release()
+			c.reply(env.RequestID, nil, nil)
+			continue
+		}
+		if env.ID != "" {
+			c.sticky = true
+		}
+		if wait = detachAfter; c.sticky {
+			wait = 0
+		}
+		if c.pending == nil {
+			c.pending = make(map[uint64]pendingCall, 1)
+		}
+		c.pending[env.RequestID] = pendingCall{id: env.RequestID, start: c.px.clock.Now(), facade: env.Type, method: env.Request, frame: frame}
+		c.mu.Unlock()
+		if up == nil {
+			if up, err = c.reattach(env.RequestID); err != nil {
+				c.attach.Unlock()
+				if call, took, ok := c.forget(env.RequestID); ok {
+					c.auditFailed(call, took, err)
+				}
+				c.reply(env.RequestID, nil, err)
+				continue
+			}
+			detached = false
+		}
+		err = up.WriteFrame(frame.Bytes())
+		c.attach.Unlock()
+		if err != nil {
+			c.client.CloseWith(jujuapi.CloseGoingAway, "controller connection lost")
+			return false
+		}
+	}
+}
+
+// startDown starts relaying frames from up, a connection to the controller
+// whose UUID is ctlUUID, to the client.
+func (c *modelConn) startDown(up *jujuapi.Conn, ctlUUID []byte) {
+	c.downs.Add(1)
+	go func() {
+		defer c.downs.Done()
+		c.relayDown(up, ctlUUID)
+	}()
+}
+
+// relayDown copies frames from one controller connection to the client
+// until that connection closes. If it closed because the broker detached
+// it, the client connection goes on.
+func (c *modelConn) relayDown(up *jujuapi.Conn, ctlUUID []byte) {
+	var env jujuapi.Envelope
+	rpcs := c.px.rpcs
+	brokerUUID := []byte(c.px.brokerUUID)
+	for {
+		frame, err := up.NextFrame()
+		if err != nil {
+			c.mu.Lock()
+			current := c.up == up
+			if current {
+				c.up = nil
+			}
+			c.mu.Unlock()
+			if current {
+				c.px.upstreams.Dec()
+				c.client.CloseWith(jujuapi.CloseGoingAway, "controller connection closed")
+			}
+			return
+		}
+		data := frame.Bytes()
+		if jujuapi.ScanEnvelope(data, &env) == nil {
+			if c.modelGone(&env) && c.followModel() {
+				// The model left this controller; the connection moved
+				// and replayed this request where the model is now.
+				frame.Release()
+				return
+			}
+			if call, took, ok := c.forget(env.RequestID); ok {
+				rpcs.WithLabelValues(call.facade, call.method, env.ErrorCode).Observe(took.Seconds())
+				c.auditRelayed(call, took, env.ErrorCode, env.Error)
+			}
+		}
+		if bytes.Contains(data, ctlUUID) {
+			data = bytes.ReplaceAll(data, ctlUUID, brokerUUID)
+		}
+		err = c.client.WriteFrame(data)
+		frame.Release()
+		if err != nil {
+			up.CloseWith(jujuapi.CloseNormal, "")
+			return
+		}
+	}
+}
+
+// forget drops a pending call, releasing its frame, and returns it with
+// how long it took. It reads the clock once: the duration, the metrics and
+// the audit event of a relayed response all use it.
+func (c *modelConn) forget(id uint64) (call pendingCall, took time.Duration, ok bool) {
+	now := c.px.clock.Now()
+	c.mu.Lock()
+	call, ok = c.pending[id]
+	delete(c.pending, id)
+	if len(c.pending) == 0 {
+		c.lastUse = now
+	}
+	c.mu.Unlock()
+	if !ok {
+		return call, 0, false
+	}
+	call.frame.Release()
+	return call, now.Sub(call.start), true
+}
+
+// detachIfIdle closes the controller side of an idle connection: no call
+// in flight since DetachAfter, and no server-side object in use. It
+// reports whether the connection is detached, and otherwise how long
+// relayUp should wait before asking again (0: it never detaches).
+func (c *modelConn) detachIfIdle() (detached bool, wait time.Duration) {
+	after := c.px.detachAfter
+	c.attach.Lock() // not while a call is being sent or the connection moves
+	defer c.attach.Unlock()
+	c.mu.Lock()
+	switch {
+	case c.up == nil:
+		c.mu.Unlock()
+		return true, 0
+	case after <= 0 || c.sticky:
+		c.mu.Unlock()
+		return false, 0
+	case len(c.pending) > 0:
+		c.mu.Unlock()
+		return false, after
+	}
+	if idle := c.px.clock.Now().Sub(c.lastUse); idle < after {
+		c.mu.Unlock()
+		return false, max(after-idle, after/10)
+	}
+	up := c.up
+	c.up = nil
+	c.pending = nil // an idle connection keeps no map
+	c.mu.Unlock()
+	c.px.upstreams.Dec()
+	go up.CloseWith(jujuapi.CloseNormal, "") // its relayDown ends; the client's goes on
+	return true, 0
+}
+
+// reattach logs in to the model's controller again for a detached
+// connection, with the caller's access as it is now, and returns the new
+// controller connection. reqID is the call that needs it.
+func (c *modelConn) reattach(reqID uint64) (*jujuapi.Conn, error) {
+	up, _, m, access, err := c.dialRoute(c.ctx, c.modelUUID, c.id, reqID)
+	if err != nil {
+		return nil, err
+	}
+	c.px.reattaches.Inc()
+	c.px.upstreams.Inc()
+	c.mu.Lock()
+	c.up, c.model, c.access = up, m, access
+	c.lastUse = c.px.clock.Now()
+	c.mu.Unlock()
+	c.startDown(up, []byte(m.Controller.UUID))
+	return up, nil
+}
+
+// moveTo moves the connection to the model's controller now, ctlID. A
+// connection that uses server-side objects (watchers) cannot move and is
+// closed, so that its client reconnects. Any other logs in on the new
+// controller and replays, in order, the requests the old one left
+// unanswered (with none, its next call logs in there): the client never
+// notices. (Replaying is safe: a controller refuses writes while a model
+// migrates, and a model it no longer hosts executes nothing.)
+func (c *modelConn) moveTo(ctlID uint) {
+	c.attach.Lock()
+	defer c.attach.Unlock()
+	c.mu.Lock()
+	if c.up == nil || c.model == nil || c.model.ControllerID == ctlID {
+		c.mu.Unlock()
+		return
+	}
+	if c.sticky {
+		c.mu.Unlock()
+		c.client.CloseWith(jujuapi.CloseGoingAway, "the model moved to another controller: reconnect")
+		return
+	}
+	old := c.up
+	c.up = nil
+	calls := make([]pendingCall, 0, len(c.pending))
+	for _, call := range c.pending {
+		calls = append(calls, call)
+	}
+	c.mu.Unlock()
+	c.px.upstreams.Dec()
+	old.CloseWith(jujuapi.CloseNormal, "")
+	if len(calls) == 0 {
+		return // nothing to replay: the next call logs in on the new controller
+	}
+	slices.SortFunc(calls, func(a, b pendingCall) int { return cmp.Compare(a.id, b.id) })
+	up, err := c.reattach(calls[0].id)
+	for _, call := range calls {
+		if err == nil {
+			if err = up.WriteFrame(call.frame.Bytes()); err == nil {
+				continue
+			}
+		}
+		failed := jujuapi.Errorf(jujuapi.CodeTryAgain, "the model moved to another controller during this call, which could not follow it: %v", err)
+		if call, took, ok := c.forget(call.id); ok {
+			c.auditFailed(call, took, failed)
+		}
+		c.reply(call.id, nil, failed)
+	}
+}
+
+// followModel finds where the connection's model went after its
+// controller said it is no longer there, and moves the connection there.
+// It reports whether the connection moved.
+func (c *modelConn) followModel() bool {
+	routes := c.px.routes
+	routes.Check(c.ctx, c.modelUUID)
+	m, err := routes.Route(c.ctx, c.modelUUID)
+	if err != nil {
+		return false
+	}
+	c.mu.Lock()
+	moved := c.model != nil && c.model.ControllerID != m.ControllerID
+	c.mu.Unlock()
+	if moved {
+		c.moveTo(m.ControllerID)
+	}
+	return moved
+}
+
+// modelGone reports whether a response says that the connection's model
+// is no longer on this controller: a redirect, or "not found" naming it.
+func (c *modelConn) modelGone(env *jujuapi.Envelope) bool {
+	switch env.ErrorCode {
+	case jujuapi.CodeRedirect:
+		return true
+	case jujuapi.CodeNotFound, jujuapi.CodeModelNotFound:
+		return strings.Contains(env.Error, c.modelUUID)
+	}
+	return false
+}
+
+// auditRelayed records a relayed model call that changes state, when its
+// response (error code code, message msg) has come back.
+func (c *modelConn) auditRelayed(call pendingCall, took time.Duration, code, msg string) {
+	if !audit.ChangesState(call.facade, call.method) {
+		return
+	}
+	result := "ok"
+	if code != "" {
+		result = code
+	} else if msg != "" {
+		result = "error"
+	}
+	c.px.audit.Add(audit.Event{Time: call.start, Identity: c.id.Name, Remote: audit.Source(c.remote), Model: c.modelUUID,
+		Facade: call.facade, Method: call.method, Result: result, Error: msg, Duration: took})
+}
+
+// auditFailed records a relayed model call that the broker answered with
+// err itself (its controller could not be reached).
+func (c *modelConn) auditFailed(call pendingCall, took time.Duration, err error) {
+	code := jujuapi.ErrorCode(err)
+	if code == "" {
+		code = "error"
+	}
+	c.auditRelayed(call, took, code, err.Error())
+}

@@ -1,0 +1,91 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jimmbroker/jimm/db"
+	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/params"
+)
+
+// checkTimeout bounds one route check.
+const checkTimeout = 10 * time.Second
+
+// Flip points a model at target in one transaction, ending the migration
+// migrationID (when not 0) as succeeded in the same transaction, and tells
+// every replica.
+func (t *Table) Flip(ctx context.Context, uuid string, target *db.Controller, migrationID int64) error {
+	from, err := t.db.FlipRoute(ctx, uuid, target.ID, migrationID, t.clock.Now().UTC())
+	if err != nil {
+		return err
+	}
+	t.routeFlips.Inc()
+	t.models.WithLabelValues(from).Dec()
+	t.models.WithLabelValues(target.Name).Inc()
+	t.log.Info("route flipped", "model", uuid, "from", from, "to", target.Name)
+	return nil
+}
+
+// Heal moves a model's route to the controller a redirect (a controller's
+// "redirection required" error) names, and returns that controller's
+// name. It fails with "try again" when the redirect names no controller,
+// or one the broker does not know.
+func (t *Table) Heal(ctx context.Context, m *db.Model, redirect error) (string, error) {
+	var info params.RedirectErrorInfo
+	var je *jujuapi.Error
+	if !errors.As(redirect, &je) || je.UnmarshalInfo(&info) != nil || info.ControllerTag == "" {
+		return "", jujuapi.Errorf(jujuapi.CodeTryAgain, "model %q moved, and its controller did not say where", m.Name)
+	}
+	tag, err := jujuapi.ParseControllerTag(info.ControllerTag)
+	if err != nil {
+		return "", jujuapi.Errorf(jujuapi.CodeTryAgain, "model %q moved to a controller the broker cannot name", m.Name)
+	}
+	target, err := t.db.ControllerByUUID(ctx, tag.ID)
+	if err != nil {
+		t.log.Warn("model moved to a controller the broker does not know", "model", m.UUID, "controller-uuid", tag.ID, "alias", info.ControllerAlias, "err", err)
+		return "", jujuapi.Errorf(jujuapi.CodeTryAgain, "model %q moved to a controller this broker does not know; an administrator must register it", m.Name)
+	}
+	if err := t.Flip(ctx, m.UUID, target, 0); err != nil {
+		return "", err
+	}
+	t.redirects.Inc()
+	t.Forget(m.UUID)
+	return target.Name, nil
+}
+
+// Check asks a model's controller whether it still hosts the model, and
+// heals the route when it answers with a redirect. The proxy calls it
+// when a relayed call finds the model gone from its controller, so that
+// the route flips at once rather than at the next poll, or at all when
+// the model moved outside the broker. Callers for one model share one
+// check, and all wait for its end.
+func (t *Table) Check(ctx context.Context, uuid string) {
+	t.checks.Do(uuid, func() (any, error) {
+		t.checkOnce(ctx, uuid)
+		return nil, nil
+	})
+}
+
+func (t *Table) checkOnce(ctx context.Context, uuid string) {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	m, err := t.Route(ctx, uuid)
+	if err != nil {
+		return
+	}
+	c, err := t.pool.Get(ctx, m.Controller.Name)
+	if err != nil {
+		return
+	}
+	_, err = c.ModelInfo(ctx, uuid)
+	if jujuapi.ErrorCode(err) != jujuapi.CodeRedirect {
+		return
+	}
+	if to, err := t.Heal(ctx, m, err); err != nil {
+		t.log.Warn("a model left its controller and the broker cannot follow it", "model", uuid, "err", err)
+	} else {
+		t.log.Info("followed a model that left its controller", "model", uuid, "from", m.Controller.Name, "to", to)
+	}
+}

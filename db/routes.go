@@ -1,0 +1,174 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Notification channels between broker replicas. Each named function
+// below that changes what a channel's listeners cache notifies it in the
+// same transaction.
+const (
+	// RoutesChannel carries route changes: a model UUID, or "" for
+	// "anything may have changed".
+	RoutesChannel = "jimm_routes"
+	// CutoverChannel carries the UUID of a model whose migration reached
+	// the hand-over (SUCCESS or later).
+	CutoverChannel = "jimm_cutover"
+	// KeysChannel says that the signing keys changed.
+	KeysChannel = "jimm_keys"
+	// RelationsChannel says that relation tuples or groups changed.
+	RelationsChannel = "jimm_relations"
+)
+
+// Model lives.
+const (
+	LifeAlive = "alive"
+	LifeDying = "dying"
+)
+
+// ModelByUUID returns a model's route, with its controller, or ErrNotFound.
+func (d *DB) ModelByUUID(ctx context.Context, uuid string) (*Model, error) {
+	var m Model
+	if err := d.WithContext(ctx).Preload("Controller").Where("uuid = ?", uuid).First(&m).Error; err != nil {
+		return nil, fmt.Errorf("look up model %s: %w", uuid, err)
+	}
+	return &m, nil
+}
+
+// Models returns every model with its controller, by owner and name.
+func (d *DB) Models(ctx context.Context) ([]Model, error) {
+	var out []Model
+	if err := d.WithContext(ctx).Preload("Controller").Order("owner, name").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list models: %w", err)
+	}
+	return out, nil
+}
+
+// ModelNameTaken reports whether owner already has a model called name.
+func (d *DB) ModelNameTaken(ctx context.Context, owner, name string) (bool, error) {
+	var n int64
+	if err := d.WithContext(ctx).Model(&Model{}).Where("owner = ? AND name = ?", owner, name).Count(&n).Error; err != nil {
+		return false, fmt.Errorf("check whether %s has a model %q: %w", owner, name, err)
+	}
+	return n > 0, nil
+}
+
+// AddModel records a new model's route and makes ownerSubject its
+// administrator, in one transaction. A model of the same owner and name,
+// or UUID, fails with ErrDuplicate.
+func (d *DB) AddModel(ctx context.Context, m *Model, ownerSubject string) error {
+	return d.Tx(ctx, func(tx *gorm.DB, notify func(string, string)) error {
+		if err := tx.Create(m).Error; err != nil {
+			return err
+		}
+		notify(RelationsChannel, "")
+		return tx.Create(&Relation{Subject: ownerSubject, Relation: "administrator", ObjectKind: "model", ObjectID: m.UUID}).Error
+	})
+}
+
+// SetModelLife records a model's life (e.g. LifeDying) and tells every
+// replica that its route changed.
+func (d *DB) SetModelLife(ctx context.Context, uuid, life string) error {
+	err := d.Tx(ctx, func(tx *gorm.DB, notify func(string, string)) error {
+		notify(RoutesChannel, uuid)
+		return tx.Model(&Model{}).Where("uuid = ?", uuid).Update("life", life).Error
+	})
+	if err != nil {
+		return fmt.Errorf("record model %s %s: %w", uuid, life, err)
+	}
+	return nil
+}
+
+// RemoveModel forgets a model, with every relation to it, and tells every
+// replica. It returns the name of the controller that hosted it, or
+// ErrNotFound.
+func (d *DB) RemoveModel(ctx context.Context, uuid string) (controller string, err error) {
+	err = d.Tx(ctx, func(tx *gorm.DB, notify func(string, string)) error {
+		notify(RoutesChannel, uuid)
+		notify(RelationsChannel, "")
+		var m Model
+		if err := tx.Preload("Controller").Where("uuid = ?", uuid).First(&m).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("object_kind = 'model' AND object_id = ?", uuid).Delete(&Relation{}).Error; err != nil {
+			return err
+		}
+		controller = m.Controller.Name
+		return tx.Delete(&m).Error
+	})
+	if err != nil {
+		return "", fmt.Errorf("remove model %s: %w", uuid, err)
+	}
+	return controller, nil
+}
+
+// SetModelCounts records a model's machine and unit counts as last seen
+// on its controller; a negative count is left as it is.
+func (d *DB) SetModelCounts(ctx context.Context, uuid string, machines, units int) error {
+	set := map[string]any{}
+	if machines >= 0 {
+		set["machine_count"], set["core_count"] = machines, machines
+	}
+	if units >= 0 {
+		set["unit_count"] = units
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	if err := d.WithContext(ctx).Model(&Model{}).Where("uuid = ?", uuid).Updates(set).Error; err != nil {
+		return fmt.Errorf("record the counts of model %s: %w", uuid, err)
+	}
+	return nil
+}
+
+// FlipRoute points a model at the controller targetID in one transaction,
+// ending the migration migrationID (when not 0) as succeeded in the same
+// transaction, and tells every replica. It returns the name of the
+// controller the model was on.
+func (d *DB) FlipRoute(ctx context.Context, uuid string, targetID uint, migrationID int64, at time.Time) (from string, err error) {
+	err = d.Tx(ctx, func(tx *gorm.DB, notify func(string, string)) error {
+		var m Model
+		if err := tx.Preload("Controller").Where("uuid = ?", uuid).First(&m).Error; err != nil {
+			return err
+		}
+		from = m.Controller.Name
+		if err := tx.Model(&Model{}).Where("uuid = ?", uuid).Updates(map[string]any{"controller_id": targetID, "updated_at": at}).Error; err != nil {
+			return err
+		}
+		if migrationID != 0 {
+			res := tx.Model(&Migration{}).Where("id = ?", migrationID).Updates(map[string]any{
+				"result": MigrationSucceeded, "phase": "DONE", "ended_at": at, "lease_owner": "",
+			})
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected != 1 {
+				return fmt.Errorf("migration %d: %w", migrationID, ErrNotFound)
+			}
+		}
+		notify(RoutesChannel, uuid)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("flip the route of model %s: %w", uuid, err)
+	}
+	return from, nil
+}
+
+// ControllerByUUID returns a registered controller by its UUID, or
+// ErrNotFound.
+func (d *DB) ControllerByUUID(ctx context.Context, uuid string) (*Controller, error) {
+	var c Controller
+	if err := d.WithContext(ctx).Where("uuid = ?", uuid).First(&c).Error; err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("no controller with UUID %s: %w", uuid, err)
+		}
+		return nil, fmt.Errorf("look up controller %s: %w", uuid, err)
+	}
+	return &c, nil
+}
