@@ -49,7 +49,9 @@ type Deps struct {
 // cutover.
 const CutoverMaxWait = 10 * time.Second
 
-// Table is the routing table.
+// Table is the routing table. Its three locks (mu, cutoverMu, connsMu)
+// each guard their own map and are never held together, nor while calling
+// out (to the database, or to a Conn).
 type Table struct {
 	db     *db.DB
 	pool   *controllers.Pool
