@@ -198,7 +198,8 @@ func (e *brokerEnv) addControllers(t *testing.T, specs []ctlSpec) {
 }
 
 // startBroker starts jimmd on a free port (trying another when the port
-// was taken meanwhile) and arranges for it to be stopped.
+// was taken meanwhile), with its metrics listener on another
+// (e.metricsAddr), and arranges for it to be stopped.
 func (e *brokerEnv) startBroker(dsn string, args []string) {
 	t := e.t
 	t.Helper()
@@ -211,7 +212,7 @@ func (e *brokerEnv) startBroker(dsn string, args []string) {
 		Args:          args,
 		Env:           e.env,
 	}
-	p := startJimmd(t, "jimmd", opts, false)
+	p := startJimmd(t, "jimmd", opts, true)
 	e.proc = p
 	if p.Addr != p.Opts.Listen || p.PublicAddr != p.Opts.Listen {
 		t.Errorf("jimmd says it listens on %s (public address %s), want %s", p.Addr, p.PublicAddr, p.Opts.Listen)
@@ -267,12 +268,13 @@ func startJimmd(t testing.TB, what string, opts jimmproc.Options, metrics bool) 
 
 // startReplica starts a second jimmd on e's database, with e's flags and
 // secrets key, on an address and data directory (and so CA) of its own,
-// and with a metrics listener of its own when metrics is set. It is
-// stopped when the test ends.
+// and with a metrics listener of its own when metrics is set (none
+// otherwise). It is stopped when the test ends.
 func (e *brokerEnv) startReplica(t *testing.T, metrics bool) *jimmproc.Process {
 	t.Helper()
 	opts := e.broker().Opts
 	opts.DataDir = filepath.Join(t.TempDir(), "jimmd-b")
+	opts.MetricsListen = "" // not the first broker's
 	p := startJimmd(t, "replica B", opts, metrics)
 	t.Cleanup(func() {
 		if err := p.Stop(15 * time.Second); err != nil {
@@ -319,6 +321,12 @@ func (e *brokerEnv) checkOutput(p *jimmproc.Process) {
 	if e.t.Failed() {
 		e.t.Logf("output of jimmd (pid %d):\n%s", p.Pid(), p.Output())
 	}
+}
+
+// metricsAddr is where the current jimmd serves its metrics (see
+// bmMetric).
+func (e *brokerEnv) metricsAddr() string {
+	return e.broker().Opts.MetricsListen
 }
 
 // broker returns the current jimmd process.

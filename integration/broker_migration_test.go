@@ -452,8 +452,8 @@ func testBrokerMigrationInjectedFailures(t *testing.T, bins *brokerBins) {
 // client login through the broker gets ctl-1's redirect, which the broker
 // follows, healing the route, without the client seeing it.
 func testBrokerMigrationOutsideTheBroker(t *testing.T, bins *brokerBins) {
-	metricsAddr := freeAddr(t)
-	e := newBrokerEnv(t, bins, "--metrics-listen", metricsAddr)
+	e := newBrokerEnv(t, bins)
+	metricsAddr := e.metricsAddr()
 	ctl1, ctl2 := e.ctls["ctl-1"], e.ctls["ctl-2"]
 	mm := modelmanager.NewClient(e.open(t, ""))
 	updated := bmModelOn(t, e, mm, "told", "ctl-1")
@@ -944,10 +944,28 @@ func bmConns(t testing.TB, pid, port int) int {
 	return n
 }
 
-// bmMetric reads a counter or gauge (summed over its labels) from a
-// broker's metrics listener.
-func bmMetric(t testing.TB, addr, name string) float64 {
+// bmMetric reads a counter or gauge from a broker's metrics listener:
+// the sum of the series that series selects. A bare name selects every
+// series of that metric (summed over its labels); name{label="value",...}
+// those whose labels include the ones given, e.g.
+// jimm_migrations_total{result="succeeded"}. Some series must match.
+func bmMetric(t testing.TB, addr, series string) float64 {
 	t.Helper()
+	v, found := bmTryMetric(t, addr, series)
+	if !found {
+		t.Fatalf("the broker's metrics at %s have no %s", addr, series)
+	}
+	return v
+}
+
+// bmTryMetric is bmMetric that reports whether any series matched rather
+// than failing: a labelled counter has no series until it first counts.
+func bmTryMetric(t testing.TB, addr, series string) (float64, bool) {
+	t.Helper()
+	name, want, err := bmParseSeries(series)
+	if err != nil {
+		t.Fatalf("metric selector %q: %v", series, err)
+	}
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatalf("read metrics: %v", err)
@@ -958,22 +976,84 @@ func bmMetric(t testing.TB, addr, name string) float64 {
 	}
 	sum, found := 0.0, false
 	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
 			continue
 		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		// name{labels} value, or name value (no timestamps here).
+		head, value := name, strings.TrimPrefix(line, name)
+		if strings.HasPrefix(value, "{") {
+			end := strings.LastIndexByte(line, '}')
+			head, value = line[:end+1], line[end+1:]
+		}
+		_, labels, err := bmParseSeries(head)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		if !bmLabelsInclude(labels, want) {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
 		if err != nil {
 			t.Fatalf("metric line %q: %v", line, err)
 		}
 		sum, found = sum+v, true
 	}
-	if !found {
-		t.Fatalf("the broker's metrics have no %s", name)
+	if err := sc.Err(); err != nil {
+		t.Fatalf("read metrics: %v", err)
 	}
-	return sum
+	return sum, found
+}
+
+// bmParseSeries splits name{label="value",...} (Prometheus text format,
+// values quoted with \\, \" and \n escapes) into the name and labels.
+func bmParseSeries(s string) (string, map[string]string, error) {
+	name, rest, ok := strings.Cut(s, "{")
+	labels := map[string]string{}
+	if !ok {
+		return name, labels, nil
+	}
+	rest, ok = strings.CutSuffix(rest, "}")
+	if !ok {
+		return "", nil, errors.New("no closing }")
+	}
+	for rest != "" {
+		key, after, ok := strings.Cut(rest, `="`)
+		if !ok || key == "" {
+			return "", nil, fmt.Errorf("want label=\"value\" at %q", rest)
+		}
+		var val strings.Builder
+		i := 0
+		for ; i < len(after) && after[i] != '"'; i++ {
+			if after[i] == '\\' && i+1 < len(after) {
+				i++
+				if after[i] == 'n' {
+					val.WriteByte('\n')
+					continue
+				}
+			}
+			val.WriteByte(after[i])
+		}
+		if i == len(after) {
+			return "", nil, fmt.Errorf("label %s: unterminated value", key)
+		}
+		labels[strings.TrimSpace(key)] = val.String()
+		rest = strings.TrimPrefix(strings.TrimSpace(after[i+1:]), ",")
+	}
+	return name, labels, nil
+}
+
+// bmLabelsInclude reports whether have holds every label of want, with
+// the same value.
+func bmLabelsInclude(have, want map[string]string) bool {
+	for k, v := range want {
+		if hv, ok := have[k]; !ok || hv != v {
+			return false
+		}
+	}
+	return true
 }
 
 // bmWithoutModelStatus drops the model's status from a comparableStatus.
