@@ -895,13 +895,15 @@ func testBrokerIdleDetach(t *testing.T, bins *brokerBins) {
 }
 
 // testBrokerSlowCreate: a controller that does not create a model within
-// --model-create-timeout is passed over for the next candidate, and the
-// model it creates once it resumes is found and destroyed by the broker,
-// so no orphan is left on it.
+// --model-create-timeout is passed over for the next candidate; once it
+// resumes it creates the model it was asked for, and the broker finds
+// that model and destroys it, so no orphan is left on it.
 func testBrokerSlowCreate(t *testing.T, bins *brokerBins) {
 	const frozenCtl = "ctl-1"
 	e := newBrokerEnv(t, bins, "--model-create-timeout", "1s", "--health-interval", "5s")
 	mm := modelmanager.NewClient(e.open(t, ""))
+	// A creation that gave up on ctl-1 counts a controller error for it.
+	timedOut := `jimm_placements_total{controller="` + frozenCtl + `",result="controller-error"}`
 	// Freeze ctl-1 while the broker still believes it up (its next health
 	// check is up to 5s away).
 	pid := e.ctls[frozenCtl].Pid()
@@ -909,53 +911,74 @@ func testBrokerSlowCreate(t *testing.T, bins *brokerBins) {
 	defer thaw()
 	// Placement tries ctl-1 first about half the time: such a creation
 	// waits out the timeout, then lands on ctl-2.
-	var slow []string
-	for i := 0; i < 12 && len(slow) == 0; i++ {
+	var slow string
+	for i := 0; i < 12 && slow == ""; i++ {
+		before, _ := bmTryMetric(t, e.metricsAddr(), timedOut)
 		start := time.Now()
 		info := createModel(t, e, mm, fmt.Sprintf("slow-%02d", i), "east")
-		if took := time.Since(start); took >= time.Second {
-			slow = append(slow, info.Name)
-			if host := e.modelsByController(t)[info.UUID]; host != "ctl-2" {
-				t.Fatalf("model %s, created after ctl-1 timed out, is on %s; want ctl-2", info.Name, host)
-			}
-			t.Logf("model %s took %s: ctl-1 timed out, ctl-2 created it", info.Name, took.Round(time.Millisecond))
+		took := time.Since(start)
+		if after, _ := bmTryMetric(t, e.metricsAddr(), timedOut); after == before {
+			continue // placed on ctl-2 straight away
 		}
+		slow = info.Name
+		if host := e.modelsByController(t)[info.UUID]; host != "ctl-2" {
+			t.Fatalf("model %s, created after %s timed out, is on %s; want ctl-2", info.Name, frozenCtl, host)
+		}
+		t.Logf("model %s took %s: %s timed out, ctl-2 created it", info.Name, took.Round(time.Millisecond), frozenCtl)
 	}
-	if len(slow) == 0 {
+	if slow == "" {
 		t.Fatal("no creation was tried on the frozen controller first: cannot check the timeout path")
 	}
 	thaw()
-	// Resumed, ctl-1 creates the model it was asked for; the broker must
-	// destroy it.
+	resumed := time.Now()
+	// Resumed, ctl-1 creates the model it was asked for (it appears in its
+	// own model list, which its admin sees whole); then the broker must
+	// destroy it (it goes from that list).
 	direct := modelmanager.NewClient(e.ctls[frozenCtl].admin(t, ""))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	onFrozen := func() (base.UserModelSummary, bool, error) {
 		sums, err := direct.ListModelSummaries("admin", true)
 		if err != nil {
-			t.Fatalf("list models on %s: %v", frozenCtl, err)
+			return base.UserModelSummary{}, false, fmt.Errorf("list the models of %s as its admin: %w", frozenCtl, err)
 		}
-		var orphans []string
 		for _, m := range sums {
-			if m.Name == slow[0] && m.Life == "alive" {
-				orphans = append(orphans, m.UUID)
+			if m.Name == slow && m.Owner == "admin" {
+				return m, true, nil
 			}
 		}
-		if len(orphans) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("model %s is still alive on %s (%v) 30s after it resumed: the broker left an orphan", slow[0], frozenCtl, orphans)
-		}
-		time.Sleep(250 * time.Millisecond)
+		return base.UserModelSummary{}, false, nil
 	}
+	var orphan base.UserModelSummary
+	eventually(t, time.Minute, "model "+slow+" appears on "+frozenCtl+" once it resumes", func() error {
+		m, ok, err := onFrozen()
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			return fmt.Errorf("%s has no model named %s", frozenCtl, slow)
+		}
+		orphan = m
+		return nil
+	})
+	t.Logf("model %s (%s, %s) appeared on %s %s after it resumed", slow, orphan.UUID, orphan.Life, frozenCtl, time.Since(resumed).Round(time.Millisecond))
+	eventually(t, time.Minute, "the broker destroys model "+slow+" ("+orphan.UUID+") on "+frozenCtl, func() error {
+		m, ok, err := onFrozen()
+		switch {
+		case err != nil:
+			return err
+		case ok:
+			return fmt.Errorf("%s still has it (%s), life %s: the broker left an orphan", frozenCtl, m.UUID, m.Life)
+		}
+		return nil
+	})
+	t.Logf("model %s gone from %s %s after it resumed", slow, frozenCtl, time.Since(resumed).Round(time.Millisecond))
 	// The broker's own model of that name is untouched.
 	found := false
 	for _, m := range e.listModels(t) {
-		if m.Name == slow[0] {
-			found = m.Controller == "ctl-2"
+		if m.Name == slow {
+			found = m.Controller == "ctl-2" && m.UUID != orphan.UUID
 		}
 	}
 	if !found {
-		t.Fatalf("the routing table lost model %s on ctl-2", slow[0])
+		t.Fatalf("the routing table lost model %s on ctl-2", slow)
 	}
 }
