@@ -622,20 +622,35 @@ func testBrokerErrors(t *testing.T, bins *brokerBins) {
 		closesEverywhere(t, "256 KiB frame", bigFrame(256<<10), websocket.CloseMessageTooBig)
 	})
 
-	// failsPromptly measures a login to a model that must fail within 5s
-	// with "try again", without naming the controller.
+	// failsPromptly wants a login to a model to fail with "try again",
+	// without naming the controller: the broker gives up on the
+	// controller itself (after its own dial and login timeouts) rather
+	// than leave the client waiting. The login may take up to a minute;
+	// how long it took is logged.
 	failsPromptly := func(t *testing.T, what, uuid string) {
 		t.Helper()
-		start := time.Now()
-		mconn, err := e.tryOpen(uuid)
-		took := time.Since(start)
-		t.Logf("%s: login failed after %s: %v", what, took.Round(time.Millisecond), err)
-		if err == nil {
-			mconn.Close()
-			t.Fatalf("%s: login succeeded", what)
+		type opened struct {
+			conn api.Connection
+			err  error
 		}
-		if took > 5*time.Second {
-			t.Errorf("%s: login took %s to fail, want at most 5s", what, took)
+		start := time.Now()
+		result := make(chan opened, 1)
+		go func() {
+			conn, err := e.tryOpen(uuid)
+			result <- opened{conn, err}
+		}()
+		var r opened
+		select {
+		case r = <-result:
+		case <-time.After(time.Minute):
+			// (The Juju client bounds its dial, not its login.)
+			t.Fatalf("%s: the login neither failed nor succeeded within a minute", what)
+		}
+		err := r.err
+		t.Logf("%s: login failed after %s: %v", what, time.Since(start).Round(time.Millisecond), err)
+		if err == nil {
+			r.conn.Close()
+			t.Fatalf("%s: login succeeded", what)
 		}
 		if code := errCode(err); code != params.CodeTryAgain || !strings.Contains(err.Error(), "unavailable") {
 			t.Errorf("%s: error %q (code %q), want code %q saying the controller is unavailable", what, err, code, params.CodeTryAgain)
@@ -653,11 +668,13 @@ func testBrokerErrors(t *testing.T, bins *brokerBins) {
 	}
 
 	t.Run("dead controller", func(t *testing.T) {
+		stopped := time.Now()
 		e.stopController(t, doomedCtl)
 		select {
 		case <-doomedConn.Broken():
-		case <-time.After(5 * time.Second):
-			t.Errorf("a client connected to model doomed is not told within 5s that %s went away", doomedCtl)
+			t.Logf("the client connected to model doomed saw its connection end %s after %s stopped", time.Since(stopped).Round(time.Millisecond), doomedCtl)
+		case <-time.After(30 * time.Second):
+			t.Errorf("a client connected to model doomed is not told within 30s that %s went away", doomedCtl)
 		}
 		failsPromptly(t, "model on a controller just stopped", doomed.UUID)
 		stillServed(t)
@@ -712,8 +729,8 @@ func testBrokerRestart(t *testing.T, bins *brokerBins) {
 	for what, c := range map[string]api.Connection{"/api": conn, "model": mconn} {
 		select {
 		case <-c.Broken():
-		case <-time.After(5 * time.Second):
-			t.Errorf("the %s connection open before the restart is not broken 5s after it", what)
+		case <-time.After(30 * time.Second):
+			t.Errorf("the %s connection open before the restart is not broken 30s after it", what)
 		}
 	}
 
@@ -791,8 +808,25 @@ func testBrokerControllerConnections(t *testing.T, bins *brokerBins) {
 			}
 		}
 	}
-	// Two health checks of each controller (every 2s by default).
-	time.Sleep(5 * time.Second)
+	// Two health checks of each controller (every 2s by default) after
+	// all that.
+	pings := func(ctl string) float64 {
+		return bmMetric(t, e.metricsAddr(), `jimm_controller_ping_duration_seconds_count{controller="`+ctl+`"}`)
+	}
+	pinged := map[string]float64{}
+	for _, s := range e.specs {
+		pinged[s.name] = pings(s.name)
+	}
+	start := time.Now()
+	for _, s := range e.specs {
+		eventually(t, time.Minute, "two more health checks of "+s.name, func() error {
+			if n := pings(s.name) - pinged[s.name]; n < 2 {
+				return fmt.Errorf("%v so far", n)
+			}
+			return nil
+		})
+	}
+	t.Logf("two more health checks of every controller in %s", time.Since(start).Round(time.Millisecond))
 	pid := e.broker().Pid()
 	for _, s := range e.specs {
 		addr := e.ctls[s.name].Addr
@@ -804,7 +838,7 @@ func testBrokerControllerConnections(t *testing.T, bins *brokerBins) {
 		}
 		t.Logf("jimmd holds %d connections to %s (%s)", n, s.name, addr)
 		if n > 2 {
-			t.Errorf("after 20 model creations, 100 ModelInfo lookups and 5s of health checks, jimmd holds %d connections to %s; "+
+			t.Errorf("after 20 model creations, 100 ModelInfo lookups and two rounds of health checks, jimmd holds %d connections to %s; "+
 				"want its one pooled connection (2 at most while it replaces one): it opens a connection per call and leaks it", n, s.name)
 		}
 	}
@@ -853,7 +887,7 @@ func testBrokerIdleDetach(t *testing.T, bins *brokerBins) {
 	}
 	waitConns := func(want int, what string) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(30 * time.Second)
 		for n := conns(); n != want; n = conns() {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s: jimmd holds %d connections to %s, want %d", what, n, host, want)
@@ -885,13 +919,31 @@ func testBrokerIdleDetach(t *testing.T, bins *brokerBins) {
 	}
 	waitConns(base+1, "a call on a detached connection")
 
-	// A call that names a server-side object pins the connection.
-	b := e.open(t, info.UUID)
+	// A call that names a server-side object pins the connection: b, on
+	// a model of ctl-3 (the only controller in localhost/west), keeps its
+	// controller connection while a, called after b, goes idle and
+	// detaches twice: by then b has been idle for over twice
+	// --proxy-detach-after (the broker looks every tenth of it).
+	pinned := createModel(t, e, mm, "pinned", "west")
+	if ctl := e.modelsByController(t)[pinned.UUID]; ctl != "ctl-3" {
+		t.Fatalf("model pinned in localhost/west is on %q, want ctl-3", ctl)
+	}
+	port3 := portOf(t, e.ctls["ctl-3"].Addr)
+	base3 := bmConns(t, pid, port3)
+	b := e.open(t, pinned.UUID)
 	if err := b.APICall("Pinger", 1, "object-1", "Ping", nil, nil); err != nil {
 		t.Fatalf("Ping with an id: %v", err)
 	}
-	time.Sleep(3 * detachAfter)
-	waitConns(base+1, "one pinned connection and one idle one")
+	for i := range 2 {
+		if _, err := client.NewClient(a, nil).Status(nil); err != nil {
+			t.Fatalf("FullStatus after the other connection's Ping with an id: %v", err)
+		}
+		waitConns(base, fmt.Sprintf("a idle for longer than --proxy-detach-after (%d of 2) after b's call", i+1))
+	}
+	if n := bmConns(t, pid, port3); n != base3+1 {
+		t.Errorf("jimmd holds %d connections to ctl-3 once a connection idle for less long than b has detached twice, want %d: "+
+			"b, which named a server-side object, detached", n, base3+1)
+	}
 }
 
 // testBrokerSlowCreate: a controller that does not create a model within
