@@ -333,11 +333,13 @@ func TestAccessPeopleGroupsAndRelations(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
+	removed := time.Now()
 	e.jimmctl(t, "auth", "group", "remove-member", "editors", bobSubj)
 	select {
 	case <-held.Broken():
-	case <-time.After(5 * time.Second):
-		t.Errorf("Bob's open model connection survived his removal from editors by 5s")
+		t.Logf("Bob's open model connection closed %s after his removal from editors", time.Since(removed).Round(time.Millisecond))
+	case <-time.After(30 * time.Second):
+		t.Errorf("Bob's open model connection survived his removal from editors by 30s")
 	}
 	if err := e.canWrite(t, bob, info.UUID); err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Errorf("Bob, out of editors, changed the model's config (err %v)", err)

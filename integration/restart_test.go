@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"sync"
@@ -78,9 +79,10 @@ func TestRestartAndCrash(t *testing.T) {
 		// Two writers create models as fast as they can until the
 		// controller dies under them; we remember every acknowledged one.
 		var (
-			mu    sync.Mutex
-			acked = map[string]string{} // uuid → name
-			wg    sync.WaitGroup
+			mu       sync.Mutex
+			acked    = map[string]string{} // uuid → name
+			firstErr error                 // why a writer stopped
+			wg       sync.WaitGroup
 		)
 		enough := make(chan struct{})
 		var once sync.Once
@@ -92,10 +94,14 @@ func TestRestartAndCrash(t *testing.T) {
 				for i := 0; ; i++ {
 					name := fmt.Sprintf("crash-%d-%d", w, i)
 					mi, err := mm.CreateModel(name, "admin", "", "", names.CloudCredentialTag{}, nil)
-					if err != nil {
-						return // the controller went away
-					}
 					mu.Lock()
+					if err != nil {
+						// The controller went away (or, before the crash,
+						// something is wrong).
+						firstErr = cmp.Or(firstErr, err)
+						mu.Unlock()
+						return
+					}
 					acked[mi.UUID] = name
 					if len(acked) >= 100 {
 						once.Do(func() { close(enough) })
@@ -104,13 +110,23 @@ func TestRestartAndCrash(t *testing.T) {
 				}
 			}()
 		}
+		writersDone := make(chan struct{})
+		go func() { wg.Wait(); close(writersDone) }()
+		start := time.Now()
 		select {
 		case <-enough:
-		case <-time.After(20 * time.Second):
-			t.Fatalf("model creation too slow: fewer than 100 models in 20s")
+			t.Logf("100 models acknowledged in %s", time.Since(start).Round(time.Millisecond))
+		case <-writersDone:
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("both writers stopped before the crash, after %d models: %v", len(acked), firstErr)
+		case <-time.After(2 * time.Minute):
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("fewer than 100 models acknowledged within 2m (%d)", len(acked))
 		}
 		c = c.crashRestart(t)
-		wg.Wait()
+		<-writersDone
 
 		checkKept(t, c)
 		mm := modelmanager.NewClient(c.admin(t, ""))
