@@ -19,6 +19,7 @@ import (
 	"github.com/juju/juju/api"
 	"github.com/juju/juju/api/client/modelconfig"
 	"github.com/juju/juju/api/client/modelmanager"
+	"github.com/juju/juju/rpc/params"
 	"github.com/juju/names/v5"
 )
 
@@ -72,22 +73,23 @@ func TestAudit(t *testing.T) {
 	const wrongPassword, mallorysPassword = "not-the-admin-password-1", "mallory-guess-2"
 	bad := e.apiInfo("")
 	bad.Password = wrongPassword
-	if conn, err := api.Open(bad, dialOpts); err == nil {
+	conn, err := api.Open(bad, dialOpts)
+	if err == nil {
 		conn.Close()
-		t.Fatal("the Juju client logged in with a wrong password")
 	}
+	wantErr(t, "the Juju client's login as admin with a wrong password", err, params.CodeUnauthorized, "invalid entity name or password")
 	bad.Tag, bad.Password = names.NewUserTag("mallory"), mallorysPassword
-	if conn, err := api.Open(bad, dialOpts); err == nil {
+	conn, err = api.Open(bad, dialOpts)
+	if err == nil {
 		conn.Close()
-		t.Fatal("mallory logged in")
 	}
+	wantErr(t, "the Juju client's login as mallory, who does not exist", err, params.CodeUnauthorized, "invalid entity name or password")
 	wrongFile := filepath.Join(t.TempDir(), "wrong")
 	if err := os.WriteFile(wrongFile, []byte(wrongPassword+"-ctl\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if res := e.run(t, "login", "--user", "admin", "--password-file", wrongFile); res.ExitCode == 0 {
-		t.Fatalf("jimmctl login with a wrong password succeeded:\n%s", res)
-	}
+	wantCtlRefusal(t, "jimmctl login with a wrong password", e.run(t, "login", "--user", "admin", "--password-file", wrongFile),
+		`log in to `+e.ctl.URL+` as "admin": invalid user name or password (check the user name and password)`)
 	// And that succeed: jimmctl login (which saves a session token) and
 	// the Juju client.
 	goodFile := filepath.Join(t.TempDir(), "good")
@@ -102,7 +104,7 @@ func TestAudit(t *testing.T) {
 	if res, err := withSession.Run(context.Background(), "whoami"); err != nil || res.ExitCode != 0 {
 		t.Fatalf("jimmctl whoami with the saved session: %v\n%s", err, res)
 	}
-	conn := e.open(t, "")
+	conn = e.open(t, "")
 	mm := modelmanager.NewClient(conn)
 
 	// State changes: create a model, change its config through a model

@@ -5,6 +5,7 @@ package integration
 // JWKS, jimmctl, and the Juju client connected to the broker only.
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -17,7 +18,9 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -37,6 +40,7 @@ import (
 
 	"github.com/jimmbroker/jimm/integration/internal/devproc"
 	"github.com/jimmbroker/jimm/integration/internal/jimmproc"
+	"github.com/jimmbroker/jimm/integration/internal/oidcproc"
 )
 
 // testDSNEnv names the PostgreSQL server the broker tests use.
@@ -449,6 +453,65 @@ func ctlOutput(t testing.TB, ctl *jimmproc.Ctl, args ...string) string {
 	return res.Stdout
 }
 
+// wantCtlRefusal fails the test unless jimmctl failed (exit status 1,
+// nothing on stdout) saying msg on stderr.
+func wantCtlRefusal(t testing.TB, what string, res jimmproc.Result, msg string) {
+	t.Helper()
+	if res.ExitCode != 1 || res.Stdout != "" || !strings.Contains(res.Stderr, "ERROR "+msg) {
+		t.Errorf("%s: want jimmctl to exit 1 saying %q; got %s", what, "ERROR "+msg, res)
+	}
+}
+
+// restDo calls the broker's admin API with a bearer token (none when
+// token is ""): method on path (with any query), with body as JSON unless
+// it is nil. It returns the HTTP status and the response body.
+func (e *brokerEnv) restDo(t testing.TB, token, method, path string, body any) (int, string) {
+	t.Helper()
+	hc, err := oidcproc.HTTPClient([]byte(e.caPEM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			t.Fatalf("marshal the body of %s %s: %v", method, path, err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, "https://"+e.broker().Addr+path, rd)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read the response: %v", method, path, err)
+	}
+	return resp.StatusCode, string(out)
+}
+
+// wantRESTRefusal fails the test unless an admin API answer (its HTTP
+// status and body) is the error msg with code, under HTTP status want.
+func wantRESTRefusal(t testing.TB, what string, status int, body string, want int, code, msg string) {
+	t.Helper()
+	var got restError
+	err := json.Unmarshal([]byte(body), &got)
+	if status != want || err != nil || got.Code != code || got.Message != msg {
+		t.Errorf("%s: HTTP %d %s; want HTTP %d, code %q, error %q", what, status, body, want, code, msg)
+	}
+}
+
 // listControllers is jimmctl list-controllers --format json, decoded.
 func (e *brokerEnv) listControllers(t testing.TB) []restController {
 	t.Helper()
@@ -610,6 +673,12 @@ type restController struct {
 	Priority      int       `json:"priority" yaml:"priority"`
 	ModelCount    int       `json:"model-count" yaml:"model-count"`
 	AddedAt       time.Time `json:"added-at" yaml:"added-at"`
+}
+
+// restError mirrors restapi.Error, the admin API's error body.
+type restError struct {
+	Message string `json:"error"`
+	Code    string `json:"code,omitempty"`
 }
 
 // restModel mirrors restapi.Model.

@@ -845,12 +845,12 @@ func testBrokerControllerConnections(t *testing.T, bins *brokerBins) {
 }
 
 // TestBrokerRESTTypes checks that the harness's mirrors of the admin API's
-// types (restController, restModel) have exactly the fields and tags of
+// types (restController, restModel, restError) have exactly the fields and tags of
 // broker/restapi's, so that decoding jimmctl's output with them means
 // what it says.
 func TestBrokerRESTTypes(t *testing.T) {
 	t.Parallel()
-	checkMirrors(t, "types.go", map[string]any{"Controller": restController{}, "Model": restModel{}})
+	checkMirrors(t, "types.go", map[string]any{"Controller": restController{}, "Model": restModel{}, "Error": restError{}})
 }
 
 // freeze stops process pid with SIGSTOP: its sockets still accept,

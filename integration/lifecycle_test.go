@@ -305,9 +305,7 @@ func TestModelLifecycle(t *testing.T) {
 		t.Errorf("after ModelSet, %s = %+v, want 17m from model", key, v)
 	}
 	err = mc.ModelSet(map[string]any{"uuid": "not-mine"})
-	if err == nil {
-		t.Errorf("ModelSet of uuid succeeded")
-	}
+	wantErr(t, "ModelSet of uuid", err, params.CodeNotValid, `model config "uuid" cannot be changed`)
 	if err := mc.ModelUnset(key); err != nil {
 		t.Fatalf("ModelUnset: %v", err)
 	}

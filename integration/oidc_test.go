@@ -21,6 +21,7 @@ import (
 
 	"github.com/juju/juju/api"
 	"github.com/juju/juju/api/client/modelmanager"
+	"github.com/juju/juju/rpc/params"
 	"gopkg.in/yaml.v3"
 
 	"github.com/jimmbroker/jimm/integration/internal/jimmproc"
@@ -86,19 +87,7 @@ func ctlSavedToken(t *testing.T, ctl *jimmproc.Ctl) string {
 // the HTTP status and the body.
 func (e *brokerEnv) restWhoAmI(t *testing.T, token string) (int, string) {
 	t.Helper()
-	hc, err := oidcproc.HTTPClient([]byte(e.caPEM))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, _ := http.NewRequest(http.MethodGet, "https://"+e.broker().Addr+"/v1/whoami", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatalf("GET /v1/whoami: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	return e.restDo(t, token, http.MethodGet, "/v1/whoami", nil)
 }
 
 // openWith logs in to the broker's /api with the Juju client and a login
@@ -219,6 +208,12 @@ func TestOIDCPeople(t *testing.T) {
 		} else if strings.Contains(err.Error(), aliceToken) {
 			t.Errorf("the refusal quotes the token: %v", err)
 		}
+		// The broker's answer, which makes the Juju client start a device
+		// login instead (and fail here, with nowhere to print it): the
+		// session token login the client makes, by hand.
+		r := e.dialRaw(t, "/api")
+		resp := r.call("Admin", 4, "LoginWithSessionToken", map[string]string{"session-token": aliceToken})
+		wantRawError(t, "Admin.LoginWithSessionToken with the revoked token", resp, params.CodeSessionTokenInvalid, "session token revoked (logged out): log in again")
 		if status, body := e.restWhoAmI(t, aliceToken); status != http.StatusUnauthorized {
 			t.Errorf("GET /v1/whoami with the revoked token: HTTP %d %s, want 401", status, body)
 		}

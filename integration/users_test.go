@@ -138,9 +138,8 @@ func TestPasswordLogin(t *testing.T) {
 	if ms := listModels(t, amm, "alice"); len(ms) != 0 {
 		t.Errorf("alice still sees %+v after her access was revoked", ms)
 	}
-	if _, err := mc.ModelGet(); err == nil {
-		t.Errorf("alice's ModelGet still works after her access was revoked")
-	}
+	_, err = mc.ModelGet()
+	wantErr(t, "alice's ModelGet after her access was revoked", err, params.CodeNotFound, `model "`+uuid+`" not found`)
 }
 
 // TestModelStatusNeedsAdmin checks that ModelManager.ModelStatus, like
