@@ -56,10 +56,20 @@ func (c *controller) dialRaw(t testing.TB, path string) *rawConn {
 // call sends one request and waits for its response.
 func (r *rawConn) call(facade string, version int, method string, params any) rawResponse {
 	r.t.Helper()
+	return r.callOn(facade, version, "", method, params)
+}
+
+// callOn is call on the server-side object id (e.g. a watcher's): the
+// request carries "id" when it is not "".
+func (r *rawConn) callOn(facade string, version int, id, method string, params any) rawResponse {
+	r.t.Helper()
 	r.nextID++
 	req := map[string]any{"request-id": r.nextID, "type": facade, "request": method, "params": params}
 	if version != 0 {
 		req["version"] = version
+	}
+	if id != "" {
+		req["id"] = id
 	}
 	if err := r.ws.WriteJSON(req); err != nil {
 		r.t.Fatalf("send %s.%s: %v", facade, method, err)
@@ -90,20 +100,30 @@ func (r *rawConn) wantClose(msgType int, frame []byte, code int) {
 	// A write error is fine: the server may close before it has read
 	// everything. What matters is the close frame.
 	_ = r.ws.WriteMessage(msgType, frame)
-	r.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if ce := r.awaitClose(10 * time.Second); ce != nil && ce.Code != code {
+		r.t.Errorf("connection closed with status %d (%q), want %d", ce.Code, ce.Text, code)
+	}
+}
+
+// awaitClose reads until the server closes the connection, for at most
+// within, and returns its close frame (status and reason). A frame read
+// meanwhile fails the test, and so does an end without a close frame (the
+// result is then nil).
+func (r *rawConn) awaitClose(within time.Duration) *websocket.CloseError {
+	r.t.Helper()
+	r.ws.SetReadDeadline(time.Now().Add(within))
 	for {
 		_, data, err := r.ws.ReadMessage()
 		if err == nil {
-			r.t.Errorf("got frame %.200s, want the connection closed with %d", data, code)
+			r.t.Errorf("got frame %.200s, want the connection closed", data)
 			continue
 		}
 		var ce *websocket.CloseError
 		if !errors.As(err, &ce) {
-			r.t.Errorf("connection ended with %v, want a close frame with status %d", err, code)
-		} else if ce.Code != code {
-			r.t.Errorf("connection closed with status %d (%q), want %d", ce.Code, ce.Text, code)
+			r.t.Errorf("connection ended with %v, want a close frame", err)
+			return nil
 		}
-		return
+		return ce
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/juju/juju/api"
 	"github.com/juju/juju/api/client/client"
 	"github.com/juju/juju/api/client/modelconfig"
@@ -56,6 +57,8 @@ func TestBrokerMigration(t *testing.T) {
 		{"OutsideTheBroker", testBrokerMigrationOutsideTheBroker},
 		{"TwoReplicas", testBrokerMigrationTwoReplicas},
 		{"BrokerKilled", testBrokerMigrationBrokerKilled},
+		{"Cutover", testBrokerMigrationCutover},
+		{"WatchersClosed", testBrokerMigrationWatchersClosed},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
@@ -723,6 +726,139 @@ func testBrokerMigrationBrokerKilled(t *testing.T, bins *brokerBins) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Errorf("migrate --wait started before the kill has not returned 30s after the migration ended")
+	}
+}
+
+// testBrokerMigrationCutover: from SUCCESS until the route flips, a new
+// model connection through the broker waits rather than fails. With the
+// migration held in SUCCESS (for 5 s, under the broker's 10 s bound on
+// the wait), a login made then returns only once the route names ctl-2
+// (no redirect followed), its FullStatus is answered by ctl-2, and the
+// broker counts the wait in jimm_cutover_wait_seconds; the migration
+// counts one success and one route flip.
+func testBrokerMigrationCutover(t *testing.T, bins *brokerBins) {
+	e := newBrokerEnv(t, bins)
+	metrics := e.metricsAddr()
+	ctl1, ctl2 := e.ctls["ctl-1"], e.ctls["ctl-2"]
+	mm := modelmanager.NewClient(e.open(t, ""))
+	uuid := bmModelOn(t, e, mm, "cutover", "ctl-1")
+	mconn := e.open(t, uuid)
+	deploy(t, mconn, "postgresql", 2)
+	want := comparableStatus(t, fullStatus(t, mconn))
+	bmModelSet(t, mconn, map[string]any{bmPhaseDelayKey: "SUCCESS:5s"})
+
+	const (
+		waitsMetric     = "jimm_cutover_wait_seconds_count"
+		waitedMetric    = "jimm_cutover_wait_seconds_sum"
+		flipsMetric     = "jimm_route_flips_total"
+		succeededMetric = `jimm_migrations_total{result="succeeded"}`
+		redirectsMetric = "jimm_redirects_followed_total"
+	)
+	waits, waited := bmMetric(t, metrics, waitsMetric), bmMetric(t, metrics, waitedMetric)
+	flips, redirects := bmMetric(t, metrics, flipsMetric), bmMetric(t, metrics, redirectsMetric)
+	succeeded, _ := bmTryMetric(t, metrics, succeededMetric) // no series before the first success
+
+	var started bmMigration
+	decodeStrictJSON(t, e.jimmctl(t, "migrate", "ctl-2", uuid, "--format", "json"), &started)
+	ref := strconv.FormatInt(started.ID, 10)
+	eventually(t, time.Minute, "jimmctl show-migration shows migration "+ref+" in SUCCESS", func() error {
+		m := bmShowMigration(t, e.ctl, ref)
+		if m.Result != "running" {
+			t.Fatalf("migration %s ended before the test saw it in SUCCESS: %+v", ref, m)
+		}
+		if m.Phase != "SUCCESS" {
+			return fmt.Errorf("phase %s", m.Phase)
+		}
+		return nil
+	})
+	if m := bmShowModel(t, e.ctl, uuid); m.Controller != "ctl-1" {
+		t.Fatalf("show-model in SUCCESS: %q, want ctl-1 (the route flips later)", m.Controller)
+	}
+
+	// A new model connection now: held until the route flips, then on
+	// ctl-2. (No other model connection logs in or calls meanwhile.)
+	pid, port1, port2 := e.broker().Pid(), portOf(t, ctl1.Addr), portOf(t, ctl2.Addr)
+	n2 := bmConns(t, pid, port2)
+	start := time.Now()
+	conn, err := e.tryOpen(uuid)
+	if err != nil {
+		t.Fatalf("login through the broker to model cutover in SUCCESS: %v (code %q)", err, errCode(err))
+	}
+	t.Cleanup(func() { conn.Close() })
+	t.Logf("a login made in SUCCESS returned after %s", time.Since(start).Round(time.Millisecond))
+	if m := bmShowModel(t, e.ctl, uuid); m.Controller != "ctl-2" {
+		t.Errorf("show-model right after a login made during the cutover returned: %q, want ctl-2 (the login waits for the route to flip)", m.Controller)
+	}
+	n1 := bmConns(t, pid, port1)
+	sameStatus(t, "FullStatus on a connection opened during the cutover", want, comparableStatus(t, fullStatus(t, conn)))
+	if got1, got2 := bmConns(t, pid, port1), bmConns(t, pid, port2); got1 != n1 || got2 != n2+1 {
+		t.Errorf("the broker holds %d connections to ctl-1 and %d to ctl-2 after the call on the connection opened during the cutover; "+
+			"want %d and %d (one more to ctl-2: it is served by the target)", got1, got2, n1, n2+1)
+	}
+	if got := bmMetric(t, metrics, redirectsMetric); got != redirects {
+		t.Errorf("%s = %v after the login made during the cutover, want still %v: the login went to ctl-1 and was redirected", redirectsMetric, got, redirects)
+	}
+
+	done := bmWaitMigration(t, e.ctl, ref, time.Minute)
+	if done.Result != "succeeded" || done.Phase != "DONE" {
+		t.Fatalf("the migration: %+v, want succeeded in DONE", done)
+	}
+	if got := bmMetric(t, metrics, waitsMetric); got != waits+1 {
+		t.Errorf("%s = %v after one login during the cutover, want %v", waitsMetric, got, waits+1)
+	} else {
+		t.Logf("the broker held the login for %.3fs (%s)", bmMetric(t, metrics, waitedMetric)-waited, waitedMetric)
+	}
+	if got := bmMetric(t, metrics, flipsMetric); got != flips+1 {
+		t.Errorf("%s = %v after the migration, want %v", flipsMetric, got, flips+1)
+	}
+	if got, _ := bmTryMetric(t, metrics, succeededMetric); got != succeeded+1 {
+		t.Errorf("%s = %v after the migration, want %v", succeededMetric, got, succeeded+1)
+	}
+}
+
+// testBrokerMigrationWatchersClosed: when a model moves, the broker closes
+// only the model connections holding server-side objects (a request of
+// theirs carried an "id", as a watcher's calls do), with close status 1001
+// (going away) and a reason telling the client to reconnect. A connection
+// holding none stays open and moves to the target at its next call.
+func testBrokerMigrationWatchersClosed(t *testing.T, bins *brokerBins) {
+	e := newBrokerEnv(t, bins)
+	ctl2 := e.ctls["ctl-2"]
+	mm := modelmanager.NewClient(e.open(t, ""))
+	uuid := bmModelOn(t, e, mm, "watched", "ctl-1")
+	plain := e.open(t, uuid)
+	deploy(t, plain, "postgresql", 2)
+	want := comparableStatus(t, fullStatus(t, plain))
+
+	// A bare connection that calls AllWatcher.Next on watcher "1": the
+	// development controller has no such watcher and says so; what
+	// matters is that the broker relayed a request naming an object.
+	watcher := e.dialRaw(t, "/model/"+uuid+"/api")
+	if resp := watcher.login(brokerAdminPassword); resp.Error != "" {
+		t.Fatalf("raw login on model watched: %s (%s)", resp.Error, resp.ErrorCode)
+	}
+	resp := watcher.callOn("AllWatcher", 1, "1", "Next", struct{}{})
+	t.Logf("AllWatcher.Next on watcher 1: error %q (code %q)", resp.Error, resp.ErrorCode)
+
+	if res := e.run(t, "migrate", "ctl-2", uuid, "--wait"); res.ExitCode != 0 {
+		t.Fatalf("migrate --wait: %s", res)
+	}
+	const moved = "the model moved to another controller: reconnect"
+	if ce := watcher.awaitClose(30 * time.Second); ce != nil && (ce.Code != websocket.CloseGoingAway || ce.Text != moved) {
+		t.Errorf("the connection holding a watcher was closed with status %d (%q), want %d (%q)", ce.Code, ce.Text, websocket.CloseGoingAway, moved)
+	}
+
+	// The connection without one goes on, on ctl-2.
+	select {
+	case <-plain.Broken():
+		t.Fatalf("the model connection holding no watcher was closed when the model moved")
+	default:
+	}
+	pid, port2 := e.broker().Pid(), portOf(t, ctl2.Addr)
+	n2 := bmConns(t, pid, port2)
+	sameStatus(t, "FullStatus on the connection holding no watcher, after the move", want, comparableStatus(t, fullStatus(t, plain)))
+	if got := bmConns(t, pid, port2); got != n2+1 {
+		t.Errorf("the broker holds %d connections to ctl-2 after the call on the connection holding no watcher, want %d (one more: it moved to the target)", got, n2+1)
 	}
 }
 
