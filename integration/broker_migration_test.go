@@ -776,7 +776,10 @@ func testBrokerMigrationCutover(t *testing.T, bins *brokerBins) {
 	}
 
 	// A new model connection now: held until the route flips, then on
-	// ctl-2. (No other model connection logs in or calls meanwhile.)
+	// ctl-2. No other model connection logs in or calls until the
+	// migration ends: a call that reached ctl-1 after it let the model go
+	// would make the broker follow ctl-1's redirect, a second route flip.
+	// (The Juju client's own pings come every minute.)
 	pid, port1, port2 := e.broker().Pid(), portOf(t, ctl1.Addr), portOf(t, ctl2.Addr)
 	n2 := bmConns(t, pid, port2)
 	start := time.Now()
