@@ -15,11 +15,15 @@ const checkTimeout = 10 * time.Second
 
 // Flip points a model at target in one transaction, ending the migration
 // migrationID (when not 0) as succeeded in the same transaction, and tells
-// every replica.
+// every replica. A model already on target (its route was healed while its
+// migration was followed) is not flipped again: only the migration ends.
 func (t *Table) Flip(ctx context.Context, uuid string, target *db.Controller, migrationID int64) error {
 	from, err := t.db.FlipRoute(ctx, uuid, target.ID, migrationID, t.clock.Now().UTC())
 	if err != nil {
 		return err
+	}
+	if from == target.Name {
+		return nil
 	}
 	t.routeFlips.Inc()
 	t.models.WithLabelValues(from).Dec()

@@ -314,6 +314,15 @@ func TestHeal(t *testing.T) {
 	if testutil.ToFloat64(r.redirects) != 1 || testutil.ToFloat64(r.routeFlips) != 1 {
 		t.Fatalf("redirects %v, flips %v; want 1 and 1", testutil.ToFloat64(r.redirects), testutil.ToFloat64(r.routeFlips))
 	}
+	// The migration that moved it ends with a flip to where the model is
+	// already: not a second flip.
+	r.models.WithLabelValues("ctl-b").Set(1)
+	if err := r.Flip(ctx, f.model.UUID, f.ctlB, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n, on := testutil.ToFloat64(r.routeFlips), testutil.ToFloat64(r.models.WithLabelValues("ctl-b")); n != 1 || on != 1 {
+		t.Fatalf("a flip to where the model already is: flips %v, jimm_models{ctl-b} %v; want 1 and 1", n, on)
+	}
 }
 
 // TestAccessChangedReachesEveryConnection: one signal (or many at once)
