@@ -35,7 +35,6 @@ type modelConn struct {
 	modelUUID string
 	remote    string
 	ctx       context.Context
-	log       *slog.Logger
 
 	device *authz.DeviceLogin // from LoginDevice, until GetDeviceSessionToken (before login only)
 
@@ -145,20 +144,34 @@ func (c *modelConn) AccessChanged(ctx context.Context) {
 	ids := c.px.identity
 	admin, err := ids.IsBrokerAdmin(ctx, id.Name)
 	if err != nil {
-		c.log.Warn("cannot recheck model access", "user", id.Name, "err", err)
+		c.logger().Warn("cannot recheck model access", "err", err)
 		return
 	}
 	now := authz.AccessAdmin
 	if !admin {
 		if now, err = ids.ModelAccess(ctx, &identity.Identity{Name: id.Name}, m); err != nil {
-			c.log.Warn("cannot recheck model access", "user", id.Name, "err", err)
+			c.logger().Warn("cannot recheck model access", "err", err)
 			return
 		}
 	}
 	if now != had || admin != id.Admin {
-		c.log.Info("closing a model connection whose access changed", "user", id.Name, "was", had, "now", now)
+		c.logger().Info("closing a model connection whose access changed", "was", had, "now", now)
 		c.client.CloseWith(jujuapi.CloseGoingAway, "your access to this model changed: reconnect")
 	}
+}
+
+// logger is the connection's logger: every line names its model, the
+// client's address and, once logged in, the user. It is made when a line
+// is logged, which is rare, rather than held by every idle connection.
+func (c *modelConn) logger() *slog.Logger {
+	l := c.px.log.With("model", c.modelUUID, "remote", c.remote)
+	c.mu.Lock()
+	id := c.id
+	c.mu.Unlock()
+	if id != nil {
+		l = l.With("user", id.Name)
+	}
+	return l
 }
 
 // reply sends the client a response the broker made itself.
@@ -237,7 +250,6 @@ func (c *modelConn) controllerLogin(ctx context.Context, msg *jujuapi.Message) (
 		return nil, err
 	}
 	c.up, c.model, c.id, c.access = up, m, id, access
-	c.log = c.log.With("user", id.Name)
 	px.upstreams.Inc()
 	result.ControllerTag = jujuapi.ControllerTag(px.brokerUUID).String()
 	result.Servers = px.servers

@@ -44,7 +44,7 @@ func (c *modelConn) dialRoute(ctx context.Context, uuid string, id *identity.Ide
 		if herr != nil {
 			return nil, nil, nil, "", herr
 		}
-		c.log.Info("followed a controller's redirect", "from", m.Controller.Name, "to", target)
+		c.logger().Info("followed a controller's redirect", "from", m.Controller.Name, "to", target)
 	}
 }
 
@@ -54,7 +54,7 @@ func (c *modelConn) dialRoute(ctx context.Context, uuid string, id *identity.Ide
 func (c *modelConn) dialModel(ctx context.Context, m *db.Model, id *identity.Identity, access string, reqID uint64) (*jujuapi.Conn, *params.LoginResult, error) {
 	px := c.px
 	unavailable := func(err error) error {
-		c.log.Warn("cannot reach the model's controller", "controller", m.Controller.Name, "err", err)
+		c.logger().Warn("cannot reach the model's controller", "controller", m.Controller.Name, "err", err)
 		return jujuapi.Errorf(jujuapi.CodeTryAgain, "the controller hosting model %q is unavailable; try again later", m.Name)
 	}
 	ctx, cancel := context.WithTimeout(ctx, loginTimeout)
@@ -92,7 +92,7 @@ func (c *modelConn) dialModel(ctx context.Context, m *db.Model, id *identity.Ide
 	}
 	if err := resp.Err(); err != nil {
 		up.Close()
-		c.log.Info("controller refused the broker's login", "controller", m.Controller.Name, "err", err)
+		c.logger().Info("controller refused the broker's login", "controller", m.Controller.Name, "err", err)
 		return nil, nil, err
 	}
 	var result params.LoginResult

@@ -121,7 +121,6 @@ func New(deps Deps) (*Proxy, error) {
 // called exactly once, when the connection has ended; when ctx ends,
 // the connection is closed.
 func (p *Proxy) Serve(ctx context.Context, conn *jujuapi.Conn, modelUUID, remote string, done func()) {
-	c := &modelConn{px: p, client: conn, modelUUID: modelUUID, remote: remote, ctx: ctx,
-		log: p.log.With("model", modelUUID, "remote", remote)}
+	c := &modelConn{px: p, client: conn, modelUUID: modelUUID, remote: remote, ctx: ctx}
 	c.run(done)
 }
