@@ -414,3 +414,48 @@ func TestClientFrameLimit(t *testing.T) {
 		t.Errorf("Call = %v, want an error wrapping ErrFrameTooLarge", err)
 	}
 }
+
+// TestClientCloseWithPeerThatStaysOpen: Client.Close returns once the close
+// frame is sent and a moment has passed, even if the peer never hangs up
+// and the client's reader is reading when Close begins.
+func TestClientCloseWithPeerThatStaysOpen(t *testing.T) {
+	// The peer sends stray responses (which the client drops) until it
+	// reads the close frame; then it neither sends nor closes until the
+	// test ends.
+	ts := connServer(t, jujuapi.ConnOptions{}, func(c *jujuapi.Conn) error {
+		defer c.Close()
+		gotClose := make(chan struct{})
+		go func() {
+			defer close(gotClose)
+			for {
+				f, err := c.NextFrame()
+				if err != nil {
+					return
+				}
+				f.Release()
+			}
+		}()
+		for {
+			select {
+			case <-gotClose:
+				<-t.Context().Done()
+				return nil
+			default:
+			}
+			if c.WriteFrame([]byte(`{"request-id":999999,"response":{}}`)) != nil {
+				<-t.Context().Done()
+				return nil
+			}
+		}
+	})
+	for round := range 20 {
+		cl := dialClient(t, ts)
+		closed := make(chan error, 1)
+		go func() { closed <- cl.Close() }()
+		select {
+		case <-closed:
+		case <-time.After(waitLong):
+			t.Fatalf("round %d: Client.Close still waiting after %s", round, waitLong)
+		}
+	}
+}

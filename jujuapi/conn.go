@@ -405,8 +405,13 @@ func (c *Conn) CloseWith(code int, reason string) error {
 	}
 	c.wmu.Unlock()
 	if err == nil {
+		// The read deadline alone does not bound the drain: a reader on
+		// another goroutine (a Client's) sets its own as it reads.
+		// Closing does.
+		stop := time.AfterFunc(closeDrainTime, func() { c.nc.Close() })
 		c.nc.SetReadDeadline(time.Now().Add(closeDrainTime))
 		io.CopyN(io.Discard, c.nc, closeDrainBytes)
+		stop.Stop()
 	}
 	return c.Close()
 }
