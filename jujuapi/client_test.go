@@ -51,77 +51,161 @@ func TestClientConcurrentCalls(t *testing.T) {
 	}
 }
 
-// TestClientCallContext: a call whose ctx ends returns promptly with the
-// ctx's error; a late response is dropped and the connection stays usable.
+// TestClientCallContext: a call whose ctx ends returns with the ctx's
+// error though the server has not answered; an answer that comes later is
+// dropped (it answers no other call), and the connection stays usable.
 func TestClientCallContext(t *testing.T) {
-	ts := startServer(t, registryHandler(testRegistry()), jujuapi.ServerOptions{})
-	cl := dialClient(t, ts)
-
 	tests := []struct {
-		name    string
-		ctx     func() (context.Context, context.CancelFunc)
-		sleepMS int
-		wantErr error
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		// cancel ends the ctx once the server holds the request.
+		cancel bool
+		// answerLate has the server answer the call after it returned.
+		answerLate bool
+		wantErr    error
 	}{{
 		name: "deadline",
 		ctx: func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(t.Context(), 50*time.Millisecond)
 		},
-		sleepMS: 1000,
 		wantErr: context.DeadlineExceeded,
 	}, {
-		name: "deadline, response arrives later",
+		name: "deadline, answered later",
 		ctx: func() (context.Context, context.CancelFunc) {
-			return context.WithTimeout(t.Context(), 30*time.Millisecond)
+			return context.WithTimeout(t.Context(), 50*time.Millisecond)
 		},
-		sleepMS: 100,
-		wantErr: context.DeadlineExceeded,
+		answerLate: true,
+		wantErr:    context.DeadlineExceeded,
 	}, {
-		name: "cancelled",
-		ctx: func() (context.Context, context.CancelFunc) {
-			ctx, cancel := context.WithCancel(t.Context())
-			time.AfterFunc(30*time.Millisecond, cancel)
-			return ctx, cancel
-		},
-		sleepMS: 1000,
-		wantErr: context.Canceled,
+		name:       "cancelled",
+		ctx:        func() (context.Context, context.CancelFunc) { return context.WithCancel(t.Context()) },
+		cancel:     true,
+		answerLate: true,
+		wantErr:    context.Canceled,
 	}, {
 		name: "already expired",
 		ctx: func() (context.Context, context.CancelFunc) {
 			return context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
 		},
-		sleepMS: 100,
-		wantErr: context.DeadlineExceeded,
+		answerLate: true,
+		wantErr:    context.DeadlineExceeded,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			held := make(chan uint64, 1)
+			cl := jujuapi.NewClient(dialConn(t, holdServer(t, held), jujuapi.ConnOptions{}))
+			defer cl.Close()
+			ping(t, cl)
+
 			ctx, cancel := tt.ctx()
 			defer cancel()
-			start := time.Now()
-			var res any
-			err := cl.Call(ctx, "Test", 1, "Sleep", sleepParams{MS: tt.sleepMS}, &res)
-			elapsed := time.Since(start)
+			var res echoResult
+			done := make(chan error, 1)
+			go func() { done <- cl.Call(ctx, "Test", 1, "Hold", nil, &res) }()
+			if tt.cancel {
+				select {
+				case <-held:
+				case <-time.After(waitLong):
+					t.Fatal("the server never got the call")
+				}
+				cancel()
+			}
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(waitLong):
+				t.Fatal("the call did not return when its context ended")
+			}
+			// The server holds the call until Release: only the ctx
+			// can have ended it.
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Call = %v, want an error wrapping %v", err, tt.wantErr)
 			}
-			if !strings.Contains(err.Error(), "Test(1).Sleep") {
+			if !strings.Contains(err.Error(), "Test(1).Hold") {
 				t.Errorf("error %q does not name the call", err)
 			}
-			if elapsed > 250*time.Millisecond {
-				t.Errorf("Call returned after %v", elapsed)
+			if res != (echoResult{}) {
+				t.Errorf("the abandoned call's result was filled in: %+v", res)
 			}
 			if cl.Err() != nil {
 				t.Fatalf("connection ended: %v", cl.Err())
 			}
-			// Let a late response arrive, then check it does not answer
-			// another call.
-			time.Sleep(time.Duration(min(tt.sleepMS, 150))*time.Millisecond + 20*time.Millisecond)
+			if tt.answerLate {
+				// The server answers what it holds, then Release: the
+				// late answer is read first, and must answer nothing.
+				var rel releaseResult
+				if err := cl.Call(t.Context(), "Test", 1, "Release", nil, &rel); err != nil {
+					t.Fatalf("Release: %v", err)
+				}
+				if rel.Released != 1 {
+					t.Fatalf("Release answered %+v, want 1 held call answered", rel)
+				}
+			}
 			for i := range 3 {
 				echo(t, cl, fmt.Sprintf("after %s %d", tt.name, i))
 			}
 			ping(t, cl)
 		})
 	}
+}
+
+type releaseResult struct {
+	Released int `json:"released"`
+}
+
+// holdServer answers Echo(1).Echo and Pinger(1).Ping at once. It holds each
+// Test(1).Hold call, unanswered, and sends its request id on held (if there
+// is room); Test(1).Release answers every held call with
+// {"text":"late answer"}, then itself with {"released":N}, in that order
+// on the wire.
+func holdServer(t *testing.T, held chan<- uint64) *testServer {
+	return connServer(t, jujuapi.ConnOptions{}, func(c *jujuapi.Conn) error {
+		defer c.Close()
+		var holding []uint64
+		write := func(id uint64, result any) error {
+			frame, err := jujuapi.EncodeResponse(id, result, nil)
+			if err != nil {
+				return err
+			}
+			return c.WriteFrame(frame)
+		}
+		for {
+			f, err := c.NextFrame()
+			if err != nil {
+				return nil
+			}
+			m, err := jujuapi.DecodeMessage(f.Bytes())
+			f.Release()
+			if err != nil {
+				return err
+			}
+			switch m.Method() {
+			case "Test(1).Hold":
+				holding = append(holding, m.RequestID)
+				select {
+				case held <- m.RequestID:
+				default:
+				}
+			case "Test(1).Release":
+				for _, id := range holding {
+					err = errors.Join(err, write(id, echoResult{Text: "late answer"}))
+				}
+				err = errors.Join(err, write(m.RequestID, releaseResult{Released: len(holding)}))
+				holding = nil
+			case "Echo(1).Echo":
+				var p echoParams
+				json.Unmarshal(m.Params, &p)
+				err = write(m.RequestID, echoResult{Text: p.Text})
+			case "Pinger(1).Ping":
+				err = write(m.RequestID, struct{}{})
+			default:
+				return fmt.Errorf("holdServer got %s", m.Method())
+			}
+			if err != nil {
+				return err
+			}
+		}
+	})
 }
 
 // TestClientServerErrors: errors come back as *jujuapi.Error with their code
@@ -252,10 +336,18 @@ func TestClientCallsDuringServerClose(t *testing.T) {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		var bad []error
-		for range 8 {
+		// The server closes once every caller has had an answer, so
+		// that the close meets calls in every state.
+		var answered sync.WaitGroup
+		const callers = 8
+		answered.Add(callers)
+		for range callers {
 			wg.Go(func() {
+				var first sync.Once
+				defer first.Do(answered.Done)
 				for {
 					err := cl.Call(t.Context(), "Pinger", 1, "Ping", nil, nil)
+					first.Do(answered.Done)
 					if err == nil {
 						continue
 					}
@@ -268,7 +360,7 @@ func TestClientCallsDuringServerClose(t *testing.T) {
 				}
 			})
 		}
-		time.Sleep(5 * time.Millisecond)
+		answered.Wait()
 		cancel()
 		wg.Wait()
 		for _, err := range bad {
@@ -283,12 +375,26 @@ func TestClientCallsDuringServerClose(t *testing.T) {
 // TestClientClose: closing the client fails its pending calls and ends the
 // server's Serve cleanly.
 func TestClientClose(t *testing.T) {
-	ts := startServer(t, registryHandler(testRegistry()), jujuapi.ServerOptions{})
+	started := make(chan struct{}, 1)
+	reg := registryHandler(testRegistry())
+	h := jujuapi.HandlerFunc(func(ctx context.Context, req *jujuapi.Message) (any, error) {
+		if req.Method() == "Test(1).Block" { // answers only when the connection ends
+			started <- struct{}{}
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		return reg.ServeRequest(ctx, req)
+	})
+	ts := startServer(t, h, jujuapi.ServerOptions{})
 	cl := dialClient(t, ts)
 	ping(t, cl)
 	errc := make(chan error, 1)
-	go func() { errc <- cl.Call(t.Context(), "Test", 1, "Sleep", sleepParams{MS: 5000}, nil) }()
-	time.Sleep(30 * time.Millisecond)
+	go func() { errc <- cl.Call(t.Context(), "Test", 1, "Block", nil, nil) }()
+	select {
+	case <-started:
+	case <-time.After(waitLong):
+		t.Fatal("the server never got the call")
+	}
 	if err := cl.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
@@ -297,7 +403,7 @@ func TestClientClose(t *testing.T) {
 		if !errors.Is(err, jujuapi.ErrClientClosed) {
 			t.Errorf("pending call: %v, want ErrClientClosed", err)
 		}
-	case <-time.After(time.Second):
+	case <-time.After(waitLong):
 		t.Fatal("pending call still waiting after Close")
 	}
 	if err := cl.Call(t.Context(), "Pinger", 1, "Ping", nil, nil); !errors.Is(err, jujuapi.ErrClientClosed) {
