@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,12 +213,17 @@ func TestConnPeerClose(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// The peer stays until the test has read what it sent.
+			read := make(chan struct{})
+			readDone := sync.OnceFunc(func() { close(read) })
+			t.Cleanup(readDone)
 			ts := rawServer(t, func(ws *websocket.Conn) {
 				tt.close(ws)
-				time.Sleep(100 * time.Millisecond)
+				<-read
 			})
 			c := dialConn(t, ts, jujuapi.ConnOptions{})
 			_, err := c.NextFrame()
+			readDone()
 			if err == nil {
 				t.Fatal("NextFrame succeeded")
 			}

@@ -346,14 +346,9 @@ func TestServeIdleTimeout(t *testing.T) {
 	t.Run("no traffic", func(t *testing.T) {
 		ts := server(t, idle)
 		a := dialRaw(t, ts)
-		start := time.Now()
 		code, text := readClose(t, a)
-		elapsed := time.Since(start)
 		if code != websocket.CloseAbnormalClosure && code != websocket.CloseGoingAway && code != websocket.CloseNormalClosure {
 			t.Errorf("closed with %d %q", code, text)
-		}
-		if elapsed < idle-20*time.Millisecond || elapsed > idle+600*time.Millisecond {
-			t.Errorf("closed after %v, want about %v", elapsed, idle)
 		}
 		if err := ts.servedErrOf(t, a); err != nil {
 			t.Errorf("Serve after idle timeout returned %v, want nil", err)
@@ -372,14 +367,10 @@ func TestServeIdleTimeout(t *testing.T) {
 		}
 		echo(t, cl, "still open")
 		// Without traffic the idle timer runs again.
-		start := time.Now()
 		select {
 		case <-cl.Done():
-		case <-time.After(idle + time.Second):
+		case <-time.After(idle + waitLong):
 			t.Fatal("connection not closed after the pings stopped")
-		}
-		if elapsed := time.Since(start); elapsed < idle-20*time.Millisecond {
-			t.Errorf("closed %v after the last call, before the idle timeout", elapsed)
 		}
 		if !errors.Is(cl.Err(), jujuapi.ErrClientClosed) {
 			t.Errorf("Err() = %v, want ErrClientClosed", cl.Err())
@@ -468,12 +459,14 @@ func TestServeShutdown(t *testing.T) {
 	started := make(chan struct{}, 10)
 	var finished atomic.Int32
 	var sawCancel atomic.Bool
-	const slow = 300 * time.Millisecond
+	release := make(chan struct{}) // ends the stubborn handler
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseOnce)
 	h := jujuapi.HandlerFunc(func(hctx context.Context, req *jujuapi.Message) (any, error) {
 		switch req.Request {
 		case "Stubborn": // ignores its ctx
 			started <- struct{}{}
-			time.Sleep(slow)
+			<-release
 			sawCancel.Store(hctx.Err() != nil)
 			finished.Add(1)
 		case "Polite": // returns when its ctx ends
@@ -500,7 +493,6 @@ func TestServeShutdown(t *testing.T) {
 	cl := dialClient(t, ts)
 	ping(t, cl)
 
-	start := time.Now()
 	cancel()
 	for name, ws := range map[string]*websocket.Conn{"busy": busy, "idle": idle} {
 		code, text := readClose(t, ws)
@@ -520,18 +512,25 @@ func TestServeShutdown(t *testing.T) {
 		t.Errorf("call after shutdown: %v, want ErrClientClosed", err)
 	}
 
-	for range 3 {
-		err := servedErr(t, ts)
-		if err != nil {
+	// The Serve calls of the idle connection and of the client return
+	// (ts.served has both); the busy one's waits for its stubborn
+	// handler, which waits for release.
+	for range 2 {
+		if err := servedErr(t, ts); err != nil {
 			t.Errorf("Serve returned %v after shutdown, want nil", err)
 		}
 	}
-	// All three Serve calls have returned: the busy one waited for both handlers.
+	select {
+	case err := <-ts.resultFor(busy.LocalAddr().String()):
+		t.Fatalf("Serve returned (%v) while a handler was still running", err)
+	default:
+	}
+	releaseOnce()
+	if err := ts.servedErrOf(t, busy); err != nil {
+		t.Errorf("Serve returned %v after shutdown, want nil", err)
+	}
 	if got := finished.Load(); got != 2 {
 		t.Errorf("Serve returned with %d of 2 handlers finished", got)
-	}
-	if elapsed := time.Since(start); elapsed < slow-50*time.Millisecond {
-		t.Errorf("Serve returned %v after cancel, before the stubborn handler's %v", elapsed, slow)
 	}
 	if !sawCancel.Load() {
 		t.Error("the handler's ctx was not cancelled at shutdown")

@@ -1,0 +1,26 @@
+//go:build linux
+
+package jujuapi
+
+import (
+	"errors"
+	"syscall"
+	"unsafe"
+)
+
+// InboundBytes is how many bytes wait in the socket under c, not yet read
+// by it: a test's way to know that what the peer sent has arrived.
+func InboundBytes(c *Conn) (int, error) {
+	rc := rawConnOf(c.nc)
+	if rc == nil {
+		return 0, errors.New("not a socket")
+	}
+	var n int32
+	var ierr error
+	err := rc.Control(func(fd uintptr) {
+		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n))); errno != 0 {
+			ierr = errno
+		}
+	})
+	return int(n), errors.Join(err, ierr)
+}
