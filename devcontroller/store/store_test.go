@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +11,6 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
-	"time"
 )
 
 func newModel(uuid, owner, name string) *Model {
@@ -98,7 +98,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// runWriter adds machines to one model forever. Every committed model has
+// runWriter adds machines to one model forever, and prints the model's
+// NextMachineID after each commit. Every committed model has
 // NextMachineID == len(Machines): a torn or half-applied write breaks that.
 func runWriter(path string) {
 	ctx := context.Background()
@@ -115,7 +116,7 @@ func runWriter(path string) {
 	}
 	fmt.Println("ready")
 	for i := 0; ; i++ {
-		_, err := s.UpdateModel(ctx, "m", func(m *Model) error {
+		m, err := s.UpdateModel(ctx, "m", func(m *Model) error {
 			id := strconv.Itoa(m.NextMachineID)
 			m.Machines[id] = &Machine{ID: id, Hostname: fmt.Sprintf("host-%0100d", i)}
 			m.NextMachineID++
@@ -125,6 +126,7 @@ func runWriter(path string) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+		fmt.Println(m.NextMachineID)
 	}
 }
 
@@ -142,11 +144,21 @@ func TestKill9LeavesConsistentState(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		buf := make([]byte, 6)
-		if _, err := out.Read(buf); err != nil {
-			t.Fatalf("round %d: writer did not start: %v", round, err)
+		lines := bufio.NewScanner(out)
+		if !lines.Scan() || lines.Text() != "ready" {
+			t.Fatalf("round %d: writer did not start: %q %v", round, lines.Text(), lines.Err())
 		}
-		time.Sleep(time.Duration(50+round*37) * time.Millisecond)
+		// Kill it once it has committed some more, a different number
+		// each round, while it goes on writing.
+		committed := last
+		for committed < last+1+round*37 {
+			if !lines.Scan() {
+				t.Fatalf("round %d: writer stopped after committing %d: %v", round, committed, lines.Err())
+			}
+			if committed, err = strconv.Atoi(lines.Text()); err != nil {
+				t.Fatalf("round %d: writer printed %q", round, lines.Text())
+			}
+		}
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 
@@ -161,8 +173,8 @@ func TestKill9LeavesConsistentState(t *testing.T) {
 		if len(m.Machines) != m.NextMachineID {
 			t.Fatalf("round %d: torn state: %d machines, next id %d", round, len(m.Machines), m.NextMachineID)
 		}
-		if m.NextMachineID <= last {
-			t.Fatalf("round %d: no progress or lost writes: %d after %d", round, m.NextMachineID, last)
+		if m.NextMachineID < committed {
+			t.Fatalf("round %d: lost writes: the writer committed next id %d, the reopened state has %d", round, committed, m.NextMachineID)
 		}
 		last = m.NextMachineID
 		s.Close()
