@@ -12,8 +12,8 @@ import "net"
 //
 // What works as on a network connection: text frames both ways, with
 // opts' frame size limit; ping and pong; close frames and their status
-// ([CloseWith], [CloseCode]); [Conn.Close], after which the peer's reads
-// fail with an error [IsClosed] accepts; and deadlines, so the idle
+// ([Conn.CloseWith], [CloseCode]); [Conn.Close], after which the peer's
+// reads fail with an error [IsClosed] accepts; and deadlines, so the idle
 // timeout, the write timeout and [Conn.NextFrameWithin] behave as they do
 // on TCP.
 //
@@ -21,7 +21,9 @@ import "net"
 //   - A pipe holds no bytes: a write returns only once the peer has read
 //     it, or fails when opts' WriteTimeout passes. Keep a reader on each
 //     end (Serve and Client have one), and remember that reading a ping
-//     writes the pong.
+//     writes the pong. A frame refused for its size is left unread until
+//     the reader's CloseWith drains it (as Serve does); until then its
+//     writer waits.
 //   - [Conn.Park] reports false, as on any connection that is not a
 //     socket: there is nothing to wait on in epoll. The caller goes on
 //     reading, and the connection keeps working.
