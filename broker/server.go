@@ -172,6 +172,13 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 	if s.proxy, err = proxy.New(proxy.Deps{
 		Routes: s.routes, Identity: s.identity, Audit: s.audit, BrokerUUID: s.uuid, Servers: servers,
 		JujuVersion: cfg.JujuVersion, DetachAfter: cfg.ProxyDetachAfter, RPCs: s.metrics.rpcs,
+		DialStream: func(ctx context.Context, m *db.Model, path string) (*jujuapi.Conn, error) {
+			ep, creds, err := s.registry.Resolve(ctx, m.Controller.Name)
+			if err != nil {
+				return nil, err
+			}
+			return ep.DialAs(ctx, path, creds, proxy.StreamConnOptions)
+		},
 		Metrics: reg, Logger: log, Clock: cfg.Clock,
 	}); err != nil {
 		return err
@@ -265,7 +272,7 @@ func (s *Server) handler() http.Handler {
 	e.HideBanner, e.HidePort = true, true
 	e.GET("/api", func(c echo.Context) error {
 		r := c.Request()
-		s.upgrade(c, "api", func(ctx context.Context, conn *jujuapi.Conn, done func()) {
+		s.upgrade(c, "api", s.cfg.Conn, func(ctx context.Context, conn *jujuapi.Conn, done func()) {
 			defer done()
 			s.facades.Serve(ctx, conn, r.RemoteAddr)
 		})
@@ -273,8 +280,19 @@ func (s *Server) handler() http.Handler {
 	})
 	e.GET("/model/:uuid/api", func(c echo.Context) error {
 		uuid, remote := c.Param("uuid"), c.Request().RemoteAddr
-		s.upgrade(c, "model", func(ctx context.Context, conn *jujuapi.Conn, done func()) {
+		s.upgrade(c, "model", s.cfg.Conn, func(ctx context.Context, conn *jujuapi.Conn, done func()) {
 			s.proxy.Serve(ctx, conn, uuid, remote, done)
+		})
+		return nil
+	})
+	e.GET("/model/:uuid/log", func(c echo.Context) error {
+		r := c.Request()
+		req := proxy.StreamRequest{ModelUUID: c.Param("uuid"), Path: "/log", Query: r.URL.RawQuery, Remote: r.RemoteAddr}
+		req.User, req.Password, req.HasAuth = r.BasicAuth()
+		opts := proxy.StreamConnOptions
+		opts.MaxFrameSize = s.cfg.Conn.MaxFrameSize
+		s.upgrade(c, "model-log", opts, func(ctx context.Context, conn *jujuapi.Conn, done func()) {
+			s.proxy.ServeStream(ctx, conn, req, done)
 		})
 		return nil
 	})
@@ -291,8 +309,8 @@ func (s *Server) handler() http.Handler {
 // connection has ended; it may hand the connection on to goroutines of its
 // own and return first. Once the server is shutting down, the connection
 // is closed instead.
-func (s *Server) upgrade(c echo.Context, endpoint string, serve func(ctx context.Context, conn *jujuapi.Conn, done func())) {
-	conn, err := jujuapi.Upgrade(c.Response(), c.Request(), s.cfg.Conn)
+func (s *Server) upgrade(c echo.Context, endpoint string, opts jujuapi.ConnOptions, serve func(ctx context.Context, conn *jujuapi.Conn, done func())) {
+	conn, err := jujuapi.Upgrade(c.Response(), c.Request(), opts)
 	if err != nil {
 		s.log.Debug("rejected a connection", "endpoint", endpoint, "path", c.Request().URL.Path, "err", err)
 		return

@@ -128,7 +128,7 @@ func connect(ctx context.Context, e Endpoint, creds Credentials, opts jujuapi.Co
 	if creds.User == "" {
 		return nil, fmt.Errorf("connect to controller %q: no user name", e.Name)
 	}
-	conn, addr, err := e.dial(ctx, "/api", opts)
+	conn, addr, err := e.dial(ctx, "/api", nil, opts)
 	if err != nil {
 		return nil, err
 	}

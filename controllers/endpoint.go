@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -81,12 +83,23 @@ func (e Endpoint) tlsConfig() (*tls.Config, error) {
 // Errors say which controller and address failed; when every address
 // fails the error is the last address's, listing the others.
 func (e Endpoint) Dial(ctx context.Context, path string, opts jujuapi.ConnOptions) (*jujuapi.Conn, error) {
-	conn, _, err := e.dial(ctx, path, opts)
+	conn, _, err := e.dial(ctx, path, nil, opts)
+	return conn, err
+}
+
+// DialAs is Dial for the controller's HTTP WebSocket endpoints (a model's
+// /log, say), which take their credentials in the upgrade request: it
+// presents creds with HTTP basic auth (the user's tag and password), as
+// Juju's HTTP endpoints expect. path may carry a query string.
+func (e Endpoint) DialAs(ctx context.Context, path string, creds Credentials, opts jujuapi.ConnOptions) (*jujuapi.Conn, error) {
+	h := http.Header{}
+	h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(jujuapi.UserTag(creds.User).String()+":"+creds.Password)))
+	conn, _, err := e.dial(ctx, path, h, opts)
 	return conn, err
 }
 
 // dial is Dial that also returns the address that answered.
-func (e Endpoint) dial(ctx context.Context, path string, opts jujuapi.ConnOptions) (*jujuapi.Conn, string, error) {
+func (e Endpoint) dial(ctx context.Context, path string, header http.Header, opts jujuapi.ConnOptions) (*jujuapi.Conn, string, error) {
 	if len(e.Addresses) == 0 {
 		return nil, "", fmt.Errorf("dial controller %q: no API addresses", e.Name)
 	}
@@ -105,7 +118,7 @@ func (e Endpoint) dial(ctx context.Context, path string, opts jujuapi.ConnOption
 		}
 		url := "wss://" + addr + path
 		actx, cancel := context.WithTimeout(ctx, DialTimeout)
-		conn, err := jujuapi.Dial(actx, url, jujuapi.DialOptions{ConnOptions: opts, TLSConfig: tlsConfig.Clone()})
+		conn, err := jujuapi.Dial(actx, url, jujuapi.DialOptions{ConnOptions: opts, TLSConfig: tlsConfig.Clone(), Header: header})
 		cancel()
 		if err == nil {
 			return conn, addr, nil

@@ -2,7 +2,10 @@ package controllers
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -123,4 +126,39 @@ func TestEndpointDialContext(t *testing.T) {
 			t.Fatalf("IsControllerFault(%v) = false", err)
 		}
 	})
+}
+
+// TestEndpointDialAs: an HTTP WebSocket endpoint of a controller is
+// dialled with basic auth, the user's tag and password, and the path's
+// query string.
+func TestEndpointDialAs(t *testing.T) {
+	t.Parallel()
+	type seen struct{ user, password, query string }
+	got := make(chan seen, 1)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, password, _ := r.BasicAuth()
+		got <- seen{user, password, r.URL.RawQuery}
+		conn, err := jujuapi.Upgrade(w, r, jujuapi.ConnOptions{})
+		if err != nil {
+			return
+		}
+		conn.WriteFrame([]byte(`{}`))
+		conn.CloseWith(jujuapi.CloseNormal, "")
+	}))
+	defer srv.Close()
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	e := Endpoint{Name: "ctl-h", Addresses: []string{srv.Listener.Addr().String()}, CACert: string(caPEM), TLSServerName: "example.com"}
+	conn, err := e.DialAs(t.Context(), "/model/5c4b1a2e-0000-4000-8000-000000000001/log?replay=true&level=INFO", Credentials{User: "admin", Password: "s3cret"}, jujuapi.ConnOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	s := <-got
+	if s.user != "user-admin" || s.password != "s3cret" || s.query != "replay=true&level=INFO" {
+		t.Fatalf("the controller saw user %q, password %q, query %q", s.user, s.password, s.query)
+	}
+	f, err := conn.NextFrame()
+	if err != nil || string(f.Bytes()) != "{}" {
+		t.Fatalf("the first frame: %v", err)
+	}
 }

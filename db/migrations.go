@@ -157,6 +157,29 @@ CREATE INDEX audit_events_identity ON audit_events (identity, id);
 CREATE INDEX audit_events_model ON audit_events (model, id);
 CREATE INDEX audit_events_method ON audit_events (method, id);
 `},
+	{7, "cloud credentials and model defaults", `
+CREATE TABLE cloud_credentials (
+	id {{id}},
+	created_at {{ts}} NOT NULL,
+	updated_at {{ts}} NOT NULL,
+	cloud TEXT NOT NULL,
+	owner TEXT NOT NULL,
+	name TEXT NOT NULL,
+	auth_type TEXT NOT NULL,
+	attributes {{bytes}} NOT NULL
+);
+CREATE UNIQUE INDEX cloud_credentials_key ON cloud_credentials (cloud, owner, name);
+CREATE TABLE model_defaults (
+	id {{id}},
+	updated_at {{ts}} NOT NULL,
+	cloud TEXT NOT NULL,
+	region TEXT NOT NULL DEFAULT '',
+	key TEXT NOT NULL,
+	value TEXT NOT NULL
+);
+CREATE UNIQUE INDEX model_defaults_key ON model_defaults (cloud, region, key);
+ALTER TABLE models ADD COLUMN credential TEXT NOT NULL DEFAULT '';
+`},
 }
 
 // dialectSQL fills a migration's placeholders for a dialect.

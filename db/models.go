@@ -39,6 +39,9 @@ type Model struct {
 	Region       string `gorm:"not null"`
 	Type         string `gorm:"not null;default:iaas"`
 	Life         string `gorm:"not null"`
+	// Credential is the cloud credential the model uses, as
+	// "<cloud>/<owner>/<name>" ("" for none).
+	Credential string `gorm:"not null;default:''"`
 	// Counts as last seen on the controller.
 	MachineCount int `gorm:"not null;default:0"`
 	CoreCount    int `gorm:"not null;default:0"`
@@ -141,4 +144,32 @@ type AuditEvent struct {
 	Error    string    `gorm:"not null;default:''"`
 	// DurationMicros is how long the call took, in microseconds.
 	DurationMicros int64 `gorm:"column:duration_us;not null;default:0"`
+}
+
+// CloudCredential is a user's credential for a cloud. Its attributes
+// (JSON) are sealed with the broker's secrets key.
+type CloudCredential struct {
+	ID         uint      `gorm:"primaryKey"`
+	CreatedAt  time.Time `gorm:"not null"`
+	UpdatedAt  time.Time `gorm:"not null"`
+	Cloud      string    `gorm:"not null"`
+	Owner      string    `gorm:"not null"` // identity name
+	Name       string    `gorm:"not null"`
+	AuthType   string    `gorm:"not null"`
+	Attributes []byte    `gorm:"not null"`
+}
+
+// Key is the credential's id as Juju names it: "<cloud>/<owner>/<name>".
+func (c *CloudCredential) Key() string { return c.Cloud + "/" + c.Owner + "/" + c.Name }
+
+// ModelDefault is a model config value the broker applies to the models
+// it creates on a cloud, or on one region of it (Region "" for the whole
+// cloud). Value is JSON.
+type ModelDefault struct {
+	ID        uint      `gorm:"primaryKey"`
+	UpdatedAt time.Time `gorm:"not null"`
+	Cloud     string    `gorm:"not null"`
+	Region    string    `gorm:"not null;default:''"`
+	Key       string    `gorm:"not null"`
+	Value     string    `gorm:"not null"`
 }

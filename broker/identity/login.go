@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,6 +98,20 @@ func (s *Service) JujuSessionLogin(ctx context.Context, remote, token string) (*
 		}
 	}
 	return s.authenticate(ctx, BySessionToken, remote, "", check)
+}
+
+// JujuHTTPLogin authenticates a Juju client on one of the HTTP endpoints
+// (a model's /log, say), from the request's basic auth, in each form the
+// Juju 3.5 client sends: a user tag and password; an empty user and a
+// session token; a service account's client id and secret.
+func (s *Service) JujuHTTPLogin(ctx context.Context, remote, user, password string) (*Identity, error) {
+	switch {
+	case user == "":
+		return s.JujuSessionLogin(ctx, remote, password)
+	case strings.HasPrefix(user, jujuapi.KindUser+"-"):
+		return s.JujuLogin(ctx, remote, params.LoginRequest{AuthTag: user, Credentials: password})
+	}
+	return s.ClientCredentials(ctx, remote, user, password)
 }
 
 // checkPassword authenticates a user name and password.
