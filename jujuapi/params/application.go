@@ -144,3 +144,49 @@ type DestroyApplicationInfo struct {
 	// DestroyedUnits lists units that are destroyed.
 	DestroyedUnits []Entity `json:"destroyed-units,omitempty"`
 }
+
+// ApplicationGet names one application (and model branch), for
+// Application.CharmConfig and Application.Get.
+type ApplicationGet struct {
+	// ApplicationName is the application.
+	ApplicationName string `json:"application"`
+	// BranchName is the model branch ("master" for none).
+	BranchName string `json:"branch"`
+}
+
+// ApplicationGetArgs is the argument of Application.CharmConfig.
+type ApplicationGetArgs struct {
+	// Args lists the applications.
+	Args []ApplicationGet `json:"args"`
+}
+
+// ConfigResult is one application's charm config, each key mapped to
+// {"value","source","type","description",...}, or an error.
+type ConfigResult struct {
+	// Config maps config keys to their details.
+	Config map[string]any `json:"config"`
+	// Error is set on failure.
+	Error *Error `json:"error,omitempty"`
+}
+
+// ApplicationGetConfigResults is the result of Application.CharmConfig.
+// Juju gives its one field no JSON tag, hence the key "Results".
+type ApplicationGetConfigResults struct {
+	// Results holds one entry per requested application.
+	Results []ConfigResult `json:"Results"`
+}
+
+// ApplicationConstraint is one application's constraints, or an error.
+type ApplicationConstraint struct {
+	// Constraints is the application's constraints.
+	Constraints Constraints `json:"constraints"`
+	// Error is set on failure.
+	Error *Error `json:"error,omitempty"`
+}
+
+// ApplicationGetConstraintsResults is the result of
+// Application.GetConstraints.
+type ApplicationGetConstraintsResults struct {
+	// Results holds one entry per requested application.
+	Results []ApplicationConstraint `json:"results"`
+}

@@ -14,6 +14,8 @@
 // (ModelManager), cloud.go (Cloud), controller.go (Controller),
 // usermanager.go (UserManager), modelconfig.go (ModelConfig), status.go
 // (Client.FullStatus), application.go (Application), machinemanager.go
-// (MachineManager) and migration.go (MigrationTarget). Shapes shared by
-// several facades live in common.go.
+// (MachineManager), migration.go (MigrationTarget), block.go (Block),
+// bundle.go (Bundle), modelupgrader.go (ModelUpgrader) and annotations.go
+// (Annotations); logs.go holds the records of the debug-log and logsink
+// streams. Shapes shared by several facades live in common.go.
 package params

@@ -1,5 +1,7 @@
 package params
 
+import "time"
+
 // AddMachines is the argument of MachineManager.AddMachines.
 type AddMachines struct {
 	// MachineParams lists the machines to add.
@@ -66,4 +68,49 @@ type AddMachinesResult struct {
 type AddMachinesResults struct {
 	// Machines holds one entry per requested machine.
 	Machines []AddMachinesResult `json:"machines"`
+}
+
+// DestroyMachinesParams is the argument of
+// MachineManager.DestroyMachineWithParams (version 10).
+type DestroyMachinesParams struct {
+	// MachineTags lists the machines to destroy.
+	MachineTags []string `json:"machine-tags"`
+	// Force removes machines even when something on them fails to go.
+	Force bool `json:"force,omitempty"`
+	// Keep leaves the cloud instance running.
+	Keep bool `json:"keep,omitempty"`
+	// DryRun only reports what would be destroyed.
+	DryRun bool `json:"dry-run,omitempty"`
+	// MaxWait bounds each forced removal step (nanoseconds on the wire).
+	MaxWait *time.Duration `json:"max-wait,omitempty"`
+}
+
+// DestroyMachineResults is the result of MachineManager.DestroyMachineWithParams.
+type DestroyMachineResults struct {
+	// Results holds one entry per requested machine.
+	Results []DestroyMachineResult `json:"results,omitempty"`
+}
+
+// DestroyMachineResult holds what destroying one machine removes, or an
+// error.
+type DestroyMachineResult struct {
+	// Error is set on failure.
+	Error *Error `json:"error,omitempty"`
+	// Info lists what is (or would be) removed.
+	Info *DestroyMachineInfo `json:"info,omitempty"`
+}
+
+// DestroyMachineInfo lists what destroying a machine removes.
+type DestroyMachineInfo struct {
+	// MachineId is the machine's id.
+	MachineId string `json:"machine-id"`
+	// DetachedStorage lists storage detached but kept.
+	DetachedStorage []Entity `json:"detached-storage,omitempty"`
+	// DestroyedStorage lists storage destroyed.
+	DestroyedStorage []Entity `json:"destroyed-storage,omitempty"`
+	// DestroyedUnits lists the units on the machine that go with it.
+	DestroyedUnits []Entity `json:"destroyed-units,omitempty"`
+	// DestroyedContainers lists the containers on the machine that go
+	// with it.
+	DestroyedContainers []DestroyMachineResult `json:"destroyed-containers,omitempty"`
 }

@@ -25,3 +25,25 @@ type ModelUnset struct {
 	// Keys lists the attributes to reset.
 	Keys []string `json:"keys"`
 }
+
+// GetConstraintsResults is the result of ModelConfig.GetModelConstraints.
+type GetConstraintsResults struct {
+	// Constraints is the model's constraints.
+	Constraints Constraints `json:"constraints"`
+}
+
+// SetConstraints is the argument of ModelConfig.SetModelConstraints (and
+// Application.SetConstraints).
+type SetConstraints struct {
+	// ApplicationName is the application; empty for the model's.
+	ApplicationName string `json:"application"`
+	// Constraints replaces the constraints held.
+	Constraints Constraints `json:"constraints"`
+}
+
+// ModelSequencesResult is the result of ModelConfig.Sequences: the next
+// value of each of the model's sequences (e.g. "machine").
+type ModelSequencesResult struct {
+	// Sequences maps sequence names to their next value.
+	Sequences map[string]int `json:"sequences"`
+}

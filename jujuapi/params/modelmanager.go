@@ -444,3 +444,85 @@ type ModifyModelAccess struct {
 	// ModelTag is the model.
 	ModelTag string `json:"model-tag"`
 }
+
+// ModelDefaultsResults is the result of ModelManager.ModelDefaultsForClouds.
+type ModelDefaultsResults struct {
+	// Results holds one entry per requested cloud.
+	Results []ModelDefaultsResult `json:"results"`
+}
+
+// ModelDefaultsResult holds a cloud's model defaults, by config key, or an
+// error.
+type ModelDefaultsResult struct {
+	// Config maps each config key to its defaults.
+	Config map[string]ModelDefaults `json:"config"`
+	// Error is set on failure.
+	Error *Error `json:"error,omitempty"`
+}
+
+// ModelDefaults is one config key's defaults at each level.
+type ModelDefaults struct {
+	// Default is Juju's own default, if any.
+	Default any `json:"default,omitempty"`
+	// Controller is the controller-wide default, if set.
+	Controller any `json:"controller,omitempty"`
+	// Regions lists the per-region defaults set.
+	Regions []RegionDefaults `json:"regions,omitempty"`
+}
+
+// RegionDefaults is a config key's default in one region.
+type RegionDefaults struct {
+	// RegionName is the region.
+	RegionName string `json:"region-name"`
+	// Value is the default in that region.
+	Value any `json:"value"`
+}
+
+// SetModelDefaults is the argument of ModelManager.SetModelDefaults.
+type SetModelDefaults struct {
+	// Config lists the defaults to set, per cloud and region.
+	Config []ModelDefaultValues `json:"config"`
+}
+
+// ModelDefaultValues is default config for a cloud, or one of its
+// regions, or (neither set) the whole controller.
+type ModelDefaultValues struct {
+	// CloudTag is the cloud; empty means the controller's cloud.
+	CloudTag string `json:"cloud-tag,omitempty"`
+	// CloudRegion is the region; empty means the whole cloud.
+	CloudRegion string `json:"cloud-region,omitempty"`
+	// Config holds the defaults.
+	Config map[string]any `json:"config"`
+}
+
+// ModelUnsetKeys names default config keys to remove for a cloud or one
+// of its regions.
+type ModelUnsetKeys struct {
+	// CloudTag is the cloud; empty means the controller's cloud.
+	CloudTag string `json:"cloud-tag,omitempty"`
+	// CloudRegion is the region; empty means the whole cloud.
+	CloudRegion string `json:"cloud-region,omitempty"`
+	// Keys lists the keys to remove.
+	Keys []string `json:"keys"`
+}
+
+// UnsetModelDefaults is the argument of ModelManager.UnsetModelDefaults.
+type UnsetModelDefaults struct {
+	// Keys lists the keys to remove, per cloud and region.
+	Keys []ModelUnsetKeys `json:"keys"`
+}
+
+// ChangeModelCredentialParams asks for a model to use another credential.
+type ChangeModelCredentialParams struct {
+	// ModelTag is the model.
+	ModelTag string `json:"model-tag"`
+	// CloudCredentialTag is the credential to use.
+	CloudCredentialTag string `json:"credential-tag"`
+}
+
+// ChangeModelCredentialsParams is the argument of
+// ModelManager.ChangeModelCredential.
+type ChangeModelCredentialsParams struct {
+	// Models lists the changes.
+	Models []ChangeModelCredentialParams `json:"model-credentials"`
+}

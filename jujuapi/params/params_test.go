@@ -572,6 +572,422 @@ var wireCases = []wireCase{{
 			t.Errorf("Combine() = %v", err)
 		}
 	},
+}, {
+	name: "Cloud.CloudInfo result (details inline)",
+	in: `{"results":[{"result":{"type":"lxd","auth-types":["certificate","interactive"],"endpoint":"https://10.0.0.1:8443",
+	   "regions":[{"name":"default"}],"users":[{"user":"admin","display-name":"admin","access":"admin"}]}},
+	  {"error":{"message":"cloud \"nope\" not found","code":"not found"}}]}`,
+	newValue: func() any { return new(params.CloudInfoResults) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.CloudInfoResults)
+		ci := r.Results[0].Result
+		if ci == nil || ci.Type != "lxd" || ci.Endpoint != "https://10.0.0.1:8443" || len(ci.Regions) != 1 ||
+			len(ci.Users) != 1 || ci.Users[0].UserName != "admin" || ci.Users[0].Access != "admin" ||
+			r.Results[1].Error == nil || r.Results[1].Error.Code != jujuapi.CodeNotFound {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Cloud.ListCloudInfo result (details inline)",
+	in:       `{"results":[{"result":{"type":"lxd","auth-types":["certificate"],"regions":[{"name":"default"}],"user-access":"add-model"}}]}`,
+	newValue: func() any { return new(params.ListCloudInfoResults) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.ListCloudInfoResults)
+		if len(r.Results) != 1 || r.Results[0].Result.Access != "add-model" || r.Results[0].Result.Type != "lxd" {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Cloud.UserCredentials request",
+	in:       `{"user-clouds":[{"user-tag":"user-admin","cloud-tag":"cloud-localhost"}]}`,
+	newValue: func() any { return new(params.UserClouds) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.UserClouds)
+		if len(r.UserClouds) != 1 || r.UserClouds[0].UserTag != "user-admin" || r.UserClouds[0].CloudTag != "cloud-localhost" {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Cloud.UserCredentials result",
+	in:       `{"results":[{"result":["cloudcred-localhost_admin_default"]},{"error":{"message":"permission denied","code":"unauthorized access"}}]}`,
+	newValue: func() any { return new(params.StringsResults) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.StringsResults)
+		if len(r.Results) != 2 || r.Results[0].Result[0] != "cloudcred-localhost_admin_default" || r.Results[1].Error == nil {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Cloud.Credential result",
+	in:       `{"results":[{"result":{"auth-type":"userpass","attrs":{"username":"bob"},"redacted":["password"]}}]}`,
+	newValue: func() any { return new(params.CloudCredentialResults) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.CloudCredentialResults)
+		c := r.Results[0].Result
+		if c == nil || c.AuthType != "userpass" || c.Attributes["username"] != "bob" || len(c.Redacted) != 1 {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Cloud.CredentialContents request",
+	in:       `{"credentials":[{"cloud-name":"localhost","credential-name":"mine"}],"include-secrets":true}`,
+	newValue: func() any { return new(params.CloudCredentialArgs) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.CloudCredentialArgs)
+		if !r.IncludeSecrets || len(r.Credentials) != 1 || r.Credentials[0].CredentialName != "mine" || r.Credentials[0].CloudName != "localhost" {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Cloud.CredentialContents request, all of the caller's",
+	in:       `{"include-secrets":false}`,
+	newValue: func() any { return new(params.CloudCredentialArgs) },
+	check: func(t *testing.T, v any) {
+		if r := v.(*params.CloudCredentialArgs); r.IncludeSecrets || r.Credentials != nil {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name: "Cloud.CredentialContents result",
+	in: `{"results":[{"result":{"content":{"name":"mine","cloud":"localhost","auth-type":"userpass","valid":true,
+	   "attrs":{"username":"bob","password":"s3cret"}},"models":[{"model":"m1","access":"admin"}]}},
+	  {"error":{"message":"credential \"localhost/bob/x\" not found","code":"not found"}}]}`,
+	newValue: func() any { return new(params.CredentialContentResults) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.CredentialContentResults)
+		c := r.Results[0].Result
+		if c == nil || c.Content.Name != "mine" || c.Content.Valid == nil || !*c.Content.Valid ||
+			c.Content.Attributes["password"] != "s3cret" || len(c.Models) != 1 || c.Models[0].Access != "admin" ||
+			r.Results[1].Error.Code != jujuapi.CodeNotFound {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name: "Cloud.UpdateCredentialsCheckModels request",
+	in: `{"credentials":[{"tag":"cloudcred-localhost_bob_mine","credential":{"auth-type":"userpass",
+	   "attrs":{"username":"bob","password":"s3cret"}}}],"force":false}`,
+	newValue: func() any { return new(params.UpdateCredentialArgs) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.UpdateCredentialArgs)
+		if len(r.Credentials) != 1 || r.Credentials[0].Tag != "cloudcred-localhost_bob_mine" ||
+			r.Credentials[0].Credential.Attributes["password"] != "s3cret" || r.Force {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name: "Cloud.UpdateCredentialsCheckModels result",
+	in: `{"results":[{"tag":"cloudcred-localhost_bob_mine","models":[{"uuid":"u1","name":"m1",
+	   "errors":[{"error":{"message":"boom","code":""}}]}]},{"tag":"cloudcred-x","error":{"message":"permission denied","code":"unauthorized access"}}]}`,
+	newValue: func() any { return new(params.UpdateCredentialResults) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.UpdateCredentialResults)
+		if len(r.Results) != 2 || len(r.Results[0].Models) != 1 || r.Results[0].Models[0].ModelName != "m1" ||
+			r.Results[0].Models[0].Errors[0].Error.Message != "boom" || r.Results[1].Error.Code != jujuapi.CodeUnauthorized {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Cloud.AddCredentials request",
+	in:       `{"credentials":[{"tag":"cloudcred-localhost_bob_mine","credential":{"auth-type":"certificate"}}]}`,
+	newValue: func() any { return new(params.TaggedCredentials) },
+	check: func(t *testing.T, v any) {
+		if r := v.(*params.TaggedCredentials); len(r.Credentials) != 1 || r.Credentials[0].Credential.AuthType != "certificate" {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Cloud.RevokeCredentialsCheckModels request",
+	in:       `{"credentials":[{"tag":"cloudcred-localhost_bob_mine","force":true}]}`,
+	newValue: func() any { return new(params.RevokeCredentialArgs) },
+	check: func(t *testing.T, v any) {
+		if r := v.(*params.RevokeCredentialArgs); len(r.Credentials) != 1 || !r.Credentials[0].Force {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Cloud.ModifyCloudAccess request",
+	in:       `{"changes":[{"user-tag":"user-bob","cloud-tag":"cloud-localhost","action":"grant","access":"add-model"}]}`,
+	newValue: func() any { return new(params.ModifyCloudAccessRequest) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.ModifyCloudAccessRequest)
+		if len(r.Changes) != 1 || r.Changes[0].Action != params.GrantCloudAccess || r.Changes[0].Access != "add-model" {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name: "ModelManager.ModelDefaultsForClouds result",
+	in: `{"results":[{"config":{"ftp-proxy":{"default":"","controller":"10.0.0.1","regions":[{"region-name":"east","value":"10.0.0.2"}]},
+	   "logging-config":{"default":"<root>=INFO"}}},{"config":null,"error":{"message":"cloud \"x\" not found","code":"not found"}}]}`,
+	newValue: func() any { return new(params.ModelDefaultsResults) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.ModelDefaultsResults)
+		d := r.Results[0].Config["ftp-proxy"]
+		if d.Controller != "10.0.0.1" || len(d.Regions) != 1 || d.Regions[0].RegionName != "east" || d.Regions[0].Value != "10.0.0.2" ||
+			r.Results[0].Config["logging-config"].Default != "<root>=INFO" || r.Results[1].Error == nil {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "ModelManager.SetModelDefaults request",
+	in:       `{"config":[{"config":{"ftp-proxy":"10.0.0.1"}},{"cloud-tag":"cloud-localhost","cloud-region":"east","config":{"ftp-proxy":"10.0.0.2"}}]}`,
+	newValue: func() any { return new(params.SetModelDefaults) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.SetModelDefaults)
+		if len(r.Config) != 2 || r.Config[0].CloudTag != "" || r.Config[1].CloudRegion != "east" || r.Config[1].Config["ftp-proxy"] != "10.0.0.2" {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "ModelManager.UnsetModelDefaults request",
+	in:       `{"keys":[{"cloud-tag":"cloud-localhost","keys":["ftp-proxy"]}]}`,
+	newValue: func() any { return new(params.UnsetModelDefaults) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.UnsetModelDefaults)
+		if len(r.Keys) != 1 || r.Keys[0].CloudTag != "cloud-localhost" || r.Keys[0].Keys[0] != "ftp-proxy" {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "ModelManager.ChangeModelCredential request",
+	in:       `{"model-credentials":[{"model-tag":"model-u1","credential-tag":"cloudcred-localhost_bob_mine"}]}`,
+	newValue: func() any { return new(params.ChangeModelCredentialsParams) },
+	check: func(t *testing.T, v any) {
+		if r := v.(*params.ChangeModelCredentialsParams); len(r.Models) != 1 || r.Models[0].CloudCredentialTag != "cloudcred-localhost_bob_mine" {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "ModelConfig.GetModelConstraints result",
+	in:       `{"constraints":{"arch":"amd64","cores":2,"mem":4096,"tags":["a","b"],"zones":["z1"]}}`,
+	newValue: func() any { return new(params.GetConstraintsResults) },
+	check: func(t *testing.T, v any) {
+		c := v.(*params.GetConstraintsResults).Constraints
+		if c.Arch == nil || *c.Arch != "amd64" || c.CpuCores == nil || *c.CpuCores != 2 || c.Mem == nil || *c.Mem != 4096 ||
+			c.Tags == nil || len(*c.Tags) != 2 || c.Zones == nil {
+			t.Errorf("unexpected %+v", c)
+		}
+	},
+}, {
+	name:     "ModelConfig.GetModelConstraints result, none set",
+	in:       `{"constraints":{}}`,
+	newValue: func() any { return new(params.GetConstraintsResults) },
+	check:    func(t *testing.T, v any) {},
+}, {
+	name:     "ModelConfig.SetModelConstraints request",
+	in:       `{"application":"","constraints":{"mem":8192,"allocate-public-ip":true}}`,
+	newValue: func() any { return new(params.SetConstraints) },
+	check: func(t *testing.T, v any) {
+		c := v.(*params.SetConstraints).Constraints
+		if c.Mem == nil || *c.Mem != 8192 || c.AllocatePublicIP == nil || !*c.AllocatePublicIP {
+			t.Errorf("unexpected %+v", c)
+		}
+	},
+}, {
+	name:     "ModelConfig.Sequences result",
+	in:       `{"sequences":{"machine":3,"application-pg":2}}`,
+	newValue: func() any { return new(params.ModelSequencesResult) },
+	check: func(t *testing.T, v any) {
+		if r := v.(*params.ModelSequencesResult); r.Sequences["machine"] != 3 {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Block.List result",
+	in:       `{"results":[{"result":{"id":"1","tag":"model-u1","type":"BlockDestroy","message":"not today"}}]}`,
+	newValue: func() any { return new(params.BlockResults) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.BlockResults)
+		if len(r.Results) != 1 || r.Results[0].Result.Type != params.BlockDestroy || r.Results[0].Result.Message != "not today" {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Block.List result, none",
+	in:       `{}`,
+	newValue: func() any { return new(params.BlockResults) },
+	check:    func(t *testing.T, v any) {},
+}, {
+	name:     "Block.SwitchBlockOn request",
+	in:       `{"type":"BlockChange","message":"frozen"}`,
+	newValue: func() any { return new(params.BlockSwitchParams) },
+	check: func(t *testing.T, v any) {
+		if r := v.(*params.BlockSwitchParams); r.Type != params.BlockChange || r.Message != "frozen" {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Bundle.ExportBundle request",
+	in:       `{"include-charm-defaults":true,"include-series":true}`,
+	newValue: func() any { return new(params.ExportBundleParams) },
+	check: func(t *testing.T, v any) {
+		if r := v.(*params.ExportBundleParams); !r.IncludeCharmDefaults || !r.IncludeSeries {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Bundle.ExportBundle result",
+	in:       `{"result":"applications:\n  pg:\n    charm: postgresql\n"}`,
+	newValue: func() any { return new(params.StringResult) },
+	check: func(t *testing.T, v any) {
+		if r := v.(*params.StringResult); !strings.HasPrefix(r.Result, "applications:") {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Bundle.GetChangesMapArgs request",
+	in:       `{"yaml":"applications: {}\n","bundleURL":""}`,
+	newValue: func() any { return new(params.BundleChangesParams) },
+	check: func(t *testing.T, v any) {
+		if r := v.(*params.BundleChangesParams); r.BundleDataYAML != "applications: {}\n" {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name: "Bundle.GetChangesMapArgs result",
+	in: `{"changes":[{"id":"addCharm-0","method":"addCharm","args":{"charm":"postgresql","base":"ubuntu@22.04"},"requires":[]},
+	   {"id":"deploy-1","method":"deploy","args":{"application":"pg"},"requires":["addCharm-0"]}]}`,
+	newValue: func() any { return new(params.BundleChangesMapArgsResults) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.BundleChangesMapArgsResults)
+		if len(r.Changes) != 2 || r.Changes[1].Requires[0] != "addCharm-0" || r.Changes[0].Args["charm"] != "postgresql" {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Bundle.GetChanges result with errors",
+	in:       `{"errors":["application \"x\" has no charm"]}`,
+	newValue: func() any { return new(params.BundleChangesResults) },
+	check: func(t *testing.T, v any) {
+		if r := v.(*params.BundleChangesResults); len(r.Errors) != 1 || r.Changes != nil {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Bundle.GetChanges result",
+	in:       `{"changes":[{"id":"addCharm-0","method":"addCharm","args":["postgresql","ubuntu@22.04",""],"requires":[]}]}`,
+	newValue: func() any { return new(params.BundleChangesResults) },
+	check: func(t *testing.T, v any) {
+		if r := v.(*params.BundleChangesResults); len(r.Changes) != 1 || len(r.Changes[0].Args) != 3 {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "ModelUpgrader.UpgradeModel request",
+	in:       `{"model-tag":"model-u1","target-version":"3.5.5","agent-stream":"released","ignore-agent-versions":true,"dry-run":true}`,
+	newValue: func() any { return new(params.UpgradeModelParams) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.UpgradeModelParams)
+		if r.TargetVersion != "3.5.5" || !r.DryRun || !r.IgnoreAgentVersions || r.AgentStream != "released" {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "ModelUpgrader.UpgradeModel result",
+	in:       `{"chosen-version":"3.5.5"}`,
+	newValue: func() any { return new(params.UpgradeModelResult) },
+	check: func(t *testing.T, v any) {
+		if r := v.(*params.UpgradeModelResult); r.ChosenVersion != "3.5.5" || r.Error != nil {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "ModelUpgrader.AbortModelUpgrade request",
+	in:       `{"model-tag":"model-u1"}`,
+	newValue: func() any { return new(params.ModelParam) },
+	check: func(t *testing.T, v any) {
+		if r := v.(*params.ModelParam); r.ModelTag != "model-u1" {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "MachineManager(10).DestroyMachineWithParams request",
+	in:       `{"machine-tags":["machine-1","machine-2"],"force":true,"keep":true,"dry-run":true,"max-wait":60000000000}`,
+	newValue: func() any { return new(params.DestroyMachinesParams) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.DestroyMachinesParams)
+		if len(r.MachineTags) != 2 || !r.Force || !r.Keep || !r.DryRun || r.MaxWait == nil || *r.MaxWait != time.Minute {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name: "MachineManager(10).DestroyMachineWithParams result",
+	in: `{"results":[{"info":{"machine-id":"1","destroyed-units":[{"tag":"unit-pg-0"}],
+	   "destroyed-containers":[{"info":{"machine-id":"1/lxd/0"}}]}},{"error":{"message":"machine 9 not found","code":"not found"}}]}`,
+	newValue: func() any { return new(params.DestroyMachineResults) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.DestroyMachineResults)
+		if len(r.Results) != 2 || r.Results[0].Info.MachineId != "1" || r.Results[0].Info.DestroyedUnits[0].Tag != "unit-pg-0" ||
+			r.Results[0].Info.DestroyedContainers[0].Info.MachineId != "1/lxd/0" || r.Results[1].Error.Code != jujuapi.CodeNotFound {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "debug-log record (LogMessage)",
+	in:       `{"tag":"machine-0","ts":"2026-11-21T09:34:12Z","sev":"INFO","mod":"juju.worker.migrationmaster","loc":"worker.go:42","msg":"migration phase is now: QUIESCE","lab":null}`,
+	newValue: func() any { return new(params.LogMessage) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.LogMessage)
+		if r.Entity != "machine-0" || !r.Timestamp.Equal(lastConn) || r.Severity != "INFO" || r.Module != "juju.worker.migrationmaster" ||
+			r.Location != "worker.go:42" || r.Message != "migration phase is now: QUIESCE" {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "debug-log initial frame, an error",
+	in:       `{"error":{"message":"authorization failed: permission denied","code":"unauthorized access"}}`,
+	newValue: func() any { return new(params.ErrorResult) },
+	check: func(t *testing.T, v any) {
+		if r := v.(*params.ErrorResult); r.Error == nil || r.Error.Code != jujuapi.CodeUnauthorized {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "logsink record (LogRecord)",
+	in:       `{"t":"2026-11-21T09:34:12Z","m":"juju.worker.uniter","l":"uniter.go:7","v":"DEBUG","x":"hook ran","e":"unit-pg-0","c":["http"]}`,
+	newValue: func() any { return new(params.LogRecord) },
+	check: func(t *testing.T, v any) {
+		if r := v.(*params.LogRecord); r.Entity != "unit-pg-0" || r.Level != "DEBUG" || len(r.Labels) != 1 {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Annotations.Get result (error always sent)",
+	in:       `{"results":[{"entity":"application-pg","annotations":{"gui-x":"10"},"error":{}}]}`,
+	newValue: func() any { return new(params.AnnotationsGetResults) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.AnnotationsGetResults)
+		if len(r.Results) != 1 || r.Results[0].Annotations["gui-x"] != "10" || r.Results[0].Error.Error != nil {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Application.CharmConfig request",
+	in:       `{"args":[{"application":"pg","branch":"master"}]}`,
+	newValue: func() any { return new(params.ApplicationGetArgs) },
+	check: func(t *testing.T, v any) {
+		if r := v.(*params.ApplicationGetArgs); len(r.Args) != 1 || r.Args[0].BranchName != "master" {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Application.CharmConfig result keeps Juju's untagged Results",
+	in:       `{"Results":[{"config":{"port":{"value":5432,"source":"user","type":"int","description":"p"}}}]}`,
+	newValue: func() any { return new(params.ApplicationGetConfigResults) },
+	check: func(t *testing.T, v any) {
+		if r := v.(*params.ApplicationGetConfigResults); len(r.Results) != 1 || r.Results[0].Config["port"] == nil {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
+}, {
+	name:     "Application.GetConstraints result",
+	in:       `{"results":[{"constraints":{"mem":2048}},{"constraints":{},"error":{"message":"application \"x\" not found","code":"not found"}}]}`,
+	newValue: func() any { return new(params.ApplicationGetConstraintsResults) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.ApplicationGetConstraintsResults)
+		if len(r.Results) != 2 || *r.Results[0].Constraints.Mem != 2048 || r.Results[1].Error == nil {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
 }}
 
 // fullStatusJSON is a FullStatus as a Juju 3.5 controller sends it: every
@@ -771,6 +1187,30 @@ func TestEncodeKeys(t *testing.T) {
 		name:  "StorageConstraints use Go field names",
 		value: params.StorageConstraints{Pool: "rootfs"},
 		want:  []string{"Count", "Pool", "Size"},
+	}, {
+		name:  "zero CloudInfo: details inline, users always sent",
+		value: params.CloudInfo{},
+		want:  []string{"type", "users"},
+	}, {
+		name:  "zero UpgradeModelParams",
+		value: params.UpgradeModelParams{},
+		want:  []string{"model-tag", "target-version"},
+	}, {
+		name:  "zero GetConstraintsResults",
+		value: params.GetConstraintsResults{},
+		want:  []string{"constraints"},
+	}, {
+		name:  "zero LogMessage keeps lab",
+		value: params.LogMessage{},
+		want:  []string{"lab", "loc", "mod", "msg", "sev", "tag", "ts"},
+	}, {
+		name:  "zero DestroyMachineInfo",
+		value: params.DestroyMachineInfo{},
+		want:  []string{"machine-id"},
+	}, {
+		name:  "zero CredentialContent",
+		value: params.CredentialContent{},
+		want:  []string{"auth-type", "cloud", "name"},
 	}, {
 		name:  "HardwareCharacteristics cores key",
 		value: params.HardwareCharacteristics{CpuCores: new(uint64)},
