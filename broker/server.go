@@ -185,7 +185,8 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 	}
 	if s.facades, err = facades.New(facades.Deps{
 		DB: s.db, Routes: s.routes, Identity: s.identity, Relations: s.rel, Audit: s.audit,
-		Registry: s.registry, Pool: s.pool, Up: s.health.Up, BrokerUUID: s.uuid, Servers: servers,
+		Registry: s.registry, Pool: s.pool, Sealer: cipher, Migrations: s.migrations, Up: s.health.Up,
+		BrokerUUID: s.uuid, Servers: servers, PublicAddress: s.cfg.PublicAddress, CACert: string(s.caCertPEM),
 		JujuVersion: cfg.JujuVersion, ModelCreateTimeout: cfg.ModelCreateTimeout, Conn: cfg.Conn,
 		RPCs: s.metrics.rpcs, Models: s.metrics.models, Metrics: reg, Logger: log, Clock: cfg.Clock,
 	}); err != nil {

@@ -2,6 +2,7 @@ package jujuapi
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -35,13 +36,14 @@ func (t Tag) String() string {
 func (t Tag) IsZero() bool { return t.Kind == "" }
 
 // Tag constructors.
-func UserTag(name string) Tag             { return Tag{KindUser, name} }
-func ModelTag(uuid string) Tag            { return Tag{KindModel, uuid} }
-func ControllerTag(uuid string) Tag       { return Tag{KindController, uuid} }
-func CloudTag(name string) Tag            { return Tag{KindCloud, name} }
-func ApplicationTag(name string) Tag      { return Tag{KindApplication, name} }
-func MachineTag(id string) Tag            { return Tag{KindMachine, id} }
-func UnitTag(unitName string) Tag         { return Tag{KindUnit, strings.ReplaceAll(unitName, "/", "-")} }
+func UserTag(name string) Tag        { return Tag{KindUser, name} }
+func ModelTag(uuid string) Tag       { return Tag{KindModel, uuid} }
+func ControllerTag(uuid string) Tag  { return Tag{KindController, uuid} }
+func CloudTag(name string) Tag       { return Tag{KindCloud, name} }
+func ApplicationTag(name string) Tag { return Tag{KindApplication, name} }
+func MachineTag(id string) Tag       { return Tag{KindMachine, id} }
+func UnitTag(unitName string) Tag    { return Tag{KindUnit, strings.ReplaceAll(unitName, "/", "-")} }
+
 func CredentialTag(id string) Tag         { return Tag{KindCredential, id} }
 func ParseUserTag(s string) (Tag, error)  { return parseKind(s, KindUser) }
 func ParseModelTag(s string) (Tag, error) { return parseKind(s, KindModel) }
@@ -82,4 +84,31 @@ func UnitName(t Tag) (string, error) {
 		return "", fmt.Errorf("%q is not a valid unit tag", t.String())
 	}
 	return t.ID[:i] + "/" + t.ID[i+1:], nil
+}
+
+// CloudCredentialTag is the tag of the credential name of owner for
+// cloud: "cloudcred-<cloud>_<owner>_<name>", with each "_" inside a part
+// written %5f, as Juju writes it.
+func CloudCredentialTag(cloud, owner, name string) Tag {
+	q := func(s string) string { return strings.ReplaceAll(s, "_", "%5f") }
+	return Tag{KindCredential, q(cloud) + "_" + q(owner) + "_" + q(name)}
+}
+
+// ParseCloudCredentialTag parses a credential tag into its cloud, owner
+// and name.
+func ParseCloudCredentialTag(s string) (cloud, owner, name string, err error) {
+	t, err := parseKind(s, KindCredential)
+	if err != nil {
+		return "", "", "", err
+	}
+	parts := strings.Split(t.ID, "_")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return "", "", "", fmt.Errorf("%q is not a valid cloudcred tag: want cloudcred-<cloud>_<owner>_<name>", s)
+	}
+	for i, p := range parts {
+		if parts[i], err = url.PathUnescape(p); err != nil {
+			return "", "", "", fmt.Errorf("%q is not a valid cloudcred tag: %w", s, err)
+		}
+	}
+	return parts[0], parts[1], parts[2], nil
 }

@@ -166,3 +166,24 @@ func TestUnitName(t *testing.T) {
 		}
 	}
 }
+
+func TestCloudCredentialTag(t *testing.T) {
+	for _, c := range []struct{ cloud, owner, name, tag string }{
+		{"aws", "bob", "default", "cloudcred-aws_bob_default"},
+		{"lxd", "alice@example.com", "my_cred", "cloudcred-lxd_alice@example.com_my%5fcred"},
+		{"my_cloud", "ci@serviceaccount", "k", "cloudcred-my%5fcloud_ci@serviceaccount_k"},
+	} {
+		if got := jujuapi.CloudCredentialTag(c.cloud, c.owner, c.name).String(); got != c.tag {
+			t.Errorf("CloudCredentialTag(%q, %q, %q) = %q, want %q", c.cloud, c.owner, c.name, got, c.tag)
+		}
+		cloud, owner, name, err := jujuapi.ParseCloudCredentialTag(c.tag)
+		if err != nil || cloud != c.cloud || owner != c.owner || name != c.name {
+			t.Errorf("ParseCloudCredentialTag(%q) = %q, %q, %q, %v", c.tag, cloud, owner, name, err)
+		}
+	}
+	for _, bad := range []string{"cloudcred-aws_bob", "cloudcred-aws__x", "user-bob", "cloudcred-", "cloudcred-a_b_c_d", "cloudcred-a_b_%zz"} {
+		if _, _, _, err := jujuapi.ParseCloudCredentialTag(bad); err == nil {
+			t.Errorf("ParseCloudCredentialTag(%q) succeeded", bad)
+		}
+	}
+}

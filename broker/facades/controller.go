@@ -2,37 +2,18 @@ package facades
 
 import (
 	"context"
-	"slices"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/broker/migration"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
 )
-
-// clouds aggregates the clouds of every controller: one entry per cloud,
-// with the union of the regions its controllers host.
-func (s *session) clouds(ctx context.Context) (params.CloudsResult, error) {
-	ctls, err := s.api.registry.List(ctx)
-	if err != nil {
-		return params.CloudsResult{}, err
-	}
-	out := params.CloudsResult{Clouds: map[string]params.Cloud{}}
-	for _, c := range ctls {
-		tag := jujuapi.CloudTag(c.Cloud).String()
-		cl, ok := out.Clouds[tag]
-		if !ok {
-			cl = params.Cloud{Type: c.CloudType, AuthTypes: []string{"certificate"}}
-		}
-		for _, r := range c.Regions {
-			if !slices.ContainsFunc(cl.Regions, func(x params.CloudRegion) bool { return x.Name == r }) {
-				cl.Regions = append(cl.Regions, params.CloudRegion{Name: r})
-			}
-		}
-		out.Clouds[tag] = cl
-	}
-	return out, nil
-}
 
 func (s *session) controllerVersion(context.Context) (params.ControllerVersionResults, error) {
 	return params.ControllerVersionResults{Version: s.api.jujuVersion}, nil
@@ -119,4 +100,97 @@ func (s *session) userInfo(ctx context.Context, p params.UserInfoRequest) (param
 		}
 	}
 	return out, nil
+}
+
+// controllerConfig is the broker's own controller config: what a client
+// may know of the controller it talks to (never a hosting controller's).
+func (s *session) controllerConfig(context.Context) (params.ControllerConfigResult, error) {
+	a := s.api
+	cfg := map[string]any{
+		"controller-uuid":         a.brokerUUID,
+		"login-token-refresh-url": "https://" + a.publicAddress + authz.JWKSPath,
+	}
+	if _, port, err := net.SplitHostPort(a.publicAddress); err == nil {
+		if p, err := strconv.Atoi(port); err == nil {
+			cfg["api-port"] = p
+		}
+	}
+	if a.caCert != "" {
+		cfg["ca-cert"] = a.caCert
+	}
+	return params.ControllerConfigResult{Config: cfg}, nil
+}
+
+// controllerModelConfig answers Controller.ModelConfig, the controller
+// model's config, which clients read for the controller's agent version
+// (upgrade-model) and name: the broker has no controller model of its
+// own, so it describes itself. Superusers only, as Juju.
+func (s *session) controllerModelConfig(context.Context) (params.ModelConfigResults, error) {
+	if !s.caller().Admin {
+		return params.ModelConfigResults{}, jujuapi.ErrPerm
+	}
+	a := s.api
+	out := params.ModelConfigResults{Config: map[string]params.ConfigValue{}}
+	for k, v := range map[string]any{"name": "controller", "type": "broker", "uuid": a.brokerUUID, "agent-version": a.jujuVersion} {
+		out.Config[k] = params.ConfigValue{Value: v, Source: "model"}
+	}
+	return out, nil
+}
+
+// initiateMigration answers juju migrate: a model moves to another of the
+// broker's controllers, named by the target's controller tag, as jimmctl
+// migrate moves it (the same prechecks, the same flip). The credentials
+// the client gives for the target are not used: the broker has its own.
+func (s *session) initiateMigration(ctx context.Context, p params.InitiateMigrationArgs) (params.InitiateMigrationResults, error) {
+	out := params.InitiateMigrationResults{Results: make([]params.InitiateMigrationResult, len(p.Specs))}
+	if !s.caller().Admin {
+		return out, jujuapi.ErrPerm
+	}
+	for i, spec := range p.Specs {
+		out.Results[i].ModelTag = spec.ModelTag
+		id, err := s.migrateOne(ctx, spec)
+		if err != nil {
+			out.Results[i].Error = jujuapi.AsError(err)
+			continue
+		}
+		out.Results[i].MigrationId = id
+	}
+	return out, nil
+}
+
+func (s *session) migrateOne(ctx context.Context, spec params.MigrationSpec) (string, error) {
+	a := s.api
+	model, err := jujuapi.ParseModelTag(spec.ModelTag)
+	if err != nil {
+		return "", err
+	}
+	ctlTag, err := jujuapi.ParseControllerTag(spec.TargetInfo.ControllerTag)
+	if err != nil {
+		return "", err
+	}
+	target, err := a.db.ControllerByUUID(ctx, ctlTag.ID)
+	if errors.Is(err, db.ErrNotFound) {
+		name := spec.TargetInfo.ControllerAlias
+		if name == "" {
+			name = ctlTag.ID
+		}
+		return "", jujuapi.Errorf(jujuapi.CodeNotSupported,
+			"controller %q is not one of this broker's controllers: the broker moves models only between the controllers registered with it (jimmctl list-controllers); an administrator can register it with jimmctl add-controller", name)
+	}
+	if err != nil {
+		return "", err
+	}
+	mig, err := a.migrations.Migrate(ctx, target.Name, model.ID)
+	if err != nil {
+		msg := err.Error()
+		for _, prefix := range []string{migration.ErrRunning.Error() + ": ", migration.ErrRefused.Error() + ": "} {
+			msg = strings.TrimPrefix(msg, prefix)
+		}
+		if errors.Is(err, migration.ErrRefused) {
+			return "", jujuapi.Errorf(jujuapi.CodeNotValid, "%s", msg)
+		}
+		return "", err
+	}
+	s.logger().Info("migration started by juju migrate", "model", model.ID, "to", target.Name, "migration", mig.ID)
+	return mig.ControllerMigrationID, nil
 }

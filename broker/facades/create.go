@@ -44,7 +44,47 @@ func (s *session) createModel(ctx context.Context, p params.ModelCreateArgs) (pa
 			return params.ModelInfo{}, err
 		}
 	}
-	return s.api.createModel(ctx, s.bg, owner.ID, cloud, p)
+	cred, err := s.modelCredential(ctx, p.CloudCredentialTag, cloud)
+	if err != nil {
+		return params.ModelInfo{}, err
+	}
+	return s.api.createModel(ctx, s.bg, owner.ID, cloud, p, cred)
+}
+
+// modelCredential is the credential a new model is to use, by its tag (""
+// for none): one the caller may use, for the model's cloud.
+func (s *session) modelCredential(ctx context.Context, tag, cloud string) (*modelCred, error) {
+	if tag == "" {
+		return nil, nil
+	}
+	credCloud, owner, name, err := jujuapi.ParseCloudCredentialTag(tag)
+	if err != nil {
+		return nil, err
+	}
+	if !s.mayUseCredentialsOf(owner) {
+		return nil, jujuapi.ErrPerm
+	}
+	if cloud != "" && credCloud != cloud {
+		return nil, jujuapi.Errorf(jujuapi.CodeNotValid, "credential %q is for cloud %q, not the model's cloud %q", name, credCloud, cloud)
+	}
+	row, err := s.api.db.CloudCredential(ctx, credCloud, owner, name)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, jujuapi.NotFoundf("credential %q for cloud %q of %s", name, credCloud, owner)
+	}
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := s.api.openCredential(row)
+	if err != nil {
+		return nil, err
+	}
+	return &modelCred{row: row, attrs: attrs}, nil
+}
+
+// modelCred is a credential a new model uses, with its attributes.
+type modelCred struct {
+	row   *db.CloudCredential
+	attrs map[string]string
 }
 
 // createModel places a new model: it tries the eligible controllers in the
@@ -53,7 +93,7 @@ func (s *session) createModel(ctx context.Context, p params.ModelCreateArgs) (pa
 // in one transaction; if that fails the model is destroyed again, so
 // nothing is left half-created. bg outlives the call, for the search for
 // a model a controller creates after the broker gave up on it.
-func (a *API) createModel(ctx, bg context.Context, owner, cloud string, p params.ModelCreateArgs) (params.ModelInfo, error) {
+func (a *API) createModel(ctx, bg context.Context, owner, cloud string, p params.ModelCreateArgs, cred *modelCred) (params.ModelInfo, error) {
 	taken, err := a.db.ModelNameTaken(ctx, owner, p.Name)
 	if err != nil {
 		return params.ModelInfo{}, err
@@ -99,7 +139,7 @@ func (a *API) createModel(ctx, bg context.Context, owner, cloud string, p params
 	args.OwnerTag = jujuapi.UserTag(owner).String()
 	var lastErr error
 	for _, name := range order {
-		info, err := a.createOn(ctx, bg, byName[name], args)
+		info, err := a.createOn(ctx, bg, byName[name], args, cred)
 		if err == nil {
 			a.placements.WithLabelValues(name, "ok").Inc()
 			return info, nil
@@ -116,12 +156,29 @@ func (a *API) createModel(ctx, bg context.Context, owner, cloud string, p params
 	return params.ModelInfo{}, jujuapi.Errorf(jujuapi.CodeTryAgain, "cannot create model %q: no eligible controller could create it; try again later", p.Name)
 }
 
-func (a *API) createOn(ctx, bg context.Context, ctl *db.Controller, args params.ModelCreateArgs) (params.ModelInfo, error) {
+// createOn creates the model on one controller: in the region asked for,
+// or the controller's first, with the broker's model defaults for that
+// cloud and region, and with its credential, which the controller is
+// given first.
+func (a *API) createOn(ctx, bg context.Context, ctl *db.Controller, args params.ModelCreateArgs, cred *modelCred) (params.ModelInfo, error) {
 	c, err := a.pool.Get(ctx, ctl.Name)
 	if err != nil {
 		return params.ModelInfo{}, err
 	}
 	owner, _ := jujuapi.ParseUserTag(args.OwnerTag)
+	if args.CloudRegion == "" && len(ctl.Regions) > 0 {
+		args.CloudRegion = ctl.Regions[0]
+	}
+	if args.Config, err = a.withDefaults(ctx, ctl.Cloud, args.CloudRegion, args.Config); err != nil {
+		return params.ModelInfo{}, err
+	}
+	credKey := ""
+	if cred != nil {
+		if err := a.pushCredential(ctx, ctl, cred.row, cred.attrs); err != nil {
+			return params.ModelInfo{}, err
+		}
+		credKey = cred.row.Key()
+	}
 	createCtx, cancel := context.WithTimeout(ctx, a.modelCreateTimeout)
 	info, err := c.CreateModel(createCtx, args)
 	cancel()
@@ -135,7 +192,7 @@ func (a *API) createOn(ctx, bg context.Context, ctl *db.Controller, args params.
 	}
 	row := &db.Model{
 		UUID: info.UUID, Name: info.Name, Owner: owner.ID, ControllerID: ctl.ID,
-		Cloud: ctl.Cloud, Region: info.CloudRegion, Type: info.Type, Life: db.LifeAlive,
+		Cloud: ctl.Cloud, Region: info.CloudRegion, Type: info.Type, Life: db.LifeAlive, Credential: credKey,
 	}
 	err = a.db.AddModel(ctx, row, identity.SubjectOf(owner.ID))
 	a.rel.Changed() // the owner's access counts at once, here

@@ -13,6 +13,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/audit"
 	"github.com/jimmbroker/jimm/broker/clock"
 	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/broker/migration"
 	"github.com/jimmbroker/jimm/broker/routing"
 	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
@@ -29,12 +30,19 @@ type Deps struct {
 	Audit     *audit.Log // nil: calls are not audited
 	Registry  *controllers.Registry
 	Pool      *controllers.Pool
+	// Sealer seals cloud credentials at rest.
+	Sealer controllers.Sealer
+	// Migrations runs the migrations juju migrate asks for.
+	Migrations *migration.Manager
 	// Up reports whether the controller named name is up (health).
 	Up func(name string) bool
 	// BrokerUUID is the broker's controller UUID, the one clients see.
 	BrokerUUID string
 	// Servers is the broker's own address, the only one clients are told.
 	Servers [][]params.HostPort
+	// PublicAddress is host:port clients reach the broker at; CACert the
+	// CA of its certificate, when it made its own (else "").
+	PublicAddress, CACert string
 	// JujuVersion is the Juju version the broker reports.
 	JujuVersion string
 	// ModelCreateTimeout bounds how long a controller may take to create a
@@ -60,9 +68,13 @@ type API struct {
 	audit              *audit.Log
 	registry           *controllers.Registry
 	pool               *controllers.Pool
+	sealer             controllers.Sealer
+	migrations         *migration.Manager
 	up                 func(name string) bool
 	brokerUUID         string
 	servers            [][]params.HostPort
+	publicAddress      string
+	caCert             string
 	jujuVersion        string
 	modelCreateTimeout time.Duration
 	conn               jujuapi.ConnOptions
@@ -81,7 +93,7 @@ type API struct {
 func New(deps Deps) (*API, error) {
 	a := &API{
 		db: deps.DB, routes: deps.Routes, identity: deps.Identity, rel: deps.Relations, audit: deps.Audit,
-		registry: deps.Registry, pool: deps.Pool, up: deps.Up, brokerUUID: deps.BrokerUUID, servers: deps.Servers,
+		registry: deps.Registry, pool: deps.Pool, sealer: deps.Sealer, migrations: deps.Migrations, up: deps.Up, brokerUUID: deps.BrokerUUID, servers: deps.Servers, publicAddress: deps.PublicAddress, caCert: deps.CACert,
 		jujuVersion: deps.JujuVersion, modelCreateTimeout: deps.ModelCreateTimeout, conn: deps.Conn,
 		log: deps.Logger, clock: clock.Or(deps.Clock), rpcs: deps.RPCs, models: deps.Models,
 		placements: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -179,12 +191,31 @@ func buildRoot() *root {
 	r.Register("ModelManager", mm, "DestroyModels", jujuapi.Typed((*session).destroyModels))
 	r.Register("ModelManager", mm, "ModelStatus", jujuapi.Typed((*session).modelStatus))
 	r.Register("ModelManager", mm, "ModifyModelAccess", jujuapi.Typed((*session).modifyModelAccess))
-	r.Register("Cloud", v("Cloud"), "Clouds", jujuapi.NoParams((*session).clouds))
+	r.Register("ModelManager", mm, "ModelDefaultsForClouds", jujuapi.Typed((*session).modelDefaultsForClouds))
+	r.Register("ModelManager", mm, "SetModelDefaults", jujuapi.Typed((*session).setModelDefaults))
+	r.Register("ModelManager", mm, "UnsetModelDefaults", jujuapi.Typed((*session).unsetModelDefaults))
+	cl := v("Cloud")
+	r.Register("Cloud", cl, "Clouds", jujuapi.NoParams((*session).clouds))
+	r.Register("Cloud", cl, "Cloud", jujuapi.Typed((*session).cloud))
+	r.Register("Cloud", cl, "CloudInfo", jujuapi.Typed((*session).cloudInfo))
+	r.Register("Cloud", cl, "UserCredentials", jujuapi.Typed((*session).userCredentials))
+	r.Register("Cloud", cl, "CredentialContents", jujuapi.Typed((*session).credentialContents))
+	r.Register("Cloud", cl, "UpdateCredentialsCheckModels", jujuapi.Typed((*session).updateCredentialsCheckModels))
+	r.Register("Cloud", cl, "RevokeCredentialsCheckModels", jujuapi.Typed((*session).revokeCredentialsCheckModels))
 	ctl := v("Controller")
 	r.Register("Controller", ctl, "ControllerVersion", jujuapi.NoParams((*session).controllerVersion))
 	r.Register("Controller", ctl, "GetControllerAccess", jujuapi.Typed((*session).getControllerAccess))
 	r.Register("Controller", ctl, "IdentityProviderURL", jujuapi.NoParams((*session).identityProviderURL))
-	r.Register("UserManager", v("UserManager"), "UserInfo", jujuapi.Typed((*session).userInfo))
+	r.Register("Controller", ctl, "ControllerConfig", jujuapi.NoParams((*session).controllerConfig))
+	r.Register("Controller", ctl, "ModelConfig", jujuapi.NoParams((*session).controllerModelConfig))
+	r.Register("Controller", ctl, "InitiateMigration", jujuapi.Typed((*session).initiateMigration))
+	mu := v("ModelUpgrader")
+	r.Register("ModelUpgrader", mu, "UpgradeModel", jujuapi.Typed((*session).upgradeModel))
+	r.Register("ModelUpgrader", mu, "AbortModelUpgrade", jujuapi.Typed((*session).abortModelUpgrade))
+	um := v("UserManager")
+	r.Register("UserManager", um, "UserInfo", jujuapi.Typed((*session).userInfo))
+	r.Register("UserManager", um, "AddUser", jujuapi.Typed((*session).addUser))
+	r.Register("UserManager", um, "ModelUserInfo", jujuapi.Typed((*session).modelUserInfo))
 	return r
 }
 

@@ -1,0 +1,464 @@
+package facades
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/db"
+	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/params"
+)
+
+// The Cloud facade, answered by the broker: its clouds are those of its
+// controllers (a cloud's definition comes from a controller hosting it,
+// its regions are the union of theirs), and cloud credentials are the
+// broker's own, stored sealed and handed to a controller when a model
+// there uses one.
+
+// cloudDefs returns the clouds the broker's controllers host, by name.
+func (a *API) cloudDefs(ctx context.Context) (map[string]params.Cloud, error) {
+	ctls, err := a.registry.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]params.Cloud{}
+	for _, c := range ctls {
+		cl, seen := out[c.Cloud]
+		if !seen {
+			cl = a.cloudDef(ctx, c.Cloud, c.CloudType, c.Name)
+		}
+		for _, r := range c.Regions {
+			if !slices.ContainsFunc(cl.Regions, func(x params.CloudRegion) bool { return x.Name == r }) {
+				cl.Regions = append(cl.Regions, params.CloudRegion{Name: r})
+			}
+		}
+		out[c.Cloud] = cl
+	}
+	return out, nil
+}
+
+// cloudDef is a cloud's definition as the controller named ctlName has
+// it (without its regions, which the broker adds up), or, when that
+// controller cannot be asked, what the registry knows.
+func (a *API) cloudDef(ctx context.Context, name, typ, ctlName string) params.Cloud {
+	def := params.Cloud{Type: typ}
+	if !a.up(ctlName) {
+		return def
+	}
+	c, err := a.pool.Get(ctx, ctlName)
+	if err != nil {
+		return def
+	}
+	clouds, err := c.Clouds(ctx)
+	if err != nil {
+		a.log.Debug("cannot read a controller's clouds", "controller", ctlName, "err", err)
+		return def
+	}
+	if cl, ok := clouds[name]; ok {
+		def = cl
+		def.Regions, def.IsControllerCloud = nil, false
+	}
+	return def
+}
+
+func (s *session) clouds(ctx context.Context) (params.CloudsResult, error) {
+	defs, err := s.api.cloudDefs(ctx)
+	if err != nil {
+		return params.CloudsResult{}, err
+	}
+	out := params.CloudsResult{Clouds: make(map[string]params.Cloud, len(defs))}
+	for name, cl := range defs {
+		out.Clouds[jujuapi.CloudTag(name).String()] = cl
+	}
+	return out, nil
+}
+
+// cloudNamed returns one cloud's definition, or a "not found" error.
+func (s *session) cloudNamed(ctx context.Context, tag string) (params.Cloud, string, error) {
+	t, err := jujuapi.ParseCloudTag(tag)
+	if err != nil {
+		return params.Cloud{}, "", err
+	}
+	defs, err := s.api.cloudDefs(ctx)
+	if err != nil {
+		return params.Cloud{}, "", err
+	}
+	cl, ok := defs[t.ID]
+	if !ok {
+		return params.Cloud{}, "", jujuapi.NotFoundf("cloud %q", t.ID)
+	}
+	return cl, t.ID, nil
+}
+
+func (s *session) cloud(ctx context.Context, p params.Entities) (params.CloudResults, error) {
+	out := params.CloudResults{Results: make([]params.CloudResult, len(p.Entities))}
+	for i, e := range p.Entities {
+		cl, _, err := s.cloudNamed(ctx, e.Tag)
+		if err != nil {
+			out.Results[i].Error = jujuapi.AsError(err)
+			continue
+		}
+		out.Results[i].Cloud = &cl
+	}
+	return out, nil
+}
+
+// cloudInfo describes clouds with the users who may use them: for a
+// broker administrator every user with a relation to the cloud, for
+// anyone else their own access.
+func (s *session) cloudInfo(ctx context.Context, p params.Entities) (params.CloudInfoResults, error) {
+	out := params.CloudInfoResults{Results: make([]params.CloudInfoResult, len(p.Entities))}
+	for i, e := range p.Entities {
+		info, err := s.oneCloudInfo(ctx, e.Tag)
+		if err != nil {
+			out.Results[i].Error = jujuapi.AsError(err)
+			continue
+		}
+		out.Results[i].Result = info
+	}
+	return out, nil
+}
+
+func (s *session) oneCloudInfo(ctx context.Context, tag string) (*params.CloudInfo, error) {
+	a, id := s.api, s.caller()
+	cl, name, err := s.cloudNamed(ctx, tag)
+	if err != nil {
+		return nil, err
+	}
+	info := &params.CloudInfo{CloudDetails: params.CloudDetails{
+		Type: cl.Type, AuthTypes: cl.AuthTypes, Endpoint: cl.Endpoint,
+		IdentityEndpoint: cl.IdentityEndpoint, StorageEndpoint: cl.StorageEndpoint, Regions: cl.Regions,
+	}}
+	if !id.Admin {
+		access, err := a.identity.CloudAccess(ctx, id, name)
+		if err != nil {
+			return nil, err
+		}
+		if access == "" {
+			return nil, jujuapi.NotFoundf("cloud %q", name)
+		}
+		info.Users = []params.CloudUserInfo{{UserName: id.Name, DisplayName: id.Name, Access: access}}
+		return info, nil
+	}
+	tuples, err := a.rel.List(ctx, authz.Filter{Object: authz.KindCloud + ":" + name})
+	if err != nil {
+		return nil, fmt.Errorf("list the users of cloud %q: %w", name, err)
+	}
+	best := map[string]string{identity.AdminName: "admin"}
+	for _, t := range tuples {
+		user, ok := userOf(t.Subject)
+		if !ok {
+			continue
+		}
+		access := "add-model"
+		if t.Relation == authz.Administrator {
+			access = "admin"
+		}
+		if best[user] != "admin" {
+			best[user] = access
+		}
+	}
+	for _, user := range sortedKeys(best) {
+		info.Users = append(info.Users, params.CloudUserInfo{UserName: user, DisplayName: user, Access: best[user]})
+	}
+	return info, nil
+}
+
+// userOf is the identity name of a user or service account subject.
+func userOf(subject string) (string, bool) {
+	if name, ok := strings.CutPrefix(subject, authz.KindUser+":"); ok {
+		return name, true
+	}
+	if sa, ok := strings.CutPrefix(subject, authz.KindServiceAccount+":"); ok {
+		return sa + authz.ServiceAccountDomain, true
+	}
+	return "", false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// mayUseCredentialsOf says whether the caller may see and change the
+// credentials of the identity named owner: its own, or anyone's for a
+// broker administrator.
+func (s *session) mayUseCredentialsOf(owner string) bool {
+	id := s.caller()
+	return id.Admin || id.Name == owner
+}
+
+func (s *session) userCredentials(ctx context.Context, p params.UserClouds) (params.StringsResults, error) {
+	out := params.StringsResults{Results: make([]params.StringsResult, len(p.UserClouds))}
+	for i, uc := range p.UserClouds {
+		user, err := jujuapi.ParseUserTag(uc.UserTag)
+		if err != nil {
+			out.Results[i].Error = jujuapi.AsError(err)
+			continue
+		}
+		if !s.mayUseCredentialsOf(user.ID) {
+			out.Results[i].Error = jujuapi.ErrPerm
+			continue
+		}
+		cloud, err := jujuapi.ParseCloudTag(uc.CloudTag)
+		if err != nil {
+			out.Results[i].Error = jujuapi.AsError(err)
+			continue
+		}
+		creds, err := s.api.db.CloudCredentials(ctx, user.ID, cloud.ID)
+		if err != nil {
+			out.Results[i].Error = jujuapi.AsError(err)
+			continue
+		}
+		tags := make([]string, 0, len(creds))
+		for _, c := range creds {
+			tags = append(tags, jujuapi.CloudCredentialTag(c.Cloud, c.Owner, c.Name).String())
+		}
+		out.Results[i].Result = tags
+	}
+	return out, nil
+}
+
+// secretAttributes are credential attributes never shown unless asked
+// for, by owner or administrator: the hidden attributes of the providers'
+// credential schemas (the broker does not run providers, so it names
+// them).
+var secretAttributes = []string{
+	"password", "trust-password", "client-key", "secret-key", "private-key",
+	"application-password", "client-secret", "token", "key", "ClientKeyData", "Token",
+}
+
+func credentialAAD(cloud, owner, name string) string {
+	return "cloud-credential/" + cloud + "/" + owner + "/" + name
+}
+
+// openCredential returns a stored credential's attributes.
+func (a *API) openCredential(c *db.CloudCredential) (map[string]string, error) {
+	raw, err := a.sealer.Open(c.Attributes, credentialAAD(c.Cloud, c.Owner, c.Name))
+	if err != nil {
+		return nil, fmt.Errorf("credential %s: %w", c.Key(), err)
+	}
+	attrs := map[string]string{}
+	if err := json.Unmarshal(raw, &attrs); err != nil {
+		return nil, fmt.Errorf("credential %s: %w", c.Key(), err)
+	}
+	return attrs, nil
+}
+
+func (s *session) credentialContents(ctx context.Context, p params.CloudCredentialArgs) (params.CredentialContentResults, error) {
+	a, id := s.api, s.caller()
+	var creds []db.CloudCredential
+	var errs []error
+	if len(p.Credentials) == 0 {
+		all, err := a.db.CloudCredentials(ctx, id.Name, "")
+		if err != nil {
+			return params.CredentialContentResults{}, err
+		}
+		creds, errs = all, make([]error, len(all))
+	} else {
+		for _, arg := range p.Credentials {
+			c, err := a.db.CloudCredential(ctx, arg.CloudName, id.Name, arg.CredentialName)
+			if errors.Is(err, db.ErrNotFound) {
+				err = jujuapi.NotFoundf("credential %q for cloud %q", arg.CredentialName, arg.CloudName)
+			}
+			if c == nil {
+				c = &db.CloudCredential{}
+			}
+			creds, errs = append(creds, *c), append(errs, err)
+		}
+	}
+	out := params.CredentialContentResults{Results: make([]params.CredentialContentResult, len(creds))}
+	for i := range creds {
+		if errs[i] != nil {
+			out.Results[i].Error = jujuapi.AsError(errs[i])
+			continue
+		}
+		info, err := a.credentialInfo(ctx, &creds[i], p.IncludeSecrets)
+		if err != nil {
+			out.Results[i].Error = jujuapi.AsError(err)
+			continue
+		}
+		out.Results[i].Result = info
+	}
+	return out, nil
+}
+
+func (a *API) credentialInfo(ctx context.Context, c *db.CloudCredential, secrets bool) (*params.ControllerCredentialInfo, error) {
+	attrs, err := a.openCredential(c)
+	if err != nil {
+		return nil, err
+	}
+	if !secrets {
+		for _, k := range secretAttributes {
+			delete(attrs, k)
+		}
+	}
+	valid := true
+	info := &params.ControllerCredentialInfo{Content: params.CredentialContent{
+		Name: c.Name, Cloud: c.Cloud, AuthType: c.AuthType, Valid: &valid, Attributes: attrs,
+	}}
+	models, err := a.db.ModelsUsingCredential(ctx, c.Key())
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range models {
+		access, err := a.identity.ModelAccess(ctx, &identity.Identity{Name: c.Owner}, &m)
+		if err != nil {
+			return nil, err
+		}
+		info.Models = append(info.Models, params.ModelAccess{Model: m.Name, Access: access})
+	}
+	return info, nil
+}
+
+// updateCredentialsCheckModels adds or replaces credentials (add-credential
+// -c, update-credential), and hands the new content to the controllers of
+// the models that use each, as a controller checks it with them.
+func (s *session) updateCredentialsCheckModels(ctx context.Context, p params.UpdateCredentialArgs) (params.UpdateCredentialResults, error) {
+	if p.Force && !s.caller().Admin {
+		return params.UpdateCredentialResults{}, jujuapi.Errorf(jujuapi.CodeBadRequest, "unexpected force specified")
+	}
+	out := params.UpdateCredentialResults{Results: make([]params.UpdateCredentialResult, len(p.Credentials))}
+	for i, arg := range p.Credentials {
+		out.Results[i].CredentialTag = arg.Tag
+		models, err := s.updateCredential(ctx, arg)
+		out.Results[i].Models = models
+		if err != nil {
+			out.Results[i].Error = jujuapi.AsError(err)
+		}
+	}
+	return out, nil
+}
+
+func (s *session) updateCredential(ctx context.Context, arg params.TaggedCredential) ([]params.UpdateCredentialModelResult, error) {
+	a := s.api
+	cloud, owner, name, err := jujuapi.ParseCloudCredentialTag(arg.Tag)
+	if err != nil {
+		return nil, err
+	}
+	if !s.mayUseCredentialsOf(owner) {
+		return nil, jujuapi.ErrPerm
+	}
+	defs, err := a.cloudDefs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	def, ok := defs[cloud]
+	if !ok {
+		return nil, fmt.Errorf("cannot update credential %q: controller does not manage cloud %q", name, cloud)
+	}
+	if len(def.AuthTypes) > 0 && !slices.Contains(def.AuthTypes, arg.Credential.AuthType) {
+		return nil, jujuapi.Errorf(jujuapi.CodeNotValid, "cannot update credential %q: auth type %q is not supported by cloud %q (it supports %s)",
+			name, arg.Credential.AuthType, cloud, strings.Join(def.AuthTypes, ", "))
+	}
+	attrs := arg.Credential.Attributes
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	raw, err := json.Marshal(attrs)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := a.sealer.Seal(raw, credentialAAD(cloud, owner, name))
+	if err != nil {
+		return nil, fmt.Errorf("seal credential %q: %w", name, err)
+	}
+	row := &db.CloudCredential{Cloud: cloud, Owner: owner, Name: name, AuthType: arg.Credential.AuthType, Attributes: sealed}
+	models, err := a.db.ModelsUsingCredential(ctx, row.Key())
+	if err != nil {
+		return nil, err
+	}
+	// The models that use it see the new content first, on their
+	// controllers; a refusal there keeps the old one everywhere.
+	var results []params.UpdateCredentialModelResult
+	failed := false
+	for _, m := range models {
+		r := params.UpdateCredentialModelResult{ModelUUID: m.UUID, ModelName: m.Name}
+		if err := a.pushCredential(ctx, &m.Controller, row, attrs); err != nil {
+			r.Errors = []params.ErrorResult{{Error: jujuapi.AsError(err)}}
+			failed = true
+		}
+		results = append(results, r)
+	}
+	if failed {
+		return results, fmt.Errorf("cannot update credential %q: some models refused it", name)
+	}
+	if err := a.db.PutCloudCredential(ctx, row); err != nil {
+		return results, err
+	}
+	s.logger().Info("cloud credential stored", "credential", row.Key(), "models", len(models))
+	return results, nil
+}
+
+// pushCredential gives the controller ctl a credential, owned on the
+// controller by its owner, as the broker's administrator connection
+// there (a controller superuser may set anyone's).
+func (a *API) pushCredential(ctx context.Context, ctl *db.Controller, c *db.CloudCredential, attrs map[string]string) error {
+	client, err := a.pool.Get(ctx, ctl.Name)
+	if err != nil {
+		return jujuapi.Errorf(jujuapi.CodeTryAgain, "controller %q is unavailable; try again later", ctl.Name)
+	}
+	tag := jujuapi.CloudCredentialTag(c.Cloud, c.Owner, c.Name).String()
+	var res params.UpdateCredentialResults
+	err = client.Call(ctx, "Cloud", 7, "UpdateCredentialsCheckModels", params.UpdateCredentialArgs{
+		Credentials: []params.TaggedCredential{{Tag: tag, Credential: params.CloudCredential{AuthType: c.AuthType, Attributes: attrs}}},
+	}, &res)
+	if err == nil && len(res.Results) == 1 && res.Results[0].Error != nil {
+		err = res.Results[0].Error
+	}
+	if err != nil {
+		return fmt.Errorf("hand credential %s to controller %q: %w", c.Key(), ctl.Name, unwrapJuju(err))
+	}
+	return nil
+}
+
+// revokeCredentialsCheckModels removes credentials no model uses (or, with
+// force, any).
+func (s *session) revokeCredentialsCheckModels(ctx context.Context, p params.RevokeCredentialArgs) (params.ErrorResults, error) {
+	a := s.api
+	out := params.ErrorResults{Results: make([]params.ErrorResult, len(p.Credentials))}
+	for i, arg := range p.Credentials {
+		err := func() error {
+			cloud, owner, name, err := jujuapi.ParseCloudCredentialTag(arg.Tag)
+			if err != nil {
+				return err
+			}
+			if !s.mayUseCredentialsOf(owner) {
+				return jujuapi.ErrPerm
+			}
+			models, err := a.db.ModelsUsingCredential(ctx, cloud+"/"+owner+"/"+name)
+			if err != nil {
+				return err
+			}
+			if len(models) > 0 && !arg.Force {
+				plural := ""
+				if len(models) > 1 {
+					plural = "s"
+				}
+				return fmt.Errorf("cannot revoke credential %s/%s/%s: it is still used by %d model%s", cloud, owner, name, len(models), plural)
+			}
+			if err := a.db.RemoveCloudCredential(ctx, cloud, owner, name); err != nil {
+				if errors.Is(err, db.ErrNotFound) {
+					return jujuapi.NotFoundf("credential %q", name)
+				}
+				return err
+			}
+			return nil
+		}()
+		if err != nil {
+			out.Results[i].Error = jujuapi.AsError(err)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,213 @@
+package facades
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/params"
+)
+
+// Model defaults (juju model-defaults) are the broker's own: stored in its
+// database per cloud and per cloud region, and applied to every model it
+// creates, on whichever controller it places it. Juju's built-in defaults
+// (the "default" column) come from a controller hosting the cloud.
+
+// cloudAndRegion resolves the cloud and region a defaults call names: the
+// broker's only cloud when none is named, and a region that cloud has.
+func (s *session) cloudAndRegion(ctx context.Context, cloudTag, region string) (string, error) {
+	defs, err := s.api.cloudDefs(ctx)
+	if err != nil {
+		return "", err
+	}
+	var cloud string
+	switch {
+	case cloudTag != "":
+		t, err := jujuapi.ParseCloudTag(cloudTag)
+		if err != nil {
+			return "", err
+		}
+		cloud = t.ID
+	case len(defs) == 1:
+		for name := range defs {
+			cloud = name
+		}
+	default:
+		return "", jujuapi.Errorf(jujuapi.CodeNotValid, "this broker hosts %d clouds: name one", len(defs))
+	}
+	def, ok := defs[cloud]
+	if !ok {
+		return "", jujuapi.NotFoundf("cloud %q", cloud)
+	}
+	if region != "" && !slices.ContainsFunc(def.Regions, func(r params.CloudRegion) bool { return r.Name == region }) {
+		return "", jujuapi.NotFoundf("region %q of cloud %q", region, cloud)
+	}
+	return cloud, nil
+}
+
+func (s *session) modelDefaultsForClouds(ctx context.Context, p params.Entities) (params.ModelDefaultsResults, error) {
+	if !s.caller().Admin {
+		return params.ModelDefaultsResults{}, jujuapi.ErrPerm
+	}
+	out := params.ModelDefaultsResults{Results: make([]params.ModelDefaultsResult, len(p.Entities))}
+	for i, e := range p.Entities {
+		cfg, err := s.cloudDefaults(ctx, e.Tag)
+		if err != nil {
+			out.Results[i].Error = jujuapi.AsError(err)
+			continue
+		}
+		out.Results[i].Config = cfg
+	}
+	return out, nil
+}
+
+// cloudDefaults is a cloud's model defaults: Juju's, as a controller
+// hosting the cloud reports them, and the broker's, for the cloud and for
+// each region.
+func (s *session) cloudDefaults(ctx context.Context, tag string) (map[string]params.ModelDefaults, error) {
+	a := s.api
+	cloud, err := s.cloudAndRegion(ctx, tag, "")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]params.ModelDefaults{}
+	for k, v := range a.jujuDefaults(ctx, cloud) {
+		out[k] = params.ModelDefaults{Default: v}
+	}
+	rows, err := a.db.ModelDefaults(ctx, cloud)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		var v any
+		if err := json.Unmarshal([]byte(r.Value), &v); err != nil {
+			return nil, fmt.Errorf("model default %s of cloud %q: %w", r.Key, cloud, err)
+		}
+		d := out[r.Key]
+		if r.Region == "" {
+			d.Controller = v
+		} else {
+			d.Regions = append(d.Regions, params.RegionDefaults{RegionName: r.Region, Value: v})
+		}
+		out[r.Key] = d
+	}
+	return out, nil
+}
+
+// jujuDefaults are Juju's built-in model defaults for a cloud, as an up
+// controller hosting it reports them (none when no such controller can be
+// asked).
+func (a *API) jujuDefaults(ctx context.Context, cloud string) map[string]any {
+	ctls, err := a.registry.List(ctx)
+	if err != nil {
+		return nil
+	}
+	for _, c := range ctls {
+		if c.Cloud != cloud || !a.up(c.Name) {
+			continue
+		}
+		client, err := a.pool.Get(ctx, c.Name)
+		if err != nil {
+			continue
+		}
+		var res params.ModelDefaultsResults
+		err = client.Call(ctx, "ModelManager", 10, "ModelDefaultsForClouds", params.Entities{Entities: []params.Entity{{Tag: jujuapi.CloudTag(cloud).String()}}}, &res)
+		if err != nil || len(res.Results) != 1 || res.Results[0].Error != nil {
+			a.log.Debug("cannot read a controller's model defaults", "controller", c.Name, "cloud", cloud, "err", err)
+			continue
+		}
+		out := map[string]any{}
+		for k, d := range res.Results[0].Config {
+			if d.Default != nil {
+				out[k] = d.Default
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+func (s *session) setModelDefaults(ctx context.Context, p params.SetModelDefaults) (params.ErrorResults, error) {
+	out := params.ErrorResults{Results: make([]params.ErrorResult, len(p.Config))}
+	for i, arg := range p.Config {
+		if err := s.setDefaults(ctx, arg); err != nil {
+			out.Results[i].Error = jujuapi.AsError(err)
+		}
+	}
+	return out, nil
+}
+
+func (s *session) setDefaults(ctx context.Context, arg params.ModelDefaultValues) error {
+	if !s.caller().Admin {
+		return jujuapi.ErrPerm
+	}
+	if _, found := arg.Config["agent-version"]; found {
+		return jujuapi.Errorf(jujuapi.CodeNotValid, "agent-version cannot have a default value")
+	}
+	cloud, err := s.cloudAndRegion(ctx, arg.CloudTag, arg.CloudRegion)
+	if err != nil {
+		return err
+	}
+	values := make(map[string]string, len(arg.Config))
+	for k, v := range arg.Config {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return jujuapi.Errorf(jujuapi.CodeNotValid, "model default %q: %v", k, err)
+		}
+		values[k] = string(raw)
+	}
+	if err := s.api.db.SetModelDefaults(ctx, cloud, arg.CloudRegion, values, s.api.clock.Now()); err != nil {
+		return err
+	}
+	s.logger().Info("model defaults set", "cloud", cloud, "region", arg.CloudRegion, "keys", len(values))
+	return nil
+}
+
+func (s *session) unsetModelDefaults(ctx context.Context, p params.UnsetModelDefaults) (params.ErrorResults, error) {
+	out := params.ErrorResults{Results: make([]params.ErrorResult, len(p.Keys))}
+	if !s.caller().Admin {
+		return out, jujuapi.ErrPerm
+	}
+	for i, arg := range p.Keys {
+		err := func() error {
+			cloud, err := s.cloudAndRegion(ctx, arg.CloudTag, arg.CloudRegion)
+			if err != nil {
+				return err
+			}
+			return s.api.db.UnsetModelDefaults(ctx, cloud, arg.CloudRegion, arg.Keys)
+		}()
+		if err != nil {
+			out.Results[i].Error = jujuapi.AsError(err)
+		}
+	}
+	return out, nil
+}
+
+// withDefaults returns a new model's config: the broker's defaults for
+// its cloud, then for its region, then what the creator gave, each
+// winning over the one before.
+func (a *API) withDefaults(ctx context.Context, cloud, region string, given map[string]any) (map[string]any, error) {
+	rows, err := a.db.ModelDefaults(ctx, cloud)
+	if err != nil || len(rows) == 0 {
+		return given, err
+	}
+	out := map[string]any{}
+	for _, level := range []string{"", region} {
+		for _, r := range rows {
+			if r.Region != level {
+				continue
+			}
+			var v any
+			if err := json.Unmarshal([]byte(r.Value), &v); err != nil {
+				return nil, fmt.Errorf("model default %s of cloud %q: %w", r.Key, cloud, err)
+			}
+			out[r.Key] = v
+		}
+	}
+	for k, v := range given {
+		out[k] = v
+	}
+	return out, nil
+}

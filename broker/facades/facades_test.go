@@ -1,0 +1,432 @@
+package facades
+
+import (
+	"context"
+	"log/slog"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/broker/migration"
+	"github.com/jimmbroker/jimm/broker/routing"
+	"github.com/jimmbroker/jimm/controllers"
+	"github.com/jimmbroker/jimm/db"
+	"github.com/jimmbroker/jimm/db/dbtest"
+	"github.com/jimmbroker/jimm/devcontroller"
+	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/params"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+const (
+	brokerUUID    = "b0b0b0b0-0000-4000-8000-000000000000"
+	adminPassword = "pw"
+	ctlPassword   = "controller-admin-password"
+)
+
+// env is the broker's facades over real, in-process development
+// controllers, on SQLite.
+type env struct {
+	d        *db.DB
+	rel      *authz.Relations
+	ids      *identity.Service
+	registry *controllers.Registry
+	pool     *controllers.Pool
+	api      *API
+	ctls     map[string]*devcontroller.Controller
+}
+
+// newEnv starts a development controller for each of specs ("name:region,
+// region"), all on cloud localhost, and registers them.
+func newEnv(t *testing.T, specs ...string) *env {
+	t.Helper()
+	ctx := t.Context()
+	e := &env{d: dbtest.SQLite(t), ctls: map[string]*devcontroller.Controller{}}
+	cipher, err := authz.NewCipher(authz.GenerateKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.rel = authz.NewRelations(e.d, quiet)
+	t.Cleanup(e.rel.Close)
+	if e.ids, err = identity.New(ctx, identity.Config{
+		BrokerUUID: brokerUUID, AdminPassword: adminPassword, SessionTTL: time.Hour, ControllerTokenTTL: 5 * time.Minute,
+		KeyRotation: 24 * time.Hour, KeyPrepublish: 5 * time.Minute, LoginFailureRate: -1,
+	}, identity.Deps{DB: e.d, Cipher: cipher, Relations: e.rel, Logger: quiet}); err != nil {
+		t.Fatal(err)
+	}
+	e.registry = controllers.NewRegistry(e.d, cipher, quiet)
+	e.pool = controllers.NewPool(e.registry.Resolve, jujuapi.ConnOptions{}, quiet)
+	t.Cleanup(e.pool.Close)
+	health, err := controllers.NewHealth(controllers.HealthConfig{Interval: time.Second, Pool: e.pool, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go health.Run(ctx)
+	for _, spec := range specs {
+		name, regions, _ := strings.Cut(spec, ":")
+		c, err := devcontroller.New(ctx, devcontroller.Config{Name: name, Listen: "127.0.0.1:0", DataDir: t.TempDir(),
+			Cloud: "localhost", CloudType: "lxd", Regions: strings.Split(regions, ","), AdminPassword: ctlPassword,
+			ModelDestroyDelay: time.Minute, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sctx, stop := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- c.Serve(sctx) }()
+		t.Cleanup(func() { stop(); <-done })
+		e.ctls[name] = c
+		if _, err := e.registry.Add(ctx, controllers.AddRequest{Name: name, UUID: c.UUID(), Addresses: []string{c.Addr()}, CACert: string(c.CACertPEM()),
+			AdminUser: "admin", AdminPassword: ctlPassword}); err != nil {
+			t.Fatal(err)
+		}
+		health.Track(name)
+		for deadline := time.Now().Add(10 * time.Second); !health.Up(name); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("controller %s is not up after 10s", name)
+			}
+		}
+	}
+	routes, err := routing.New(routing.Deps{DB: e.d, Pool: e.pool, Relations: e.rel, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := routes.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	migrations, err := migration.New(migration.Deps{DB: e.d, Routes: routes, Registry: e.registry, Up: health.Up, ReplicaID: "r1", Logger: quiet,
+		Controller: func(ctx context.Context, name string) (migration.Controller, error) {
+			c, err := e.pool.Get(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	migrations.Start(ctx)
+	if e.api, err = New(Deps{DB: e.d, Routes: routes, Identity: e.ids, Relations: e.rel, Registry: e.registry, Pool: e.pool,
+		Sealer: cipher, Migrations: migrations, Up: health.Up, BrokerUUID: brokerUUID, PublicAddress: "jimm.example.com:443",
+		JujuVersion: "3.5.4", ModelCreateTimeout: 10 * time.Second, Metrics: prometheus.NewRegistry(), Logger: quiet}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// client is a logged-in /api connection to the facades.
+type client struct {
+	*jujuapi.Client
+	t *testing.T
+}
+
+// as logs in on a new /api connection: as the bootstrap admin for "admin",
+// else with a session for the identity named name.
+func (e *env) as(t *testing.T, name string) *client {
+	t.Helper()
+	c, s := jujuapi.Pipe(jujuapi.ConnOptions{})
+	go e.api.Serve(t.Context(), s, "10.0.0.1:50000")
+	cl := &client{Client: jujuapi.NewClient(c), t: t}
+	t.Cleanup(func() { cl.Close() })
+	var err error
+	if name == identity.AdminName {
+		err = cl.Call(t.Context(), "Admin", 3, "Login", params.LoginRequest{AuthTag: "user-admin", Credentials: adminPassword}, nil)
+	} else {
+		tok, _, merr := e.ids.NewSession(t.Context(), &identity.Identity{Name: name})
+		if merr != nil {
+			t.Fatal(merr)
+		}
+		err = cl.Call(t.Context(), "Admin", 4, "LoginWithSessionToken", params.LoginWithSessionTokenRequest{SessionToken: tok}, nil)
+	}
+	if err != nil {
+		t.Fatalf("login as %s: %v", name, err)
+	}
+	return cl
+}
+
+// call calls facade.method at the facade's Juju 3.5 version. result is
+// zeroed first: encoding/json would otherwise keep what an earlier answer
+// left in it where this one is silent.
+func (c *client) call(facade, method string, args, result any) error {
+	c.t.Helper()
+	if result != nil {
+		reflect.ValueOf(result).Elem().SetZero()
+	}
+	vs := jujuapi.Juju35.Versions(facade)
+	return c.Call(c.t.Context(), facade, vs[len(vs)-1], method, args, result)
+}
+
+func (c *client) must(facade, method string, args, result any) {
+	c.t.Helper()
+	if err := c.call(facade, method, args, result); err != nil {
+		c.t.Fatalf("%s.%s: %v", facade, method, err)
+	}
+}
+
+func (e *env) createModel(t *testing.T, c *client, name, region string, config map[string]any, credential string) params.ModelInfo {
+	t.Helper()
+	var info params.ModelInfo
+	c.must("ModelManager", "CreateModel", params.ModelCreateArgs{Name: name, OwnerTag: "user-admin", CloudTag: "cloud-localhost",
+		CloudRegion: region, Config: config, CloudCredentialTag: credential}, &info)
+	return info
+}
+
+// controllerModelConfig reads a model's config on its controller, past
+// the broker.
+func (e *env) controllerModelConfig(t *testing.T, uuid string) map[string]params.ConfigValue {
+	t.Helper()
+	m, err := e.d.ModelByUUID(t.Context(), uuid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, creds, err := e.registry.Resolve(t.Context(), m.Controller.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := ep.Dial(t.Context(), "/model/"+uuid+"/api", jujuapi.ConnOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jujuapi.NewClient(conn)
+	defer c.Close()
+	if err := c.Call(t.Context(), "Admin", 3, "Login", params.LoginRequest{AuthTag: "user-" + creds.User, Credentials: creds.Password}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var res params.ModelConfigResults
+	if err := c.Call(t.Context(), "ModelConfig", 3, "ModelGet", nil, &res); err != nil {
+		t.Fatal(err)
+	}
+	return res.Config
+}
+
+func wantCode(t *testing.T, what string, err error, code, msg string) {
+	t.Helper()
+	if jujuapi.ErrorCode(err) != code || (msg != "" && !strings.Contains(err.Error(), msg)) {
+		t.Fatalf("%s: %v; want code %q saying %q", what, err, code, msg)
+	}
+}
+
+// TestClouds: the broker's clouds are its controllers', with their
+// definitions and the union of their regions.
+func TestClouds(t *testing.T) {
+	e := newEnv(t, "ctl-1:east", "ctl-2:east,west")
+	admin := e.as(t, identity.AdminName)
+	var clouds params.CloudsResult
+	admin.must("Cloud", "Clouds", nil, &clouds)
+	cl, ok := clouds.Clouds["cloud-localhost"]
+	if !ok || len(clouds.Clouds) != 1 {
+		t.Fatalf("clouds: %+v", clouds)
+	}
+	var regions []string
+	for _, r := range cl.Regions {
+		regions = append(regions, r.Name)
+	}
+	if cl.Type != "lxd" || !slices.Equal(regions, []string{"east", "west"}) || !slices.Contains(cl.AuthTypes, "certificate") || cl.IsControllerCloud {
+		t.Fatalf("cloud localhost: %+v", cl)
+	}
+	var one params.CloudResults
+	admin.must("Cloud", "Cloud", params.Entities{Entities: []params.Entity{{Tag: "cloud-localhost"}, {Tag: "cloud-aws"}}}, &one)
+	if one.Results[0].Cloud == nil || one.Results[0].Cloud.Type != "lxd" || one.Results[1].Error == nil || one.Results[1].Error.Code != jujuapi.CodeNotFound {
+		t.Fatalf("Cloud: %+v %+v", one.Results[0], one.Results[1].Error)
+	}
+	// CloudInfo: the administrator sees who may use the cloud; Bob, who
+	// may add models, sees himself; Carol, who may not, sees nothing.
+	if err := e.rel.Add(t.Context(), authz.Tuple{Subject: "user:bob@example.com", Relation: authz.CanAddModel, Object: "cloud:localhost"}); err != nil {
+		t.Fatal(err)
+	}
+	var info params.CloudInfoResults
+	admin.must("Cloud", "CloudInfo", params.Entities{Entities: []params.Entity{{Tag: "cloud-localhost"}}}, &info)
+	users := info.Results[0].Result.Users
+	if len(users) != 2 || users[0].UserName != "admin" || users[0].Access != "admin" || users[1].UserName != "bob@example.com" || users[1].Access != "add-model" {
+		t.Fatalf("CloudInfo users for the administrator: %+v", users)
+	}
+	e.as(t, "bob@example.com").must("Cloud", "CloudInfo", params.Entities{Entities: []params.Entity{{Tag: "cloud-localhost"}}}, &info)
+	if users := info.Results[0].Result.Users; len(users) != 1 || users[0].UserName != "bob@example.com" {
+		t.Fatalf("CloudInfo users for Bob: %+v", users)
+	}
+	e.as(t, "carol@example.com").must("Cloud", "CloudInfo", params.Entities{Entities: []params.Entity{{Tag: "cloud-localhost"}}}, &info)
+	if err := info.Results[0].Error; err == nil || err.Code != jujuapi.CodeNotFound {
+		t.Fatalf("CloudInfo for Carol: %+v", info.Results[0])
+	}
+}
+
+// TestCredentials: credentials are the broker's, sealed at rest; their
+// secrets are shown only when asked; only their owner (or an
+// administrator) sees or changes them; one in use is not revoked.
+func TestCredentials(t *testing.T) {
+	e := newEnv(t, "ctl-1:east")
+	ctx := t.Context()
+	bob := e.as(t, "bob@example.com")
+	tag := jujuapi.CloudCredentialTag("localhost", "bob@example.com", "home").String()
+	var upd params.UpdateCredentialResults
+	bob.must("Cloud", "UpdateCredentialsCheckModels", params.UpdateCredentialArgs{Credentials: []params.TaggedCredential{{Tag: tag,
+		Credential: params.CloudCredential{AuthType: "interactive", Attributes: map[string]string{"trust-password": "hunter2"}}}}}, &upd)
+	if len(upd.Results) != 1 || upd.Results[0].Error != nil || upd.Results[0].CredentialTag != tag {
+		t.Fatalf("UpdateCredentialsCheckModels: %+v", upd)
+	}
+	// An auth type the cloud does not support is refused.
+	bob.must("Cloud", "UpdateCredentialsCheckModels", params.UpdateCredentialArgs{Credentials: []params.TaggedCredential{{Tag: tag,
+		Credential: params.CloudCredential{AuthType: "oauth2", Attributes: map[string]string{"token": "x"}}}}}, &upd)
+	if err := upd.Results[0].Error; err == nil || !strings.Contains(err.Message, `auth type "oauth2" is not supported by cloud "localhost"`) {
+		t.Fatalf("an unsupported auth type: %+v", upd.Results[0])
+	}
+	row, err := e.d.CloudCredential(ctx, "localhost", "bob@example.com", "home")
+	if err != nil || row.AuthType != "interactive" || strings.Contains(string(row.Attributes), "hunter2") {
+		t.Fatalf("the stored credential: %v; its attributes are sealed: %v", err, !strings.Contains(string(row.Attributes), "hunter2"))
+	}
+	var tags params.StringsResults
+	bob.must("Cloud", "UserCredentials", params.UserClouds{UserClouds: []params.UserCloud{{UserTag: "user-bob@example.com", CloudTag: "cloud-localhost"}}}, &tags)
+	if r := tags.Results[0]; r.Error != nil || !slices.Equal(r.Result, []string{tag}) {
+		t.Fatalf("Bob's credentials: %+v", r)
+	}
+	var contents params.CredentialContentResults
+	bob.must("Cloud", "CredentialContents", params.CloudCredentialArgs{}, &contents)
+	if r := contents.Results[0].Result; r == nil || r.Content.Name != "home" || r.Content.Attributes["trust-password"] != "" {
+		t.Fatalf("contents without secrets: %+v", contents.Results[0])
+	}
+	bob.must("Cloud", "CredentialContents", params.CloudCredentialArgs{IncludeSecrets: true,
+		Credentials: []params.CloudCredentialArg{{CloudName: "localhost", CredentialName: "home"}, {CloudName: "localhost", CredentialName: "none"}}}, &contents)
+	if r := contents.Results[0].Result; r == nil || r.Content.Attributes["trust-password"] != "hunter2" {
+		t.Fatalf("contents with secrets: %+v", contents.Results[0])
+	}
+	if err := contents.Results[1].Error; err == nil || err.Code != jujuapi.CodeNotFound {
+		t.Fatalf("contents of a credential Bob does not have: %+v", contents.Results[1])
+	}
+	// Carol may neither list nor change Bob's.
+	carol := e.as(t, "carol@example.com")
+	carol.must("Cloud", "UserCredentials", params.UserClouds{UserClouds: []params.UserCloud{{UserTag: "user-bob@example.com", CloudTag: "cloud-localhost"}}}, &tags)
+	wantCode(t, "Carol lists Bob's credentials", tags.Results[0].Error, jujuapi.CodeUnauthorized, "permission denied")
+	var revoked params.ErrorResults
+	carol.must("Cloud", "RevokeCredentialsCheckModels", params.RevokeCredentialArgs{Credentials: []params.RevokeCredentialArg{{Tag: tag}}}, &revoked)
+	wantCode(t, "Carol revokes Bob's credential", revoked.Results[0].Error, jujuapi.CodeUnauthorized, "permission denied")
+	bob.must("Cloud", "RevokeCredentialsCheckModels", params.RevokeCredentialArgs{Credentials: []params.RevokeCredentialArg{{Tag: tag}}}, &revoked)
+	if revoked.Results[0].Error != nil {
+		t.Fatalf("Bob revokes his credential: %v", revoked.Results[0].Error)
+	}
+	if _, err := e.d.CloudCredential(ctx, "localhost", "bob@example.com", "home"); err == nil {
+		t.Fatal("the revoked credential is still stored")
+	}
+}
+
+// TestModelDefaults: the broker's model defaults, per cloud and per
+// region, are shown beside Juju's own and applied to the models it
+// creates, below what the creator gives.
+func TestModelDefaults(t *testing.T) {
+	e := newEnv(t, "ctl-1:east,west")
+	admin := e.as(t, identity.AdminName)
+	var res params.ErrorResults
+	admin.must("ModelManager", "SetModelDefaults", params.SetModelDefaults{Config: []params.ModelDefaultValues{
+		{CloudTag: "cloud-localhost", Config: map[string]any{"http-proxy": "http://cloud", "logging-config": "<root>=DEBUG"}},
+		{CloudTag: "cloud-localhost", CloudRegion: "east", Config: map[string]any{"http-proxy": "http://east"}},
+		{CloudTag: "cloud-localhost", CloudRegion: "north", Config: map[string]any{"http-proxy": "http://north"}},
+		{Config: map[string]any{"agent-version": "3.5.5"}},
+	}}, &res)
+	if res.Results[0].Error != nil || res.Results[1].Error != nil {
+		t.Fatalf("SetModelDefaults: %+v %+v", res.Results[0].Error, res.Results[1].Error)
+	}
+	wantCode(t, "a default for a region the cloud lacks", res.Results[2].Error, jujuapi.CodeNotFound, `region "north" of cloud "localhost"`)
+	wantCode(t, "a default agent-version", res.Results[3].Error, jujuapi.CodeNotValid, "agent-version cannot have a default value")
+	var got params.ModelDefaultsResults
+	admin.must("ModelManager", "ModelDefaultsForClouds", params.Entities{Entities: []params.Entity{{Tag: "cloud-localhost"}}}, &got)
+	proxy := got.Results[0].Config["http-proxy"]
+	if proxy.Controller != "http://cloud" || len(proxy.Regions) != 1 || proxy.Regions[0].RegionName != "east" || proxy.Regions[0].Value != "http://east" {
+		t.Fatalf("http-proxy's defaults: %+v", proxy)
+	}
+	// A model in east gets east's proxy; one in west the cloud's; a value
+	// given at creation wins.
+	east := e.createModel(t, admin, "in-east", "east", nil, "")
+	west := e.createModel(t, admin, "in-west", "west", nil, "")
+	given := e.createModel(t, admin, "given", "east", map[string]any{"http-proxy": "http://mine"}, "")
+	for _, c := range []struct {
+		uuid, want string
+	}{{east.UUID, "http://east"}, {west.UUID, "http://cloud"}, {given.UUID, "http://mine"}} {
+		if v := e.controllerModelConfig(t, c.uuid)["http-proxy"].Value; v != c.want {
+			t.Errorf("model %s: http-proxy %v, want %s", c.uuid, v, c.want)
+		}
+	}
+	admin.must("ModelManager", "UnsetModelDefaults", params.UnsetModelDefaults{Keys: []params.ModelUnsetKeys{{CloudTag: "cloud-localhost", CloudRegion: "east", Keys: []string{"http-proxy"}}}}, &res)
+	admin.must("ModelManager", "ModelDefaultsForClouds", params.Entities{Entities: []params.Entity{{Tag: "cloud-localhost"}}}, &got)
+	if p := got.Results[0].Config["http-proxy"]; len(p.Regions) != 0 || p.Controller != "http://cloud" {
+		t.Fatalf("after unsetting east's: %+v", p)
+	}
+	// Only broker administrators read or change them.
+	bob := e.as(t, "bob@example.com")
+	wantCode(t, "Bob reads model defaults", bob.call("ModelManager", "ModelDefaultsForClouds", params.Entities{Entities: []params.Entity{{Tag: "cloud-localhost"}}}, &got), jujuapi.CodeUnauthorized, "permission denied")
+	bob.must("ModelManager", "SetModelDefaults", params.SetModelDefaults{Config: []params.ModelDefaultValues{{Config: map[string]any{"http-proxy": "x"}}}}, &res)
+	wantCode(t, "Bob sets a model default", res.Results[0].Error, jujuapi.CodeUnauthorized, "permission denied")
+}
+
+// TestUsersAndController: users come from the identity provider (AddUser
+// says so); ModelUserInfo lists who holds access; the broker describes
+// itself as the controller, to superusers for its model config.
+func TestUsersAndController(t *testing.T) {
+	e := newEnv(t, "ctl-1:east")
+	admin := e.as(t, identity.AdminName)
+	var added params.AddUserResults
+	admin.must("UserManager", "AddUser", params.AddUsers{Users: []params.AddUser{{Username: "dave", Password: "x"}}}, &added)
+	wantCode(t, "AddUser", added.Results[0].Error, jujuapi.CodeNotSupported, "users of this controller come from its identity provider")
+	m := e.createModel(t, admin, "shared", "", nil, "")
+	if err := e.rel.Add(t.Context(), authz.Tuple{Subject: "user:bob@example.com", Relation: authz.Writer, Object: "model:" + m.UUID}); err != nil {
+		t.Fatal(err)
+	}
+	var users params.ModelUserInfoResults
+	admin.must("UserManager", "ModelUserInfo", params.Entities{Entities: []params.Entity{{Tag: "model-" + m.UUID}}}, &users)
+	if len(users.Results) != 2 || users.Results[0].Result.UserName != "admin" || users.Results[0].Result.Access != "admin" ||
+		users.Results[1].Result.UserName != "bob@example.com" || users.Results[1].Result.Access != "write" {
+		t.Fatalf("ModelUserInfo: %+v", users.Results)
+	}
+	err := e.as(t, "carol@example.com").call("UserManager", "ModelUserInfo", params.Entities{Entities: []params.Entity{{Tag: "model-" + m.UUID}}}, &users)
+	wantCode(t, "Carol asks who uses a model she cannot see", err, jujuapi.CodeNotFound, "")
+	var cfg params.ControllerConfigResult
+	e.as(t, "bob@example.com").must("Controller", "ControllerConfig", nil, &cfg)
+	if cfg.Config["controller-uuid"] != brokerUUID || cfg.Config["api-port"] != float64(443) || cfg.Config["login-token-refresh-url"] != "https://jimm.example.com:443/.well-known/jwks.json" {
+		t.Fatalf("ControllerConfig: %v", cfg.Config)
+	}
+	var mc params.ModelConfigResults
+	wantCode(t, "Bob reads the controller model's config", e.as(t, "bob@example.com").call("Controller", "ModelConfig", nil, &mc), jujuapi.CodeUnauthorized, "permission denied")
+	admin.must("Controller", "ModelConfig", nil, &mc)
+	if mc.Config["agent-version"].Value != "3.5.4" || mc.Config["uuid"].Value != brokerUUID {
+		t.Fatalf("Controller.ModelConfig: %v", mc.Config)
+	}
+}
+
+// TestJujuMigrate: juju migrate through the broker moves a model to one
+// of the broker's controllers, named by its controller tag, as jimmctl
+// migrate does; any other target is refused, saying so.
+func TestJujuMigrate(t *testing.T) {
+	e := newEnv(t, "ctl-1:east", "ctl-2:east")
+	admin := e.as(t, identity.AdminName)
+	m := e.createModel(t, admin, "moving", "east", nil, "")
+	routed, _ := e.d.ModelByUUID(t.Context(), m.UUID)
+	target := "ctl-2"
+	if routed.Controller.Name == "ctl-2" {
+		target = "ctl-1"
+	}
+	spec := func(ctlUUID string) params.InitiateMigrationArgs {
+		return params.InitiateMigrationArgs{Specs: []params.MigrationSpec{{ModelTag: "model-" + m.UUID, TargetInfo: params.MigrationTargetInfo{
+			ControllerTag: "controller-" + ctlUUID, ControllerAlias: "elsewhere", Addrs: []string{"10.9.9.9:17070"}, AuthTag: "user-admin", Password: "the-client's-own"}}}}
+	}
+	var res params.InitiateMigrationResults
+	admin.must("Controller", "InitiateMigration", spec("5e55c0de-0000-4000-8000-0000000000ff"), &res)
+	wantCode(t, "a migration to a controller the broker does not have", res.Results[0].Error, jujuapi.CodeNotSupported, `controller "elsewhere" is not one of this broker's controllers`)
+	wantCode(t, "a migration by a non-administrator", e.as(t, "bob@example.com").call("Controller", "InitiateMigration", spec(e.ctls[target].UUID()), &res), jujuapi.CodeUnauthorized, "permission denied")
+	admin.must("Controller", "InitiateMigration", spec(e.ctls[target].UUID()), &res)
+	if res.Results[0].Error != nil || !strings.HasPrefix(res.Results[0].MigrationId, m.UUID+":") {
+		t.Fatalf("InitiateMigration: %+v %v", res.Results[0], res.Results[0].Error)
+	}
+	mig, err := e.d.MigrationByRef(t.Context(), m.UUID)
+	if err != nil || mig.Target.Name != target || mig.Result != db.MigrationRunning && mig.Result != db.MigrationSucceeded {
+		t.Fatalf("the broker's migration: %v %+v", err, mig)
+	}
+	// A second one is refused by the broker's rules.
+	admin.must("Controller", "InitiateMigration", spec(e.ctls[target].UUID()), &res)
+	if res.Results[0].Error == nil {
+		t.Fatal("a second migration of the model was accepted")
+	}
+}
