@@ -191,8 +191,8 @@ func TestModelsForIsOneFilteredQuery(t *testing.T) {
 		seen := map[string]string{}
 		for _, m := range got {
 			seen[m.UUID] = m.Relation
-			if m.AgentVersion != "3.5.4" {
-				t.Fatalf("agent version of %s: %q", m.UUID, m.AgentVersion)
+			if m.AgentVersion != "3.5.4" || m.CloudType != "lxd" {
+				t.Fatalf("agent version and cloud type of %s: %q, %q", m.UUID, m.AgentVersion, m.CloudType)
 			}
 		}
 		if len(got) != 2 || seen["malice"] != "administrator" || seen["mcarol"] != "reader" {

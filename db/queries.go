@@ -32,6 +32,7 @@ type ModelAccess struct {
 	Model
 	Relation     string
 	AgentVersion string // of the hosting controller
+	CloudType    string // of the hosting controller's cloud, e.g. "lxd"
 }
 
 // ModelsFor returns, in one query, the live routes of the models any of
@@ -47,16 +48,16 @@ func (d *DB) ModelsFor(ctx context.Context, subjects, controllers []string) ([]M
 	var q *gorm.DB
 	switch {
 	case subjects == nil:
-		q = base().Select("models.*, controllers.agent_version AS agent_version").Order("models.owner, models.name")
+		q = base().Select("models.*, controllers.agent_version AS agent_version, controllers.cloud_type AS cloud_type").Order("models.owner, models.name")
 	case len(controllers) == 0:
-		q = base().Select("models.*, controllers.agent_version AS agent_version, relations.relation AS relation").
+		q = base().Select("models.*, controllers.agent_version AS agent_version, controllers.cloud_type AS cloud_type, relations.relation AS relation").
 			Joins("JOIN relations ON relations.object_kind = 'model' AND relations.object_id = models.uuid").
 			Where("relations.subject IN ?", subjects).Order("models.owner, models.name")
 	default:
-		related := base().Select("models.*, controllers.agent_version AS agent_version, relations.relation AS relation").
+		related := base().Select("models.*, controllers.agent_version AS agent_version, controllers.cloud_type AS cloud_type, relations.relation AS relation").
 			Joins("JOIN relations ON relations.object_kind = 'model' AND relations.object_id = models.uuid").
 			Where("relations.subject IN ?", subjects)
-		administered := base().Select("models.*, controllers.agent_version AS agent_version, 'administrator' AS relation").
+		administered := base().Select("models.*, controllers.agent_version AS agent_version, controllers.cloud_type AS cloud_type, 'administrator' AS relation").
 			Where("controllers.name IN ?", controllers)
 		q = d.WithContext(ctx).Raw("? UNION ALL ? ORDER BY owner, name", related, administered)
 	}

@@ -235,6 +235,13 @@ func TestClouds(t *testing.T) {
 	if one.Results[0].Cloud == nil || one.Results[0].Cloud.Type != "lxd" || one.Results[1].Error == nil || one.Results[1].Error.Code != jujuapi.CodeNotFound {
 		t.Fatalf("Cloud: %+v %+v", one.Results[0], one.Results[1].Error)
 	}
+	// Model summaries show the cloud's type (the CLI's Type column).
+	admin.must("ModelManager", "CreateModel", params.ModelCreateArgs{Name: "typed", OwnerTag: "user-admin", CloudTag: "cloud-localhost"}, nil)
+	var sums params.ModelSummaryResults
+	admin.must("ModelManager", "ListModelSummaries", params.ModelSummariesRequest{UserTag: "user-admin"}, &sums)
+	if len(sums.Results) != 1 || sums.Results[0].Result.ProviderType != "lxd" || sums.Results[0].Result.Type != "iaas" {
+		t.Fatalf("model summaries: %+v", sums.Results)
+	}
 	// CloudInfo: the administrator sees who may use the cloud; Bob, who
 	// may add models, sees himself; Carol, who may not, sees nothing.
 	if err := e.rel.Add(t.Context(), authz.Tuple{Subject: "user:bob@example.com", Relation: authz.CanAddModel, Object: "cloud:localhost"}); err != nil {

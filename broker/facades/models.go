@@ -70,7 +70,7 @@ func (a *API) summary(m *db.ModelAccess) *params.ModelSummary {
 		status = "destroying"
 	}
 	return &params.ModelSummary{
-		Name: m.Name, UUID: m.UUID, Type: m.Type, ControllerUUID: a.brokerUUID,
+		Name: m.Name, UUID: m.UUID, Type: m.Type, ProviderType: m.CloudType, ControllerUUID: a.brokerUUID,
 		CloudTag: jujuapi.CloudTag(m.Cloud).String(), CloudRegion: m.Region,
 		OwnerTag: jujuapi.UserTag(m.Owner).String(), Life: m.Life,
 		Status:     params.EntityStatus{Status: status, Since: &since},
