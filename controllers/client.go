@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -307,11 +308,17 @@ func (c *Client) ModelInfo(ctx context.Context, uuid string) (params.ModelInfo, 
 // bounds each forced step (nil: the controller's default). Storage is
 // neither destroyed nor released: a model with persistent storage fails.
 func (c *Client) DestroyModel(ctx context.Context, uuid string, force bool, maxWait *time.Duration) error {
-	what := fmt.Sprintf("destroy model %s", uuid)
 	d := params.DestroyModelParams{ModelTag: jujuapi.ModelTag(uuid).String(), MaxWait: maxWait}
 	if force {
 		d.Force = &force
 	}
+	return c.DestroyModelWith(ctx, d)
+}
+
+// DestroyModelWith is DestroyModel with every option a client may give:
+// what to do with storage, force, and how long to wait.
+func (c *Client) DestroyModelWith(ctx context.Context, d params.DestroyModelParams) error {
+	what := fmt.Sprintf("destroy model %s", strings.TrimPrefix(d.ModelTag, jujuapi.KindModel+"-"))
 	var res params.ErrorResults
 	if err := c.facadeCall(ctx, what, "ModelManager", "DestroyModels", params.DestroyModelsParams{Models: []params.DestroyModelParams{d}}, &res); err != nil {
 		return err

@@ -180,8 +180,8 @@ func (s *session) destroyModel(ctx context.Context, d params.DestroyModelParams)
 	if err != nil {
 		return err
 	}
-	force := d.Force != nil && *d.Force
-	if err := c.DestroyModel(ctx, m.UUID, force, d.MaxWait); err != nil {
+	d.ModelTag = jujuapi.ModelTag(m.UUID).String()
+	if err := c.DestroyModelWith(ctx, d); err != nil {
 		if jujuapi.ErrorCode(err) == jujuapi.CodeNotFound {
 			a.routes.RemoveModel(ctx, m.UUID)
 			return nil
