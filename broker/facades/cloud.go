@@ -225,9 +225,41 @@ func (s *session) userCredentials(ctx context.Context, p params.UserClouds) (par
 		for _, c := range creds {
 			tags = append(tags, jujuapi.CloudCredentialTag(c.Cloud, c.Owner, c.Name).String())
 		}
+		if len(tags) == 0 && user.ID == identity.AdminName {
+			// The bootstrap admin is every controller's admin, whose
+			// credential each controller holds (see modelCredential).
+			tags = s.api.controllersAdminCredentials(ctx, cloud.ID)
+		}
 		out.Results[i].Result = tags
 	}
 	return out, nil
+}
+
+// controllersAdminCredentials are the credentials the admin holds on an
+// up controller hosting cloud, as that controller tags them (none when no
+// such controller answers).
+func (a *API) controllersAdminCredentials(ctx context.Context, cloud string) []string {
+	ctls, err := a.registry.List(ctx)
+	if err != nil {
+		return nil
+	}
+	for _, c := range ctls {
+		if c.Cloud != cloud || !a.up(c.Name) {
+			continue
+		}
+		client, err := a.pool.Get(ctx, c.Name)
+		if err != nil {
+			continue
+		}
+		var res params.StringsResults
+		err = client.Call(ctx, "Cloud", 7, "UserCredentials", params.UserClouds{UserClouds: []params.UserCloud{{
+			UserTag: jujuapi.UserTag(client.User()).String(), CloudTag: jujuapi.CloudTag(cloud).String(),
+		}}}, &res)
+		if err == nil && len(res.Results) == 1 && res.Results[0].Error == nil {
+			return res.Results[0].Result
+		}
+	}
+	return nil
 }
 
 // secretAttributes are credential attributes never shown unless asked

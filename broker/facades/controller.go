@@ -194,3 +194,22 @@ func (s *session) migrateOne(ctx context.Context, spec params.MigrationSpec) (st
 	s.logger().Info("migration started by juju migrate", "model", model.ID, "to", target.Name, "migration", mig.ID)
 	return mig.ControllerMigrationID, nil
 }
+
+// allModels answers Controller.AllModels (show-controller, for
+// superusers): every model the broker routes.
+func (s *session) allModels(ctx context.Context) (params.UserModelList, error) {
+	if !s.caller().Admin {
+		return params.UserModelList{}, jujuapi.ErrPerm
+	}
+	rows, err := s.api.identity.Models(ctx, s.caller().Name, true)
+	if err != nil {
+		return params.UserModelList{}, err
+	}
+	return userModelList(rows), nil
+}
+
+// mongoVersion is not the broker's to give: it runs no MongoDB (clients
+// skip a "not supported" answer).
+func (s *session) mongoVersion(context.Context) (params.StringResult, error) {
+	return params.StringResult{}, jujuapi.Errorf(jujuapi.CodeNotSupported, "the broker has no MongoDB: its state is in its own database")
+}

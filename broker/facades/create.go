@@ -68,6 +68,11 @@ func (s *session) modelCredential(ctx context.Context, tag, cloud string) (*mode
 		return nil, jujuapi.Errorf(jujuapi.CodeNotValid, "credential %q is for cloud %q, not the model's cloud %q", name, credCloud, cloud)
 	}
 	row, err := s.api.db.CloudCredential(ctx, credCloud, owner, name)
+	if errors.Is(err, db.ErrNotFound) && owner == identity.AdminName {
+		// The bootstrap admin's own credential on the controllers (one
+		// the broker does not store): each controller uses its own.
+		return &modelCred{controllers: true}, nil
+	}
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, jujuapi.NotFoundf("credential %q for cloud %q of %s", name, credCloud, owner)
 	}
@@ -81,10 +86,13 @@ func (s *session) modelCredential(ctx context.Context, tag, cloud string) (*mode
 	return &modelCred{row: row, attrs: attrs}, nil
 }
 
-// modelCred is a credential a new model uses, with its attributes.
+// modelCred is a credential a new model uses, with its attributes; or,
+// with controllers set, the credential each controller holds for its
+// admin, which the model uses on whichever controller it lands.
 type modelCred struct {
-	row   *db.CloudCredential
-	attrs map[string]string
+	row         *db.CloudCredential
+	attrs       map[string]string
+	controllers bool
 }
 
 // createModel places a new model: it tries the eligible controllers in the
@@ -173,7 +181,10 @@ func (a *API) createOn(ctx, bg context.Context, ctl *db.Controller, args params.
 		return params.ModelInfo{}, err
 	}
 	credKey := ""
-	if cred != nil {
+	switch {
+	case cred != nil && cred.controllers:
+		args.CloudCredentialTag = "" // the controller's own, for its admin
+	case cred != nil:
 		if err := a.pushCredential(ctx, ctl, cred.row, cred.attrs); err != nil {
 			return params.ModelInfo{}, err
 		}

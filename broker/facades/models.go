@@ -33,13 +33,18 @@ func (s *session) listModels(ctx context.Context, p params.Entity) (params.UserM
 	if err != nil {
 		return params.UserModelList{}, err
 	}
+	return userModelList(rows), nil
+}
+
+// userModelList renders routing-table rows as a list of models.
+func userModelList(rows []db.ModelAccess) params.UserModelList {
 	out := params.UserModelList{UserModels: make([]params.UserModel, 0, len(rows))}
 	for _, m := range rows {
 		out.UserModels = append(out.UserModels, params.UserModel{
 			Model: params.Model{Name: m.Name, UUID: m.UUID, Type: m.Type, OwnerTag: jujuapi.UserTag(m.Owner).String()},
 		})
 	}
-	return out, nil
+	return out
 }
 
 func (s *session) listModelSummaries(ctx context.Context, p params.ModelSummariesRequest) (params.ModelSummaryResults, error) {
