@@ -18,7 +18,9 @@ var (
 	bucketModels = []byte("models")
 	// bucketRedirects holds a Redirect per model that migrated away.
 	bucketRedirects = []byte("redirects")
-	keyMeta         = []byte("meta")
+	// bucketCredentials holds the users' cloud credentials, by id.
+	bucketCredentials = []byte("credentials")
+	keyMeta           = []byte("meta")
 )
 
 // Errors callers map to protocol errors.
@@ -39,6 +41,8 @@ type Store struct {
 	models map[string]*Model
 	// redirects maps a migrated model's UUID to where it went.
 	redirects map[string]*Redirect
+	// credentials maps a credential id ("cloud/owner/name") to it.
+	credentials map[string]*Credential
 
 	// onChange, when set, is told the UUID of every model document
 	// committed or removed, under the write lock: it must not block nor
@@ -65,9 +69,10 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
 	}
-	s := &Store{db: db, users: map[string]*User{}, models: map[string]*Model{}, redirects: map[string]*Redirect{}}
+	s := &Store{db: db, users: map[string]*User{}, models: map[string]*Model{}, redirects: map[string]*Redirect{},
+		credentials: map[string]*Credential{}}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketUsers, bucketModels, bucketRedirects} {
+		for _, b := range [][]byte{bucketMeta, bucketUsers, bucketModels, bucketRedirects, bucketCredentials} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -86,6 +91,9 @@ func Open(path string) (*Store, error) {
 		}
 		if err := loadAll(tx.Bucket(bucketRedirects), s.redirects); err != nil {
 			return fmt.Errorf("load redirects: %w", err)
+		}
+		if err := loadAll(tx.Bucket(bucketCredentials), s.credentials); err != nil {
+			return fmt.Errorf("load credentials: %w", err)
 		}
 		return nil
 	})
@@ -471,5 +479,21 @@ func (s *Store) DeleteImportingModel(ctx context.Context, uuid string) error {
 	delete(s.models, uuid)
 	s.mu.Unlock()
 	s.changed(uuid)
+	return nil
+}
+
+// DeleteUser removes a user.
+func (s *Store) DeleteUser(ctx context.Context, name string) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if _, ok := s.User(name); !ok {
+		return fmt.Errorf("user %q: %w", name, ErrNotFound)
+	}
+	if err := s.commit(ctx, bucketUsers, name, nil); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.users, name)
+	s.mu.Unlock()
 	return nil
 }

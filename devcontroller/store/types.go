@@ -2,7 +2,10 @@ package store
 
 import (
 	"log/slog"
+	"strings"
 	"time"
+
+	"github.com/jimmbroker/jimm/jujuapi/params"
 )
 
 // Access levels, as Juju names them.
@@ -32,6 +35,11 @@ type Meta struct {
 	// Config holds the controller config settings made on this controller
 	// (agent-ratelimit-max, ...), by key; keys not set take their defaults.
 	Config map[string]any `json:"config,omitempty"`
+	// CloudDefaults holds the model config defaults set for the cloud
+	// (what Juju's model-defaults calls "controller"), and RegionDefaults
+	// those set per region, by region name. Models take them when created.
+	CloudDefaults  map[string]any            `json:"cloud-defaults,omitempty"`
+	RegionDefaults map[string]map[string]any `json:"region-defaults,omitempty"`
 }
 
 // User is a local user of the controller.
@@ -43,6 +51,58 @@ type User struct {
 	CreatedBy    string    `json:"created-by,omitempty"`
 	CreatedAt    time.Time `json:"created-at"`
 	Disabled     bool      `json:"disabled,omitempty"`
+	// SecretKey is the registration key of a user added without a
+	// password (what `juju register` presents); a credential.
+	SecretKey []byte `json:"secret-key,omitempty"`
+}
+
+// Credential is a cloud credential a user keeps on the controller. Its
+// attributes may hold secrets: it must never be logged whole (LogValue
+// leaves them out).
+type Credential struct {
+	Cloud      string            `json:"cloud"`
+	Owner      string            `json:"owner"`
+	Name       string            `json:"name"`
+	AuthType   string            `json:"auth-type"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+	// Invalid and InvalidReason mark a credential the cloud refuses.
+	Invalid       bool      `json:"invalid,omitempty"`
+	InvalidReason string    `json:"invalid-reason,omitempty"`
+	CreatedAt     time.Time `json:"created-at"`
+	UpdatedAt     time.Time `json:"updated-at"`
+}
+
+// CredentialID is a credential's id, as Juju writes it:
+// "cloud/owner/name".
+func CredentialID(cloud, owner, name string) string {
+	return cloud + "/" + owner + "/" + name
+}
+
+// ID is the credential's id, "cloud/owner/name".
+func (c *Credential) ID() string { return CredentialID(c.Cloud, c.Owner, c.Name) }
+
+// TagID is the credential as a model records it: its tag without the
+// "cloudcred-" prefix, "cloud_owner_name" with underscores in the parts
+// escaped as Juju escapes them.
+func (c *Credential) TagID() string { return CredentialTagID(c.Cloud, c.Owner, c.Name) }
+
+// CredentialTagID is the tag form of a credential id, without the
+// "cloudcred-" prefix.
+func CredentialTagID(cloud, owner, name string) string {
+	q := func(s string) string { return strings.ReplaceAll(s, "_", "%5f") }
+	return q(cloud) + "_" + q(owner) + "_" + q(name)
+}
+
+// LogValue keeps the attributes (secrets) out of logs.
+func (c *Credential) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", c.ID()), slog.String("auth-type", c.AuthType))
+}
+
+// Block is a set of commands switched off on a model (Juju's
+// disable-command).
+type Block struct {
+	ID      string `json:"id"`
+	Message string `json:"message,omitempty"`
 }
 
 // Status is an entity's status with when it was set.
@@ -54,13 +114,15 @@ type Status struct {
 
 // Model is one model and everything in it.
 type Model struct {
-	UUID          string                  `json:"uuid"`
-	Name          string                  `json:"name"`
-	Owner         string                  `json:"owner"`
-	Type          string                  `json:"type"`
-	Cloud         string                  `json:"cloud"`
-	CloudType     string                  `json:"cloud-type"`
-	Region        string                  `json:"region"`
+	UUID      string `json:"uuid"`
+	Name      string `json:"name"`
+	Owner     string `json:"owner"`
+	Type      string `json:"type"`
+	Cloud     string `json:"cloud"`
+	CloudType string `json:"cloud-type"`
+	Region    string `json:"region"`
+	// Credential is the model's cloud credential in tag form without the
+	// "cloudcred-" prefix (see CredentialTagID), or "" for none.
 	Credential    string                  `json:"credential,omitempty"`
 	IsController  bool                    `json:"is-controller,omitempty"`
 	Life          string                  `json:"life"`
@@ -81,6 +143,14 @@ type Model struct {
 	// Migration is the latest migration of the model away from this
 	// controller, running or ended; nil if there has been none.
 	Migration *Migration `json:"migration,omitempty"`
+	// Constraints are the model's constraints (set-model-constraints).
+	Constraints params.Constraints `json:"constraints,omitzero"`
+	// Blocks are the command sets switched off, by Juju block type
+	// (BlockDestroy, BlockRemove, BlockChange); NextBlockID numbers them.
+	Blocks      map[string]Block `json:"blocks,omitempty"`
+	NextBlockID int              `json:"next-block-id,omitempty"`
+	// Annotations holds the annotations of the model's entities, by tag.
+	Annotations map[string]map[string]string `json:"annotations,omitempty"`
 }
 
 // Migration modes of a model.
@@ -160,15 +230,18 @@ type Redirect struct {
 
 // Machine is a simulated machine: it starts the moment it is added.
 type Machine struct {
-	ID             string    `json:"id"`
-	Base           Base      `json:"base"`
-	InstanceID     string    `json:"instance-id"`
-	Hostname       string    `json:"hostname"`
-	Address        string    `json:"address"`
-	Constraints    string    `json:"constraints,omitempty"`
-	AgentStatus    Status    `json:"agent-status"`
-	InstanceStatus Status    `json:"instance-status"`
-	CreatedAt      time.Time `json:"created-at"`
+	ID         string `json:"id"`
+	Base       Base   `json:"base"`
+	InstanceID string `json:"instance-id"`
+	Hostname   string `json:"hostname"`
+	Address    string `json:"address"`
+	// Constraints is the machine's constraints in Juju's string form
+	// (what status shows); Cons holds them as values.
+	Constraints    string             `json:"constraints,omitempty"`
+	Cons           params.Constraints `json:"cons,omitzero"`
+	AgentStatus    Status             `json:"agent-status"`
+	InstanceStatus Status             `json:"instance-status"`
+	CreatedAt      time.Time          `json:"created-at"`
 	// AgentPassword is the password of the machine's agent: what the
 	// agent logs in with (its agent.conf, simulated) and what the
 	// controller checks. Random and high-entropy; a credential.
@@ -183,16 +256,18 @@ type Base struct {
 
 // Application is a deployed charm.
 type Application struct {
-	Name       string           `json:"name"`
-	CharmURL   string           `json:"charm-url"`
-	Channel    string           `json:"channel,omitempty"`
-	Revision   int              `json:"revision"`
-	Base       Base             `json:"base"`
-	Config     map[string]any   `json:"config,omitempty"`
-	Status     Status           `json:"status"`
-	Units      map[string]*Unit `json:"units"`
-	NextUnitID int              `json:"next-unit-id"`
-	CreatedAt  time.Time        `json:"created-at"`
+	Name     string         `json:"name"`
+	CharmURL string         `json:"charm-url"`
+	Channel  string         `json:"channel,omitempty"`
+	Revision int            `json:"revision"`
+	Base     Base           `json:"base"`
+	Config   map[string]any `json:"config,omitempty"`
+	// Cons holds the application's constraints.
+	Cons       params.Constraints `json:"cons,omitzero"`
+	Status     Status             `json:"status"`
+	Units      map[string]*Unit   `json:"units"`
+	NextUnitID int                `json:"next-unit-id"`
+	CreatedAt  time.Time          `json:"created-at"`
 }
 
 // Unit is one unit of an application, on a machine.
