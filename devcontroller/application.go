@@ -29,6 +29,9 @@ func (s *session) deploy(ctx context.Context, p params.ApplicationsDeploy) (para
 	if err := writable(m); err != nil {
 		return out, err
 	}
+	if err := blockedIn(m, blockChange); err != nil {
+		return out, err
+	}
 	for i, d := range p.Applications {
 		out.Results[i].Error = paramsError(s.deployOne(ctx, m.UUID, d))
 	}
@@ -45,6 +48,9 @@ func (s *session) deployOne(ctx context.Context, uuid string, d params.Applicati
 	if d.NumUnits < 0 {
 		return jujuapi.Errorf(jujuapi.CodeNotValid, "application %q: negative number of units", d.ApplicationName)
 	}
+	if err := checkConstraints(d.Constraints); err != nil {
+		return err
+	}
 	_, rev := charmName(d.CharmURL)
 	base := defaultBase
 	if o := d.CharmOrigin; o != nil {
@@ -55,6 +61,7 @@ func (s *session) deployOne(ctx context.Context, uuid string, d params.Applicati
 			rev = *o.Revision
 		}
 	}
+	var added []newUnit
 	_, err := s.ctl.store.UpdateModel(ctx, uuid, func(m *store.Model) error {
 		if err := alive(m); err != nil {
 			return err
@@ -66,6 +73,7 @@ func (s *session) deployOne(ctx context.Context, uuid string, d params.Applicati
 		app := &store.Application{
 			Name: d.ApplicationName, CharmURL: d.CharmURL, Channel: d.Channel, Revision: rev, Base: base,
 			Status: store.Status{Status: "active", Since: now}, Units: map[string]*store.Unit{}, CreatedAt: now,
+			Cons: d.Constraints,
 		}
 		if len(d.Config) > 0 {
 			app.Config = map[string]any{}
@@ -74,10 +82,41 @@ func (s *session) deployOne(ctx context.Context, uuid string, d params.Applicati
 			}
 		}
 		m.Applications[app.Name] = app
-		_, err := s.ctl.addUnits(m, app, d.NumUnits, d.Placement)
+		var err error
+		added, err = s.ctl.addUnits(m, app, d.NumUnits, d.Placement)
 		return err
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	s.ctl.modelEvent(uuid, logInfo, "juju.apiserver.application", "deployed application %q (charm %s) with %d unit%s", d.ApplicationName, d.CharmURL, d.NumUnits, plural(d.NumUnits))
+	s.ctl.logNewUnits(uuid, added)
+	return nil
+}
+
+// newUnit is a unit just added, and whether its machine is new too.
+type newUnit struct {
+	name       string
+	machine    *store.Machine
+	newMachine bool
+}
+
+// logNewUnits writes to the model's log what the provisioner and the
+// units' agents log when units (and their machines) start.
+func (c *Controller) logNewUnits(uuid string, units []newUnit) {
+	for _, u := range units {
+		if u.newMachine {
+			c.logMachineStarted(uuid, u.machine)
+		}
+		c.entityLog(uuid, jujuapi.UnitTag(u.name).String(), logInfo, "juju.worker.uniter", "unit %q started", u.name)
+	}
+}
+
+// logMachineStarted writes what Juju's provisioner logs when a machine
+// starts.
+func (c *Controller) logMachineStarted(uuid string, mc *store.Machine) {
+	c.modelEvent(uuid, logInfo, "juju.worker.provisioner", "started machine %s as instance %s with hardware %q",
+		mc.ID, mc.InstanceID, machineHardware(mc))
 }
 
 // alive refuses changes to a model that is dying or migrating away.
@@ -93,10 +132,11 @@ func alive(m *store.Model) error {
 
 // addUnits adds n units of app to m, each on its own new machine unless a
 // placement names an existing machine ("#:<id>" or just "<id>").
-func (c *Controller) addUnits(m *store.Model, app *store.Application, n int, placement []*params.Placement) ([]string, error) {
-	var names []string
+func (c *Controller) addUnits(m *store.Model, app *store.Application, n int, placement []*params.Placement) ([]newUnit, error) {
+	var added []newUnit
 	for i := range n {
 		var machine *store.Machine
+		fresh := false
 		if i < len(placement) && placement[i] != nil {
 			p := placement[i]
 			if p.Scope != "#" && p.Scope != "" && p.Scope != m.UUID {
@@ -107,7 +147,7 @@ func (c *Controller) addUnits(m *store.Model, app *store.Application, n int, pla
 				return nil, jujuapi.NotFoundf("machine %s", p.Directive)
 			}
 		} else {
-			machine = c.addMachine(m, app.Base, "")
+			machine, fresh = c.addMachine(m, app.Base, app.Cons), true
 		}
 		name := fmt.Sprintf("%s/%d", app.Name, app.NextUnitID)
 		app.NextUnitID++
@@ -118,9 +158,9 @@ func (c *Controller) addUnits(m *store.Model, app *store.Application, n int, pla
 			WorkloadStatus: store.Status{Status: "active", Since: now},
 			AgentPassword:  randomPassword(),
 		}
-		names = append(names, name)
+		added = append(added, newUnit{name: name, machine: machine, newMachine: fresh})
 	}
-	return names, nil
+	return added, nil
 }
 
 func (s *session) addUnits(ctx context.Context, p params.AddApplicationUnits) (params.AddApplicationUnitsResults, error) {
@@ -131,10 +171,13 @@ func (s *session) addUnits(ctx context.Context, p params.AddApplicationUnits) (p
 	if err := writable(m); err != nil {
 		return params.AddApplicationUnitsResults{}, err
 	}
+	if err := blockedIn(m, blockChange); err != nil {
+		return params.AddApplicationUnitsResults{}, err
+	}
 	if p.NumUnits < 1 {
 		return params.AddApplicationUnitsResults{}, jujuapi.Errorf(jujuapi.CodeNotValid, "must add at least one unit")
 	}
-	var names []string
+	var added []newUnit
 	_, err = s.ctl.store.UpdateModel(ctx, m.UUID, func(m *store.Model) error {
 		if err := alive(m); err != nil {
 			return err
@@ -144,10 +187,18 @@ func (s *session) addUnits(ctx context.Context, p params.AddApplicationUnits) (p
 			return jujuapi.NotFoundf("application %q", p.ApplicationName)
 		}
 		var err error
-		names, err = s.ctl.addUnits(m, app, p.NumUnits, p.Placement)
+		added, err = s.ctl.addUnits(m, app, p.NumUnits, p.Placement)
 		return err
 	})
-	return params.AddApplicationUnitsResults{Units: names}, err
+	if err != nil {
+		return params.AddApplicationUnitsResults{}, err
+	}
+	s.ctl.logNewUnits(m.UUID, added)
+	out := params.AddApplicationUnitsResults{Units: []string{}}
+	for _, u := range added {
+		out.Units = append(out.Units, u.name)
+	}
+	return out, nil
 }
 
 func (s *session) destroyApplication(ctx context.Context, p params.DestroyApplicationsParams) (params.DestroyApplicationResults, error) {
@@ -157,6 +208,9 @@ func (s *session) destroyApplication(ctx context.Context, p params.DestroyApplic
 		return out, err
 	}
 	if err := writable(m); err != nil {
+		return out, err
+	}
+	if err := blockedIn(m, blockRemove); err != nil {
 		return out, err
 	}
 	for i, d := range p.Applications {
@@ -191,40 +245,8 @@ func (s *session) destroyOneApplication(ctx context.Context, uuid string, d para
 	if err != nil {
 		return nil, err
 	}
+	if !d.DryRun {
+		s.ctl.modelEvent(uuid, logInfo, "juju.apiserver.application", "removed application %q", t.ID)
+	}
 	return info, nil
-}
-
-func (s *session) addMachines(ctx context.Context, p params.AddMachines) (params.AddMachinesResults, error) {
-	out := params.AddMachinesResults{Machines: make([]params.AddMachinesResult, len(p.MachineParams))}
-	m, err := s.connectedModel(store.AccessWrite)
-	if err != nil {
-		return out, err
-	}
-	if err := writable(m); err != nil {
-		return out, err
-	}
-	for i, mp := range p.MachineParams {
-		base := defaultBase
-		if mp.Base != nil && mp.Base.Name != "" {
-			base = store.Base{Name: mp.Base.Name, Channel: mp.Base.Channel}
-		}
-		if mp.ContainerType != "" || mp.Placement != nil {
-			out.Machines[i].Error = paramsError(jujuapi.Errorf(jujuapi.CodeNotSupported, "containers and placement directives are not supported by the development controller"))
-			continue
-		}
-		var id string
-		_, err := s.ctl.store.UpdateModel(ctx, m.UUID, func(m *store.Model) error {
-			if err := alive(m); err != nil {
-				return err
-			}
-			id = s.ctl.addMachine(m, base, "").ID
-			return nil
-		})
-		if err != nil {
-			out.Machines[i].Error = paramsError(err)
-			continue
-		}
-		out.Machines[i].Machine = id
-	}
-	return out, nil
 }

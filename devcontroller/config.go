@@ -37,6 +37,13 @@ type Config struct {
 	// ModelDestroyDelay is how long a destroyed model stays dying before it
 	// is gone. Default 1s.
 	ModelDestroyDelay time.Duration
+	// ModelLogRecords bounds each model's log (the newest records are
+	// kept). Default modellog.DefaultMaxRecords.
+	ModelLogRecords int
+	// AgentVersions lists the agent versions the controller has, to
+	// which models may be upgraded (ModelUpgrader.UpgradeModel). Default:
+	// AgentVersion alone.
+	AgentVersions []string
 	// Conn bounds each API connection.
 	Conn jujuapi.ConnOptions
 	// Logger receives the controller's logs. Default slog.Default().
@@ -85,6 +92,11 @@ func (c *Config) validate() error {
 	}
 	if _, err := parseVersion(c.AgentVersion); err != nil {
 		return err
+	}
+	for _, v := range c.AgentVersions {
+		if _, err := parseVersion(v); err != nil {
+			return fmt.Errorf("agent versions: %w", err)
+		}
 	}
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:17070"

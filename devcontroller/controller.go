@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jimmbroker/jimm/devcontroller/jwtauth"
+	"github.com/jimmbroker/jimm/devcontroller/modellog"
 	"github.com/jimmbroker/jimm/devcontroller/store"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
@@ -31,6 +32,7 @@ type Controller struct {
 	cfg      Config
 	log      *slog.Logger
 	store    *store.Store
+	logs     *modellog.Logs // the models' logs
 	pki      *pki.Bundle
 	verifier *jwtauth.Verifier // nil when no token issuer is trusted
 	// controllerRoot serves /api, modelRoot /model/<uuid>/api, agentRoot
@@ -83,7 +85,12 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("controller %q state: %w", cfg.Name, err)
 	}
-	c := &Controller{cfg: cfg, log: cfg.Logger.With("controller", cfg.Name), store: st, pki: bundle,
+	logs, err := modellog.Open(filepath.Join(cfg.DataDir, "logs"), cfg.ModelLogRecords)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("controller %q model logs: %w", cfg.Name, err)
+	}
+	c := &Controller{cfg: cfg, log: cfg.Logger.With("controller", cfg.Name), store: st, logs: logs, pki: bundle,
 		closing: make(chan struct{}), localSecret: randomPassword()}
 	c.controllerRoot, c.modelRoot, c.agentRoot = buildRoots()
 	st.OnModelChange(func(uuid string) {
@@ -149,6 +156,9 @@ func (c *Controller) initState(ctx context.Context) error {
 	if err := c.initAdmin(ctx); err != nil {
 		return err
 	}
+	if err := c.ensureAdminCredential(ctx); err != nil {
+		return err
+	}
 	for _, m := range c.store.Models() {
 		if m.IsController {
 			return nil
@@ -157,7 +167,8 @@ func (c *Controller) initState(ctx context.Context) error {
 	m := c.newModel("controller", adminUser, c.cfg.Regions[0])
 	m.UUID = meta.UUID // as in Juju, the controller model shares the controller's UUID
 	m.IsController = true
-	c.addMachine(m, store.Base{Name: "ubuntu", Channel: "22.04"}, "")
+	m.Credential, _ = c.modelCredential("", adminUser)
+	c.addMachine(m, store.Base{Name: "ubuntu", Channel: "22.04"}, params.Constraints{})
 	if err := c.store.CreateModel(ctx, m); err != nil {
 		return fmt.Errorf("controller %q: create controller model: %w", c.cfg.Name, err)
 	}
@@ -294,7 +305,7 @@ func (c *Controller) Serve(ctx context.Context) error {
 	c.agents.shutdown()
 	c.conns.Drain()
 	c.timers.Range(func(_, t any) bool { t.(*time.Timer).Stop(); return true })
-	if cerr := c.store.Close(); err == nil {
+	if cerr := errors.Join(c.store.Close(), c.logs.Close()); err == nil {
 		err = cerr
 	}
 	if errors.Is(err, http.ErrServerClosed) {

@@ -653,7 +653,7 @@ func TestMigrationTargetFacade(t *testing.T) {
 	tgt := startController(t, t.TempDir(), named("dst"))
 	admin := mustLogin(t, tgt, "/api", "admin", "secret")
 	m := tgt.newModel("incoming", "admin", "r1")
-	tgt.addMachine(m, defaultBase, "")
+	tgt.addMachine(m, defaultBase, params.Constraints{})
 	export, err := exportModel(m, m.Status)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jimmbroker/jimm/devcontroller/store"
+	"github.com/jimmbroker/jimm/jujuapi/params"
 )
 
 // newModel returns a new, empty, available model.
@@ -15,7 +16,6 @@ func (c *Controller) newModel(name, owner, region string) *store.Model {
 	return &store.Model{
 		UUID: uuid.NewString(), Name: name, Owner: owner, Type: "iaas",
 		Cloud: c.cfg.Cloud, CloudType: c.cfg.CloudType, Region: region,
-		Credential:   fmt.Sprintf("%s_%s_default", c.cfg.Cloud, owner),
 		Life:         store.LifeAlive,
 		Status:       store.Status{Status: "available", Since: now},
 		AgentVersion: c.cfg.AgentVersion,
@@ -27,9 +27,10 @@ func (c *Controller) newModel(name, owner, region string) *store.Model {
 	}
 }
 
-// addMachine adds a machine to m, started at once, and returns it. The
-// instance id and address are made up from the model and machine ids.
-func (c *Controller) addMachine(m *store.Model, base store.Base, constraints string) *store.Machine {
+// addMachine adds a machine to m, started at once, and returns it. Its
+// constraints are the model's merged with cons, as Juju resolves them.
+// The instance id and address are made up from the model and machine ids.
+func (c *Controller) addMachine(m *store.Model, base store.Base, cons params.Constraints) *store.Machine {
 	id := strconv.Itoa(m.NextMachineID)
 	m.NextMachineID++
 	now := time.Now().UTC()
@@ -40,12 +41,13 @@ func (c *Controller) addMachine(m *store.Model, base store.Base, constraints str
 		InstanceID:     fmt.Sprintf("juju-%s-%s", m.UUID[len(m.UUID)-6:], id),
 		Hostname:       fmt.Sprintf("juju-%s-%s", m.UUID[len(m.UUID)-6:], id),
 		Address:        fmt.Sprintf("10.%d.%d.%d", 100+n/65536%100, n/256%256, n%256),
-		Constraints:    constraints,
+		Cons:           mergeConstraints(m.Constraints, cons),
 		AgentStatus:    store.Status{Status: "started", Since: now},
 		InstanceStatus: store.Status{Status: "running", Info: "Running", Since: now},
 		CreatedAt:      now,
 		AgentPassword:  randomPassword(),
 	}
+	mc.Constraints = formatConstraints(mc.Cons)
 	m.Machines[id] = mc
 	return mc
 }

@@ -2,6 +2,9 @@ package devcontroller
 
 import (
 	"context"
+	"maps"
+	"reflect"
+	"strings"
 
 	"github.com/jimmbroker/jimm/devcontroller/store"
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -22,14 +25,42 @@ func (s *session) modelGet(context.Context) (params.ModelConfigResults, error) {
 	if err != nil {
 		return params.ModelConfigResults{}, err
 	}
-	out := params.ModelConfigResults{Config: map[string]params.ConfigValue{}}
-	for k, v := range s.ctl.defaultConfig(m) {
-		out.Config[k] = params.ConfigValue{Value: v, Source: "default"}
+	return params.ModelConfigResults{Config: s.ctl.configValues(m)}, nil
+}
+
+// configValues is a model's config with each value's source, as ModelGet
+// shows it.
+func (c *Controller) configValues(m *store.Model) map[string]params.ConfigValue {
+	values := c.defaultConfig(m)
+	maps.Copy(values, m.Config)
+	out := make(map[string]params.ConfigValue, len(values)+1)
+	for k, v := range values {
+		out[k] = params.ConfigValue{Value: v, Source: c.configSourceOf(m, k, v)}
 	}
-	for k, v := range m.Config {
-		out.Config[k] = params.ConfigValue{Value: v, Source: "model"}
+	// As Juju does, report default-series with default-base.
+	series := params.ConfigValue{Value: "", Source: sourceDefault}
+	if base, ok := out["default-base"]; ok {
+		if b, _ := base.Value.(string); b != "" {
+			series = params.ConfigValue{Value: seriesOfBase(b), Source: base.Source}
+		}
 	}
-	return out, nil
+	out["default-series"] = series
+	return out
+}
+
+// seriesOfBase names the Ubuntu series of a base such as "ubuntu@22.04".
+func seriesOfBase(base string) string {
+	switch strings.TrimSuffix(base, "/stable") {
+	case "ubuntu@18.04":
+		return "bionic"
+	case "ubuntu@20.04":
+		return "focal"
+	case "ubuntu@22.04":
+		return "jammy"
+	case "ubuntu@24.04":
+		return "noble"
+	}
+	return ""
 }
 
 func (s *session) modelSet(ctx context.Context, p params.ModelSet) (struct{}, error) {
@@ -38,6 +69,9 @@ func (s *session) modelSet(ctx context.Context, p params.ModelSet) (struct{}, er
 		return struct{}{}, err
 	}
 	if err := writable(m); err != nil {
+		return struct{}{}, err
+	}
+	if err := blockedIn(m, blockChange); err != nil {
 		return struct{}{}, err
 	}
 	for k, v := range p.Config {
@@ -57,7 +91,11 @@ func (s *session) modelSet(ctx context.Context, p params.ModelSet) (struct{}, er
 		}
 		return nil
 	})
-	return struct{}{}, err
+	if err != nil {
+		return struct{}{}, err
+	}
+	s.ctl.modelEvent(m.UUID, logInfo, "juju.apiserver.modelconfig", "model config changed by %s: set %s", s.identity(), strings.Join(sortedKeys(p.Config), ", "))
+	return struct{}{}, nil
 }
 
 func (s *session) modelUnset(ctx context.Context, p params.ModelUnset) (struct{}, error) {
@@ -66,6 +104,9 @@ func (s *session) modelUnset(ctx context.Context, p params.ModelUnset) (struct{}
 		return struct{}{}, err
 	}
 	if err := writable(m); err != nil {
+		return struct{}{}, err
+	}
+	if err := blockedIn(m, blockChange); err != nil {
 		return struct{}{}, err
 	}
 	for _, k := range p.Keys {
@@ -77,10 +118,21 @@ func (s *session) modelUnset(ctx context.Context, p params.ModelUnset) (struct{}
 		if err := writable(m); err != nil {
 			return err
 		}
+		// As in Juju, an unset key takes the value it inherits: a cloud
+		// or region default is written to the model; Juju's own default
+		// needs no writing.
+		jujus := s.ctl.jujuDefaults()
 		for _, k := range p.Keys {
 			delete(m.Config, k)
+			if v, ok := s.ctl.inherited(m.Region, k); ok && !reflect.DeepEqual(v, jujus[k]) {
+				m.Config[k] = v
+			}
 		}
 		return nil
 	})
-	return struct{}{}, err
+	if err != nil {
+		return struct{}{}, err
+	}
+	s.ctl.modelEvent(m.UUID, logInfo, "juju.apiserver.modelconfig", "model config changed by %s: reset %s", s.identity(), strings.Join(p.Keys, ", "))
+	return struct{}{}, nil
 }

@@ -87,7 +87,7 @@ func (c *Controller) summary(m *store.Model, access, user string) *params.ModelS
 		UserLastConnection: c.lastConnection(user),
 		Counts: []params.ModelEntityCount{
 			{Entity: params.Machines, Count: int64(len(m.Machines))},
-			{Entity: params.Cores, Count: int64(len(m.Machines))}, // one core each, as hardware() says
+			{Entity: params.Cores, Count: coreCount(m)},
 			{Entity: params.Units, Count: int64(countUnits(m))},
 		},
 		SLA:          &params.ModelSLAInfo{Level: "unsupported", Owner: m.Owner},
@@ -129,7 +129,8 @@ func (c *Controller) info(m *store.Model, admin bool, caller string) *params.Mod
 		Name: m.Name, Type: m.Type, UUID: m.UUID, ControllerUUID: c.UUID(), IsController: m.IsController,
 		ProviderType: m.CloudType, DefaultBase: "ubuntu@22.04",
 		CloudTag: jujuapi.CloudTag(m.Cloud).String(), CloudRegion: m.Region, CloudCredentialTag: credentialTag(m),
-		OwnerTag: jujuapi.UserTag(m.Owner).String(), Life: m.Life,
+		CloudCredentialValidity: c.credentialValidity(m),
+		OwnerTag:                jujuapi.UserTag(m.Owner).String(), Life: m.Life,
 		Status:         params.EntityStatus{Status: m.Status.Status, Info: m.Status.Info, Since: &since},
 		Users:          []params.ModelUserInfo{},
 		Machines:       []params.ModelMachineInfo{},
@@ -151,15 +152,20 @@ func (c *Controller) info(m *store.Model, admin bool, caller string) *params.Mod
 		mc := m.Machines[id]
 		info.Machines = append(info.Machines, params.ModelMachineInfo{
 			Id: mc.ID, InstanceId: mc.InstanceID, DisplayName: mc.Hostname, Status: mc.AgentStatus.Status,
-			Hardware: hardware(),
+			Hardware: machineHardwareParams(mc),
 		})
 	}
 	return info
 }
 
-func hardware() *params.MachineHardware {
-	arch, cores, mem := "amd64", uint64(1), uint64(1024)
-	return &params.MachineHardware{Arch: &arch, Cores: &cores, Mem: &mem}
+// coreCount is the number of cores of a model's machines.
+func coreCount(m *store.Model) int64 {
+	var n int64
+	for _, mc := range m.Machines {
+		_, cores, _ := hardwareOf(mc)
+		n += int64(cores)
+	}
+	return n
 }
 
 // validModelName is Juju's rule for model names.
@@ -195,7 +201,12 @@ func (s *session) createModel(ctx context.Context, p params.ModelCreateArgs) (pa
 	if !slices.Contains(s.ctl.cfg.Regions, region) {
 		return params.ModelInfo{}, jujuapi.NotFoundf("region %q of cloud %q", region, s.ctl.cfg.Cloud)
 	}
+	credential, err := s.ctl.modelCredential(p.CloudCredentialTag, owner.ID)
+	if err != nil {
+		return params.ModelInfo{}, err
+	}
 	m := s.ctl.newModel(p.Name, owner.ID, region)
+	m.Credential = credential
 	for k, v := range p.Config {
 		if fixedConfig[k] {
 			return params.ModelInfo{}, jujuapi.Errorf(jujuapi.CodeNotValid, "model config %q cannot be set at creation", k)
@@ -203,12 +214,13 @@ func (s *session) createModel(ctx context.Context, p params.ModelCreateArgs) (pa
 		if err := checkDevConfig(k, v); err != nil {
 			return params.ModelInfo{}, err
 		}
-		m.Config[k] = v
 	}
+	m.Config = s.ctl.composeNewModelConfig(region, p.Config)
 	if err := s.ctl.store.CreateModel(ctx, m); err != nil {
 		return params.ModelInfo{}, storeErr(err, fmt.Sprintf("model %q for %s", p.Name, owner))
 	}
 	s.ctl.log.Info("model created", "model", m.Name, "uuid", m.UUID, "owner", m.Owner)
+	s.ctl.modelEvent(m.UUID, logInfo, "juju.apiserver.modelmanager", "model %q created by %s on %s/%s", m.Name, s.identity(), m.Cloud, m.Region)
 	return *s.ctl.info(m, true, s.identity()), nil
 }
 
@@ -231,11 +243,17 @@ func (s *session) destroyModel(ctx context.Context, tag string) error {
 	if err := writable(m); err != nil {
 		return err
 	}
+	if err := blockedIn(m, blockDestroy); err != nil {
+		return err
+	}
 	if m.Life != store.LifeAlive {
 		return nil // already dying: destroying again is not an error in Juju
 	}
 	_, err = s.ctl.store.UpdateModel(ctx, m.UUID, func(m *store.Model) error {
 		if err := writable(m); err != nil {
+			return err
+		}
+		if err := blockedIn(m, blockDestroy); err != nil {
 			return err
 		}
 		now := time.Now().UTC()
@@ -247,6 +265,7 @@ func (s *session) destroyModel(ctx context.Context, tag string) error {
 		return storeErr(err, fmt.Sprintf("model %q", m.UUID))
 	}
 	s.ctl.log.Info("model dying", "model", m.Name, "uuid", m.UUID)
+	s.ctl.modelEvent(m.UUID, logInfo, "juju.apiserver.modelmanager", "model %q is being destroyed by %s", m.Name, s.identity())
 	s.ctl.scheduleRemoval(m.UUID, s.ctl.cfg.ModelDestroyDelay)
 	return nil
 }
@@ -265,6 +284,9 @@ func (c *Controller) scheduleRemoval(uuid string, delay time.Duration) {
 		if err := c.store.DeleteModel(ctx, uuid); err != nil {
 			c.log.Error("cannot remove dying model", "uuid", uuid, "err", err)
 			return
+		}
+		if err := c.logs.Remove(uuid); err != nil {
+			c.log.Warn("cannot remove the log of a removed model", "uuid", uuid, "err", err)
 		}
 		c.log.Info("model removed", "uuid", uuid)
 	})
@@ -297,7 +319,7 @@ func (s *session) modelStatus(_ context.Context, p params.Entities) (params.Mode
 		}
 		for _, id := range sortedMachineIDs(m) {
 			mc := m.Machines[id]
-			st.Machines = append(st.Machines, params.ModelMachineInfo{Id: mc.ID, InstanceId: mc.InstanceID, Status: mc.AgentStatus.Status, Hardware: hardware()})
+			st.Machines = append(st.Machines, params.ModelMachineInfo{Id: mc.ID, InstanceId: mc.InstanceID, Status: mc.AgentStatus.Status, Hardware: machineHardwareParams(mc)})
 		}
 		out.Results[i] = st
 	}

@@ -36,7 +36,8 @@ func (s *session) fullStatus(_ context.Context, p params.StatusParams) (params.F
 	out := params.FullStatus{
 		Model: params.ModelStatusInfo{
 			Name: m.Name, Type: m.Type, CloudTag: jujuapi.CloudTag(m.Cloud).String(), CloudRegion: m.Region,
-			Version: m.AgentVersion, ModelStatus: detailed(m.Status, m.Life), SLA: "unsupported",
+			Version: m.AgentVersion, AvailableVersion: s.ctl.availableVersion(m),
+			ModelStatus: detailed(m.Status, m.Life), SLA: "unsupported",
 		},
 		Machines:            map[string]params.MachineStatus{},
 		Applications:        map[string]params.ApplicationStatus{},
@@ -84,7 +85,7 @@ func (s *session) fullStatus(_ context.Context, p params.StatusParams) (params.F
 			Hostname:           mc.Hostname, DNSName: mc.Address, IPAddresses: []string{mc.Address},
 			InstanceId: mc.InstanceID, Base: params.Base(mc.Base), Id: id,
 			Containers: map[string]params.MachineStatus{}, Constraints: mc.Constraints,
-			Hardware: "arch=amd64 cores=1 mem=1024M", Jobs: []params.MachineJob{params.JobHostUnits},
+			Hardware: machineHardware(mc), Jobs: []params.MachineJob{params.JobHostUnits},
 			HasVote: m.IsController && id == "0", WantsVote: m.IsController && id == "0",
 		}
 	}

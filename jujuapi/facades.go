@@ -76,7 +76,9 @@ var Juju35 = &FacadeTable{name: "Juju 3.5", versions: map[string][]int{
 	"NotifyWatcher":    {1},
 
 	// Served on model connections only.
+	"Annotations":    {2},
 	"Application":    {15, 16, 17, 18, 19, 20},
+	"Block":          {2},
 	"Client":         {6, 7},
 	"MachineManager": {9, 10},
 }}

@@ -54,6 +54,15 @@ func run(args []string) error {
 	fs.StringVar(&cfg.CloudType, "cloud-type", devcontroller.DefaultCloudType, "type (substrate) of the cloud")
 	fs.Var(&regions, "region", "a region of the cloud (repeatable; default \"default\")")
 	fs.StringVar(&cfg.AgentVersion, "agent-version", devcontroller.DefaultAgentVersion, "Juju version the controller reports")
+	fs.Func("agent-versions", "comma-separated agent versions the controller has, to which models may be upgraded (default: --agent-version alone)", func(v string) error {
+		for _, x := range strings.Split(v, ",") {
+			if x = strings.TrimSpace(x); x != "" {
+				cfg.AgentVersions = append(cfg.AgentVersions, x)
+			}
+		}
+		return nil
+	})
+	fs.IntVar(&cfg.ModelLogRecords, "model-log-records", 10000, "how many records each model's log keeps (the newest)")
 	fs.StringVar(&cfg.AdminPassword, "admin-password", "", "password of the admin user (default: generated on first start, kept after)")
 	fs.StringVar(&cfg.TrustJWKSURL, "trust-jwks-url", "", "URL of a JWKS whose keys may sign login tokens (e.g. the broker's /.well-known/jwks.json)")
 	fs.StringVar(&jwksCA, "trust-jwks-ca", "", "PEM file of a CA to trust for --trust-jwks-url, besides the system's")
