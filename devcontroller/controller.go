@@ -44,6 +44,9 @@ type Controller struct {
 
 	// lastLogin holds users' last connection times, in memory only.
 	lastLogin sync.Map // user name → time.Time
+	// transferred holds, per model arriving by migration, the time of the
+	// newest log record transferred (MigrationTarget.LatestLogTime).
+	transferred sync.Map // model uuid → time.Time
 
 	// serveCtx is Serve's context: API connections live until it ends.
 	serveCtx context.Context
@@ -272,6 +275,11 @@ func (c *Controller) Handler() http.Handler {
 	mux.HandleFunc("GET /model/{uuid}/api", func(w http.ResponseWriter, r *http.Request) {
 		c.serveAPI(w, r, r.PathValue("uuid"))
 	})
+	mux.HandleFunc("GET /model/{uuid}/log", func(w http.ResponseWriter, r *http.Request) {
+		c.serveDebugLog(w, r, r.PathValue("uuid"))
+	})
+	mux.HandleFunc("GET /log", func(w http.ResponseWriter, r *http.Request) { c.serveDebugLog(w, r, "") })
+	mux.HandleFunc("GET /migrate/logtransfer", c.serveLogTransfer)
 	mux.HandleFunc("GET /dev/agents", c.serveDevAgents)
 	return mux
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jimmbroker/jimm/devcontroller/modellog"
 	"github.com/jimmbroker/jimm/devcontroller/store"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
@@ -33,7 +34,7 @@ import (
 //	VALIDATION        the agents move to the target and report (agents.go),
 //	                  then MigrationTarget.Activate
 //	SUCCESS           nothing: the model is live on the target
-//	LOGTRANSFER       nothing (no model logs here)
+//	LOGTRANSFER       the model's log goes to the target (logtransfer.go)
 //	REAP              the model's document goes, a redirect record stays
 //	DONE
 //
@@ -155,7 +156,7 @@ func phaseStatus(phase, failure string) string {
 	case phaseSuccess:
 		return "successful"
 	case phaseLogTransfer:
-		return "successful, transferring logs to target controller"
+		return "successful, transferring logs to target controller (0 sent)"
 	case phaseReap:
 		return "successful, removing model from source controller"
 	case phaseDone:
@@ -305,6 +306,9 @@ func (c *Controller) initiateMigration(ctx context.Context, spec params.Migratio
 		return "", storeErr(err, fmt.Sprintf("model %q", m.UUID))
 	}
 	c.log.Info("migration started", "model", m.Name, "uuid", m.UUID, "migration", id, "by", by, "target", target)
+	c.appendLog(m.UUID, migrationRecord(m.UUID, logInfo, fmt.Sprintf("migration %s to controller %s started by %s", id, targetName(target), by)),
+		migrationRecord(m.UUID, logInfo, "setting migration phase to "+phaseQuiesce),
+		migrationRecord(m.UUID, logInfo, phaseStatus(phaseQuiesce, "")))
 	c.startMigration(m.UUID, id, false)
 	return id, nil
 }
@@ -401,8 +405,11 @@ type migrationRun struct {
 	uuid, id string
 	log      *slog.Logger
 	tc       *jujuapi.Client // connection to the target, nil until needed
-	fired    map[string]bool // phases past SUCCESS whose injected failure fired
-	delayed  map[string]bool // phases whose dev-migration-phase-delay was served
+	// pending holds the model log records of the update being made, added
+	// to the log once it is committed.
+	pending []modellog.Record
+	fired   map[string]bool // phases past SUCCESS whose injected failure fired
+	delayed map[string]bool // phases whose dev-migration-phase-delay was served
 }
 
 // current returns the model and its migration, or nil once the model is
@@ -501,7 +508,7 @@ func (r *migrationRun) step(ctx context.Context, m *store.Model, mig *store.Migr
 	case phaseSuccess:
 		return phaseLogTransfer, nil
 	case phaseLogTransfer:
-		return phaseReap, nil // no model logs to transfer
+		return phaseReap, r.transferLogs(ctx, mig)
 	case phaseReap:
 		return "", r.reap(ctx, m, mig)
 	case phaseAbort:
@@ -715,6 +722,10 @@ func (r *migrationRun) reap(ctx context.Context, m *store.Model, mig *store.Migr
 	if err != nil {
 		return fmt.Errorf("remove migrated model: %w", err)
 	}
+	// As in Juju, the model's log goes with it: the target has it now.
+	if err := r.c.logs.Remove(r.uuid); err != nil {
+		r.log.Warn("cannot remove the log of the migrated model", "err", err)
+	}
 	r.log.Info("migration completed: model removed, logins redirected", "model", m.Name,
 		"target", mig.Target.ControllerUUID, "alias", mig.Target.ControllerAlias)
 	if hook := r.c.cfg.migrationHook; hook != nil {
@@ -726,13 +737,33 @@ func (r *migrationRun) reap(ctx context.Context, m *store.Model, mig *store.Migr
 // update applies fn to the migration (and its model) and commits it, if
 // the migration is still this one.
 func (r *migrationRun) update(ctx context.Context, fn func(m *store.Model, mig *store.Migration)) (*store.Model, error) {
-	return r.c.store.UpdateModel(ctx, r.uuid, func(m *store.Model) error {
+	r.pending = nil
+	m, err := r.c.store.UpdateModel(ctx, r.uuid, func(m *store.Model) error {
 		if m.Migration == nil || m.Migration.ID != r.id {
 			return fmt.Errorf("model %s no longer runs migration %s", r.uuid, r.id)
 		}
 		fn(m, m.Migration)
 		return nil
 	})
+	if err == nil {
+		r.c.appendLog(r.uuid, r.pending...)
+	}
+	r.pending = nil
+	return m, err
+}
+
+// migrationRecord is a line of a model's log from its migration master.
+func migrationRecord(uuid, level, msg string) modellog.Record {
+	return modellog.Record{Entity: controllerAgent, Module: migrationModule(uuid), Location: caller(2),
+		Level: level, Message: msg, Labels: []string{migrationLabel}}
+}
+
+// targetName names a migration's target controller for people.
+func targetName(t store.MigrationTarget) string {
+	if t.ControllerAlias != "" {
+		return fmt.Sprintf("%q (%s)", t.ControllerAlias, t.ControllerUUID)
+	}
+	return t.ControllerUUID
 }
 
 // setPhase commits a new phase, with its status message.
@@ -750,6 +781,10 @@ func (r *migrationRun) setPhase(ctx context.Context, phase, failure string) erro
 func (r *migrationRun) enter(m *store.Model, mig *store.Migration, phase string) {
 	now := time.Now().UTC()
 	mig.Phase, mig.PhaseChanged = phase, now
+	if phase == phaseAbort {
+		r.pending = append(r.pending, migrationRecord(r.uuid, logError, fmt.Sprintf("migration failed in phase %s: %s", mig.FailedPhase, mig.Failure)))
+	}
+	r.pending = append(r.pending, migrationRecord(r.uuid, logInfo, "setting migration phase to "+phase))
 	r.setStatus(m, mig, phaseStatus(phase, mig.Failure))
 	if phase == phaseAbortDone {
 		// The model is back to normal, its status says why the
@@ -766,6 +801,7 @@ func (r *migrationRun) enter(m *store.Model, mig *store.Migration, phase string)
 // model's status: busy, "migrating: <message>".
 func (r *migrationRun) setStatus(m *store.Model, mig *store.Migration, msg string) {
 	mig.StatusMessage = msg
+	r.pending = append(r.pending, migrationRecord(r.uuid, logInfo, msg))
 	m.Status = store.Status{Status: "busy", Info: "migrating: " + msg, Since: time.Now().UTC()}
 }
 

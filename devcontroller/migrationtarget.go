@@ -216,6 +216,11 @@ func (s *session) migrationActivate(ctx context.Context, p params.ActivateModelA
 	}
 	source, _ := jujuapi.ParseControllerTag(p.ControllerTag)
 	s.ctl.log.Info("migrated model activated", "model", m.Name, "uuid", uuid, "from-controller", source.ID, "from-alias", p.ControllerAlias)
+	from := source.ID
+	if p.ControllerAlias != "" {
+		from = fmt.Sprintf("%q (%s)", p.ControllerAlias, source.ID)
+	}
+	s.ctl.modelEvent(uuid, logInfo, "juju.apiserver.migrationtarget", "model %q activated here, migrated from controller %s", m.Name, from)
 	return struct{}{}, nil
 }
 
@@ -234,11 +239,16 @@ func (s *session) migrationAbort(ctx context.Context, p params.ModelArgs) (struc
 		return struct{}{}, fmt.Errorf("abort import of model %q: %w", uuid, err)
 	}
 	s.ctl.log.Info("model import aborted", "uuid", uuid)
+	s.ctl.transferred.Delete(uuid)
+	if err := s.ctl.logs.Remove(uuid); err != nil {
+		s.ctl.log.Warn("cannot remove the log of an aborted import", "uuid", uuid, "err", err)
+	}
 	return struct{}{}, nil
 }
 
-// migrationLatestLogTime answers that no logs were transferred: the
-// development controller keeps no model logs.
+// migrationLatestLogTime answers the time of the newest log record
+// transferred for the model (zero when none came), from which the source
+// resumes an interrupted transfer.
 func (s *session) migrationLatestLogTime(_ context.Context, p params.ModelArgs) (time.Time, error) {
 	uuid, err := s.targetModel(p.ModelTag)
 	if err != nil {
@@ -247,7 +257,7 @@ func (s *session) migrationLatestLogTime(_ context.Context, p params.ModelArgs) 
 	if _, ok := s.ctl.store.Model(uuid); !ok {
 		return time.Time{}, modelNotFound(uuid)
 	}
-	return time.Time{}, nil
+	return s.ctl.latestTransferred(uuid), nil
 }
 
 // migrationAdoptResources has nothing to adopt: machines are simulated.

@@ -188,6 +188,11 @@ func (s *session) agentLogin(tag jujuapi.Tag, req params.LoginRequest) (params.L
 	}
 	s.loggedIn, s.agent = true, key
 	c.agentSessions.add(*key, s.agentConn, 1)
+	if s.agentConn == agentConnModel {
+		// What Juju's agents log on connecting, into the model's log.
+		c.entityLog(key.model, key.tag, logInfo, "juju.worker.apicaller", "[%s] %q successfully connected to %q",
+			shortUUID(key.model), key.tag, c.Addr())
+	}
 	return result, nil
 }
 
