@@ -21,9 +21,13 @@ import (
 // mergeConstraints returns base with every value set in over replacing
 // base's; a machine's constraints never hold a container type.
 func mergeConstraints(base, over params.Constraints) params.Constraints {
-	out := base
-	b, _ := json.Marshal(over)
-	_ = json.Unmarshal(b, &out) // only the keys set in over are present
+	// Through JSON, so that out shares no pointer with base or over: the
+	// keys set in over replace base's.
+	var out params.Constraints
+	b, _ := json.Marshal(base)
+	_ = json.Unmarshal(b, &out)
+	b, _ = json.Marshal(over)
+	_ = json.Unmarshal(b, &out)
 	out.Container = nil
 	return out
 }
