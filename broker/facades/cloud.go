@@ -265,9 +265,9 @@ func (a *API) controllersAdminCredentials(ctx context.Context, cloud string) []s
 // secretAttributes are credential attributes never shown unless asked
 // for, by owner or administrator: the hidden attributes of the providers'
 // credential schemas (the broker does not run providers, so it names
-// them).
+// them; lxd hides its certificates too).
 var secretAttributes = []string{
-	"password", "trust-password", "client-key", "secret-key", "private-key",
+	"password", "trust-password", "client-cert", "client-key", "server-cert", "secret-key", "private-key",
 	"application-password", "client-secret", "token", "key", "ClientKeyData", "Token",
 }
 

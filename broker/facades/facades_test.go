@@ -437,3 +437,140 @@ func TestJujuMigrate(t *testing.T) {
 		t.Fatal("a second migration of the model was accepted")
 	}
 }
+
+// direct is a logged-in admin /api connection straight to a controller.
+func (e *env) direct(t *testing.T, name string) *jujuapi.Client {
+	t.Helper()
+	ep, creds, err := e.registry.Resolve(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := ep.Dial(t.Context(), "/api", jujuapi.ConnOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jujuapi.NewClient(conn)
+	t.Cleanup(func() { c.Close() })
+	if err := c.Call(t.Context(), "Admin", 3, "Login", params.LoginRequest{AuthTag: "user-" + creds.User, Credentials: creds.Password}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (e *env) modelInfo(t *testing.T, c *client, uuid string) params.ModelInfo {
+	t.Helper()
+	var res params.ModelInfoResults
+	c.must("ModelManager", "ModelInfo", params.Entities{Entities: []params.Entity{{Tag: "model-" + uuid}}}, &res)
+	if res.Results[0].Error != nil {
+		t.Fatalf("ModelInfo: %v", res.Results[0].Error)
+	}
+	return *res.Results[0].Result
+}
+
+// TestModelCredentials: a model created with a user's credential uses it
+// on its controller, which the broker hands it first; the bootstrap
+// admin, who stores none, is offered the controllers' own, with which a
+// model uses its controller's; an update reaches the models' controller.
+func TestModelCredentials(t *testing.T) {
+	e := newEnv(t, "ctl-1:east")
+	admin := e.as(t, identity.AdminName)
+	var tags params.StringsResults
+	admin.must("Cloud", "UserCredentials", params.UserClouds{UserClouds: []params.UserCloud{{UserTag: "user-admin", CloudTag: "cloud-localhost"}}}, &tags)
+	if r := tags.Results[0]; r.Error != nil || len(r.Result) != 1 {
+		t.Fatalf("the bootstrap admin's credentials: %+v", r)
+	}
+	var direct params.StringsResults
+	if err := e.direct(t, "ctl-1").Call(t.Context(), "Cloud", 7, "UserCredentials", params.UserClouds{UserClouds: []params.UserCloud{{UserTag: "user-admin", CloudTag: "cloud-localhost"}}}, &direct); err != nil {
+		t.Fatal(err)
+	}
+	if tags.Results[0].Result[0] != direct.Results[0].Result[0] {
+		t.Fatalf("the admin is offered %q, the controller's own is %q", tags.Results[0].Result[0], direct.Results[0].Result[0])
+	}
+	m := e.createModel(t, admin, "with-default", "", nil, tags.Results[0].Result[0])
+	if info := e.modelInfo(t, admin, m.UUID); info.CloudCredentialTag != tags.Results[0].Result[0] {
+		t.Fatalf("the model's credential: %q, want the controller's own %q", info.CloudCredentialTag, tags.Results[0].Result[0])
+	}
+
+	// Bob's own credential goes to the controller with his model.
+	bobTag := jujuapi.CloudCredentialTag("localhost", "bob@example.com", "home").String()
+	cred := func(cert string) params.UpdateCredentialArgs {
+		return params.UpdateCredentialArgs{Credentials: []params.TaggedCredential{{Tag: bobTag,
+			Credential: params.CloudCredential{AuthType: "certificate", Attributes: map[string]string{"client-cert": cert, "client-key": "secret"}}}}}
+	}
+	var upd params.UpdateCredentialResults
+	e.as(t, "bob@example.com").must("Cloud", "UpdateCredentialsCheckModels", cred("first"), &upd)
+	var info params.ModelInfo
+	admin.must("ModelManager", "CreateModel", params.ModelCreateArgs{Name: "bobs", OwnerTag: "user-bob@example.com", CloudTag: "cloud-localhost", CloudCredentialTag: bobTag}, &info)
+	if got := e.modelInfo(t, admin, info.UUID).CloudCredentialTag; got != bobTag {
+		t.Fatalf("Bob's model's credential on its controller: %q, want %q", got, bobTag)
+	}
+	if routed, _ := e.d.ModelByUUID(t.Context(), info.UUID); routed.Credential != "localhost/bob@example.com/home" {
+		t.Fatalf("the broker's record of the model's credential: %q", routed.Credential)
+	}
+	// An update reaches the controller that hosts a model using it: seen
+	// with a credential of the admin's (the controller's admin reads its
+	// own with their secrets).
+	adminTag := jujuapi.CloudCredentialTag("localhost", "admin", "mine").String()
+	adminCred := func(cert string) params.UpdateCredentialArgs {
+		return params.UpdateCredentialArgs{Credentials: []params.TaggedCredential{{Tag: adminTag,
+			Credential: params.CloudCredential{AuthType: "certificate", Attributes: map[string]string{"client-cert": cert, "client-key": "k", "server-cert": "s"}}}}}
+	}
+	admin.must("Cloud", "UpdateCredentialsCheckModels", adminCred("first"), &upd)
+	mine := e.createModel(t, admin, "with-mine", "", nil, adminTag)
+	admin.must("Cloud", "UpdateCredentialsCheckModels", adminCred("second"), &upd)
+	if r := upd.Results[0]; r.Error != nil || len(r.Models) != 1 || r.Models[0].ModelUUID != mine.UUID || len(r.Models[0].Errors) != 0 {
+		t.Fatalf("updating a credential in use: %+v", r)
+	}
+	var held params.CredentialContentResults
+	if err := e.direct(t, "ctl-1").Call(t.Context(), "Cloud", 7, "CredentialContents", params.CloudCredentialArgs{IncludeSecrets: true,
+		Credentials: []params.CloudCredentialArg{{CloudName: "localhost", CredentialName: "mine"}}}, &held); err != nil {
+		t.Fatal(err)
+	}
+	if r := held.Results[0]; r.Error != nil || r.Result.Content.Attributes["client-cert"] != "second" {
+		t.Fatalf("the credential on the model's controller: %+v %v; want the update", r.Result, r.Error)
+	}
+	// One in use is not revoked, unless forced.
+	var revoked params.ErrorResults
+	e.as(t, "bob@example.com").must("Cloud", "RevokeCredentialsCheckModels", params.RevokeCredentialArgs{Credentials: []params.RevokeCredentialArg{{Tag: bobTag}}}, &revoked)
+	wantCode(t, "revoking a credential in use", revoked.Results[0].Error, "", "cannot revoke credential localhost/bob@example.com/home: it is still used by 1 model")
+}
+
+// TestShowControllerCalls: what juju show-controller asks of the broker
+// beyond its login.
+func TestShowControllerCalls(t *testing.T) {
+	e := newEnv(t, "ctl-1:east")
+	admin := e.as(t, identity.AdminName)
+	m := e.createModel(t, admin, "one", "", nil, "")
+	var all params.UserModelList
+	admin.must("Controller", "AllModels", nil, &all)
+	if len(all.UserModels) != 1 || all.UserModels[0].Model.UUID != m.UUID {
+		t.Fatalf("AllModels: %+v", all)
+	}
+	wantCode(t, "MongoVersion", admin.call("Controller", "MongoVersion", nil, nil), jujuapi.CodeNotSupported, "no MongoDB")
+	var st params.ModelStatusResults
+	admin.must("Controller", "ModelStatus", params.Entities{Entities: []params.Entity{{Tag: "model-" + m.UUID}}}, &st)
+	if len(st.Results) != 1 || st.Results[0].Error != nil || st.Results[0].Life != "alive" {
+		t.Fatalf("Controller.ModelStatus: %+v", st.Results)
+	}
+	wantCode(t, "AllModels by a non-superuser", e.as(t, "bob@example.com").call("Controller", "AllModels", nil, &all), jujuapi.CodeUnauthorized, "permission denied")
+}
+
+// TestUpgradeModelRelayed: ModelUpgrader, served on /api, reaches the
+// model's controller, which answers as it answers its own clients; a
+// caller who does not administer the model is refused.
+func TestUpgradeModelRelayed(t *testing.T) {
+	e := newEnv(t, "ctl-1:east")
+	admin := e.as(t, identity.AdminName)
+	m := e.createModel(t, admin, "old", "", nil, "")
+	args := params.UpgradeModelParams{ModelTag: "model-" + m.UUID, TargetVersion: "0.0.0", DryRun: true}
+	var viaBroker, viaController params.UpgradeModelResult
+	brokerErr := admin.call("ModelUpgrader", "UpgradeModel", args, &viaBroker)
+	controllerErr := e.direct(t, "ctl-1").Call(t.Context(), "ModelUpgrader", 1, "UpgradeModel", args, &viaController)
+	if jujuapi.ErrorCode(brokerErr) != jujuapi.ErrorCode(controllerErr) || viaBroker.ChosenVersion != viaController.ChosenVersion {
+		t.Fatalf("through the broker: %+v, %v; from the controller: %+v, %v", viaBroker, brokerErr, viaController, controllerErr)
+	}
+	if err := e.rel.Add(t.Context(), authz.Tuple{Subject: "user:bob@example.com", Relation: authz.Writer, Object: "model:" + m.UUID}); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "a writer upgrades a model", e.as(t, "bob@example.com").call("ModelUpgrader", "UpgradeModel", args, &viaBroker), jujuapi.CodeUnauthorized, "permission denied")
+}
