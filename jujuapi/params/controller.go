@@ -82,3 +82,22 @@ type DestroyControllerArgs struct {
 	// ModelTimeout bounds the destruction of each model.
 	ModelTimeout *time.Duration `json:"model-timeout,omitempty"`
 }
+
+// ModelBlockInfo is a model and the types of its blocks
+// (Controller.ListBlockedModels).
+type ModelBlockInfo struct {
+	// Name is the model's name.
+	Name string `json:"name"`
+	// UUID is the model's UUID.
+	UUID string `json:"model-uuid"`
+	// OwnerTag is the model owner's tag.
+	OwnerTag string `json:"owner-tag"`
+	// Blocks lists the block types switched on (BlockDestroy, ...).
+	Blocks []string `json:"blocks"`
+}
+
+// ModelBlockInfoList is the result of Controller.ListBlockedModels.
+type ModelBlockInfoList struct {
+	// Models lists the models with blocks.
+	Models []ModelBlockInfo `json:"models,omitempty"`
+}

@@ -988,6 +988,16 @@ var wireCases = []wireCase{{
 			t.Errorf("unexpected %+v", *r)
 		}
 	},
+}, {
+	name:     "Controller.ListBlockedModels result",
+	in:       `{"models":[{"name":"m","model-uuid":"u1","owner-tag":"user-admin","blocks":["BlockDestroy","BlockChange"]}]}`,
+	newValue: func() any { return new(params.ModelBlockInfoList) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.ModelBlockInfoList)
+		if len(r.Models) != 1 || r.Models[0].UUID != "u1" || len(r.Models[0].Blocks) != 2 {
+			t.Errorf("unexpected %+v", *r)
+		}
+	},
 }}
 
 // fullStatusJSON is a FullStatus as a Juju 3.5 controller sends it: every
