@@ -106,3 +106,43 @@ func TestBlocks(t *testing.T) {
 	admin = mustLogin(t, c, "/api", "admin", "secret")
 	wantItemError(t, "destroy-model after restart", destroy(), blocked, "still here")
 }
+
+// What show-controller and disabled-commands --all read on /api.
+func TestControllerListings(t *testing.T) {
+	c := startController(t, t.TempDir())
+	admin := mustLogin(t, c, "/api", "admin", "secret")
+	addUser(t, admin, "bob", "bobpw")
+	bob := mustLogin(t, c, "/api", "bob", "bobpw")
+	m := createModel(t, admin, "listed", "admin")
+	mc := mustLogin(t, c, "/model/"+m.UUID+"/api", "admin", "secret")
+	if e := switchBlock(t, mc, "SwitchBlockOn", params.BlockRemove, ""); e != nil {
+		t.Fatal(e)
+	}
+	var blocked params.ModelBlockInfoList
+	call(t, admin, "Controller", 11, "ListBlockedModels", nil, &blocked)
+	if len(blocked.Models) != 1 || blocked.Models[0].UUID != m.UUID || len(blocked.Models[0].Blocks) != 1 || blocked.Models[0].Blocks[0] != params.BlockRemove {
+		t.Fatalf("blocked models: %+v", blocked)
+	}
+	var all params.UserModelList
+	call(t, admin, "Controller", 11, "AllModels", nil, &all)
+	if len(all.UserModels) != 2 {
+		t.Fatalf("all models: %+v", all)
+	}
+	var ms params.ModelStatusResults
+	call(t, admin, "Controller", 11, "ModelStatus", params.Entities{Entities: []params.Entity{{Tag: "model-" + m.UUID}}}, &ms)
+	if ms.Results[0].Life != "alive" {
+		t.Fatalf("model status: %+v", ms)
+	}
+	err := admin.Call(t.Context(), "Controller", 11, "MongoVersion", nil, nil)
+	wantCode(t, err, jujuapi.CodeNotSupported, "the development controller keeps its state without MongoDB")
+	for _, method := range []string{"AllModels", "ListBlockedModels", "MongoVersion"} {
+		err := bob.Call(t.Context(), "Controller", 11, method, nil, nil)
+		wantCode(t, err, jujuapi.CodeUnauthorized, "permission denied")
+	}
+	// The lxd cloud has an endpoint, as a Juju controller's does.
+	var clouds params.CloudsResult
+	call(t, admin, "Cloud", 7, "Clouds", nil, &clouds)
+	if ep := clouds.Clouds["cloud-localhost"].Endpoint; ep != DefaultLXDEndpoint {
+		t.Fatalf("cloud endpoint %q", ep)
+	}
+}

@@ -48,7 +48,7 @@ func (c *Controller) cloudAuthTypes() []string {
 }
 
 func (c *Controller) cloudParams() params.Cloud {
-	cl := params.Cloud{Type: c.cfg.CloudType, AuthTypes: c.cloudAuthTypes(), IsControllerCloud: true}
+	cl := params.Cloud{Type: c.cfg.CloudType, AuthTypes: c.cloudAuthTypes(), Endpoint: c.cfg.CloudEndpoint, IsControllerCloud: true}
 	for _, r := range c.cfg.Regions {
 		cl.Regions = append(cl.Regions, params.CloudRegion{Name: r})
 	}
@@ -57,7 +57,7 @@ func (c *Controller) cloudParams() params.Cloud {
 
 func (c *Controller) cloudDetails() params.CloudDetails {
 	cl := c.cloudParams()
-	return params.CloudDetails{Type: cl.Type, AuthTypes: cl.AuthTypes, Regions: cl.Regions}
+	return params.CloudDetails{Type: cl.Type, AuthTypes: cl.AuthTypes, Endpoint: cl.Endpoint, Regions: cl.Regions}
 }
 
 // parseOurCloud parses a cloud tag and checks that it names the

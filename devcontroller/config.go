@@ -24,6 +24,11 @@ type Config struct {
 	Cloud     string
 	CloudType string
 	Regions   []string
+	// CloudEndpoint is the cloud's API endpoint, as Clouds shows it.
+	// Default for an lxd cloud DefaultLXDEndpoint (a client adding a
+	// certificate credential checks it against an endpoint, not a local
+	// LXD), else none.
+	CloudEndpoint string
 	// AgentVersion is the Juju version the controller reports.
 	AgentVersion string
 	// AdminPassword is the password of the "admin" user. Empty on first
@@ -69,6 +74,7 @@ const (
 	DefaultCloudType    = "lxd"
 	DefaultAgentVersion = "3.5.4"
 	DefaultRegion       = "default"
+	DefaultLXDEndpoint  = "https://127.0.0.1:8443"
 )
 
 func (c *Config) validate() error {
@@ -86,6 +92,9 @@ func (c *Config) validate() error {
 	}
 	if len(c.Regions) == 0 {
 		c.Regions = []string{DefaultRegion}
+	}
+	if c.CloudEndpoint == "" && c.CloudType == "lxd" {
+		c.CloudEndpoint = DefaultLXDEndpoint
 	}
 	if c.AgentVersion == "" {
 		c.AgentVersion = DefaultAgentVersion

@@ -243,7 +243,7 @@ func (c *Controller) writeControllerFile() error {
 	f := &ControllerFile{
 		Name: c.cfg.Name, UUID: c.UUID(), APIAddresses: c.addrs, CACert: string(c.pki.CACertPEM),
 		AdminUser: adminUser, AdminPassword: c.cfg.AdminPassword,
-		Cloud: c.cfg.Cloud, CloudType: c.cfg.CloudType, Regions: c.cfg.Regions, AgentVersion: c.cfg.AgentVersion,
+		Cloud: c.cfg.Cloud, CloudType: c.cfg.CloudType, CloudEndpoint: c.cfg.CloudEndpoint, Regions: c.cfg.Regions, AgentVersion: c.cfg.AgentVersion,
 	}
 	if err := f.write(c.ControllerFilePath()); err != nil {
 		return fmt.Errorf("controller %q: %w", c.cfg.Name, err)

@@ -61,3 +61,57 @@ func (s *session) controllerModelConfig(context.Context) (params.ModelConfigResu
 	}
 	return out, nil
 }
+
+// allModels answers Controller.AllModels: every model, for superusers.
+func (s *session) allModels(context.Context) (params.UserModelList, error) {
+	if err := s.requireSuperuser(); err != nil {
+		return params.UserModelList{}, err
+	}
+	out := params.UserModelList{UserModels: []params.UserModel{}}
+	for _, m := range s.visibleModels(s.identity(), true) {
+		out.UserModels = append(out.UserModels, params.UserModel{
+			Model:          params.Model{Name: m.Name, UUID: m.UUID, Type: m.Type, OwnerTag: jujuapi.UserTag(m.Owner).String()},
+			LastConnection: s.ctl.lastConnection(s.identity()),
+		})
+	}
+	return out, nil
+}
+
+// controllerModelStatus answers Controller.ModelStatus: ModelManager's,
+// for superusers.
+func (s *session) controllerModelStatus(ctx context.Context, p params.Entities) (params.ModelStatusResults, error) {
+	if err := s.requireSuperuser(); err != nil {
+		return params.ModelStatusResults{}, err
+	}
+	return s.modelStatus(ctx, p)
+}
+
+// mongoVersion answers Controller.MongoVersion: there is no MongoDB here,
+// which show-controller takes in its stride ("not supported").
+func (s *session) mongoVersion(context.Context) (params.StringResult, error) {
+	if err := s.requireSuperuser(); err != nil {
+		return params.StringResult{}, err
+	}
+	return params.StringResult{}, jujuapi.Errorf(jujuapi.CodeNotSupported, "the development controller keeps its state without MongoDB")
+}
+
+// listBlockedModels answers Controller.ListBlockedModels: the models with
+// blocks and their types, for superusers.
+func (s *session) listBlockedModels(context.Context) (params.ModelBlockInfoList, error) {
+	if err := s.requireSuperuser(); err != nil {
+		return params.ModelBlockInfoList{}, err
+	}
+	var out params.ModelBlockInfoList
+	for _, m := range s.visibleModels(s.identity(), true) {
+		var types []string
+		for _, t := range []string{params.BlockDestroy, params.BlockRemove, params.BlockChange} {
+			if _, ok := m.Blocks[t]; ok {
+				types = append(types, t)
+			}
+		}
+		if len(types) > 0 {
+			out.Models = append(out.Models, params.ModelBlockInfo{Name: m.Name, UUID: m.UUID, OwnerTag: jujuapi.UserTag(m.Owner).String(), Blocks: types})
+		}
+	}
+	return out, nil
+}

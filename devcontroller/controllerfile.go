@@ -19,6 +19,7 @@ type ControllerFile struct {
 	AdminPassword string   `yaml:"admin-password"`
 	Cloud         string   `yaml:"cloud"`
 	CloudType     string   `yaml:"cloud-type"`
+	CloudEndpoint string   `yaml:"cloud-endpoint,omitempty"`
 	Regions       []string `yaml:"regions"`
 	AgentVersion  string   `yaml:"agent-version"`
 }

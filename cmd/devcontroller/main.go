@@ -53,6 +53,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.Cloud, "cloud", "localhost", "name of the cloud this controller hosts models on")
 	fs.StringVar(&cfg.CloudType, "cloud-type", devcontroller.DefaultCloudType, "type (substrate) of the cloud")
 	fs.Var(&regions, "region", "a region of the cloud (repeatable; default \"default\")")
+	fs.StringVar(&cfg.CloudEndpoint, "cloud-endpoint", "", "the cloud's API endpoint, as clients are shown it (default "+devcontroller.DefaultLXDEndpoint+" for an lxd cloud)")
 	fs.StringVar(&cfg.AgentVersion, "agent-version", devcontroller.DefaultAgentVersion, "Juju version the controller reports")
 	fs.Func("agent-versions", "comma-separated agent versions the controller has, to which models may be upgraded (default: --agent-version alone)", func(v string) error {
 		for _, x := range strings.Split(v, ",") {
