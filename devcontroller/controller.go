@@ -138,7 +138,25 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	c.resumeDyingModels()
+	c.pruneModelLogs()
 	return c, nil
+}
+
+// pruneModelLogs removes the logs of models that are no longer here (a
+// stop between removing a model and its log leaves one).
+func (c *Controller) pruneModelLogs() {
+	stored, err := c.logs.Stored()
+	if err != nil {
+		c.log.Warn("cannot list model logs", "err", err)
+		return
+	}
+	for _, uuid := range stored {
+		if _, ok := c.store.Model(uuid); !ok {
+			if err := c.logs.Remove(uuid); err != nil {
+				c.log.Warn("cannot remove the log of a model that is gone", "uuid", uuid, "err", err)
+			}
+		}
+	}
 }
 
 // initState creates the controller's identity, admin user and controller

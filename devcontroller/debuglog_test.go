@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,4 +227,30 @@ func TestMigrationCarriesLog(t *testing.T) {
 	// The source no longer has the model, nor its log.
 	conn, res = openLog(t, src, "/model/"+m.UUID+"/log", "user-admin", "secret", nil)
 	wantItemError(t, "source log after migration", res.Error, jujuapi.CodeModelNotFound, fmt.Sprintf("unknown model: %q", m.UUID))
+}
+
+// A model's log survives a restart of the controller; the log of a model
+// that is gone does not.
+func TestModelLogSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	c, stop := runController(t, dir)
+	admin := mustLogin(t, c, "/api", "admin", "secret")
+	m := createModel(t, admin, "kept", "admin")
+	c.modelEvent(m.UUID, logWarning, "juju.test", "before the restart")
+	orphan := "0c3f5e5a-1b2c-4d5e-8f90-123456789abc"
+	c.modelEvent(orphan, logInfo, "juju.test", "a model that is not here")
+	stop()
+	c = startController(t, dir)
+	conn, res := openLog(t, c, "/model/"+m.UUID+"/log", "user-admin", "secret", url.Values{"replay": {"true"}, "noTail": {"true"}, "level": {"WARNING"}})
+	if res.Error != nil {
+		t.Fatal(res.Error)
+	}
+	recs, _ := readRecords(t, conn, -1)
+	if got := fmt.Sprint(logMessages(recs)); got != "[before the restart]" {
+		t.Fatalf("after restart: %s", got)
+	}
+	stored, _ := c.logs.Stored()
+	if !slices.Contains(stored, m.UUID) || slices.Contains(stored, orphan) {
+		t.Fatalf("logs kept: %v, want %s's and not the orphan's", stored, m.UUID)
+	}
 }

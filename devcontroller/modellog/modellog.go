@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -291,6 +292,21 @@ func (l *Logs) Latest(uuid string) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	return ml.recs[len(ml.recs)-1].Time, nil
+}
+
+// Stored lists the models that have a log file.
+func (l *Logs) Stored() ([]string, error) {
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("list model logs: %w", err)
+	}
+	var out []string
+	for _, e := range entries {
+		if uuid, ok := strings.CutSuffix(e.Name(), ".jsonl"); ok && validUUID(uuid) {
+			out = append(out, uuid)
+		}
+	}
+	return out, nil
 }
 
 // Remove deletes a model's log and ends its readers.

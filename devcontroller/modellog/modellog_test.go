@@ -120,8 +120,14 @@ func TestFollowAndTimeOrder(t *testing.T) {
 	if latest, _ := l.Latest(uuid); !latest.Equal(t0.Add(2 * time.Second)) {
 		t.Fatalf("latest %v", latest)
 	}
+	if stored, err := l.Stored(); err != nil || len(stored) != 1 || stored[0] != uuid {
+		t.Fatalf("stored logs: %v %v", stored, err)
+	}
 	if err := l.Remove(uuid); err != nil {
 		t.Fatal(err)
+	}
+	if stored, _ := l.Stored(); len(stored) != 0 {
+		t.Fatalf("stored logs after remove: %v", stored)
 	}
 	<-changed
 	if _, _, err := f.Next(); !errors.Is(err, ErrRemoved) {
