@@ -254,3 +254,58 @@ func TestModelLogSurvivesRestart(t *testing.T) {
 		t.Fatalf("logs kept: %v, want %s's and not the orphan's", stored, m.UUID)
 	}
 }
+
+// A migration carries what Juju's does besides the model's log: its
+// constraints, blocks, annotations and cloud credential.
+func TestMigrationCarriesModelState(t *testing.T) {
+	src := startController(t, t.TempDir(), named("src"))
+	tgt := startController(t, t.TempDir(), named("dst"))
+	admin := mustLogin(t, src, "/api", "admin", "secret")
+	tgtAdmin := mustLogin(t, tgt, "/api", "admin", "secret")
+	addUser(t, admin, "bob", "bobpw")
+	addUser(t, tgtAdmin, "bob", "bobpw")
+	grantCloud(t, src, "bob", "add-model")
+	bob := mustLogin(t, src, "/api", "bob", "bobpw")
+	const tag = "cloudcred-localhost_bob_travel"
+	if res, err := updateCredential(t, bob, tag, "interactive", map[string]string{"trust-password": "s3cret"}, false); err != nil || res.Results[0].Error != nil {
+		t.Fatalf("credential: %v %+v", err, res)
+	}
+	var m params.ModelInfo
+	call(t, bob, "ModelManager", 10, "CreateModel", params.ModelCreateArgs{Name: "travel", OwnerTag: "user-bob", CloudRegion: "r1", CloudCredentialTag: tag}, &m)
+	mc := mustLogin(t, src, "/model/"+m.UUID+"/api", "bob", "bobpw")
+	call(t, mc, "ModelConfig", 3, "SetModelConstraints", params.SetConstraints{Constraints: params.Constraints{Mem: ptr(uint64(2048))}}, nil)
+	deployApp(t, mc, "pg", 1)
+	var set params.ErrorResults
+	call(t, mc, "Annotations", 2, "Set", params.AnnotationsSet{Annotations: []params.EntityAnnotations{{EntityTag: "application-pg", Annotations: map[string]string{"k": "v"}}}}, &set)
+	if e := switchBlock(t, mc, "SwitchBlockOn", params.BlockDestroy, "precious"); e != nil {
+		t.Fatal(e)
+	}
+	if _, e := initiate(t, admin, m.UUID, targetInfo(tgt)); e != nil {
+		t.Fatal(e)
+	}
+	waitRedirect(t, src, m.UUID)
+
+	tc := mustLogin(t, tgt, "/model/"+m.UUID+"/api", "bob", "bobpw")
+	var cons params.GetConstraintsResults
+	call(t, tc, "ModelConfig", 3, "GetModelConstraints", nil, &cons)
+	if cons.Constraints.Mem == nil || *cons.Constraints.Mem != 2048 {
+		t.Fatalf("constraints on the target: %+v", cons)
+	}
+	var blocks params.BlockResults
+	call(t, tc, "Block", 2, "List", nil, &blocks)
+	if len(blocks.Results) != 1 || blocks.Results[0].Result.Message != "precious" {
+		t.Fatalf("blocks on the target: %+v", blocks)
+	}
+	var ann params.AnnotationsGetResults
+	call(t, tc, "Annotations", 2, "Get", params.Entities{Entities: []params.Entity{{Tag: "application-pg"}}}, &ann)
+	if ann.Results[0].Annotations["k"] != "v" {
+		t.Fatalf("annotations on the target: %+v", ann)
+	}
+	tbob := mustLogin(t, tgt, "/api", "bob", "bobpw")
+	var contents params.CredentialContentResults
+	call(t, tbob, "Cloud", 7, "CredentialContents", params.CloudCredentialArgs{IncludeSecrets: true}, &contents)
+	if len(contents.Results) != 1 || contents.Results[0].Result.Content.Attributes["trust-password"] != "s3cret" ||
+		len(contents.Results[0].Result.Models) != 1 || contents.Results[0].Result.Models[0].Model != "travel" {
+		t.Fatalf("credential on the target: %+v", contents)
+	}
+}

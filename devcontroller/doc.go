@@ -19,6 +19,18 @@
 // to the target and must all report within migration-agent-wait-time.
 // GET /dev/agents (devagents.go) counts a model's connected agents.
 //
+// The facades are registered in roots.go, each in its own file: the
+// Cloud facade and credentials (cloud.go, credtag.go, modelcredential.go),
+// model defaults (modeldefaults.go), constraints (constraints.go), blocks
+// (block.go), bundles and what diff-bundle reads (bundle.go,
+// annotations.go), model upgrades (upgrader.go), machines
+// (machinemanager.go) and users (usermanager.go).
+//
+// Each model has a log (package modellog): its agents' lines, its events
+// (modelevents.go) and its migrations' phases, served on
+// /model/<uuid>/log as Juju's debug-log is (debuglog.go) and carried to a
+// migration's target (logtransfer.go).
+//
 // A controller is created with New from a Config, serves with Serve, and
 // writes controller.yaml (what `jimmctl add-controller` reads) into its data
 // directory.

@@ -488,7 +488,11 @@ func (r *migrationRun) step(ctx context.Context, m *store.Model, mig *store.Migr
 		})
 		return phaseImport, err
 	case phaseImport:
-		export, err := exportModel(m, mig.PriorStatus)
+		var cred *store.Credential
+		if ref, ok := credentialRefOf(m); ok {
+			cred, _ = r.c.store.Credential(ref.id())
+		}
+		export, err := exportModelWith(m, mig.PriorStatus, cred)
 		if err != nil {
 			return "", fmt.Errorf("export model: %w", err)
 		}

@@ -2,10 +2,13 @@ package devcontroller
 
 import (
 	"encoding/json"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jimmbroker/jimm/devcontroller/store"
 	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/params"
 )
 
 // exportVersion is the version of the model export format this controller
@@ -37,8 +40,16 @@ const exportVersion = 1
 //	applications     [{name, charm-url, channel, revision, base, config,
 //	                 status, created-at, next-unit-id,
 //	                 units [{name, machine, leader, agent-status,
-//	                 workload-status, agent-password}]}], sorted by name,
-//	                 units by name.
+//	                 workload-status, agent-password}], constraints}],
+//	                 sorted by name, units by name,
+//	constraints      the model's constraints (Juju's JSON names),
+//	blocks           {type: {id, message}}: the blocks switched on,
+//	annotations      {tag: {key: value}},
+//	cloud-credential {name, owner, auth-type, attributes}: the model's
+//	                 credential, which the target adds if it lacks it.
+//
+// The last four (and applications' constraints) are optional: a target
+// takes an export without them.
 //
 // Statuses are {status, info, since}. Everything a client can see of the
 // model travels, so that it looks the same on the target, and so do the
@@ -51,22 +62,35 @@ type modelExport struct {
 }
 
 type exportedModelV1 struct {
-	UUID          string                `json:"uuid"`
-	Name          string                `json:"name"`
-	Owner         string                `json:"owner"`
-	Type          string                `json:"type"`
-	Cloud         string                `json:"cloud"`
-	CloudType     string                `json:"cloud-type"`
-	Region        string                `json:"region"`
-	Credential    string                `json:"credential,omitempty"`
-	AgentVersion  string                `json:"agent-version"`
-	CreatedAt     time.Time             `json:"created-at"`
-	Status        store.Status          `json:"status"`
-	Config        map[string]any        `json:"config"`
-	Users         []exportedUser        `json:"users"`
-	Machines      []*store.Machine      `json:"machines"`
-	NextMachineID int                   `json:"next-machine-id"`
-	Applications  []exportedApplication `json:"applications"`
+	UUID          string                       `json:"uuid"`
+	Name          string                       `json:"name"`
+	Owner         string                       `json:"owner"`
+	Type          string                       `json:"type"`
+	Cloud         string                       `json:"cloud"`
+	CloudType     string                       `json:"cloud-type"`
+	Region        string                       `json:"region"`
+	Credential    string                       `json:"credential,omitempty"`
+	AgentVersion  string                       `json:"agent-version"`
+	CreatedAt     time.Time                    `json:"created-at"`
+	Status        store.Status                 `json:"status"`
+	Config        map[string]any               `json:"config"`
+	Users         []exportedUser               `json:"users"`
+	Machines      []*store.Machine             `json:"machines"`
+	NextMachineID int                          `json:"next-machine-id"`
+	Applications  []exportedApplication        `json:"applications"`
+	Constraints   params.Constraints           `json:"constraints,omitzero"`
+	Blocks        map[string]store.Block       `json:"blocks,omitempty"`
+	Annotations   map[string]map[string]string `json:"annotations,omitempty"`
+	CloudCred     *exportedCredential          `json:"cloud-credential,omitempty"`
+}
+
+// exportedCredential is a model's cloud credential, secrets and all, as
+// Juju's model export carries it.
+type exportedCredential struct {
+	Name       string            `json:"name"`
+	Owner      string            `json:"owner"`
+	AuthType   string            `json:"auth-type"`
+	Attributes map[string]string `json:"attributes,omitempty"`
 }
 
 type exportedUser struct {
@@ -75,27 +99,37 @@ type exportedUser struct {
 }
 
 type exportedApplication struct {
-	Name       string         `json:"name"`
-	CharmURL   string         `json:"charm-url"`
-	Channel    string         `json:"channel,omitempty"`
-	Revision   int            `json:"revision"`
-	Base       store.Base     `json:"base"`
-	Config     map[string]any `json:"config,omitempty"`
-	Status     store.Status   `json:"status"`
-	CreatedAt  time.Time      `json:"created-at"`
-	NextUnitID int            `json:"next-unit-id"`
-	Units      []*store.Unit  `json:"units"`
+	Name        string             `json:"name"`
+	CharmURL    string             `json:"charm-url"`
+	Channel     string             `json:"channel,omitempty"`
+	Revision    int                `json:"revision"`
+	Base        store.Base         `json:"base"`
+	Config      map[string]any     `json:"config,omitempty"`
+	Status      store.Status       `json:"status"`
+	CreatedAt   time.Time          `json:"created-at"`
+	NextUnitID  int                `json:"next-unit-id"`
+	Units       []*store.Unit      `json:"units"`
+	Constraints params.Constraints `json:"constraints,omitzero"`
 }
 
 // exportModel writes m in the export format. status is the model status to
 // record (the one it had before the migration).
 func exportModel(m *store.Model, status store.Status) ([]byte, error) {
+	return exportModelWith(m, status, nil)
+}
+
+// exportModelWith is exportModel with the model's credential.
+func exportModelWith(m *store.Model, status store.Status, cred *store.Credential) ([]byte, error) {
 	x := exportedModelV1{
 		UUID: m.UUID, Name: m.Name, Owner: m.Owner, Type: m.Type,
 		Cloud: m.Cloud, CloudType: m.CloudType, Region: m.Region, Credential: m.Credential,
 		AgentVersion: m.AgentVersion, CreatedAt: m.CreatedAt, Status: status,
 		Config: m.Config, NextMachineID: m.NextMachineID,
 		Users: []exportedUser{}, Machines: []*store.Machine{}, Applications: []exportedApplication{},
+		Constraints: m.Constraints, Blocks: m.Blocks, Annotations: m.Annotations,
+	}
+	if cred != nil {
+		x.CloudCred = &exportedCredential{Name: cred.Name, Owner: cred.Owner, AuthType: cred.AuthType, Attributes: cred.Attributes}
 	}
 	if x.Config == nil {
 		x.Config = map[string]any{}
@@ -111,7 +145,7 @@ func exportModel(m *store.Model, status store.Status) ([]byte, error) {
 		xa := exportedApplication{
 			Name: app.Name, CharmURL: app.CharmURL, Channel: app.Channel, Revision: app.Revision,
 			Base: app.Base, Config: app.Config, Status: app.Status, CreatedAt: app.CreatedAt,
-			NextUnitID: app.NextUnitID, Units: []*store.Unit{},
+			NextUnitID: app.NextUnitID, Units: []*store.Unit{}, Constraints: app.Cons,
 		}
 		for _, un := range sortedKeys(app.Units) {
 			xa.Units = append(xa.Units, app.Units[un])
@@ -156,6 +190,12 @@ func importModel(raw []byte) (*store.Model, error) {
 		Life: store.LifeAlive, Status: x.Status, AgentVersion: x.AgentVersion, CreatedAt: x.CreatedAt,
 		Config: x.Config, Users: map[string]string{}, Machines: map[string]*store.Machine{},
 		Applications: map[string]*store.Application{}, NextMachineID: x.NextMachineID,
+		Constraints: x.Constraints, Blocks: x.Blocks, Annotations: x.Annotations,
+	}
+	for _, b := range m.Blocks {
+		if n, err := strconv.Atoi(b.ID[strings.LastIndexByte(b.ID, ':')+1:]); err == nil && n >= m.NextBlockID {
+			m.NextBlockID = n + 1
+		}
 	}
 	if m.Type == "" {
 		m.Type = "iaas"
@@ -196,7 +236,7 @@ func importModel(raw []byte) (*store.Model, error) {
 		app := &store.Application{
 			Name: xa.Name, CharmURL: xa.CharmURL, Channel: xa.Channel, Revision: xa.Revision, Base: xa.Base,
 			Config: xa.Config, Status: xa.Status, Units: map[string]*store.Unit{}, NextUnitID: xa.NextUnitID,
-			CreatedAt: xa.CreatedAt,
+			CreatedAt: xa.CreatedAt, Cons: xa.Constraints,
 		}
 		for _, u := range xa.Units {
 			if u == nil || u.Name == "" {
@@ -213,6 +253,19 @@ func importModel(raw []byte) (*store.Model, error) {
 		m.Applications[xa.Name] = app
 	}
 	return m, nil
+}
+
+// exportedCredentialOf returns the credential an export carries, if any.
+func exportedCredentialOf(raw []byte) (*exportedCredential, error) {
+	var doc struct {
+		Model struct {
+			Credential *exportedCredential `json:"cloud-credential"`
+		} `json:"model"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, badExport("%v", err)
+	}
+	return doc.Model.Credential, nil
 }
 
 func badExport(format string, args ...any) error {

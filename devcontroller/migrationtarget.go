@@ -159,6 +159,9 @@ func (s *session) migrationImport(ctx context.Context, p params.SerializedModel)
 	if err := s.ctl.checkIncoming(in); err != nil {
 		return struct{}{}, err
 	}
+	if err := s.ctl.importCredential(ctx, m, p.Bytes); err != nil {
+		return struct{}{}, err
+	}
 	m.MigrationMode = store.MigrationModeImporting
 	// A source that ran no agents sent no agent passwords: the model's
 	// agents start here with new ones.
@@ -290,4 +293,32 @@ func (s *session) migrationCACert(context.Context) (params.BytesResult, error) {
 		return params.BytesResult{}, err
 	}
 	return params.BytesResult{Result: s.ctl.CACertPEM()}, nil
+}
+
+// importCredential adds the credential an incoming model uses, if the
+// export carries it and this controller lacks it, as Juju's import does.
+func (c *Controller) importCredential(ctx context.Context, m *store.Model, raw []byte) error {
+	xc, err := exportedCredentialOf(raw)
+	if err != nil || xc == nil {
+		return err
+	}
+	ref := credRef{m.Cloud, xc.Owner, xc.Name}
+	if _, ok := parseCredentialID(ref.id()); !ok || ref.tagID() != m.Credential {
+		return badExport("the model's credential %q is not the one it uses (%q)", ref.id(), m.Credential)
+	}
+	if _, ok := c.store.Credential(ref.id()); ok {
+		return nil
+	}
+	_, err = c.store.UpdateCredential(ctx, ref.cloud, ref.owner, ref.name, func(cr *store.Credential, exists bool) error {
+		if !exists {
+			now := time.Now().UTC()
+			cr.AuthType, cr.Attributes, cr.CreatedAt, cr.UpdatedAt = xc.AuthType, xc.Attributes, now, now
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("add the cloud credential of model %q: %w", m.Name, err)
+	}
+	c.log.Info("cloud credential added with a migrated model", "credential", ref.id(), "model", m.Name)
+	return nil
 }
