@@ -41,10 +41,15 @@ import (
 //	includeLabel=L, excludeLabel=L     labels
 //
 // A follower is woken as records are added; the stream ends when the
-// model goes, the client goes, or the controller stops.
+// model goes, the client goes, the controller stops, or after 24 hours
+// (Juju's default max-debug-log-duration).
 
 // maxBacklog is Juju's bound on backlog.
 const maxBacklog = 10000
+
+// maxDebugLogDuration ends a stream after the time Juju's controller
+// config max-debug-log-duration gives by default.
+const maxDebugLogDuration = 24 * time.Hour
 
 // logLevels orders Juju's (loggo's) levels.
 var logLevels = map[string]int{logTrace: 1, logDebug: 2, logInfo: 3, logWarning: 4, logError: 5, logCritical: 6}
@@ -283,6 +288,8 @@ func (c *Controller) streamLog(ctx context.Context, st *logStream, uuid string, 
 			fr.Release()
 		}
 	}()
+	timeout := time.NewTimer(maxDebugLogDuration)
+	defer timeout.Stop()
 	var sent uint64
 	first := filterRecords(recs, q)
 	if q.backlog > 0 && uint64(len(first)) > q.backlog {
@@ -307,6 +314,8 @@ func (c *Controller) streamLog(ctx context.Context, st *logStream, uuid string, 
 			return st.conn.CloseWith(jujuapi.CloseGoingAway, "controller shutting down")
 		case <-gone:
 			return nil
+		case <-timeout.C:
+			return st.conn.CloseWith(jujuapi.CloseNormal, "")
 		case <-changed:
 		}
 		recs, changed, err = f.Next()
