@@ -297,6 +297,9 @@ func (s *session) credentialContents(ctx context.Context, p params.CloudCredenti
 		if err != nil {
 			return params.CredentialContentResults{}, err
 		}
+		if len(all) == 0 {
+			return params.CredentialContentResults{}, jujuapi.NotFoundf("cloud credentials for %q", id.Name)
+		}
 		creds, errs = all, make([]error, len(all))
 	} else {
 		for _, arg := range p.Credentials {

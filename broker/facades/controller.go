@@ -213,3 +213,39 @@ func (s *session) allModels(ctx context.Context) (params.UserModelList, error) {
 func (s *session) mongoVersion(context.Context) (params.StringResult, error) {
 	return params.StringResult{}, jujuapi.Errorf(jujuapi.CodeNotSupported, "the broker has no MongoDB: its state is in its own database")
 }
+
+// listBlockedModels answers Controller.ListBlockedModels (juju
+// disabled-commands --all, for superusers): each controller's blocked
+// models that the broker routes to it. A controller that cannot be asked
+// is left out.
+func (s *session) listBlockedModels(ctx context.Context) (params.ModelBlockInfoList, error) {
+	a := s.api
+	if !s.caller().Admin {
+		return params.ModelBlockInfoList{}, jujuapi.ErrPerm
+	}
+	ctls, err := a.registry.List(ctx)
+	if err != nil {
+		return params.ModelBlockInfoList{}, err
+	}
+	var out params.ModelBlockInfoList
+	for _, c := range ctls {
+		if !a.up(c.Name) {
+			continue
+		}
+		client, err := a.pool.Get(ctx, c.Name)
+		if err != nil {
+			continue
+		}
+		var res params.ModelBlockInfoList
+		if err := client.Call(ctx, "Controller", 11, "ListBlockedModels", nil, &res); err != nil {
+			s.logger().Warn("cannot list a controller's blocked models", "controller", c.Name, "err", err)
+			continue
+		}
+		for _, m := range res.Models {
+			if routed, err := a.db.ModelByUUID(ctx, m.UUID); err == nil && routed.ControllerID == c.ID {
+				out.Models = append(out.Models, m)
+			}
+		}
+	}
+	return out, nil
+}

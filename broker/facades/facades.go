@@ -212,6 +212,7 @@ func buildRoot() *root {
 	r.Register("Controller", ctl, "AllModels", jujuapi.NoParams((*session).allModels))
 	r.Register("Controller", ctl, "MongoVersion", jujuapi.NoParams((*session).mongoVersion))
 	r.Register("Controller", ctl, "ModelStatus", jujuapi.Typed((*session).modelStatus))
+	r.Register("Controller", ctl, "ListBlockedModels", jujuapi.NoParams((*session).listBlockedModels))
 	mu := v("ModelUpgrader")
 	r.Register("ModelUpgrader", mu, "UpgradeModel", jujuapi.Typed((*session).upgradeModel))
 	r.Register("ModelUpgrader", mu, "AbortModelUpgrade", jujuapi.Typed((*session).abortModelUpgrade))

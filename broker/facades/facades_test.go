@@ -305,8 +305,9 @@ func TestCredentials(t *testing.T) {
 	if err := contents.Results[1].Error; err == nil || err.Code != jujuapi.CodeNotFound {
 		t.Fatalf("contents of a credential Bob does not have: %+v", contents.Results[1])
 	}
-	// Carol may neither list nor change Bob's.
+	// Carol may neither list nor change Bob's; she has none of her own.
 	carol := e.as(t, "carol@example.com")
+	wantCode(t, "Carol's credential contents", carol.call("Cloud", "CredentialContents", params.CloudCredentialArgs{}, &contents), jujuapi.CodeNotFound, `cloud credentials for "carol@example.com" not found`)
 	carol.must("Cloud", "UserCredentials", params.UserClouds{UserClouds: []params.UserCloud{{UserTag: "user-bob@example.com", CloudTag: "cloud-localhost"}}}, &tags)
 	wantCode(t, "Carol lists Bob's credentials", tags.Results[0].Error, jujuapi.CodeUnauthorized, "permission denied")
 	var revoked params.ErrorResults
@@ -551,6 +552,29 @@ func TestShowControllerCalls(t *testing.T) {
 	admin.must("Controller", "ModelStatus", params.Entities{Entities: []params.Entity{{Tag: "model-" + m.UUID}}}, &st)
 	if len(st.Results) != 1 || st.Results[0].Error != nil || st.Results[0].Life != "alive" {
 		t.Fatalf("Controller.ModelStatus: %+v", st.Results)
+	}
+	// A block switched on through the model's connection shows in the
+	// broker's list of blocked models.
+	ep, creds, err := e.registry.Resolve(t.Context(), "ctl-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := ep.Dial(t.Context(), "/model/"+m.UUID+"/api", jujuapi.ConnOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := jujuapi.NewClient(conn)
+	defer mc.Close()
+	if err := mc.Call(t.Context(), "Admin", 3, "Login", params.LoginRequest{AuthTag: "user-" + creds.User, Credentials: creds.Password}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := mc.Call(t.Context(), "Block", 2, "SwitchBlockOn", params.BlockSwitchParams{Type: params.BlockDestroy, Message: "keep it"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var blocked params.ModelBlockInfoList
+	admin.must("Controller", "ListBlockedModels", nil, &blocked)
+	if len(blocked.Models) != 1 || blocked.Models[0].UUID != m.UUID || !slices.Equal(blocked.Models[0].Blocks, []string{params.BlockDestroy}) {
+		t.Fatalf("ListBlockedModels: %+v", blocked)
 	}
 	wantCode(t, "AllModels by a non-superuser", e.as(t, "bob@example.com").call("Controller", "AllModels", nil, &all), jujuapi.CodeUnauthorized, "permission denied")
 }
