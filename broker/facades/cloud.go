@@ -262,6 +262,43 @@ func (a *API) controllersAdminCredentials(ctx context.Context, cloud string) []s
 	return nil
 }
 
+// controllersAdminContents are the credentials the admin holds on the
+// controllers, for the clouds where the broker stores none of the
+// admin's: the bootstrap admin is every controller's admin (see
+// UserCredentials). Each cloud is asked of one up controller hosting it.
+func (a *API) controllersAdminContents(ctx context.Context, stored []db.CloudCredential, secrets bool) []params.CredentialContentResult {
+	ctls, err := a.registry.List(ctx)
+	if err != nil {
+		return nil
+	}
+	done := map[string]bool{}
+	for _, c := range stored {
+		done[c.Cloud] = true
+	}
+	var out []params.CredentialContentResult
+	for _, c := range ctls {
+		if done[c.Cloud] || !a.up(c.Name) {
+			continue
+		}
+		client, err := a.pool.Get(ctx, c.Name)
+		if err != nil {
+			continue
+		}
+		var res params.CredentialContentResults
+		if err := client.Call(ctx, "Cloud", 7, "CredentialContents", params.CloudCredentialArgs{IncludeSecrets: secrets}, &res); err != nil {
+			continue
+		}
+		done[c.Cloud] = true
+		for _, r := range res.Results {
+			if r.Result != nil && r.Result.Content.Cloud == c.Cloud {
+				r.Result.Models = nil // the controller's models, not the broker's
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
 // secretAttributes are credential attributes never shown unless asked
 // for, by owner or administrator: the hidden attributes of the providers'
 // credential schemas (the broker does not run providers, so it names
@@ -290,43 +327,45 @@ func (a *API) openCredential(c *db.CloudCredential) (map[string]string, error) {
 
 func (s *session) credentialContents(ctx context.Context, p params.CloudCredentialArgs) (params.CredentialContentResults, error) {
 	a, id := s.api, s.caller()
-	var creds []db.CloudCredential
-	var errs []error
 	if len(p.Credentials) == 0 {
 		all, err := a.db.CloudCredentials(ctx, id.Name, "")
 		if err != nil {
 			return params.CredentialContentResults{}, err
 		}
-		if len(all) == 0 {
-			return params.CredentialContentResults{}, jujuapi.NotFoundf("cloud credentials for %q", id.Name)
+		var out params.CredentialContentResults
+		for i := range all {
+			out.Results = append(out.Results, a.credentialContent(ctx, &all[i], p.IncludeSecrets))
 		}
-		creds, errs = all, make([]error, len(all))
-	} else {
-		for _, arg := range p.Credentials {
-			c, err := a.db.CloudCredential(ctx, arg.CloudName, id.Name, arg.CredentialName)
-			if errors.Is(err, db.ErrNotFound) {
-				err = jujuapi.NotFoundf("credential %q for cloud %q", arg.CredentialName, arg.CloudName)
-			}
-			if c == nil {
-				c = &db.CloudCredential{}
-			}
-			creds, errs = append(creds, *c), append(errs, err)
+		if id.Name == identity.AdminName {
+			out.Results = append(out.Results, a.controllersAdminContents(ctx, all, p.IncludeSecrets)...)
 		}
+		if len(out.Results) == 0 {
+			return out, jujuapi.NotFoundf("cloud credentials for %q", id.Name)
+		}
+		return out, nil
 	}
-	out := params.CredentialContentResults{Results: make([]params.CredentialContentResult, len(creds))}
-	for i := range creds {
-		if errs[i] != nil {
-			out.Results[i].Error = jujuapi.AsError(errs[i])
-			continue
+	out := params.CredentialContentResults{Results: make([]params.CredentialContentResult, len(p.Credentials))}
+	for i, arg := range p.Credentials {
+		c, err := a.db.CloudCredential(ctx, arg.CloudName, id.Name, arg.CredentialName)
+		if errors.Is(err, db.ErrNotFound) {
+			err = jujuapi.NotFoundf("credential %q for cloud %q", arg.CredentialName, arg.CloudName)
 		}
-		info, err := a.credentialInfo(ctx, &creds[i], p.IncludeSecrets)
 		if err != nil {
 			out.Results[i].Error = jujuapi.AsError(err)
 			continue
 		}
-		out.Results[i].Result = info
+		out.Results[i] = a.credentialContent(ctx, c, p.IncludeSecrets)
 	}
 	return out, nil
+}
+
+// credentialContent is one stored credential's content result.
+func (a *API) credentialContent(ctx context.Context, c *db.CloudCredential, secrets bool) params.CredentialContentResult {
+	info, err := a.credentialInfo(ctx, c, secrets)
+	if err != nil {
+		return params.CredentialContentResult{Error: jujuapi.AsError(err)}
+	}
+	return params.CredentialContentResult{Result: info}
 }
 
 func (a *API) credentialInfo(ctx context.Context, c *db.CloudCredential, secrets bool) (*params.ControllerCredentialInfo, error) {

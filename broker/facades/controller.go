@@ -208,10 +208,11 @@ func (s *session) allModels(ctx context.Context) (params.UserModelList, error) {
 	return userModelList(rows), nil
 }
 
-// mongoVersion is not the broker's to give: it runs no MongoDB (clients
-// skip a "not supported" answer).
+// mongoVersion answers that there is no MongoDB version to give: the
+// broker's state is in its own database (show-controller then shows no
+// mongo-version).
 func (s *session) mongoVersion(context.Context) (params.StringResult, error) {
-	return params.StringResult{}, jujuapi.Errorf(jujuapi.CodeNotSupported, "the broker has no MongoDB: its state is in its own database")
+	return params.StringResult{}, nil
 }
 
 // listBlockedModels answers Controller.ListBlockedModels (juju

@@ -487,6 +487,12 @@ func TestModelCredentials(t *testing.T) {
 	if tags.Results[0].Result[0] != direct.Results[0].Result[0] {
 		t.Fatalf("the admin is offered %q, the controller's own is %q", tags.Results[0].Result[0], direct.Results[0].Result[0])
 	}
+	// The admin's credential listing has it too.
+	var contents params.CredentialContentResults
+	admin.must("Cloud", "CredentialContents", params.CloudCredentialArgs{}, &contents)
+	if len(contents.Results) != 1 || contents.Results[0].Result == nil || jujuapi.CloudCredentialTag("localhost", "admin", contents.Results[0].Result.Content.Name).String() != tags.Results[0].Result[0] {
+		t.Fatalf("the admin's credentials: %+v", contents.Results)
+	}
 	m := e.createModel(t, admin, "with-default", "", nil, tags.Results[0].Result[0])
 	if info := e.modelInfo(t, admin, m.UUID); info.CloudCredentialTag != tags.Results[0].Result[0] {
 		t.Fatalf("the model's credential: %q, want the controller's own %q", info.CloudCredentialTag, tags.Results[0].Result[0])
@@ -547,7 +553,11 @@ func TestShowControllerCalls(t *testing.T) {
 	if len(all.UserModels) != 1 || all.UserModels[0].Model.UUID != m.UUID {
 		t.Fatalf("AllModels: %+v", all)
 	}
-	wantCode(t, "MongoVersion", admin.call("Controller", "MongoVersion", nil, nil), jujuapi.CodeNotSupported, "no MongoDB")
+	var mongo params.StringResult
+	admin.must("Controller", "MongoVersion", nil, &mongo)
+	if mongo.Result != "" || mongo.Error != nil {
+		t.Fatalf("MongoVersion: %+v; want no version, and no error", mongo)
+	}
 	var st params.ModelStatusResults
 	admin.must("Controller", "ModelStatus", params.Entities{Entities: []params.Entity{{Tag: "model-" + m.UUID}}}, &st)
 	if len(st.Results) != 1 || st.Results[0].Error != nil || st.Results[0].Life != "alive" {
