@@ -11,12 +11,13 @@
 //   - migration: moving models between controllers;
 //   - routing: which controller hosts each model, and the live
 //     connections that follow it;
+//   - clouds: clouds, users' cloud credentials and model defaults;
 //   - identity: logins, sessions, signing keys (served at
 //     /.well-known/jwks.json) and access checks;
 //   - audit: the audit log.
 //
 // Arrows point down only: broker imports the endpoints (facades, proxy,
-// admin), which import migration, routing, identity and audit, which
+// admin), which import migration, routing, clouds, identity and audit, which
 // import controllers, authz, db and jujuapi. Nothing below imports
 // broker.
 package broker

@@ -22,6 +22,7 @@ import (
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/broker/admin"
 	"github.com/jimmbroker/jimm/broker/audit"
+	"github.com/jimmbroker/jimm/broker/clouds"
 	"github.com/jimmbroker/jimm/broker/facades"
 	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/broker/migration"
@@ -185,7 +186,9 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 	}
 	if s.facades, err = facades.New(facades.Deps{
 		DB: s.db, Routes: s.routes, Identity: s.identity, Relations: s.rel, Audit: s.audit,
-		Registry: s.registry, Pool: s.pool, Sealer: cipher, Migrations: s.migrations, Up: s.health.Up,
+		Registry: s.registry, Pool: s.pool, Migrations: s.migrations, Up: s.health.Up,
+		Clouds: clouds.New(clouds.Deps{DB: s.db, Identity: s.identity, Relations: s.rel, Registry: s.registry, Pool: s.pool,
+			Up: s.health.Up, Sealer: cipher, Logger: log, Clock: cfg.Clock}),
 		BrokerUUID: s.uuid, Servers: servers, PublicAddress: s.cfg.PublicAddress, CACert: string(s.caCertPEM),
 		JujuVersion: cfg.JujuVersion, ModelCreateTimeout: cfg.ModelCreateTimeout, Conn: cfg.Conn,
 		RPCs: s.metrics.rpcs, Models: s.metrics.models, Metrics: reg, Logger: log, Clock: cfg.Clock,

@@ -127,3 +127,15 @@ func UnknownMethodError(facade string, version int, method string) *Error {
 	}
 	return &Error{Message: fmt.Sprintf("no such request - method %s.%s is not implemented", fv, method), Code: CodeNotImplemented}
 }
+
+// Underlying returns the protocol error err wraps (the *Error a server
+// answered), so that a client can be shown the server's own message
+// without the wrapping that names the server; err itself when it wraps
+// none.
+func Underlying(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return err
+}

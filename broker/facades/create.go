@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/jimmbroker/jimm/broker/clouds"
 	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
@@ -44,55 +45,11 @@ func (s *session) createModel(ctx context.Context, p params.ModelCreateArgs) (pa
 			return params.ModelInfo{}, err
 		}
 	}
-	cred, err := s.modelCredential(ctx, p.CloudCredentialTag, cloud)
+	cred, err := s.api.clouds.ModelCredential(ctx, id, p.CloudCredentialTag, cloud)
 	if err != nil {
 		return params.ModelInfo{}, err
 	}
 	return s.api.createModel(ctx, s.bg, owner.ID, cloud, p, cred)
-}
-
-// modelCredential is the credential a new model is to use, by its tag (""
-// for none): one the caller may use, for the model's cloud.
-func (s *session) modelCredential(ctx context.Context, tag, cloud string) (*modelCred, error) {
-	if tag == "" {
-		return nil, nil
-	}
-	credCloud, owner, name, err := jujuapi.ParseCloudCredentialTag(tag)
-	if err != nil {
-		return nil, err
-	}
-	if !s.mayUseCredentialsOf(owner) {
-		return nil, jujuapi.ErrPerm
-	}
-	if cloud != "" && credCloud != cloud {
-		return nil, jujuapi.Errorf(jujuapi.CodeNotValid, "credential %q is for cloud %q, not the model's cloud %q", name, credCloud, cloud)
-	}
-	row, err := s.api.db.CloudCredential(ctx, credCloud, owner, name)
-	if errors.Is(err, db.ErrNotFound) && owner == identity.AdminName {
-		// The bootstrap admin's own credential on the controllers (one
-		// the broker does not store): each controller uses its own.
-		return &modelCred{controllers: true}, nil
-	}
-	if errors.Is(err, db.ErrNotFound) {
-		return nil, jujuapi.NotFoundf("credential %q for cloud %q of %s", name, credCloud, owner)
-	}
-	if err != nil {
-		return nil, err
-	}
-	attrs, err := s.api.openCredential(row)
-	if err != nil {
-		return nil, err
-	}
-	return &modelCred{row: row, attrs: attrs}, nil
-}
-
-// modelCred is a credential a new model uses, with its attributes; or,
-// with controllers set, the credential each controller holds for its
-// admin, which the model uses on whichever controller it lands.
-type modelCred struct {
-	row         *db.CloudCredential
-	attrs       map[string]string
-	controllers bool
 }
 
 // createModel places a new model: it tries the eligible controllers in the
@@ -101,7 +58,7 @@ type modelCred struct {
 // in one transaction; if that fails the model is destroyed again, so
 // nothing is left half-created. bg outlives the call, for the search for
 // a model a controller creates after the broker gave up on it.
-func (a *API) createModel(ctx, bg context.Context, owner, cloud string, p params.ModelCreateArgs, cred *modelCred) (params.ModelInfo, error) {
+func (a *API) createModel(ctx, bg context.Context, owner, cloud string, p params.ModelCreateArgs, cred *clouds.Credential) (params.ModelInfo, error) {
 	taken, err := a.db.ModelNameTaken(ctx, owner, p.Name)
 	if err != nil {
 		return params.ModelInfo{}, err
@@ -155,7 +112,7 @@ func (a *API) createModel(ctx, bg context.Context, owner, cloud string, p params
 		lastErr = err
 		if !controllers.IsControllerFault(err) {
 			a.placements.WithLabelValues(name, "refused").Inc()
-			return params.ModelInfo{}, jujuapi.AsError(unwrapJuju(err))
+			return params.ModelInfo{}, jujuapi.AsError(jujuapi.Underlying(err))
 		}
 		a.placements.WithLabelValues(name, "controller-error").Inc()
 		a.log.Warn("model creation failed on controller; trying the next", "controller", name, "model", p.Name, "err", err)
@@ -164,31 +121,17 @@ func (a *API) createModel(ctx, bg context.Context, owner, cloud string, p params
 	return params.ModelInfo{}, jujuapi.Errorf(jujuapi.CodeTryAgain, "cannot create model %q: no eligible controller could create it; try again later", p.Name)
 }
 
-// createOn creates the model on one controller: in the region asked for,
-// or the controller's first, with the broker's model defaults for that
-// cloud and region, and with its credential, which the controller is
-// given first.
-func (a *API) createOn(ctx, bg context.Context, ctl *db.Controller, args params.ModelCreateArgs, cred *modelCred) (params.ModelInfo, error) {
+// createOn creates the model on one controller, its creation prepared
+// for that controller by clouds (region, model defaults, credential).
+func (a *API) createOn(ctx, bg context.Context, ctl *db.Controller, args params.ModelCreateArgs, cred *clouds.Credential) (params.ModelInfo, error) {
 	c, err := a.pool.Get(ctx, ctl.Name)
 	if err != nil {
 		return params.ModelInfo{}, err
 	}
 	owner, _ := jujuapi.ParseUserTag(args.OwnerTag)
-	if args.CloudRegion == "" && len(ctl.Regions) > 0 {
-		args.CloudRegion = ctl.Regions[0]
-	}
-	if args.Config, err = a.withDefaults(ctx, ctl.Cloud, args.CloudRegion, args.Config); err != nil {
+	credKey, err := a.clouds.Prepare(ctx, ctl, &args, cred)
+	if err != nil {
 		return params.ModelInfo{}, err
-	}
-	credKey := ""
-	switch {
-	case cred != nil && cred.controllers:
-		args.CloudCredentialTag = "" // the controller's own, for its admin
-	case cred != nil:
-		if err := a.pushCredential(ctx, ctl, cred.row, cred.attrs); err != nil {
-			return params.ModelInfo{}, err
-		}
-		credKey = cred.row.Key()
 	}
 	createCtx, cancel := context.WithTimeout(ctx, a.modelCreateTimeout)
 	info, err := c.CreateModel(createCtx, args)

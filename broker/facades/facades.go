@@ -12,6 +12,7 @@ import (
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/broker/audit"
 	"github.com/jimmbroker/jimm/broker/clock"
+	"github.com/jimmbroker/jimm/broker/clouds"
 	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/broker/migration"
 	"github.com/jimmbroker/jimm/broker/routing"
@@ -30,8 +31,8 @@ type Deps struct {
 	Audit     *audit.Log // nil: calls are not audited
 	Registry  *controllers.Registry
 	Pool      *controllers.Pool
-	// Sealer seals cloud credentials at rest.
-	Sealer controllers.Sealer
+	// Clouds answers for clouds, credentials and model defaults.
+	Clouds *clouds.Service
 	// Migrations runs the migrations juju migrate asks for.
 	Migrations *migration.Manager
 	// Up reports whether the controller named name is up (health).
@@ -68,7 +69,7 @@ type API struct {
 	audit              *audit.Log
 	registry           *controllers.Registry
 	pool               *controllers.Pool
-	sealer             controllers.Sealer
+	clouds             *clouds.Service
 	migrations         *migration.Manager
 	up                 func(name string) bool
 	brokerUUID         string
@@ -93,7 +94,7 @@ type API struct {
 func New(deps Deps) (*API, error) {
 	a := &API{
 		db: deps.DB, routes: deps.Routes, identity: deps.Identity, rel: deps.Relations, audit: deps.Audit,
-		registry: deps.Registry, pool: deps.Pool, sealer: deps.Sealer, migrations: deps.Migrations, up: deps.Up, brokerUUID: deps.BrokerUUID, servers: deps.Servers, publicAddress: deps.PublicAddress, caCert: deps.CACert,
+		registry: deps.Registry, pool: deps.Pool, clouds: deps.Clouds, migrations: deps.Migrations, up: deps.Up, brokerUUID: deps.BrokerUUID, servers: deps.Servers, publicAddress: deps.PublicAddress, caCert: deps.CACert,
 		jujuVersion: deps.JujuVersion, modelCreateTimeout: deps.ModelCreateTimeout, conn: deps.Conn,
 		log: deps.Logger, clock: clock.Or(deps.Clock), rpcs: deps.RPCs, models: deps.Models,
 		placements: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -114,7 +115,7 @@ func New(deps Deps) (*API, error) {
 			return nil, fmt.Errorf("register facade metrics: %w", err)
 		}
 	}
-	a.root = buildRoot()
+	a.root = a.buildRoot()
 	for _, v := range a.root.Versions() {
 		a.facades = append(a.facades, params.FacadeVersions{Name: v.Name, Versions: v.Versions})
 	}
@@ -170,10 +171,16 @@ func (s *session) logger() *slog.Logger {
 
 type root = jujuapi.Registry[*session]
 
+// asCaller makes a facade method of a function that serves the
+// connection's caller.
+func asCaller[P, R any](fn func(ctx context.Context, caller *identity.Identity, p P) (R, error)) jujuapi.Method[*session] {
+	return jujuapi.Typed(func(s *session, ctx context.Context, p P) (R, error) { return fn(ctx, s.caller(), p) })
+}
+
 // buildRoot lists the facades the broker answers on /api, with the
 // versions a Juju 3.5 controller serves (jujuapi.Juju35), and Admin 4 for
 // the logins only a broker answers.
-func buildRoot() *root {
+func (a *API) buildRoot() *root {
 	r := &root{}
 	v := jujuapi.Juju35.Versions
 	brokerLogins := []int{jujuapi.AdminSessionLoginVersion}
@@ -191,17 +198,19 @@ func buildRoot() *root {
 	r.Register("ModelManager", mm, "DestroyModels", jujuapi.Typed((*session).destroyModels))
 	r.Register("ModelManager", mm, "ModelStatus", jujuapi.Typed((*session).modelStatus))
 	r.Register("ModelManager", mm, "ModifyModelAccess", jujuapi.Typed((*session).modifyModelAccess))
-	r.Register("ModelManager", mm, "ModelDefaultsForClouds", jujuapi.Typed((*session).modelDefaultsForClouds))
-	r.Register("ModelManager", mm, "SetModelDefaults", jujuapi.Typed((*session).setModelDefaults))
-	r.Register("ModelManager", mm, "UnsetModelDefaults", jujuapi.Typed((*session).unsetModelDefaults))
+	r.Register("ModelManager", mm, "ModelDefaultsForClouds", asCaller(a.clouds.ModelDefaultsForClouds))
+	r.Register("ModelManager", mm, "SetModelDefaults", asCaller(a.clouds.SetModelDefaults))
+	r.Register("ModelManager", mm, "UnsetModelDefaults", asCaller(a.clouds.UnsetModelDefaults))
 	cl := v("Cloud")
-	r.Register("Cloud", cl, "Clouds", jujuapi.NoParams((*session).clouds))
-	r.Register("Cloud", cl, "Cloud", jujuapi.Typed((*session).cloud))
-	r.Register("Cloud", cl, "CloudInfo", jujuapi.Typed((*session).cloudInfo))
-	r.Register("Cloud", cl, "UserCredentials", jujuapi.Typed((*session).userCredentials))
-	r.Register("Cloud", cl, "CredentialContents", jujuapi.Typed((*session).credentialContents))
-	r.Register("Cloud", cl, "UpdateCredentialsCheckModels", jujuapi.Typed((*session).updateCredentialsCheckModels))
-	r.Register("Cloud", cl, "RevokeCredentialsCheckModels", jujuapi.Typed((*session).revokeCredentialsCheckModels))
+	r.Register("Cloud", cl, "Clouds", jujuapi.NoParams(func(s *session, ctx context.Context) (params.CloudsResult, error) {
+		return a.clouds.Clouds(ctx, s.caller())
+	}))
+	r.Register("Cloud", cl, "Cloud", asCaller(a.clouds.Cloud))
+	r.Register("Cloud", cl, "CloudInfo", asCaller(a.clouds.CloudInfo))
+	r.Register("Cloud", cl, "UserCredentials", asCaller(a.clouds.UserCredentials))
+	r.Register("Cloud", cl, "CredentialContents", asCaller(a.clouds.CredentialContents))
+	r.Register("Cloud", cl, "UpdateCredentialsCheckModels", asCaller(a.clouds.UpdateCredentials))
+	r.Register("Cloud", cl, "RevokeCredentialsCheckModels", asCaller(a.clouds.RevokeCredentials))
 	ctl := v("Controller")
 	r.Register("Controller", ctl, "ControllerVersion", jujuapi.NoParams((*session).controllerVersion))
 	r.Register("Controller", ctl, "GetControllerAccess", jujuapi.Typed((*session).getControllerAccess))

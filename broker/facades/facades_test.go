@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/broker/clouds"
 	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/broker/migration"
 	"github.com/jimmbroker/jimm/broker/routing"
@@ -113,7 +114,8 @@ func newEnv(t *testing.T, specs ...string) *env {
 	}
 	migrations.Start(ctx)
 	if e.api, err = New(Deps{DB: e.d, Routes: routes, Identity: e.ids, Relations: e.rel, Registry: e.registry, Pool: e.pool,
-		Sealer: cipher, Migrations: migrations, Up: health.Up, BrokerUUID: brokerUUID, PublicAddress: "jimm.example.com:443",
+		Clouds:     clouds.New(clouds.Deps{DB: e.d, Identity: e.ids, Relations: e.rel, Registry: e.registry, Pool: e.pool, Up: health.Up, Sealer: cipher, Logger: quiet}),
+		Migrations: migrations, Up: health.Up, BrokerUUID: brokerUUID, PublicAddress: "jimm.example.com:443",
 		JujuVersion: "3.5.4", ModelCreateTimeout: 10 * time.Second, Metrics: prometheus.NewRegistry(), Logger: quiet}); err != nil {
 		t.Fatal(err)
 	}

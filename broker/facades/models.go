@@ -2,7 +2,6 @@ package facades
 
 import (
 	"context"
-	"errors"
 
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/db"
@@ -120,16 +119,6 @@ func (a *API) hideController(info *params.ModelInfo) {
 	info.ControllerUUID = a.brokerUUID
 }
 
-// unwrapJuju returns the protocol error inside err, so the client sees the
-// controller's message without the broker's wrapping that names it.
-func unwrapJuju(err error) error {
-	var e *jujuapi.Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return err
-}
-
 func (s *session) modelInfo(ctx context.Context, p params.Entities) (params.ModelInfoResults, error) {
 	out := params.ModelInfoResults{Results: make([]params.ModelInfoResult, len(p.Entities))}
 	for i, e := range p.Entities {
@@ -158,7 +147,7 @@ func (s *session) oneModelInfo(ctx context.Context, tag string) (*params.ModelIn
 		if jujuapi.ErrorCode(err) == jujuapi.CodeNotFound {
 			a.routes.RemoveModel(ctx, m.UUID)
 		}
-		return nil, jujuapi.AsError(unwrapJuju(err))
+		return nil, jujuapi.AsError(jujuapi.Underlying(err))
 	}
 	a.hideController(&info)
 	a.recordCounts(ctx, m.UUID, len(info.Machines), -1)
@@ -191,7 +180,7 @@ func (s *session) destroyModel(ctx context.Context, d params.DestroyModelParams)
 			a.routes.RemoveModel(ctx, m.UUID)
 			return nil
 		}
-		return unwrapJuju(err)
+		return jujuapi.Underlying(err)
 	}
 	return a.routes.ModelDying(ctx, m.UUID)
 }
@@ -227,7 +216,7 @@ func (s *session) oneModelStatus(ctx context.Context, tag string) (params.ModelS
 			a.routes.RemoveModel(ctx, m.UUID)
 			return params.ModelStatus{}, jujuapi.NotFoundf("model %q", m.UUID)
 		}
-		return params.ModelStatus{}, unwrapJuju(err)
+		return params.ModelStatus{}, jujuapi.Underlying(err)
 	}
 	a.recordCounts(ctx, m.UUID, st.HostedMachineCount, st.UnitCount)
 	return st, nil

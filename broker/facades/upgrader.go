@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
 )
 
@@ -33,7 +34,7 @@ func (s *session) relayForModel(ctx context.Context, tag, method string, args, r
 		return err
 	}
 	if err := c.Call(ctx, "ModelUpgrader", 1, method, args, result); err != nil {
-		return unwrapJuju(err)
+		return jujuapi.Underlying(err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
 )
@@ -47,7 +48,7 @@ func (s *session) modelUsers(ctx context.Context, tag string) ([]params.ModelUse
 	}
 	best := map[string]string{}
 	for _, t := range tuples {
-		user, ok := userOf(t.Subject)
+		user, ok := identity.NameOf(t.Subject)
 		if !ok {
 			continue
 		}

@@ -43,6 +43,19 @@ func SubjectOf(name string) string {
 	return authz.KindUser + ":" + name
 }
 
+// NameOf is the identity name of a user or service account subject (the
+// inverse of SubjectOf); it reports false for any other subject (a
+// group's members).
+func NameOf(subject string) (string, bool) {
+	if name, ok := strings.CutPrefix(subject, authz.KindUser+":"); ok {
+		return name, true
+	}
+	if sa, ok := strings.CutPrefix(subject, authz.KindServiceAccount+":"); ok {
+		return sa + authz.ServiceAccountDomain, true
+	}
+	return "", false
+}
+
 // BrokerObject is the broker itself as a relation object.
 const BrokerObject = authz.KindController + ":" + authz.BrokerController
 

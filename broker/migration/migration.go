@@ -291,20 +291,10 @@ func (m *Manager) initiate(ctx context.Context, mig *db.Migration) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("%w: controller %q refused to migrate model %q: %v", ErrRefused, mig.Source.Name, mig.ModelName, UnwrapJuju(err))
+		return fmt.Errorf("%w: controller %q refused to migrate model %q: %v", ErrRefused, mig.Source.Name, mig.ModelName, jujuapi.Underlying(err))
 	}
 	mig.ControllerMigrationID = res.Results[0].MigrationId
 	return m.db.SetControllerMigrationID(ctx, mig.ID, mig.ControllerMigrationID)
-}
-
-// UnwrapJuju returns the protocol error inside err, so the client sees
-// the controller's message without the broker's wrapping that names it.
-func UnwrapJuju(err error) error {
-	var e *jujuapi.Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return err
 }
 
 // UpdateMigratedModel points a model moved outside the broker at the
@@ -334,7 +324,7 @@ func (m *Manager) checkOnTarget(ctx context.Context, uuid string, target *db.Con
 		return err
 	}
 	if _, err := tc.ModelInfo(ctx, uuid); err != nil {
-		return fmt.Errorf("controller %q does not host model %s: %w", target.Name, uuid, UnwrapJuju(err))
+		return fmt.Errorf("controller %q does not host model %s: %w", target.Name, uuid, jujuapi.Underlying(err))
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package facades
+package clouds
 
 import (
 	"context"
@@ -23,8 +23,8 @@ import (
 // there uses one.
 
 // cloudDefs returns the clouds the broker's controllers host, by name.
-func (a *API) cloudDefs(ctx context.Context) (map[string]params.Cloud, error) {
-	ctls, err := a.registry.List(ctx)
+func (s *Service) cloudDefs(ctx context.Context) (map[string]params.Cloud, error) {
+	ctls, err := s.registry.List(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +32,7 @@ func (a *API) cloudDefs(ctx context.Context) (map[string]params.Cloud, error) {
 	for _, c := range ctls {
 		cl, seen := out[c.Cloud]
 		if !seen {
-			cl = a.cloudDef(ctx, c.Cloud, c.CloudType, c.Name)
+			cl = s.cloudDef(ctx, c.Cloud, c.CloudType, c.Name)
 		}
 		for _, r := range c.Regions {
 			if !slices.ContainsFunc(cl.Regions, func(x params.CloudRegion) bool { return x.Name == r }) {
@@ -47,18 +47,18 @@ func (a *API) cloudDefs(ctx context.Context) (map[string]params.Cloud, error) {
 // cloudDef is a cloud's definition as the controller named ctlName has
 // it (without its regions, which the broker adds up), or, when that
 // controller cannot be asked, what the registry knows.
-func (a *API) cloudDef(ctx context.Context, name, typ, ctlName string) params.Cloud {
+func (s *Service) cloudDef(ctx context.Context, name, typ, ctlName string) params.Cloud {
 	def := params.Cloud{Type: typ}
-	if !a.up(ctlName) {
+	if !s.up(ctlName) {
 		return def
 	}
-	c, err := a.pool.Get(ctx, ctlName)
+	c, err := s.pool.Get(ctx, ctlName)
 	if err != nil {
 		return def
 	}
 	clouds, err := c.Clouds(ctx)
 	if err != nil {
-		a.log.Debug("cannot read a controller's clouds", "controller", ctlName, "err", err)
+		s.log.Debug("cannot read a controller's clouds", "controller", ctlName, "err", err)
 		return def
 	}
 	if cl, ok := clouds[name]; ok {
@@ -68,8 +68,8 @@ func (a *API) cloudDef(ctx context.Context, name, typ, ctlName string) params.Cl
 	return def
 }
 
-func (s *session) clouds(ctx context.Context) (params.CloudsResult, error) {
-	defs, err := s.api.cloudDefs(ctx)
+func (s *Service) Clouds(ctx context.Context, caller *identity.Identity) (params.CloudsResult, error) {
+	defs, err := s.cloudDefs(ctx)
 	if err != nil {
 		return params.CloudsResult{}, err
 	}
@@ -81,12 +81,12 @@ func (s *session) clouds(ctx context.Context) (params.CloudsResult, error) {
 }
 
 // cloudNamed returns one cloud's definition, or a "not found" error.
-func (s *session) cloudNamed(ctx context.Context, tag string) (params.Cloud, string, error) {
+func (s *Service) cloudNamed(ctx context.Context, tag string) (params.Cloud, string, error) {
 	t, err := jujuapi.ParseCloudTag(tag)
 	if err != nil {
 		return params.Cloud{}, "", err
 	}
-	defs, err := s.api.cloudDefs(ctx)
+	defs, err := s.cloudDefs(ctx)
 	if err != nil {
 		return params.Cloud{}, "", err
 	}
@@ -97,7 +97,7 @@ func (s *session) cloudNamed(ctx context.Context, tag string) (params.Cloud, str
 	return cl, t.ID, nil
 }
 
-func (s *session) cloud(ctx context.Context, p params.Entities) (params.CloudResults, error) {
+func (s *Service) Cloud(ctx context.Context, caller *identity.Identity, p params.Entities) (params.CloudResults, error) {
 	out := params.CloudResults{Results: make([]params.CloudResult, len(p.Entities))}
 	for i, e := range p.Entities {
 		cl, _, err := s.cloudNamed(ctx, e.Tag)
@@ -113,10 +113,10 @@ func (s *session) cloud(ctx context.Context, p params.Entities) (params.CloudRes
 // cloudInfo describes clouds with the users who may use them: for a
 // broker administrator every user with a relation to the cloud, for
 // anyone else their own access.
-func (s *session) cloudInfo(ctx context.Context, p params.Entities) (params.CloudInfoResults, error) {
+func (s *Service) CloudInfo(ctx context.Context, caller *identity.Identity, p params.Entities) (params.CloudInfoResults, error) {
 	out := params.CloudInfoResults{Results: make([]params.CloudInfoResult, len(p.Entities))}
 	for i, e := range p.Entities {
-		info, err := s.oneCloudInfo(ctx, e.Tag)
+		info, err := s.oneCloudInfo(ctx, caller, e.Tag)
 		if err != nil {
 			out.Results[i].Error = jujuapi.AsError(err)
 			continue
@@ -126,8 +126,8 @@ func (s *session) cloudInfo(ctx context.Context, p params.Entities) (params.Clou
 	return out, nil
 }
 
-func (s *session) oneCloudInfo(ctx context.Context, tag string) (*params.CloudInfo, error) {
-	a, id := s.api, s.caller()
+func (s *Service) oneCloudInfo(ctx context.Context, caller *identity.Identity, tag string) (*params.CloudInfo, error) {
+	id := caller
 	cl, name, err := s.cloudNamed(ctx, tag)
 	if err != nil {
 		return nil, err
@@ -137,7 +137,7 @@ func (s *session) oneCloudInfo(ctx context.Context, tag string) (*params.CloudIn
 		IdentityEndpoint: cl.IdentityEndpoint, StorageEndpoint: cl.StorageEndpoint, Regions: cl.Regions,
 	}}
 	if !id.Admin {
-		access, err := a.identity.CloudAccess(ctx, id, name)
+		access, err := s.identity.CloudAccess(ctx, id, name)
 		if err != nil {
 			return nil, err
 		}
@@ -147,13 +147,13 @@ func (s *session) oneCloudInfo(ctx context.Context, tag string) (*params.CloudIn
 		info.Users = []params.CloudUserInfo{{UserName: id.Name, DisplayName: id.Name, Access: access}}
 		return info, nil
 	}
-	tuples, err := a.rel.List(ctx, authz.Filter{Object: authz.KindCloud + ":" + name})
+	tuples, err := s.rel.List(ctx, authz.Filter{Object: authz.KindCloud + ":" + name})
 	if err != nil {
 		return nil, fmt.Errorf("list the users of cloud %q: %w", name, err)
 	}
 	best := map[string]string{identity.AdminName: "admin"}
 	for _, t := range tuples {
-		user, ok := userOf(t.Subject)
+		user, ok := identity.NameOf(t.Subject)
 		if !ok {
 			continue
 		}
@@ -171,17 +171,6 @@ func (s *session) oneCloudInfo(ctx context.Context, tag string) (*params.CloudIn
 	return info, nil
 }
 
-// userOf is the identity name of a user or service account subject.
-func userOf(subject string) (string, bool) {
-	if name, ok := strings.CutPrefix(subject, authz.KindUser+":"); ok {
-		return name, true
-	}
-	if sa, ok := strings.CutPrefix(subject, authz.KindServiceAccount+":"); ok {
-		return sa + authz.ServiceAccountDomain, true
-	}
-	return "", false
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -194,12 +183,12 @@ func sortedKeys[V any](m map[string]V) []string {
 // mayUseCredentialsOf says whether the caller may see and change the
 // credentials of the identity named owner: its own, or anyone's for a
 // broker administrator.
-func (s *session) mayUseCredentialsOf(owner string) bool {
-	id := s.caller()
+func mayUseCredentialsOf(caller *identity.Identity, owner string) bool {
+	id := caller
 	return id.Admin || id.Name == owner
 }
 
-func (s *session) userCredentials(ctx context.Context, p params.UserClouds) (params.StringsResults, error) {
+func (s *Service) UserCredentials(ctx context.Context, caller *identity.Identity, p params.UserClouds) (params.StringsResults, error) {
 	out := params.StringsResults{Results: make([]params.StringsResult, len(p.UserClouds))}
 	for i, uc := range p.UserClouds {
 		user, err := jujuapi.ParseUserTag(uc.UserTag)
@@ -207,7 +196,7 @@ func (s *session) userCredentials(ctx context.Context, p params.UserClouds) (par
 			out.Results[i].Error = jujuapi.AsError(err)
 			continue
 		}
-		if !s.mayUseCredentialsOf(user.ID) {
+		if !mayUseCredentialsOf(caller, user.ID) {
 			out.Results[i].Error = jujuapi.ErrPerm
 			continue
 		}
@@ -216,7 +205,7 @@ func (s *session) userCredentials(ctx context.Context, p params.UserClouds) (par
 			out.Results[i].Error = jujuapi.AsError(err)
 			continue
 		}
-		creds, err := s.api.db.CloudCredentials(ctx, user.ID, cloud.ID)
+		creds, err := s.db.CloudCredentials(ctx, user.ID, cloud.ID)
 		if err != nil {
 			out.Results[i].Error = jujuapi.AsError(err)
 			continue
@@ -228,7 +217,7 @@ func (s *session) userCredentials(ctx context.Context, p params.UserClouds) (par
 		if len(tags) == 0 && user.ID == identity.AdminName {
 			// The bootstrap admin is every controller's admin, whose
 			// credential each controller holds (see modelCredential).
-			tags = s.api.controllersAdminCredentials(ctx, cloud.ID)
+			tags = s.controllersAdminCredentials(ctx, cloud.ID)
 		}
 		out.Results[i].Result = tags
 	}
@@ -238,16 +227,16 @@ func (s *session) userCredentials(ctx context.Context, p params.UserClouds) (par
 // controllersAdminCredentials are the credentials the admin holds on an
 // up controller hosting cloud, as that controller tags them (none when no
 // such controller answers).
-func (a *API) controllersAdminCredentials(ctx context.Context, cloud string) []string {
-	ctls, err := a.registry.List(ctx)
+func (s *Service) controllersAdminCredentials(ctx context.Context, cloud string) []string {
+	ctls, err := s.registry.List(ctx)
 	if err != nil {
 		return nil
 	}
 	for _, c := range ctls {
-		if c.Cloud != cloud || !a.up(c.Name) {
+		if c.Cloud != cloud || !s.up(c.Name) {
 			continue
 		}
-		client, err := a.pool.Get(ctx, c.Name)
+		client, err := s.pool.Get(ctx, c.Name)
 		if err != nil {
 			continue
 		}
@@ -266,8 +255,8 @@ func (a *API) controllersAdminCredentials(ctx context.Context, cloud string) []s
 // controllers, for the clouds where the broker stores none of the
 // admin's: the bootstrap admin is every controller's admin (see
 // UserCredentials). Each cloud is asked of one up controller hosting it.
-func (a *API) controllersAdminContents(ctx context.Context, stored []db.CloudCredential, secrets bool) []params.CredentialContentResult {
-	ctls, err := a.registry.List(ctx)
+func (s *Service) controllersAdminContents(ctx context.Context, stored []db.CloudCredential, secrets bool) []params.CredentialContentResult {
+	ctls, err := s.registry.List(ctx)
 	if err != nil {
 		return nil
 	}
@@ -277,10 +266,10 @@ func (a *API) controllersAdminContents(ctx context.Context, stored []db.CloudCre
 	}
 	var out []params.CredentialContentResult
 	for _, c := range ctls {
-		if done[c.Cloud] || !a.up(c.Name) {
+		if done[c.Cloud] || !s.up(c.Name) {
 			continue
 		}
-		client, err := a.pool.Get(ctx, c.Name)
+		client, err := s.pool.Get(ctx, c.Name)
 		if err != nil {
 			continue
 		}
@@ -313,8 +302,8 @@ func credentialAAD(cloud, owner, name string) string {
 }
 
 // openCredential returns a stored credential's attributes.
-func (a *API) openCredential(c *db.CloudCredential) (map[string]string, error) {
-	raw, err := a.sealer.Open(c.Attributes, credentialAAD(c.Cloud, c.Owner, c.Name))
+func (s *Service) openCredential(c *db.CloudCredential) (map[string]string, error) {
+	raw, err := s.sealer.Open(c.Attributes, credentialAAD(c.Cloud, c.Owner, c.Name))
 	if err != nil {
 		return nil, fmt.Errorf("credential %s: %w", c.Key(), err)
 	}
@@ -325,19 +314,19 @@ func (a *API) openCredential(c *db.CloudCredential) (map[string]string, error) {
 	return attrs, nil
 }
 
-func (s *session) credentialContents(ctx context.Context, p params.CloudCredentialArgs) (params.CredentialContentResults, error) {
-	a, id := s.api, s.caller()
+func (s *Service) CredentialContents(ctx context.Context, caller *identity.Identity, p params.CloudCredentialArgs) (params.CredentialContentResults, error) {
+	id := caller
 	if len(p.Credentials) == 0 {
-		all, err := a.db.CloudCredentials(ctx, id.Name, "")
+		all, err := s.db.CloudCredentials(ctx, id.Name, "")
 		if err != nil {
 			return params.CredentialContentResults{}, err
 		}
 		var out params.CredentialContentResults
 		for i := range all {
-			out.Results = append(out.Results, a.credentialContent(ctx, &all[i], p.IncludeSecrets))
+			out.Results = append(out.Results, s.credentialContent(ctx, &all[i], p.IncludeSecrets))
 		}
 		if id.Name == identity.AdminName {
-			out.Results = append(out.Results, a.controllersAdminContents(ctx, all, p.IncludeSecrets)...)
+			out.Results = append(out.Results, s.controllersAdminContents(ctx, all, p.IncludeSecrets)...)
 		}
 		if len(out.Results) == 0 {
 			return out, jujuapi.NotFoundf("cloud credentials for %q", id.Name)
@@ -346,7 +335,7 @@ func (s *session) credentialContents(ctx context.Context, p params.CloudCredenti
 	}
 	out := params.CredentialContentResults{Results: make([]params.CredentialContentResult, len(p.Credentials))}
 	for i, arg := range p.Credentials {
-		c, err := a.db.CloudCredential(ctx, arg.CloudName, id.Name, arg.CredentialName)
+		c, err := s.db.CloudCredential(ctx, arg.CloudName, id.Name, arg.CredentialName)
 		if errors.Is(err, db.ErrNotFound) {
 			err = jujuapi.NotFoundf("credential %q for cloud %q", arg.CredentialName, arg.CloudName)
 		}
@@ -354,22 +343,22 @@ func (s *session) credentialContents(ctx context.Context, p params.CloudCredenti
 			out.Results[i].Error = jujuapi.AsError(err)
 			continue
 		}
-		out.Results[i] = a.credentialContent(ctx, c, p.IncludeSecrets)
+		out.Results[i] = s.credentialContent(ctx, c, p.IncludeSecrets)
 	}
 	return out, nil
 }
 
 // credentialContent is one stored credential's content result.
-func (a *API) credentialContent(ctx context.Context, c *db.CloudCredential, secrets bool) params.CredentialContentResult {
-	info, err := a.credentialInfo(ctx, c, secrets)
+func (s *Service) credentialContent(ctx context.Context, c *db.CloudCredential, secrets bool) params.CredentialContentResult {
+	info, err := s.credentialInfo(ctx, c, secrets)
 	if err != nil {
 		return params.CredentialContentResult{Error: jujuapi.AsError(err)}
 	}
 	return params.CredentialContentResult{Result: info}
 }
 
-func (a *API) credentialInfo(ctx context.Context, c *db.CloudCredential, secrets bool) (*params.ControllerCredentialInfo, error) {
-	attrs, err := a.openCredential(c)
+func (s *Service) credentialInfo(ctx context.Context, c *db.CloudCredential, secrets bool) (*params.ControllerCredentialInfo, error) {
+	attrs, err := s.openCredential(c)
 	if err != nil {
 		return nil, err
 	}
@@ -382,12 +371,12 @@ func (a *API) credentialInfo(ctx context.Context, c *db.CloudCredential, secrets
 	info := &params.ControllerCredentialInfo{Content: params.CredentialContent{
 		Name: c.Name, Cloud: c.Cloud, AuthType: c.AuthType, Valid: &valid, Attributes: attrs,
 	}}
-	models, err := a.db.ModelsUsingCredential(ctx, c.Key())
+	models, err := s.db.ModelsUsingCredential(ctx, c.Key())
 	if err != nil {
 		return nil, err
 	}
 	for _, m := range models {
-		access, err := a.identity.ModelAccess(ctx, &identity.Identity{Name: c.Owner}, &m)
+		access, err := s.identity.ModelAccess(ctx, &identity.Identity{Name: c.Owner}, &m)
 		if err != nil {
 			return nil, err
 		}
@@ -399,14 +388,14 @@ func (a *API) credentialInfo(ctx context.Context, c *db.CloudCredential, secrets
 // updateCredentialsCheckModels adds or replaces credentials (add-credential
 // -c, update-credential), and hands the new content to the controllers of
 // the models that use each, as a controller checks it with them.
-func (s *session) updateCredentialsCheckModels(ctx context.Context, p params.UpdateCredentialArgs) (params.UpdateCredentialResults, error) {
-	if p.Force && !s.caller().Admin {
+func (s *Service) UpdateCredentials(ctx context.Context, caller *identity.Identity, p params.UpdateCredentialArgs) (params.UpdateCredentialResults, error) {
+	if p.Force && !caller.Admin {
 		return params.UpdateCredentialResults{}, jujuapi.Errorf(jujuapi.CodeBadRequest, "unexpected force specified")
 	}
 	out := params.UpdateCredentialResults{Results: make([]params.UpdateCredentialResult, len(p.Credentials))}
 	for i, arg := range p.Credentials {
 		out.Results[i].CredentialTag = arg.Tag
-		models, err := s.updateCredential(ctx, arg)
+		models, err := s.updateCredential(ctx, caller, arg)
 		out.Results[i].Models = models
 		if err != nil {
 			out.Results[i].Error = jujuapi.AsError(err)
@@ -415,16 +404,15 @@ func (s *session) updateCredentialsCheckModels(ctx context.Context, p params.Upd
 	return out, nil
 }
 
-func (s *session) updateCredential(ctx context.Context, arg params.TaggedCredential) ([]params.UpdateCredentialModelResult, error) {
-	a := s.api
+func (s *Service) updateCredential(ctx context.Context, caller *identity.Identity, arg params.TaggedCredential) ([]params.UpdateCredentialModelResult, error) {
 	cloud, owner, name, err := jujuapi.ParseCloudCredentialTag(arg.Tag)
 	if err != nil {
 		return nil, err
 	}
-	if !s.mayUseCredentialsOf(owner) {
+	if !mayUseCredentialsOf(caller, owner) {
 		return nil, jujuapi.ErrPerm
 	}
-	defs, err := a.cloudDefs(ctx)
+	defs, err := s.cloudDefs(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -444,12 +432,12 @@ func (s *session) updateCredential(ctx context.Context, arg params.TaggedCredent
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := a.sealer.Seal(raw, credentialAAD(cloud, owner, name))
+	sealed, err := s.sealer.Seal(raw, credentialAAD(cloud, owner, name))
 	if err != nil {
 		return nil, fmt.Errorf("seal credential %q: %w", name, err)
 	}
 	row := &db.CloudCredential{Cloud: cloud, Owner: owner, Name: name, AuthType: arg.Credential.AuthType, Attributes: sealed}
-	models, err := a.db.ModelsUsingCredential(ctx, row.Key())
+	models, err := s.db.ModelsUsingCredential(ctx, row.Key())
 	if err != nil {
 		return nil, err
 	}
@@ -459,7 +447,7 @@ func (s *session) updateCredential(ctx context.Context, arg params.TaggedCredent
 	failed := false
 	for _, m := range models {
 		r := params.UpdateCredentialModelResult{ModelUUID: m.UUID, ModelName: m.Name}
-		if err := a.pushCredential(ctx, &m.Controller, row, attrs); err != nil {
+		if err := s.pushCredential(ctx, &m.Controller, row, attrs); err != nil {
 			r.Errors = []params.ErrorResult{{Error: jujuapi.AsError(err)}}
 			failed = true
 		}
@@ -468,18 +456,18 @@ func (s *session) updateCredential(ctx context.Context, arg params.TaggedCredent
 	if failed {
 		return results, fmt.Errorf("cannot update credential %q: some models refused it", name)
 	}
-	if err := a.db.PutCloudCredential(ctx, row); err != nil {
+	if err := s.db.PutCloudCredential(ctx, row); err != nil {
 		return results, err
 	}
-	s.logger().Info("cloud credential stored", "credential", row.Key(), "models", len(models))
+	s.log.Info("cloud credential stored", "credential", row.Key(), "models", len(models))
 	return results, nil
 }
 
 // pushCredential gives the controller ctl a credential, owned on the
 // controller by its owner, as the broker's administrator connection
 // there (a controller superuser may set anyone's).
-func (a *API) pushCredential(ctx context.Context, ctl *db.Controller, c *db.CloudCredential, attrs map[string]string) error {
-	client, err := a.pool.Get(ctx, ctl.Name)
+func (s *Service) pushCredential(ctx context.Context, ctl *db.Controller, c *db.CloudCredential, attrs map[string]string) error {
+	client, err := s.pool.Get(ctx, ctl.Name)
 	if err != nil {
 		return jujuapi.Errorf(jujuapi.CodeTryAgain, "controller %q is unavailable; try again later", ctl.Name)
 	}
@@ -492,15 +480,14 @@ func (a *API) pushCredential(ctx context.Context, ctl *db.Controller, c *db.Clou
 		err = res.Results[0].Error
 	}
 	if err != nil {
-		return fmt.Errorf("hand credential %s to controller %q: %w", c.Key(), ctl.Name, unwrapJuju(err))
+		return fmt.Errorf("hand credential %s to controller %q: %w", c.Key(), ctl.Name, jujuapi.Underlying(err))
 	}
 	return nil
 }
 
 // revokeCredentialsCheckModels removes credentials no model uses (or, with
 // force, any).
-func (s *session) revokeCredentialsCheckModels(ctx context.Context, p params.RevokeCredentialArgs) (params.ErrorResults, error) {
-	a := s.api
+func (s *Service) RevokeCredentials(ctx context.Context, caller *identity.Identity, p params.RevokeCredentialArgs) (params.ErrorResults, error) {
 	out := params.ErrorResults{Results: make([]params.ErrorResult, len(p.Credentials))}
 	for i, arg := range p.Credentials {
 		err := func() error {
@@ -508,10 +495,10 @@ func (s *session) revokeCredentialsCheckModels(ctx context.Context, p params.Rev
 			if err != nil {
 				return err
 			}
-			if !s.mayUseCredentialsOf(owner) {
+			if !mayUseCredentialsOf(caller, owner) {
 				return jujuapi.ErrPerm
 			}
-			models, err := a.db.ModelsUsingCredential(ctx, cloud+"/"+owner+"/"+name)
+			models, err := s.db.ModelsUsingCredential(ctx, cloud+"/"+owner+"/"+name)
 			if err != nil {
 				return err
 			}
@@ -522,7 +509,7 @@ func (s *session) revokeCredentialsCheckModels(ctx context.Context, p params.Rev
 				}
 				return fmt.Errorf("cannot revoke credential %s/%s/%s: it is still used by %d model%s", cloud, owner, name, len(models), plural)
 			}
-			if err := a.db.RemoveCloudCredential(ctx, cloud, owner, name); err != nil {
+			if err := s.db.RemoveCloudCredential(ctx, cloud, owner, name); err != nil {
 				if errors.Is(err, db.ErrNotFound) {
 					return jujuapi.NotFoundf("credential %q", name)
 				}

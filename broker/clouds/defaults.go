@@ -1,4 +1,4 @@
-package facades
+package clouds
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
 )
@@ -17,8 +18,8 @@ import (
 
 // cloudAndRegion resolves the cloud and region a defaults call names: the
 // broker's only cloud when none is named, and a region that cloud has.
-func (s *session) cloudAndRegion(ctx context.Context, cloudTag, region string) (string, error) {
-	defs, err := s.api.cloudDefs(ctx)
+func (s *Service) cloudAndRegion(ctx context.Context, cloudTag, region string) (string, error) {
+	defs, err := s.cloudDefs(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -47,8 +48,8 @@ func (s *session) cloudAndRegion(ctx context.Context, cloudTag, region string) (
 	return cloud, nil
 }
 
-func (s *session) modelDefaultsForClouds(ctx context.Context, p params.Entities) (params.ModelDefaultsResults, error) {
-	if !s.caller().Admin {
+func (s *Service) ModelDefaultsForClouds(ctx context.Context, caller *identity.Identity, p params.Entities) (params.ModelDefaultsResults, error) {
+	if !caller.Admin {
 		return params.ModelDefaultsResults{}, jujuapi.ErrPerm
 	}
 	out := params.ModelDefaultsResults{Results: make([]params.ModelDefaultsResult, len(p.Entities))}
@@ -66,17 +67,16 @@ func (s *session) modelDefaultsForClouds(ctx context.Context, p params.Entities)
 // cloudDefaults is a cloud's model defaults: Juju's, as a controller
 // hosting the cloud reports them, and the broker's, for the cloud and for
 // each region.
-func (s *session) cloudDefaults(ctx context.Context, tag string) (map[string]params.ModelDefaults, error) {
-	a := s.api
+func (s *Service) cloudDefaults(ctx context.Context, tag string) (map[string]params.ModelDefaults, error) {
 	cloud, err := s.cloudAndRegion(ctx, tag, "")
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]params.ModelDefaults{}
-	for k, v := range a.jujuDefaults(ctx, cloud) {
+	for k, v := range s.jujuDefaults(ctx, cloud) {
 		out[k] = params.ModelDefaults{Default: v}
 	}
-	rows, err := a.db.ModelDefaults(ctx, cloud)
+	rows, err := s.db.ModelDefaults(ctx, cloud)
 	if err != nil {
 		return nil, err
 	}
@@ -99,23 +99,23 @@ func (s *session) cloudDefaults(ctx context.Context, tag string) (map[string]par
 // jujuDefaults are Juju's built-in model defaults for a cloud, as an up
 // controller hosting it reports them (none when no such controller can be
 // asked).
-func (a *API) jujuDefaults(ctx context.Context, cloud string) map[string]any {
-	ctls, err := a.registry.List(ctx)
+func (s *Service) jujuDefaults(ctx context.Context, cloud string) map[string]any {
+	ctls, err := s.registry.List(ctx)
 	if err != nil {
 		return nil
 	}
 	for _, c := range ctls {
-		if c.Cloud != cloud || !a.up(c.Name) {
+		if c.Cloud != cloud || !s.up(c.Name) {
 			continue
 		}
-		client, err := a.pool.Get(ctx, c.Name)
+		client, err := s.pool.Get(ctx, c.Name)
 		if err != nil {
 			continue
 		}
 		var res params.ModelDefaultsResults
 		err = client.Call(ctx, "ModelManager", 10, "ModelDefaultsForClouds", params.Entities{Entities: []params.Entity{{Tag: jujuapi.CloudTag(cloud).String()}}}, &res)
 		if err != nil || len(res.Results) != 1 || res.Results[0].Error != nil {
-			a.log.Debug("cannot read a controller's model defaults", "controller", c.Name, "cloud", cloud, "err", err)
+			s.log.Debug("cannot read a controller's model defaults", "controller", c.Name, "cloud", cloud, "err", err)
 			continue
 		}
 		out := map[string]any{}
@@ -129,18 +129,18 @@ func (a *API) jujuDefaults(ctx context.Context, cloud string) map[string]any {
 	return nil
 }
 
-func (s *session) setModelDefaults(ctx context.Context, p params.SetModelDefaults) (params.ErrorResults, error) {
+func (s *Service) SetModelDefaults(ctx context.Context, caller *identity.Identity, p params.SetModelDefaults) (params.ErrorResults, error) {
 	out := params.ErrorResults{Results: make([]params.ErrorResult, len(p.Config))}
 	for i, arg := range p.Config {
-		if err := s.setDefaults(ctx, arg); err != nil {
+		if err := s.setDefaults(ctx, caller, arg); err != nil {
 			out.Results[i].Error = jujuapi.AsError(err)
 		}
 	}
 	return out, nil
 }
 
-func (s *session) setDefaults(ctx context.Context, arg params.ModelDefaultValues) error {
-	if !s.caller().Admin {
+func (s *Service) setDefaults(ctx context.Context, caller *identity.Identity, arg params.ModelDefaultValues) error {
+	if !caller.Admin {
 		return jujuapi.ErrPerm
 	}
 	if _, found := arg.Config["agent-version"]; found {
@@ -158,16 +158,16 @@ func (s *session) setDefaults(ctx context.Context, arg params.ModelDefaultValues
 		}
 		values[k] = string(raw)
 	}
-	if err := s.api.db.SetModelDefaults(ctx, cloud, arg.CloudRegion, values, s.api.clock.Now()); err != nil {
+	if err := s.db.SetModelDefaults(ctx, cloud, arg.CloudRegion, values, s.clock.Now()); err != nil {
 		return err
 	}
-	s.logger().Info("model defaults set", "cloud", cloud, "region", arg.CloudRegion, "keys", len(values))
+	s.log.Info("model defaults set", "cloud", cloud, "region", arg.CloudRegion, "keys", len(values))
 	return nil
 }
 
-func (s *session) unsetModelDefaults(ctx context.Context, p params.UnsetModelDefaults) (params.ErrorResults, error) {
+func (s *Service) UnsetModelDefaults(ctx context.Context, caller *identity.Identity, p params.UnsetModelDefaults) (params.ErrorResults, error) {
 	out := params.ErrorResults{Results: make([]params.ErrorResult, len(p.Keys))}
-	if !s.caller().Admin {
+	if !caller.Admin {
 		return out, jujuapi.ErrPerm
 	}
 	for i, arg := range p.Keys {
@@ -176,7 +176,7 @@ func (s *session) unsetModelDefaults(ctx context.Context, p params.UnsetModelDef
 			if err != nil {
 				return err
 			}
-			return s.api.db.UnsetModelDefaults(ctx, cloud, arg.CloudRegion, arg.Keys)
+			return s.db.UnsetModelDefaults(ctx, cloud, arg.CloudRegion, arg.Keys)
 		}()
 		if err != nil {
 			out.Results[i].Error = jujuapi.AsError(err)
@@ -188,8 +188,8 @@ func (s *session) unsetModelDefaults(ctx context.Context, p params.UnsetModelDef
 // withDefaults returns a new model's config: the broker's defaults for
 // its cloud, then for its region, then what the creator gave, each
 // winning over the one before.
-func (a *API) withDefaults(ctx context.Context, cloud, region string, given map[string]any) (map[string]any, error) {
-	rows, err := a.db.ModelDefaults(ctx, cloud)
+func (s *Service) withDefaults(ctx context.Context, cloud, region string, given map[string]any) (map[string]any, error) {
+	rows, err := s.db.ModelDefaults(ctx, cloud)
 	if err != nil || len(rows) == 0 {
 		return given, err
 	}
