@@ -32,6 +32,15 @@ func newGate(stopAt string) *phaseGate {
 	return &phaseGate{stopAt: stopAt, reached: make(chan struct{}), release: make(chan struct{})}
 }
 
+// through waits until the runner has entered phase, and returns the
+// phases it entered. (A migration's redirect is recorded with DONE, and
+// the runner enters DONE just after: wait for it rather than read early.)
+func (g *phaseGate) through(t *testing.T, phase string) []string {
+	t.Helper()
+	waitFor(t, "the runner enters "+phase, func() bool { return slices.Contains(g.seen(), phase) })
+	return g.seen()
+}
+
 func (g *phaseGate) hook(ctx context.Context, _, phase string) {
 	g.mu.Lock()
 	g.phases = append(g.phases, phase)
@@ -329,7 +338,7 @@ func TestMigration(t *testing.T) {
 	r := waitRedirect(t, src, m.UUID)
 	t.Logf("migration took %v", time.Since(start))
 	want := []string{"QUIESCE", "IMPORT", "PROCESSRELATIONS", "VALIDATION", "SUCCESS", "LOGTRANSFER", "REAP", "DONE"}
-	if got := gate.seen(); !slices.Equal(got, want) {
+	if got := gate.through(t, "DONE"); !slices.Equal(got, want) {
 		t.Errorf("phases %v, want %v", got, want)
 	}
 	if mig := r.Migration; mig == nil || mig.Phase != "DONE" || mig.StatusMessage != "migration completed" || mig.End.IsZero() || mig.Target.Password != "" {
@@ -550,7 +559,7 @@ func TestMigrationFailureAfterSuccessIsRetried(t *testing.T) {
 	}
 	waitRedirect(t, src, m.UUID)
 	want := []string{"QUIESCE", "IMPORT", "PROCESSRELATIONS", "VALIDATION", "SUCCESS", "SUCCESS", "LOGTRANSFER", "REAP", "DONE"}
-	if got := gate.seen(); !slices.Equal(got, want) {
+	if got := gate.through(t, "DONE"); !slices.Equal(got, want) {
 		t.Errorf("phases %v, want %v", got, want)
 	}
 }
