@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
-# Builds the OpenID Connect providers the integration tests run, each from its
-# pinned tool module under integration/tools/, into a cache directory keyed by
-# the module's go.sum (reused when present), and prints the environment the
-# tests read:
+# Builds the tools the integration tests run, each from its pinned tool module
+# under integration/tools/, into a cache directory keyed by the module's go.sum
+# (reused when present), and prints the environment the tests read:
 #   JIMM_DEX_BIN=...            dex (device flow, browser flow, password DB)
 #   JIMM_OIDC_EXAMPLE_BIN=...   the zitadel OIDC example server (client credentials)
+#   JIMM_JUJU_BIN=...           the stock juju CLI, Juju 3.5.4 (the first build
+#                               takes about 15 minutes and 4 GB of memory)
 # Cache root: $JIMM_TOOLS_CACHE, default $HOME/.cache/jimm-tools.
 # Usage: eval "$(bash .ci/tools.sh)"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=${JIMM_TOOLS_CACHE:-${HOME}/.cache/jimm-tools}
 
-# build NAME MODULE_DIR PACKAGE: prints the binary's path.
+# build NAME MODULE_DIR PACKAGE [ENV=VALUE...]: prints the binary's path; the
+# optional assignments are the build's environment (e.g. CGO_ENABLED=0).
 build() {
 	local name=$1 dir=$2 pkg=$3 hash out
+	shift 3
 	hash=$(sha256sum "$dir/go.sum" | cut -c1-16)
 	out="$cache/$hash/$name"
 	if [ ! -x "$out" ]; then
 		mkdir -p "$cache/$hash"
 		echo "tools: building $name from $pkg (first time for this go.sum; takes a few minutes)" >&2
-		(cd "$dir" && go build -o "$out.tmp" "$pkg") >&2
+		(cd "$dir" && env "$@" go build -o "$out.tmp" "$pkg") >&2
 		mv "$out.tmp" "$out"
 	fi
 	echo "$out"
@@ -27,5 +30,7 @@ build() {
 
 dex=$(build dex integration/tools/dex github.com/dexidp/dex/cmd/dex)
 example=$(build zitadel-oidc integration/tools/zitadel github.com/zitadel/oidc/v3/example/server)
+juju=$(build juju integration/tools/juju github.com/juju/juju/cmd/juju CGO_ENABLED=0)
 echo "JIMM_DEX_BIN=$dex"
 echo "JIMM_OIDC_EXAMPLE_BIN=$example"
+echo "JIMM_JUJU_BIN=$juju"
