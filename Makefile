@@ -37,7 +37,7 @@ fuzz:
 integration: build
 	if [ -z "$$JIMM_DEX_BIN" ] || [ -z "$$JIMM_OIDC_EXAMPLE_BIN" ] || [ -z "$$JIMM_JUJU_BIN" ]; then eval "$$(bash .ci/tools.sh)"; export JIMM_DEX_BIN JIMM_OIDC_EXAMPLE_BIN JIMM_JUJU_BIN; fi; \
 	cd integration && JIMM_DEVCONTROLLER_BIN=$(BIN)/devcontroller JIMM_JIMMD_BIN=$(BIN)/jimmd JIMM_JIMMCTL_BIN=$(BIN)/jimmctl \
-		go test $(GOTESTFLAGS) -count=1 .
+		go test $(GOTESTFLAGS) -count=1 . ./internal/...
 
 test: unit fuzz integration
 
