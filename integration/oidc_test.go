@@ -31,12 +31,20 @@ import (
 // providerBin returns the provider binary env names, or skips the test.
 func providerBin(t *testing.T, env string) string {
 	t.Helper()
+	return toolBin(t, env, "the OIDC tests")
+}
+
+// toolBin returns the binary of a tool .ci/tools.sh builds, named by env,
+// or skips the test (what says which tests need it); under CI, where
+// .ci/run provides every tool, a missing one fails the test instead.
+func toolBin(t *testing.T, env, what string) string {
+	t.Helper()
 	bin := os.Getenv(env)
 	if bin == "" && os.Getenv("CI") != "" {
 		t.Fatalf("CI must provide %s (.ci/run builds it with .ci/tools.sh)", env)
 	}
 	if bin == "" {
-		t.Skipf("the OIDC tests need %s: run eval \"$(bash .ci/tools.sh)\" from the repository root (make integration does)", env)
+		t.Skipf("%s need %s: run eval \"$(bash .ci/tools.sh)\" from the repository root (make integration does)", what, env)
 	}
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("%s: %v", env, err)
