@@ -304,10 +304,10 @@ func cliModelConfigAll(t *testing.T, s *cliSuite) {
 	res := s.ok(t, nil, "model-config", "-m", name)
 	wantFields(t, res, "Attribute", "Attribute", "From", "Value")
 	wantFields(t, res, "logging-config", "logging-config", "default", "<root>=INFO")
-	wantFields(t, res, "agent-version", "agent-version", "default", "3.5.4")
+	wantFields(t, res, "agent-version", "agent-version", "model", "3.5.4")
 	cfg := cliConfig(t, s, name)
 	wantConfig(t, cfg, "logging-config", "<root>=INFO", "default")
-	wantConfig(t, cfg, "agent-version", "3.5.4", "default")
+	wantConfig(t, cfg, "agent-version", "3.5.4", "model")
 }
 
 func cliModelConfigOneKey(t *testing.T, s *cliSuite) {
