@@ -180,6 +180,9 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 			}
 			return ep.DialAs(ctx, path, creds, proxy.StreamConnOptions)
 		},
+		HTTPEndpoint: func(ctx context.Context, m *db.Model) (controllers.Endpoint, controllers.Credentials, error) {
+			return s.registry.Resolve(ctx, m.Controller.Name)
+		},
 		Metrics: reg, Logger: log, Clock: cfg.Clock,
 	}); err != nil {
 		return err
@@ -300,6 +303,16 @@ func (s *Server) handler() http.Handler {
 		})
 		return nil
 	})
+	// A model's plain HTTP endpoints: local charm uploads (the juju
+	// client tries the object store's PUT first, then POST /charms) and
+	// applications' resources.
+	modelHTTP := func(c echo.Context) error {
+		s.proxy.ServeModelHTTP(c.Response(), c.Request(), c.Param("uuid"))
+		return nil
+	}
+	e.Match([]string{http.MethodGet, http.MethodPost}, "/model/:uuid/charms", modelHTTP)
+	e.Match([]string{http.MethodGet, http.MethodPut}, "/model-:uuid/charms/:object", modelHTTP)
+	e.Match([]string{http.MethodGet, http.MethodPut}, "/model/:uuid/applications/:application/resources/:resource", modelHTTP)
 	keys := echo.WrapHandler(s.identity.Keys())
 	e.GET(authz.JWKSPath, keys)
 	e.HEAD(authz.JWKSPath, keys)
@@ -390,6 +403,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		msrv.Shutdown(shutdownCtx)
 	}
 	s.conns.Drain()
+	s.proxy.CloseIdleHTTP()
 	// Write what the last calls queued, a few seconds at most.
 	auditCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
