@@ -16,6 +16,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/broker/migration"
 	"github.com/jimmbroker/jimm/broker/routing"
+	"github.com/jimmbroker/jimm/broker/summaries"
 	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/db/dbtest"
@@ -35,13 +36,14 @@ const (
 // env is the broker's facades over real, in-process development
 // controllers, on SQLite.
 type env struct {
-	d        *db.DB
-	rel      *authz.Relations
-	ids      *identity.Service
-	registry *controllers.Registry
-	pool     *controllers.Pool
-	api      *API
-	ctls     map[string]*devcontroller.Controller
+	d         *db.DB
+	rel       *authz.Relations
+	ids       *identity.Service
+	registry  *controllers.Registry
+	pool      *controllers.Pool
+	api       *API
+	summaries *summaries.Hub
+	ctls      map[string]*devcontroller.Controller
 }
 
 // newEnv starts a development controller for each of specs ("name:region,
@@ -113,10 +115,17 @@ func newEnv(t *testing.T, specs ...string) *env {
 		t.Fatal(err)
 	}
 	migrations.Start(ctx)
-	if e.api, err = New(Deps{DB: e.d, Routes: routes, Identity: e.ids, Relations: e.rel, Registry: e.registry, Pool: e.pool,
+	hub, err := summaries.New(summaries.Deps{DB: e.d, Routes: routes, Identity: e.ids, ControllerName: "jimm", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.summaries = hub
+	routes.OnChange(hub.ModelChanged)
+	e.rel.OnChange(hub.AccessChanged)
+	if e.api, err = New(Deps{DB: e.d, Routes: routes, Identity: e.ids, Relations: e.rel, Registry: e.registry, Pool: e.pool, Summaries: hub,
 		Clouds:     clouds.New(clouds.Deps{DB: e.d, Identity: e.ids, Relations: e.rel, Registry: e.registry, Pool: e.pool, Up: health.Up, Sealer: cipher, Logger: quiet}),
 		Migrations: migrations, Up: health.Up, BrokerUUID: brokerUUID, PublicAddress: "jimm.example.com:443",
-		JujuVersion: "3.5.4", ModelCreateTimeout: 10 * time.Second, Metrics: prometheus.NewRegistry(), Logger: quiet}); err != nil {
+		JujuVersion: "3.5.4", ControllerName: "jimm", ModelCreateTimeout: 10 * time.Second, Metrics: prometheus.NewRegistry(), Logger: quiet}); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -395,7 +404,7 @@ func TestUsersAndController(t *testing.T) {
 	wantCode(t, "Carol asks who uses a model she cannot see", err, jujuapi.CodeNotFound, "")
 	var cfg params.ControllerConfigResult
 	e.as(t, "bob@example.com").must("Controller", "ControllerConfig", nil, &cfg)
-	if cfg.Config["controller-uuid"] != brokerUUID || cfg.Config["api-port"] != float64(443) || cfg.Config["login-token-refresh-url"] != "https://jimm.example.com:443/.well-known/jwks.json" {
+	if cfg.Config["controller-uuid"] != brokerUUID || cfg.Config["controller-name"] != "jimm" || cfg.Config["api-port"] != float64(443) || cfg.Config["login-token-refresh-url"] != "https://jimm.example.com:443/.well-known/jwks.json" {
 		t.Fatalf("ControllerConfig: %v", cfg.Config)
 	}
 	var mc params.ModelConfigResults
