@@ -16,6 +16,7 @@ package integration
 // case looks at and resets it when it ends.
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -54,7 +55,8 @@ func cliDefaults(t *testing.T, s *cliSuite, args ...string) map[string]cliDefaul
 // when the case ends, whatever it did.
 func resetDefault(t *testing.T, s *cliSuite, key string, flags ...string) {
 	t.Cleanup(func() {
-		res, err := s.admin.Run(t.Context(), "", append(append([]string{"model-defaults"}, flags...), "--reset", key)...)
+		// Not t.Context(): it is cancelled before cleanups run.
+		res, err := s.admin.Run(context.Background(), "", append(append([]string{"model-defaults"}, flags...), "--reset", key)...)
 		if err != nil || res.ExitCode != 0 {
 			t.Errorf("reset the default of %s %v: %v\n%s", key, flags, err, res)
 		}
