@@ -249,7 +249,7 @@ func (s *cliSuite) newModel(t *testing.T, name, region string) base.ModelInfo {
 	return createModel(t, s.e, s.mm, name, region)
 }
 
-// cliModelName makes model names unique within the suite.
+// modelName makes model names unique within the suite.
 func (s *cliSuite) modelName(prefix string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
