@@ -8,12 +8,13 @@ package integration
 // UpdateCredentialsCheckModels). The broker keeps credentials encrypted
 // and passes a model's credential to the controller that hosts it.
 //
-// add-credential of an lxd credential is checked by the CLI itself: with
-// no endpoint for the cloud it wants a local LXD; with one (a controller
-// on LXD shows its LXD's address), a certificate credential whose
-// server-cert is for server authentication is only parsed. So the cloud
-// must come with an endpoint (the development controller's
-// --cloud-endpoint), which the broker passes on.
+// add-credential of an lxd credential is checked by the CLI itself,
+// against the endpoint of the cloud's region (the first, or --region's;
+// the cloud's own endpoint only when it has no regions): with none it
+// wants a local LXD; with one (a controller on LXD shows its LXD's
+// address), a certificate credential whose server-cert is for server
+// authentication is only parsed. So the regions must come with an
+// endpoint, which the broker passes on.
 
 import (
 	"crypto/ecdsa"
