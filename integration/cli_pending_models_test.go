@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/juju/juju/api/client/cloud"
+	jujucloud "github.com/juju/juju/cloud"
 	"github.com/juju/names/v5"
 )
 
@@ -162,10 +163,18 @@ func cliAddModelCredential(t *testing.T, s *cliSuite) {
 	s.refused(t, nil, "credential 'no-such-credential' not found", "add-model", s.modelName("add"), "--credential", "no-such-credential")
 }
 
-// cliAddModelOwner: an administrator makes a model for someone else.
+// cliAddModelOwner: an administrator makes a model for someone else,
+// with the owner's credential on the controller (as in Juju, the CLI
+// looks for one of the owner's and refuses without).
 func cliAddModelOwner(t *testing.T, s *cliSuite) {
 	name := s.modelName("add")
 	const bob = "bob@example.com"
+	s.refused(t, nil, `credentials for cloud "localhost" not found`, "add-model", name, "--owner", bob)
+	err := cloud.NewClient(s.e.open(t, "")).AddCredential(names.NewCloudCredentialTag("localhost/"+bob+"/home").String(),
+		jujucloud.NewCredential(jujucloud.CertificateAuthType, map[string]string{"client-cert": "bob-cert", "client-key": "bob-key", "server-cert": "server-cert"}))
+	if err != nil {
+		t.Fatalf("the administrator adds a credential for %s: %v", bob, err)
+	}
 	m := cliAddModel(t, s, name, bob, "--owner", bob)
 	if m.Users[bob].Access != "admin" {
 		t.Errorf("the owner %s of a model made for them has access %q, want admin (users %+v)", bob, m.Users[bob].Access, m.Users)

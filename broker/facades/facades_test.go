@@ -241,6 +241,12 @@ func TestClouds(t *testing.T) {
 	if cl.Type != "lxd" || !slices.Equal(regions, []string{"east", "west"}) || !slices.Contains(cl.AuthTypes, "certificate") || cl.IsControllerCloud {
 		t.Fatalf("cloud localhost: %+v", cl)
 	}
+	// Each region has an endpoint (the cloud's), whichever controller has it.
+	for _, r := range cl.Regions {
+		if r.Endpoint == "" || r.Endpoint != cl.Endpoint {
+			t.Fatalf("region %s's endpoint %q, cloud's %q", r.Name, r.Endpoint, cl.Endpoint)
+		}
+	}
 	var one params.CloudResults
 	admin.must("Cloud", "Cloud", params.Entities{Entities: []params.Entity{{Tag: "cloud-localhost"}, {Tag: "cloud-aws"}}}, &one)
 	if one.Results[0].Cloud == nil || one.Results[0].Cloud.Type != "lxd" || one.Results[1].Error == nil || one.Results[1].Error.Code != jujuapi.CodeNotFound {
@@ -394,6 +400,21 @@ func TestUsersAndController(t *testing.T) {
 	if err := e.rel.Add(t.Context(), authz.Tuple{Subject: "user:bob@example.com", Relation: authz.Writer, Object: "model:" + m.UUID}); err != nil {
 		t.Fatal(err)
 	}
+	// ModelInfo's users are the broker's: all of them for an
+	// administrator, the caller alone for anyone else (show-model).
+	usersOf := func(info params.ModelInfo) string {
+		var out []string
+		for _, u := range info.Users {
+			out = append(out, u.UserName+":"+string(u.Access))
+		}
+		return strings.Join(out, " ")
+	}
+	if got := usersOf(e.modelInfo(t, admin, m.UUID)); got != "admin:admin bob@example.com:write" {
+		t.Fatalf("ModelInfo users for the administrator: %s", got)
+	}
+	if got := usersOf(e.modelInfo(t, e.as(t, "bob@example.com"), m.UUID)); got != "bob@example.com:write" {
+		t.Fatalf("ModelInfo users for Bob: %s", got)
+	}
 	var users params.ModelUserInfoResults
 	admin.must("UserManager", "ModelUserInfo", params.Entities{Entities: []params.Entity{{Tag: "model-" + m.UUID}}}, &users)
 	if len(users.Results) != 2 || users.Results[0].Result.UserName != "admin" || users.Results[0].Result.Access != "admin" ||
@@ -507,6 +528,11 @@ func TestModelCredentials(t *testing.T) {
 	m := e.createModel(t, admin, "with-default", "", nil, tags.Results[0].Result[0])
 	if info := e.modelInfo(t, admin, m.UUID); info.CloudCredentialTag != tags.Results[0].Result[0] {
 		t.Fatalf("the model's credential: %q, want the controller's own %q", info.CloudCredentialTag, tags.Results[0].Result[0])
+	}
+	// show-credential lists the broker's models that use it.
+	admin.must("Cloud", "CredentialContents", params.CloudCredentialArgs{}, &contents)
+	if ms := contents.Results[0].Result.Models; len(ms) != 1 || ms[0].Model != "with-default" || ms[0].Access != "admin" {
+		t.Fatalf("the models using the admin's credential: %+v", ms)
 	}
 
 	// Bob's own credential goes to the controller with his model.

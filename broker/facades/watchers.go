@@ -42,10 +42,21 @@ func (s *session) watchSummaries(all bool) (params.SummaryWatcherID, error) {
 	return params.SummaryWatcherID{WatcherID: id}, nil
 }
 
+// watcherParams are a watcher call's params. Juju names the watcher in
+// the request's "id" only; the dashboard's client library's generated
+// ModelSummaryWatcher methods send {"id": ...} in the params instead,
+// which the broker accepts too.
+type watcherParams struct {
+	ID string `json:"id"`
+}
+
 // summaryWatcher is the watcher a ModelSummaryWatcher call names (its
-// request's id), or Juju's "unknown watcher id".
-func (s *session) summaryWatcher(ctx context.Context) (string, *summaries.Watcher, error) {
+// request's id, else its params'), or Juju's "unknown watcher id".
+func (s *session) summaryWatcher(ctx context.Context, p watcherParams) (string, *summaries.Watcher, error) {
 	id := jujuapi.ObjectID(ctx)
+	if id == "" {
+		id = p.ID
+	}
 	s.mu.Lock()
 	w := s.watchers.open[id]
 	s.mu.Unlock()
@@ -55,8 +66,8 @@ func (s *session) summaryWatcher(ctx context.Context) (string, *summaries.Watche
 	return id, w, nil
 }
 
-func (s *session) summaryNext(ctx context.Context) (params.SummaryWatcherNextResults, error) {
-	_, w, err := s.summaryWatcher(ctx)
+func (s *session) summaryNext(ctx context.Context, p watcherParams) (params.SummaryWatcherNextResults, error) {
+	_, w, err := s.summaryWatcher(ctx, p)
 	if err != nil {
 		return params.SummaryWatcherNextResults{}, err
 	}
@@ -66,8 +77,8 @@ func (s *session) summaryNext(ctx context.Context) (params.SummaryWatcherNextRes
 
 // summaryStop stops a watcher: a Next waiting on it answers "watcher has
 // been stopped", and the id is forgotten.
-func (s *session) summaryStop(ctx context.Context) (struct{}, error) {
-	id, w, err := s.summaryWatcher(ctx)
+func (s *session) summaryStop(ctx context.Context, p watcherParams) (struct{}, error) {
+	id, w, err := s.summaryWatcher(ctx, p)
 	if err != nil {
 		return struct{}{}, err
 	}

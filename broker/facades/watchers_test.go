@@ -78,6 +78,15 @@ func TestModelSummaryWatchers(t *testing.T) {
 	wantCode(t, "the Next waiting when the watcher stopped", <-errc, "stopped", "watcher has been stopped")
 	_, err = alice.next(w.WatcherID)
 	wantCode(t, "Next on a stopped watcher", err, jujuapi.CodeNotFound, "watcher id: "+w.WatcherID+": unknown watcher id")
+	// The dashboard's client library names the watcher in the params.
+	var w2 params.SummaryWatcherID
+	alice.must("Controller", "WatchModelSummaries", nil, &w2)
+	var viaParams params.SummaryWatcherNextResults
+	alice.must("ModelSummaryWatcher", "Next", map[string]string{"id": w2.WatcherID}, &viaParams)
+	if len(viaParams.Models) != 1 || viaParams.Models[0].Name != "mine" {
+		t.Fatalf("Next naming the watcher in its params: %+v", viaParams)
+	}
+	alice.must("ModelSummaryWatcher", "Stop", map[string]string{"id": w2.WatcherID}, nil)
 	_, err = alice.next("no-such-id")
 	wantCode(t, "Next on an unknown watcher", err, jujuapi.CodeNotFound, "watcher id: no-such-id: unknown watcher id")
 
