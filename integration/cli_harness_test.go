@@ -13,6 +13,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -186,6 +187,9 @@ func (s *cliSuite) ok(t *testing.T, c *jujucli.CLI, args ...string) jujucli.Resu
 func (s *cliSuite) json(t *testing.T, c *jujucli.CLI, v any, args ...string) jujucli.Result {
 	t.Helper()
 	res := s.ok(t, c, append(args, "--format", "json")...)
+	// Decoding keeps what v held where the output is silent (omitempty
+	// fields): start from zero.
+	reflect.ValueOf(v).Elem().SetZero()
 	if err := jujucli.DecodeJSON(res.Stdout, v); err != nil {
 		t.Fatalf("%v\n%s", err, res)
 	}
@@ -197,6 +201,7 @@ func (s *cliSuite) json(t *testing.T, c *jujucli.CLI, v any, args ...string) juj
 func (s *cliSuite) yaml(t *testing.T, c *jujucli.CLI, v any, args ...string) jujucli.Result {
 	t.Helper()
 	res := s.ok(t, c, append(args, "--format", "yaml")...)
+	reflect.ValueOf(v).Elem().SetZero()
 	if err := jujucli.DecodeYAML(res.Stdout, v); err != nil {
 		t.Fatalf("%v\n%s", err, res)
 	}

@@ -427,6 +427,19 @@ func (s *Service) UpdateCredentials(ctx context.Context, caller *identity.Identi
 	return out, nil
 }
 
+// AddCredentials adds or replaces credentials (the Juju client's
+// AddCredential): as UpdateCredentialsCheckModels, with an error per
+// credential only.
+func (s *Service) AddCredentials(ctx context.Context, caller *identity.Identity, p params.TaggedCredentials) (params.ErrorResults, error) {
+	out := params.ErrorResults{Results: make([]params.ErrorResult, len(p.Credentials))}
+	for i, arg := range p.Credentials {
+		if _, err := s.updateCredential(ctx, caller, arg); err != nil {
+			out.Results[i].Error = jujuapi.AsError(err)
+		}
+	}
+	return out, nil
+}
+
 func (s *Service) updateCredential(ctx context.Context, caller *identity.Identity, arg params.TaggedCredential) ([]params.UpdateCredentialModelResult, error) {
 	cloud, owner, name, err := jujuapi.ParseCloudCredentialTag(arg.Tag)
 	if err != nil {

@@ -219,6 +219,7 @@ func (a *API) buildRoot() *root {
 	r.Register("Cloud", cl, "UserCredentials", asCaller(a.clouds.UserCredentials))
 	r.Register("Cloud", cl, "CredentialContents", asCaller(a.clouds.CredentialContents))
 	r.Register("Cloud", cl, "UpdateCredentialsCheckModels", asCaller(a.clouds.UpdateCredentials))
+	r.Register("Cloud", cl, "AddCredentials", asCaller(a.clouds.AddCredentials))
 	r.Register("Cloud", cl, "RevokeCredentialsCheckModels", asCaller(a.clouds.RevokeCredentials))
 	ctl := v("Controller")
 	r.Register("Controller", ctl, "ControllerVersion", jujuapi.NoParams((*session).controllerVersion))

@@ -370,15 +370,57 @@ func TestModelDefaults(t *testing.T) {
 	given := e.createModel(t, admin, "given", "east", map[string]any{"http-proxy": "http://mine"}, "")
 	for _, c := range []struct {
 		uuid, want string
-	}{{east.UUID, "http://east"}, {west.UUID, "http://cloud"}, {given.UUID, "http://mine"}} {
-		if v := e.controllerModelConfig(t, c.uuid)["http-proxy"].Value; v != c.want {
-			t.Errorf("model %s: http-proxy %v, want %s", c.uuid, v, c.want)
+		source     string
+	}{{east.UUID, "http://east", "region"}, {west.UUID, "http://cloud", "controller"}, {given.UUID, "http://mine", "model"}} {
+		// The controller holds the broker's defaults, so it names their
+		// sources as Juju does.
+		if v := e.controllerModelConfig(t, c.uuid)["http-proxy"]; v.Value != c.want || v.Source != c.source {
+			t.Errorf("model %s: http-proxy %+v, want %s from %s", c.uuid, v, c.want, c.source)
 		}
 	}
 	admin.must("ModelManager", "UnsetModelDefaults", params.UnsetModelDefaults{Keys: []params.ModelUnsetKeys{{CloudTag: "cloud-localhost", CloudRegion: "east", Keys: []string{"http-proxy"}}}}, &res)
 	admin.must("ModelManager", "ModelDefaultsForClouds", params.Entities{Entities: []params.Entity{{Tag: "cloud-localhost"}}}, &got)
 	if p := got.Results[0].Config["http-proxy"]; len(p.Regions) != 0 || p.Controller != "http://cloud" {
 		t.Fatalf("after unsetting east's: %+v", p)
+	}
+	// The unset reached the controller (whose existing models keep their
+	// config, as in Juju).
+	var held params.ModelDefaultsResults
+	if err := e.direct(t, "ctl-1").Call(t.Context(), "ModelManager", 10, "ModelDefaultsForClouds", params.Entities{Entities: []params.Entity{{Tag: "cloud-localhost"}}}, &held); err != nil {
+		t.Fatal(err)
+	}
+	if p := held.Results[0].Config["http-proxy"]; len(p.Regions) != 0 || p.Controller != "http://cloud" {
+		t.Fatalf("the controller's http-proxy defaults after unsetting east's: %+v", p)
+	}
+	// Values typed as the CLI types them take the type of Juju's default.
+	admin.must("ModelManager", "SetModelDefaults", params.SetModelDefaults{Config: []params.ModelDefaultValues{
+		{Config: map[string]any{"automatically-retry-hooks": "false"}},
+		{Config: map[string]any{"enable-os-upgrade": "perhaps"}},
+	}}, &res)
+	if res.Results[0].Error != nil {
+		t.Fatal(res.Results[0].Error)
+	}
+	wantCode(t, "a bool default that is no bool", res.Results[1].Error, jujuapi.CodeNotValid, `enable-os-upgrade: expected bool, got string("perhaps")`)
+	admin.must("ModelManager", "ModelDefaultsForClouds", params.Entities{Entities: []params.Entity{{Tag: "cloud-localhost"}}}, &got)
+	if d := got.Results[0].Config["automatically-retry-hooks"]; d.Controller != false || d.Default != true {
+		t.Fatalf("automatically-retry-hooks after setting \"false\": %+v", d)
+	}
+	if d := got.Results[0].Config["enable-os-upgrade"]; d.Controller != nil {
+		t.Fatalf("a refused default was kept: %+v", d)
+	}
+	// A default set on the controller behind the broker's back is gone by
+	// the time the broker creates its next model there.
+	direct := e.direct(t, "ctl-1")
+	if err := direct.Call(t.Context(), "ModelManager", 10, "SetModelDefaults", params.SetModelDefaults{Config: []params.ModelDefaultValues{
+		{Config: map[string]any{"ftp-proxy": "http://sneaky"}}}}, &res); err != nil || res.Results[0].Error != nil {
+		t.Fatalf("a default set directly on the controller: %v %+v", err, res.Results)
+	}
+	later := e.createModel(t, admin, "later", "west", nil, "")
+	if v := e.controllerModelConfig(t, later.UUID)["ftp-proxy"]; v.Value == "http://sneaky" {
+		t.Fatalf("a model created by the broker inherited a default the broker does not have: %+v", v)
+	}
+	if v := e.controllerModelConfig(t, later.UUID)["automatically-retry-hooks"]; v.Value != false || v.Source != "controller" {
+		t.Fatalf("automatically-retry-hooks of a new model: %+v", v)
 	}
 	// Only broker administrators read or change them.
 	bob := e.as(t, "bob@example.com")
@@ -543,6 +585,20 @@ func TestModelCredentials(t *testing.T) {
 	}
 	var upd params.UpdateCredentialResults
 	e.as(t, "bob@example.com").must("Cloud", "UpdateCredentialsCheckModels", cred("first"), &upd)
+	// AddCredentials (the Go client's AddCredential): an administrator
+	// may add one for another user; Carol may not add one of Bob's.
+	var added params.ErrorResults
+	carolTag := jujuapi.CloudCredentialTag("localhost", "carol@example.com", "given").String()
+	admin.must("Cloud", "AddCredentials", params.TaggedCredentials{Credentials: []params.TaggedCredential{{Tag: carolTag,
+		Credential: params.CloudCredential{AuthType: "certificate", Attributes: map[string]string{"client-cert": "c", "client-key": "k"}}}}}, &added)
+	if added.Results[0].Error != nil {
+		t.Fatalf("the administrator adds Carol's credential: %v", added.Results[0].Error)
+	}
+	if _, err := e.d.CloudCredential(t.Context(), "localhost", "carol@example.com", "given"); err != nil {
+		t.Fatalf("Carol's credential after AddCredentials: %v", err)
+	}
+	e.as(t, "carol@example.com").must("Cloud", "AddCredentials", params.TaggedCredentials{Credentials: cred("x").Credentials}, &added)
+	wantCode(t, "Carol adds Bob's credential", added.Results[0].Error, jujuapi.CodeUnauthorized, "permission denied")
 	var info params.ModelInfo
 	admin.must("ModelManager", "CreateModel", params.ModelCreateArgs{Name: "bobs", OwnerTag: "user-bob@example.com", CloudTag: "cloud-localhost", CloudCredentialTag: bobTag}, &info)
 	if got := e.modelInfo(t, admin, info.UUID).CloudCredentialTag; got != bobTag {
