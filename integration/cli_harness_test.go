@@ -5,10 +5,8 @@ package integration
 // (internal/jujucli), the cases of issue 11's numbered items, and the
 // table of results the suite prints at the end.
 //
-// Cases register themselves in cliCases: the ones that work through the
-// broker in cli_test.go, the ones that wait for broker or devcontroller
-// work in cli_pending_*_test.go behind build tags (each file says its
-// tag; -tags cli_pending enables them all).
+// Cases register themselves in cliCases, from cli_test.go and the
+// cli_<item>_test.go files.
 
 import (
 	"context"
@@ -47,7 +45,7 @@ type cliCase struct {
 // them item by item (items in the order of their names).
 var cliCases []cliCase
 
-// registerCLI adds cases to the suite (pending files call it from init).
+// registerCLI adds cases to the suite (each cli_<item>_test.go calls it from init).
 func registerCLI(cases ...cliCase) { cliCases = append(cliCases, cases...) }
 
 // cliSuite is what the cases share: the broker, its controllers and dex,

@@ -346,12 +346,6 @@ func demoModel(t *testing.T, ctl *jimmproc.Ctl, name string) (restModel, bool) {
 	return restModel{}, false
 }
 
-// demoJujuCLI, when set (cli_pending_demo_test.go), runs the juju lines
-// the demo printed (stdout), as the README has users do, with the stock
-// CLI and the demo's JUJU_DATA, verbatim, and returns the UUID of the
-// model "demo" they made; otherwise TestDemo makes it with the Go client.
-var demoJujuCLI func(t *testing.T, jujuData, stdout string) string
-
 // TestDemo: `jimmd demo` works by what it prints alone.
 func TestDemo(t *testing.T) {
 	t.Parallel()
@@ -440,24 +434,16 @@ func TestDemo(t *testing.T) {
 		t.Errorf("login result controller tag %s, want controllers.yaml's uuid %s", got, cd.ControllerUUID)
 	}
 	mm := modelmanager.NewClient(conn)
-	var mi base.ModelInfo
-	if demoJujuCLI != nil {
-		// The README's juju lines, verbatim, with the stock CLI.
-		uuid := demoJujuCLI(t, jujuData, p.stdout.String())
-		infos, err := mm.ModelInfo([]names.ModelTag{names.NewModelTag(uuid)})
-		if err != nil || len(infos) != 1 || infos[0].Error != nil {
-			t.Fatalf("ModelInfo of the model juju add-model made: %v %+v", err, infos)
-		}
-		r := infos[0].Result
-		mi = base.ModelInfo{Name: r.Name, UUID: r.UUID, CloudRegion: r.CloudRegion}
-		if tag, err := names.ParseCloudTag(r.CloudTag); err == nil {
-			mi.Cloud = tag.Id()
-		}
-	} else {
-		mi, err = mm.CreateModel("demo", acct.User, "localhost", "east", names.CloudCredentialTag{}, nil)
-		if err != nil {
-			t.Fatalf("CreateModel demo in localhost/east: %v", err)
-		}
+	// The README's juju lines, verbatim, with the stock CLI.
+	uuid := demoWithJujuCLI(t, jujuData, p.stdout.String())
+	infos, err := mm.ModelInfo([]names.ModelTag{names.NewModelTag(uuid)})
+	if err != nil || len(infos) != 1 || infos[0].Error != nil {
+		t.Fatalf("ModelInfo of the model juju add-model made: %v %+v", err, infos)
+	}
+	r := infos[0].Result
+	mi := base.ModelInfo{Name: r.Name, UUID: r.UUID, CloudRegion: r.CloudRegion}
+	if tag, err := names.ParseCloudTag(r.CloudTag); err == nil {
+		mi.Cloud = tag.Id()
 	}
 	if mi.Name != "demo" || mi.Cloud != "localhost" || mi.CloudRegion != "east" || mi.UUID == "" {
 		t.Errorf("CreateModel returned %+v, want demo in localhost/east", mi)

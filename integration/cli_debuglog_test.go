@@ -1,15 +1,12 @@
-//go:build cli_pending || cli_pending_debuglog
-
 package integration
 
-// Pending CLI cases (go test -tags cli_pending_debuglog): item 9,
+// CLI cases: item 9,
 // debug-log through the broker (/model/<uuid>/log relayed, the caller's
 // access checked), and the how-to's `juju debug-log` showing a
 // migration's phases. The stream: the CLI sends its account in a basic
 // Authorization header (user tag and password, or "" and a session
 // token), the server's first text frame is a JSON ErrorResult ending in a
-// newline, then one params.LogMessage per frame (see
-// /work/notes/cli-calls.md).
+// newline, then one params.LogMessage per frame.
 
 import (
 	"bufio"

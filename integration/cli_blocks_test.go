@@ -1,8 +1,6 @@
-//go:build cli_pending || cli_pending_blocks
-
 package integration
 
-// Pending CLI cases (go test -tags cli_pending_blocks): item 6,
+// CLI cases: item 6,
 // disable-command, disabled-commands, enable-command (the Block facade,
 // version 2, on the model connection; the CLI calls it without a version
 // unless the model's login result lists it), and the refusal of a

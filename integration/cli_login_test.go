@@ -1,8 +1,6 @@
-//go:build cli_pending || cli_pending_login
-
 package integration
 
-// Pending CLI case (go test -tags cli_pending_login): item 15 with `juju
+// CLI cases: item 15 with `juju
 // login <broker address> -c jimm`, as the JAAS documentation has people
 // log in. The CLI does not know the broker yet, so before it logs in it
 // fetches the CA certificate the server presents in its TLS handshake (a

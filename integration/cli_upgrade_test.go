@@ -1,8 +1,6 @@
-//go:build cli_pending || cli_pending_upgrade
-
 package integration
 
-// Pending CLI cases (go test -tags cli_pending_upgrade): item 8,
+// CLI cases: item 8,
 // upgrade-model. The CLI calls ModelConfig(3).ModelGet on the model,
 // Controller(11).ModelConfig on /api (the controller model's config,
 // with agent-version and uuid) and ModelUpgrader(1).UpgradeModel. The

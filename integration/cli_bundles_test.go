@@ -1,8 +1,6 @@
-//go:build cli_pending || cli_pending_bundles
-
 package integration
 
-// Pending CLI cases (go test -tags cli_pending_bundles): item 7,
+// CLI cases: item 7,
 // export-bundle (Bundle(6).ExportBundle on the model connection) and
 // diff-bundle of what it exported. As in Juju, a model without
 // applications has nothing to export.

@@ -1,8 +1,6 @@
-//go:build cli_pending || cli_pending_terraform
-
 package integration
 
-// Pending cases (go test -tags cli_pending_terraform): item 14. The CLI's
+// CLI cases: item 14. The CLI's
 // remove-machine (MachineManager(10).DestroyMachineWithParams), and the
 // calls the Terraform provider for Juju makes with the Go client for a
 // model's lifecycle (juju_model, juju_machine, juju_access_model,

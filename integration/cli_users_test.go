@@ -1,13 +1,10 @@
-//go:build cli_pending || cli_pending_users
-
 package integration
 
-// Pending CLI cases (go test -tags cli_pending_users): what item 12
-// still lacks: show-controller without errors (Controller(11)
-// ModelConfig, AllModels, MongoVersion — or "not supported" —, and
-// ModelStatus), controller-config (the broker's own view), and add-user
-// refused with a message that says people come from the identity
-// provider.
+// CLI cases: more of item 12: show-controller without errors
+// (Controller(11) ModelConfig, AllModels, MongoVersion — or "not
+// supported" —, and ModelStatus), controller-config (the broker's own
+// view), and add-user refused with a message that says people come from
+// the identity provider.
 
 import (
 	"strings"

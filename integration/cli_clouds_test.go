@@ -1,8 +1,6 @@
-//go:build cli_pending || cli_pending_clouds
-
 package integration
 
-// Pending CLI cases (go test -tags cli_pending_clouds): item 11, clouds,
+// CLI cases: item 11, clouds,
 // show-cloud, regions, credentials, show-credential and add-credential -c
 // (Cloud(7) Clouds, CloudInfo, Cloud, CredentialContents,
 // UpdateCredentialsCheckModels). The broker keeps credentials encrypted

@@ -1,8 +1,6 @@
-//go:build cli_pending || cli_pending_migrate
-
 package integration
 
-// Pending CLI cases (go test -tags cli_pending_migrate): item 13, juju
+// CLI cases: item 13, juju
 // migrate <model> <controller>. The CLI asks the model's controller (the
 // broker) for ModelInfo, the target controller itself (from the client's
 // own store) for UserManager.UserInfo, then the broker for

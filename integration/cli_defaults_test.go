@@ -1,8 +1,6 @@
-//go:build cli_pending || cli_pending_defaults
-
 package integration
 
-// Pending CLI cases (go test -tags cli_pending_defaults): item 4,
+// CLI cases: item 4,
 // model-defaults. The broker owns model defaults: it keeps them (for the
 // cloud, and per region) and applies them to every model it creates,
 // whichever controller it places the model on. Juju 3.5's CLI names the
@@ -10,7 +8,7 @@ package integration
 // defaults of the controller's (only) cloud, shown in the "controller"
 // column. It calls Cloud(7).Clouds and Cloud, then
 // ModelManager(10).ModelDefaultsForClouds, SetModelDefaults and
-// UnsetModelDefaults (see /work/notes/cli-calls.md).
+// UnsetModelDefaults.
 //
 // Defaults are shared by the whole suite: each case uses a key no other
 // case looks at and resets it when it ends.

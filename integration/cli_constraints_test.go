@@ -1,8 +1,6 @@
-//go:build cli_pending || cli_pending_constraints
-
 package integration
 
-// Pending CLI cases (go test -tags cli_pending_constraints): item 5,
+// CLI cases: item 5,
 // set-model-constraints and model-constraints (ModelConfig(3)
 // SetModelConstraints and GetModelConstraints on the model connection).
 

@@ -1,9 +1,7 @@
-//go:build cli_pending || cli_pending_demo
-
 package integration
 
-// Pending (go test -tags cli_pending_demo -run TestDemo): the README's
-// demo instructions verbatim with the stock juju CLI: with the JUJU_DATA
+// TestDemo's juju lines: the README's demo instructions verbatim with the
+// stock juju CLI: with the JUJU_DATA
 // the demo prints, `juju add-model demo localhost/east`, `juju models`,
 // `juju status -m demo` — the lines the demo prints, run as printed.
 // juju add-model needs the broker's Cloud(7).Cloud and UserCredentials.
@@ -15,8 +13,6 @@ import (
 
 	"github.com/jimmbroker/jimm/integration/internal/jujucli"
 )
-
-func init() { demoJujuCLI = demoWithJujuCLI }
 
 // demoJujuLine is a juju command line in the demo's instructions.
 var demoJujuLine = regexp.MustCompile(`(?m)^\s+(juju .*)$`)
