@@ -55,6 +55,7 @@ type Server struct {
 	routes     *routing.Table
 	migrations *migration.Manager
 	proxy      *proxy.Proxy
+	clouds     *clouds.Service
 	facades    *facades.API
 	admin      *admin.API
 
@@ -149,6 +150,13 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 	}
 	if s.health, err = controllers.NewHealth(controllers.HealthConfig{
 		Interval: cfg.HealthInterval, Pool: s.pool, Logger: log, Metrics: healthMetrics,
+		OnChange: func(name string, up bool) {
+			if up {
+				// A controller that comes up gets the broker's model
+				// defaults before it is asked for a model.
+				go s.clouds.ControllerUp(context.WithoutCancel(ctx), name)
+			}
+		},
 	}); err != nil {
 		return err
 	}
@@ -194,11 +202,12 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 	}); err != nil {
 		return err
 	}
+	s.clouds = clouds.New(clouds.Deps{DB: s.db, Identity: s.identity, Relations: s.rel, Registry: s.registry, Pool: s.pool,
+		Up: s.health.Up, Sealer: cipher, Logger: log, Clock: cfg.Clock})
 	if s.facades, err = facades.New(facades.Deps{
 		DB: s.db, Routes: s.routes, Identity: s.identity, Relations: s.rel, Audit: s.audit,
 		Registry: s.registry, Pool: s.pool, Migrations: s.migrations, Summaries: hub, Up: s.health.Up,
-		Clouds: clouds.New(clouds.Deps{DB: s.db, Identity: s.identity, Relations: s.rel, Registry: s.registry, Pool: s.pool,
-			Up: s.health.Up, Sealer: cipher, Logger: log, Clock: cfg.Clock}),
+		Clouds:     s.clouds,
 		BrokerUUID: s.uuid, Servers: servers, PublicAddress: s.cfg.PublicAddress, CACert: string(s.caCertPEM),
 		JujuVersion: cfg.JujuVersion, ControllerName: cfg.ControllerName, ModelCreateTimeout: cfg.ModelCreateTimeout, Conn: cfg.Conn,
 		RPCs: s.metrics.rpcs, Models: s.metrics.models, Metrics: reg, Logger: log, Clock: cfg.Clock,

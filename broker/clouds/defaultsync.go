@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
+	"time"
 
+	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
@@ -20,11 +23,43 @@ import (
 // unset is copied to every controller that is up; a controller is brought
 // up to date before a model is created on it, so one that was down
 // catches up then. Defaults set on a controller behind the broker's back
-// are replaced.
+// are replaced the next time the broker copies its own there (a change
+// to them, or a new connection to the controller).
+
+// synced records, per controller, the defaults last copied there and the
+// connection they were copied over: while neither changes, the copy is
+// current and creating a model costs no extra call. (A new connection may
+// be to a controller that restarted, or that someone changed meanwhile.)
+type synced struct {
+	mu sync.Mutex
+	by map[string]syncMark // by controller name
+}
+
+type syncMark struct {
+	client *controllers.Client
+	want   string // the defaults, encoded
+}
+
+func (y *synced) current(name string, m syncMark) bool {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	return y.by[name] == m
+}
+
+func (y *synced) record(name string, m syncMark) {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	if y.by == nil {
+		y.by = map[string]syncMark{}
+	}
+	y.by[name] = m
+}
 
 // syncDefaults makes controller ctl's model defaults for its cloud the
 // broker's: it sets what differs and unsets what the broker does not
 // have, at the cloud level and for each of the controller's regions.
+// It does nothing when they were copied over the same connection since
+// they last changed.
 func (s *Service) syncDefaults(ctx context.Context, ctl *db.Controller) error {
 	rows, err := s.db.ModelDefaults(ctx, ctl.Cloud)
 	if err != nil {
@@ -48,6 +83,14 @@ func (s *Service) syncDefaults(ctx context.Context, ctl *db.Controller) error {
 	client, err := s.pool.Get(ctx, ctl.Name)
 	if err != nil {
 		return err
+	}
+	encoded, err := json.Marshal(want) // maps encode with sorted keys
+	if err != nil {
+		return err
+	}
+	mark := syncMark{client: client, want: string(encoded)}
+	if s.synced.current(ctl.Name, mark) {
+		return nil
 	}
 	cloudTag := jujuapi.CloudTag(ctl.Cloud).String()
 	var res params.ModelDefaultsResults
@@ -102,6 +145,7 @@ func (s *Service) syncDefaults(ctx context.Context, ctl *db.Controller) error {
 			return fmt.Errorf("controller %q: unset model defaults: %w", ctl.Name, err)
 		}
 	}
+	s.synced.record(ctl.Name, mark)
 	return nil
 }
 
@@ -151,4 +195,21 @@ func sameValue(a, b any) bool {
 	ja, errA := json.Marshal(a)
 	jb, errB := json.Marshal(b)
 	return errA == nil && errB == nil && string(ja) == string(jb)
+}
+
+// ControllerUp copies the broker's model defaults to the controller named
+// name, which has just come up (or been added), so that creating a model
+// there costs no extra call. A failure is logged: the copy is made again
+// before the controller's next model.
+func (s *Service) ControllerUp(ctx context.Context, name string) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ctl, err := s.registry.Get(ctx, name)
+	if err != nil {
+		s.log.Debug("cannot copy model defaults to a controller that came up", "controller", name, "err", err)
+		return
+	}
+	if err := s.syncDefaults(ctx, ctl); err != nil {
+		s.log.Warn("cannot copy model defaults to a controller that came up; it will be brought up to date before its next model", "controller", name, "err", err)
+	}
 }

@@ -36,6 +36,7 @@ type Service struct {
 	sealer   controllers.Sealer
 	log      *slog.Logger
 	clock    clock.Clock
+	synced   synced // the model defaults copied to each controller
 }
 
 // New builds the service.

@@ -129,7 +129,9 @@ func (a *API) createOn(ctx, bg context.Context, ctl *db.Controller, args params.
 		return params.ModelInfo{}, err
 	}
 	owner, _ := jujuapi.ParseUserTag(args.OwnerTag)
-	credKey, err := a.clouds.Prepare(ctx, ctl, &args, cred)
+	prepCtx, cancel := context.WithTimeout(ctx, a.modelCreateTimeout)
+	credKey, err := a.clouds.Prepare(prepCtx, ctl, &args, cred)
+	cancel()
 	if err != nil {
 		return params.ModelInfo{}, err
 	}

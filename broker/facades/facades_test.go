@@ -408,13 +408,15 @@ func TestModelDefaults(t *testing.T) {
 	if d := got.Results[0].Config["enable-os-upgrade"]; d.Controller != nil {
 		t.Fatalf("a refused default was kept: %+v", d)
 	}
-	// A default set on the controller behind the broker's back is gone by
-	// the time the broker creates its next model there.
+	// A default set on the controller behind the broker's back is gone
+	// once the broker next copies its own there (here: a change to them).
 	direct := e.direct(t, "ctl-1")
 	if err := direct.Call(t.Context(), "ModelManager", 10, "SetModelDefaults", params.SetModelDefaults{Config: []params.ModelDefaultValues{
 		{Config: map[string]any{"ftp-proxy": "http://sneaky"}}}}, &res); err != nil || res.Results[0].Error != nil {
 		t.Fatalf("a default set directly on the controller: %v %+v", err, res.Results)
 	}
+	admin.must("ModelManager", "SetModelDefaults", params.SetModelDefaults{Config: []params.ModelDefaultValues{
+		{Config: map[string]any{"no-proxy": "10.0.0.0/8"}}}}, &res)
 	later := e.createModel(t, admin, "later", "west", nil, "")
 	if v := e.controllerModelConfig(t, later.UUID)["ftp-proxy"]; v.Value == "http://sneaky" {
 		t.Fatalf("a model created by the broker inherited a default the broker does not have: %+v", v)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
@@ -139,11 +140,11 @@ func (s *session) oneModelInfo(ctx context.Context, tag string) (*params.ModelIn
 	if err != nil {
 		return nil, err
 	}
-	c, err := a.routes.Controller(ctx, m)
-	if err != nil {
-		return nil, err
-	}
-	info, err := c.ModelInfo(ctx, m.UUID)
+	var info params.ModelInfo
+	err = a.routes.OnController(ctx, m, func(c *controllers.Client) (err error) {
+		info, err = c.ModelInfo(ctx, m.UUID)
+		return err
+	})
 	if err != nil {
 		if jujuapi.ErrorCode(err) == jujuapi.CodeNotFound {
 			a.routes.RemoveModel(ctx, m.UUID)
@@ -205,12 +206,9 @@ func (s *session) destroyModel(ctx context.Context, d params.DestroyModelParams)
 	if err != nil {
 		return err
 	}
-	c, err := a.routes.Controller(ctx, m)
-	if err != nil {
-		return err
-	}
 	d.ModelTag = jujuapi.ModelTag(m.UUID).String()
-	if err := c.DestroyModelWith(ctx, d); err != nil {
+	err = a.routes.OnController(ctx, m, func(c *controllers.Client) error { return c.DestroyModelWith(ctx, d) })
+	if err != nil {
 		if jujuapi.ErrorCode(err) == jujuapi.CodeNotFound {
 			a.routes.RemoveModel(ctx, m.UUID)
 			return nil
@@ -240,11 +238,11 @@ func (s *session) oneModelStatus(ctx context.Context, tag string) (params.ModelS
 	if err != nil {
 		return params.ModelStatus{}, err
 	}
-	c, err := a.routes.Controller(ctx, m)
-	if err != nil {
-		return params.ModelStatus{}, err
-	}
-	st, err := c.ModelStatus(ctx, m.UUID)
+	var st params.ModelStatus
+	err = a.routes.OnController(ctx, m, func(c *controllers.Client) (err error) {
+		st, err = c.ModelStatus(ctx, m.UUID)
+		return err
+	})
 	if err != nil {
 		if jujuapi.ErrorCode(err) == jujuapi.CodeNotFound {
 			// Gone from its controller: gone from the routing table.

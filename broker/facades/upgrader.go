@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
 )
@@ -29,11 +30,10 @@ func (s *session) relayForModel(ctx context.Context, tag, method string, args, r
 	if err != nil {
 		return err
 	}
-	c, err := a.routes.Controller(ctx, m)
+	err = a.routes.OnController(ctx, m, func(c *controllers.Client) error {
+		return c.Call(ctx, "ModelUpgrader", 1, method, args, result)
+	})
 	if err != nil {
-		return err
-	}
-	if err := c.Call(ctx, "ModelUpgrader", 1, method, args, result); err != nil {
 		return jujuapi.Underlying(err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
@@ -22,6 +23,8 @@ func (t *Table) Flip(ctx context.Context, uuid string, target *db.Controller, mi
 	if err != nil {
 		return err
 	}
+	// This replica knows at once; the others when the notification comes.
+	t.Forget(uuid)
 	if from == target.Name {
 		return nil
 	}
@@ -92,4 +95,38 @@ func (t *Table) checkOnce(ctx context.Context, uuid string) {
 	} else {
 		t.log.Info("followed a model that left its controller", "model", uuid, "from", m.Controller.Name, "to", to)
 	}
+}
+
+// OnController runs fn with the shared admin connection to the controller
+// hosting m. A controller that answers that the model has moved (a
+// redirect) or is not there may be an old route's: a migration flipped it
+// a moment ago, or moved the model outside the broker. The table then
+// reads the route again (healing it from a redirect) and, when the model
+// is elsewhere now, runs fn once more there. It returns fn's last error,
+// and m is updated to the route fn last ran on.
+func (t *Table) OnController(ctx context.Context, m *db.Model, fn func(c *controllers.Client) error) error {
+	c, err := t.Controller(ctx, m)
+	if err != nil {
+		return err
+	}
+	err = fn(c)
+	switch jujuapi.ErrorCode(err) {
+	case jujuapi.CodeRedirect:
+		if _, herr := t.Heal(ctx, m, err); herr != nil {
+			return err
+		}
+	case jujuapi.CodeNotFound, jujuapi.CodeModelNotFound:
+	default:
+		return err
+	}
+	t.Forget(m.UUID)
+	now, rerr := t.Route(ctx, m.UUID)
+	if rerr != nil || now.ControllerID == m.ControllerID {
+		return err
+	}
+	*m = *now
+	if c, err = t.Controller(ctx, m); err != nil {
+		return err
+	}
+	return fn(c)
 }

@@ -169,8 +169,17 @@ func TestFlipReroutesLiveConnections(t *testing.T) {
 		if _, err := b.Route(ctx, f.model.UUID); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := a.Route(ctx, f.model.UUID); err != nil {
+			t.Fatal(err)
+		}
 		if err := a.Flip(ctx, f.model.UUID, f.ctlB, 0); err != nil {
 			t.Fatal(err)
+		}
+		// The replica that flipped routes the model anew at once, before
+		// any notification: a call right after a migration ends never
+		// reaches the old controller.
+		if m, err := a.Route(ctx, f.model.UUID); err != nil || m.Controller.Name != "ctl-b" {
+			t.Fatalf("replica a right after its flip: %v %+v", err, m)
 		}
 		eventually(t, "the live connection on replica b hears of the flip", func() bool { return len(onB.routedTo()) > 0 })
 		if got := onB.routedTo(); got[0] != f.ctlB.ID {
