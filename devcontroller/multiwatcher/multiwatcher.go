@@ -42,8 +42,9 @@ type Store struct {
 	list   *list.List // of *entry, most recently changed first
 	byID   map[params.EntityId]*list.Element
 	notify chan struct{} // closed (and replaced) on every change
-	// watchers counts the watchers not yet stopped.
-	watchers int
+	// watchers counts the watchers not yet stopped, waiting the Next
+	// calls waiting for a change.
+	watchers, waiting int
 }
 
 type entry struct {
@@ -151,6 +152,13 @@ func (s *Store) Watchers() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.watchers
+}
+
+// Waiting returns how many Next calls are waiting for a change.
+func (s *Store) Waiting() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.waiting
 }
 
 // changesSince returns the changes after rev, oldest first; s.mu is held.
@@ -278,13 +286,30 @@ func (w *Watcher) Next(ctx context.Context) ([]params.Delta, error) {
 			}
 			return changes, nil
 		}
-		select {
-		case <-wait:
-		case <-w.stop:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		if err := w.wait(ctx, wait); err != nil {
+			return nil, err
 		}
 	}
+}
+
+// wait waits for a change, the watcher's stop or ctx's end.
+func (w *Watcher) wait(ctx context.Context, changed <-chan struct{}) error {
+	s := w.s
+	s.mu.Lock()
+	s.waiting++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.waiting--
+		s.mu.Unlock()
+	}()
+	select {
+	case <-changed:
+	case <-w.stop:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
 }
 
 // Stop ends the watcher; a Next waiting returns ErrStopped. Stopping a
