@@ -36,6 +36,9 @@ type session struct {
 	// its connections this is (agentConnModel or agentConnAPI).
 	agent     *agentKey
 	agentConn int
+
+	// res holds the connection's watchers (watchers.go).
+	res resources
 }
 
 // ServeRequest implements jujuapi.Handler: Admin before login, then the
@@ -54,6 +57,9 @@ func (s *session) ServeRequest(ctx context.Context, req *jujuapi.Message) (any, 
 	if !loggedIn && req.Type != "Admin" {
 		// As Juju: before login only Admin exists.
 		return nil, jujuapi.UnknownVersionError(req.Type, req.Version)
+	}
+	if req.ID != "" {
+		ctx = context.WithValue(ctx, objectIDKey{}, req.ID)
 	}
 	return root.Serve(ctx, s, req)
 }
@@ -196,8 +202,9 @@ func (s *session) agentLogin(tag jujuapi.Tag, req params.LoginRequest) (params.L
 	return result, nil
 }
 
-// closed is called when the connection has ended.
+// closed is called when the connection has ended: its watchers stop.
 func (s *session) closed() {
+	s.res.stopAll()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.agent != nil {
