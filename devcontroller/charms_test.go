@@ -236,3 +236,46 @@ func TestCharmsFacade(t *testing.T) {
 		t.Errorf("archive after a restart: %d, %d bytes", status, len(body))
 	}
 }
+
+// TestMigrationCarriesCharms: a migrated model keeps its uploaded charms
+// (archives too), relations and expose and trust settings.
+func TestMigrationCarriesCharms(t *testing.T) {
+	src, _ := runController(t, t.TempDir(), named("src"))
+	dst, _ := runController(t, t.TempDir(), named("dst"))
+	admin := mustLogin(t, src, "/api", "admin", "secret")
+	m := createModel(t, admin, "apps", "admin")
+	mc := mustLogin(t, src, "/model/"+m.UUID+"/api", "admin", "secret")
+	url := uploadCharm(t, src, m.UUID, "series=jammy", testcharms.Demo)
+	deployLocal(t, mc, "web", url, 1)
+	deployLocal(t, mc, "api", url, 1)
+	call(t, mc, "Application", 20, "AddRelation", params.AddRelation{Endpoints: []string{"web", "api:website"}}, nil)
+	call(t, mc, "Application", 20, "Expose", params.ApplicationExpose{ApplicationName: "api"}, nil)
+	var res params.ErrorResults
+	call(t, mc, "Application", 20, "SetConfigs", params.ConfigSetArgs{Args: []params.ConfigSet{{ApplicationName: "api", Config: map[string]string{"trust": "true", "port": "1234"}}}}, &res)
+	before := fullStatusOf(t, mc)
+
+	if _, perr := initiate(t, admin, m.UUID, targetInfo(dst)); perr != nil {
+		t.Fatal(perr)
+	}
+	waitRedirect(t, src, m.UUID)
+	tc := mustLogin(t, dst, "/model/"+m.UUID+"/api", "admin", "secret")
+	after := fullStatusOf(t, tc)
+	if len(after.Relations) != 1 || after.Relations[0].Key != before.Relations[0].Key || !after.Applications["api"].Exposed ||
+		after.Applications["web"].Charm != url {
+		t.Errorf("on the target: relations %+v, api exposed %v", after.Relations, after.Applications["api"].Exposed)
+	}
+	var get params.ApplicationGetResults
+	call(t, tc, "Application", 20, "Get", params.ApplicationGet{ApplicationName: "api"}, &get)
+	if get.ApplicationConfig["trust"].(map[string]any)["value"] != true || get.CharmConfig["port"].(map[string]any)["value"] != float64(1234) {
+		t.Errorf("api's config on the target: %+v %+v", get.ApplicationConfig, get.CharmConfig)
+	}
+	status, body, _ := charmsDo(t, dst, "GET", "/model/"+m.UUID+"/charms?url="+url+"&file=*", "user-admin", "secret", nil, nil)
+	if status != 200 || !bytes.Equal(body, packCharm(t, testcharms.Demo)) {
+		t.Errorf("archive on the target: %d, %d bytes", status, len(body))
+	}
+	deployLocal(t, tc, "again", url, 1)
+	// A new upload on the target takes the next revision.
+	if got := uploadCharm(t, dst, m.UUID, "series=jammy", testcharms.Demo); got != "local:jammy/demo-1" {
+		t.Errorf("upload on the target got %s, want local:jammy/demo-1", got)
+	}
+}
