@@ -61,9 +61,13 @@ func TestWatcherDeltas(t *testing.T) {
 		},
 		second: []string{"unit:a/0:change:idle"},
 	}, {
-		name:   "the first Next has every live entity, oldest change first",
-		before: func(s *Store) { s.Update(unit("a/0", "idle")); s.Update(unit("a/1", "idle")); s.Update(unit("a/0", "executing")) },
-		first:  []string{"unit:a/1:change:idle", "unit:a/0:change:executing"},
+		name: "the first Next has every live entity, oldest change first",
+		before: func(s *Store) {
+			s.Update(unit("a/0", "idle"))
+			s.Update(unit("a/1", "idle"))
+			s.Update(unit("a/0", "executing"))
+		},
+		first: []string{"unit:a/1:change:idle", "unit:a/0:change:executing"},
 		between: func(s *Store) {
 			s.Update(unit("a/1", "executing"))
 		},
