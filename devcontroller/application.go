@@ -85,6 +85,12 @@ func (s *session) deployOne(ctx context.Context, uuid string, d params.Applicati
 	if err := checkConstraints(d.Constraints); err != nil {
 		return err
 	}
+	for _, space := range d.EndpointBindings {
+		if space != "" && space != alphaSpace {
+			// As Juju's NewBindings: alpha is the only space here.
+			return jujuapi.NotFoundf("space")
+		}
+	}
 	rev := curl.Revision
 	if d.CharmOrigin.Revision != nil {
 		rev = *d.CharmOrigin.Revision

@@ -114,6 +114,7 @@ func TestDeployRefusals(t *testing.T) {
 		{"option of the wrong type", with(func(d *params.ApplicationDeploy) { d.Config = map[string]string{"port": "eighty"} }), "", `option "port" expected int, got "eighty"`},
 		{"unknown option", with(func(d *params.ApplicationDeploy) { d.Config = map[string]string{"colour": "red"} }), "", `unknown option "colour"`},
 		{"YAML for another application", with(func(d *params.ApplicationDeploy) { d.ConfigYAML = "web:\n  port: 1\n" }), "", `no settings found for "api"`},
+		{"binding to an unknown space", with(func(d *params.ApplicationDeploy) { d.EndpointBindings = map[string]string{"website": "dmz"} }), jujuapi.CodeNotFound, "space not found"},
 		{"placement on a missing machine", with(func(d *params.ApplicationDeploy) { d.Placement = []*params.Placement{{Scope: "#", Directive: "42"}} }), jujuapi.CodeNotFound, `cannot deploy "api" to machine 42: machine 42 not found`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
