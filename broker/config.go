@@ -41,6 +41,9 @@ type Config struct {
 	MetricsListen string
 	// JujuVersion is the Juju version the broker reports to clients.
 	JujuVersion string
+	// ControllerName is the broker's name where Juju shows a controller's
+	// (model summaries, controller config). Default DefaultControllerName.
+	ControllerName string
 	// ControllerTokenTTL is the lifetime of the tokens the broker signs to
 	// log in to controllers.
 	ControllerTokenTTL time.Duration
@@ -90,6 +93,7 @@ const DefaultAuditRetention = audit.DefaultRetention
 // Defaults.
 const (
 	DefaultJujuVersion        = "3.5.4"
+	DefaultControllerName     = "jimm"
 	DefaultControllerTokenTTL = 5 * time.Minute
 	DefaultSessionTTL         = 24 * time.Hour
 	DefaultHealthInterval     = 2 * time.Second
@@ -129,6 +133,9 @@ func (c *Config) validate() error {
 	}
 	if c.JujuVersion == "" {
 		c.JujuVersion = DefaultJujuVersion
+	}
+	if c.ControllerName == "" {
+		c.ControllerName = DefaultControllerName
 	}
 	if c.ControllerTokenTTL <= 0 {
 		c.ControllerTokenTTL = DefaultControllerTokenTTL

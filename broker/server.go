@@ -29,6 +29,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/proxy"
 	"github.com/jimmbroker/jimm/broker/restapi"
 	"github.com/jimmbroker/jimm/broker/routing"
+	"github.com/jimmbroker/jimm/broker/summaries"
 	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -157,6 +158,12 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 		return err
 	}
 	s.rel.OnChange(s.routes.AccessChanged)
+	hub, err := summaries.New(summaries.Deps{DB: s.db, Routes: s.routes, Identity: s.identity, ControllerName: cfg.ControllerName, Metrics: reg, Logger: log})
+	if err != nil {
+		return err
+	}
+	s.routes.OnChange(hub.ModelChanged)
+	s.rel.OnChange(hub.AccessChanged)
 	if s.migrations, err = migration.New(migration.Deps{
 		DB: s.db, Routes: s.routes, Registry: s.registry, Up: s.health.Up, ReplicaID: uuid.NewString(),
 		Controller: func(ctx context.Context, name string) (migration.Controller, error) {
@@ -180,17 +187,20 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 			}
 			return ep.DialAs(ctx, path, creds, proxy.StreamConnOptions)
 		},
+		HTTPEndpoint: func(ctx context.Context, m *db.Model) (controllers.Endpoint, controllers.Credentials, error) {
+			return s.registry.Resolve(ctx, m.Controller.Name)
+		},
 		Metrics: reg, Logger: log, Clock: cfg.Clock,
 	}); err != nil {
 		return err
 	}
 	if s.facades, err = facades.New(facades.Deps{
 		DB: s.db, Routes: s.routes, Identity: s.identity, Relations: s.rel, Audit: s.audit,
-		Registry: s.registry, Pool: s.pool, Migrations: s.migrations, Up: s.health.Up,
+		Registry: s.registry, Pool: s.pool, Migrations: s.migrations, Summaries: hub, Up: s.health.Up,
 		Clouds: clouds.New(clouds.Deps{DB: s.db, Identity: s.identity, Relations: s.rel, Registry: s.registry, Pool: s.pool,
 			Up: s.health.Up, Sealer: cipher, Logger: log, Clock: cfg.Clock}),
 		BrokerUUID: s.uuid, Servers: servers, PublicAddress: s.cfg.PublicAddress, CACert: string(s.caCertPEM),
-		JujuVersion: cfg.JujuVersion, ModelCreateTimeout: cfg.ModelCreateTimeout, Conn: cfg.Conn,
+		JujuVersion: cfg.JujuVersion, ControllerName: cfg.ControllerName, ModelCreateTimeout: cfg.ModelCreateTimeout, Conn: cfg.Conn,
 		RPCs: s.metrics.rpcs, Models: s.metrics.models, Metrics: reg, Logger: log, Clock: cfg.Clock,
 	}); err != nil {
 		return err
@@ -300,6 +310,16 @@ func (s *Server) handler() http.Handler {
 		})
 		return nil
 	})
+	// A model's plain HTTP endpoints: local charm uploads (the juju
+	// client tries the object store's PUT first, then POST /charms) and
+	// applications' resources.
+	modelHTTP := func(c echo.Context) error {
+		s.proxy.ServeModelHTTP(c.Response(), c.Request(), c.Param("uuid"))
+		return nil
+	}
+	e.Match([]string{http.MethodGet, http.MethodPost}, "/model/:uuid/charms", modelHTTP)
+	e.Match([]string{http.MethodGet, http.MethodPut}, "/model-:uuid/charms/:object", modelHTTP)
+	e.Match([]string{http.MethodGet, http.MethodPut}, "/model/:uuid/applications/:application/resources/:resource", modelHTTP)
 	keys := echo.WrapHandler(s.identity.Keys())
 	e.GET(authz.JWKSPath, keys)
 	e.HEAD(authz.JWKSPath, keys)
@@ -390,6 +410,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		msrv.Shutdown(shutdownCtx)
 	}
 	s.conns.Drain()
+	s.proxy.CloseIdleHTTP()
 	// Write what the last calls queued, a few seconds at most.
 	auditCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

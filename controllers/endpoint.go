@@ -8,7 +8,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -93,9 +95,76 @@ func (e Endpoint) Dial(ctx context.Context, path string, opts jujuapi.ConnOption
 // Juju's HTTP endpoints expect. path may carry a query string.
 func (e Endpoint) DialAs(ctx context.Context, path string, creds Credentials, opts jujuapi.ConnOptions) (*jujuapi.Conn, error) {
 	h := http.Header{}
-	h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(jujuapi.UserTag(creds.User).String()+":"+creds.Password)))
+	h.Set("Authorization", creds.BasicAuth())
 	conn, _, err := e.dial(ctx, path, h, opts)
 	return conn, err
+}
+
+// BasicAuth is the Authorization header value with which creds reach a
+// controller's HTTP endpoints: the user's tag and password.
+func (c Credentials) BasicAuth() string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(jujuapi.UserTag(c.User).String()+":"+c.Password))
+}
+
+// HTTPTransport returns a transport for the controller's plain HTTPS
+// endpoints (a model's /charms, say). Whatever host a request names, the
+// transport connects to the controller's addresses in order, each for at
+// most DialTimeout, and trusts only the pinned CA for TLSServerName; it
+// keeps idle connections for reuse, so callers should keep it while the
+// endpoint is unchanged, and CloseIdleConnections when done with it. A
+// request's body is sent once: an address is given up only before any of
+// it has been.
+func (e Endpoint) HTTPTransport() (*http.Transport, error) {
+	if len(e.Addresses) == 0 {
+		return nil, fmt.Errorf("controller %q: no API addresses", e.Name)
+	}
+	tlsConfig, err := e.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	addrs := slices.Clone(e.Addresses)
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var failed []*DialError
+		for _, addr := range addrs {
+			if expired(ctx) {
+				break
+			}
+			actx, cancel := context.WithTimeout(ctx, DialTimeout)
+			d := tls.Dialer{Config: tlsConfig.Clone()}
+			conn, err := d.DialContext(actx, "tcp", addr)
+			cancel()
+			if err == nil {
+				return conn, nil
+			}
+			failed = append(failed, &DialError{Controller: e.Name, Address: addr, Err: err})
+		}
+		if len(failed) == 0 {
+			return nil, fmt.Errorf("dial controller %q: %w", e.Name, context.Cause(ctx))
+		}
+		last := failed[len(failed)-1]
+		last.Earlier = failed[:len(failed)-1]
+		return nil, last
+	}
+	return &http.Transport{
+		DialTLSContext:        dial,
+		ForceAttemptHTTP2:     false,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 0, // an upload's answer comes once it is stored
+	}, nil
+}
+
+// HTTPHost is the host a request sent with HTTPTransport names: the TLS
+// server name, which the transport verifies whatever address it dials.
+func (e Endpoint) HTTPHost() string { return e.serverName() }
+
+// HTTPURL is the URL of path (with its query) on the controller's HTTPS
+// endpoints, for a request sent with HTTPTransport.
+func (e Endpoint) HTTPURL(path string) string {
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	return "https://" + e.HTTPHost() + path
 }
 
 // dial is Dial that also returns the address that answered.

@@ -2,8 +2,10 @@ package controllers
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -160,5 +162,68 @@ func TestEndpointDialAs(t *testing.T) {
 	f, err := conn.NextFrame()
 	if err != nil || string(f.Bytes()) != "{}" {
 		t.Fatalf("the first frame: %v", err)
+	}
+}
+
+func TestEndpointHTTPTransport(t *testing.T) {
+	t.Parallel()
+	type seen struct{ auth, method, uri, body string }
+	got := make(chan seen, 4)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- seen{r.Header.Get("Authorization"), r.Method, r.RequestURI, string(body)}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"charm-url":"local:demo-0"}`)
+	}))
+	defer srv.Close()
+	caPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+	dead := deadAddr(t)
+	e := Endpoint{Name: "ctl-h", Addresses: []string{dead, srv.Listener.Addr().String()}, CACert: caPEM, TLSServerName: "example.com"}
+
+	tr, err := e.HTTPTransport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", e.HTTPURL("/model/5c4b1a2e-0000-4000-8000-000000000001/charms?schema=local"), strings.NewReader("zip bytes"))
+	req.Header.Set("Authorization", Credentials{User: "admin", Password: "s3cret"}.BasicAuth())
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != `{"charm-url":"local:demo-0"}` {
+		t.Fatalf("answer %d %s", resp.StatusCode, body)
+	}
+	s := <-got
+	want := seen{"Basic " + base64.StdEncoding.EncodeToString([]byte("user-admin:s3cret")), "POST", "/model/5c4b1a2e-0000-4000-8000-000000000001/charms?schema=local", "zip bytes"}
+	if s != want {
+		t.Fatalf("the controller saw %+v, want %+v", s, want)
+	}
+
+	// A controller whose certificate is not for the pinned server name is
+	// refused (httptest's servers share one certificate, so the name is what
+	// differs), and the error names the controller and each address tried.
+	bad := e
+	bad.TLSServerName = "not-juju"
+	tr2, err := bad.HTTPTransport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr2.CloseIdleConnections()
+	req, _ = http.NewRequestWithContext(t.Context(), "GET", bad.HTTPURL("charms"), nil)
+	_, err = tr2.RoundTrip(req)
+	for _, want := range []string{`dial controller "ctl-h" at ` + srv.Listener.Addr().String(), "not-juju", "also failed: " + dead} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %v, want it to say %q", err, want)
+		}
+	}
+	if len(got) != 0 {
+		t.Fatal("a controller with the wrong certificate was sent the request")
+	}
+
+	if _, err := (Endpoint{Name: "ctl-none", CACert: caPEM}).HTTPTransport(); err == nil || !strings.Contains(err.Error(), `controller "ctl-none": no API addresses`) {
+		t.Fatalf("no addresses: %v", err)
 	}
 }

@@ -68,6 +68,7 @@ func TestModelRoutes(t *testing.T) {
 			t.Fatal(err)
 		}
 		n.await(t, db.RelationsChannel+" ")
+		n.await(t, db.RoutesChannel+" m-1") // a new model is a route change every replica hears of
 		var rels []db.Relation
 		if err := d.WithContext(ctx).Where("object_id = ?", "m-1").Find(&rels).Error; err != nil || len(rels) != 1 ||
 			rels[0].Subject != "user:alice" || rels[0].Relation != "administrator" || rels[0].ObjectKind != "model" {
@@ -92,6 +93,26 @@ func TestModelRoutes(t *testing.T) {
 				t.Errorf("ModelNameTaken(%s, %s) = %v, %v; want %v", c.owner, c.name, got, err, c.want)
 			}
 		}
+		// Administrators: users only (not groups), sorted, by model.
+		for _, r := range []db.Relation{
+			{Subject: "user:carol", Relation: "administrator", ObjectKind: "model", ObjectID: "m-1"},
+			{Subject: "group:g1#member", Relation: "administrator", ObjectKind: "model", ObjectID: "m-1"},
+			{Subject: "user:dave", Relation: "reader", ObjectKind: "model", ObjectID: "m-1"},
+			{Subject: "user:erin", Relation: "administrator", ObjectKind: "controller", ObjectID: "m-1"},
+		} {
+			if err := d.WithContext(ctx).Create(&r).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		uuids := []string{"m-1", "m-none"}
+		for i := range 2 * 1000 { // more than one query's worth
+			uuids = append(uuids, "m-x"+strconv.Itoa(i))
+		}
+		admins, err := d.ModelAdmins(ctx, uuids)
+		if err != nil || len(admins) != 1 || !slices.Equal(admins["m-1"], []string{"alice", "carol"}) {
+			t.Fatalf("ModelAdmins: %v %v", err, admins)
+		}
+		d.WithContext(ctx).Where("object_kind = 'controller'").Delete(&db.Relation{})
 		got, err := d.ModelByUUID(ctx, "m-1")
 		if err != nil || got.Controller.Name != "ctl-a" || got.Name != "one" {
 			t.Fatalf("ModelByUUID: %v %+v", err, got)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -59,16 +60,42 @@ func (d *DB) ModelNameTaken(ctx context.Context, owner, name string) (bool, erro
 }
 
 // AddModel records a new model's route and makes ownerSubject its
-// administrator, in one transaction. A model of the same owner and name,
+// administrator, in one transaction, and tells every replica. A model of the same owner and name,
 // or UUID, fails with ErrDuplicate.
 func (d *DB) AddModel(ctx context.Context, m *Model, ownerSubject string) error {
 	return d.Tx(ctx, func(tx *gorm.DB, notify func(string, string)) error {
 		if err := tx.Create(m).Error; err != nil {
 			return err
 		}
+		notify(RoutesChannel, m.UUID)
 		notify(RelationsChannel, "")
 		return tx.Create(&Relation{Subject: ownerSubject, Relation: "administrator", ObjectKind: "model", ObjectID: m.UUID}).Error
 	})
+}
+
+// modelAdminsChunk bounds the UUIDs of one ModelAdmins query (SQLite
+// and PostgreSQL both limit a statement's parameters).
+const modelAdminsChunk = 1000
+
+// ModelAdmins returns the users (names, without "user:") with the
+// administrator relation to each of the models uuids, sorted; models with
+// none are absent. Groups' members are not listed.
+func (d *DB) ModelAdmins(ctx context.Context, uuids []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for start := 0; start < len(uuids); start += modelAdminsChunk {
+		chunk := uuids[start:min(start+modelAdminsChunk, len(uuids))]
+		var rels []Relation
+		err := d.WithContext(ctx).Select("subject", "object_id").
+			Where("object_kind = 'model' AND relation = 'administrator' AND subject LIKE 'user:%' AND object_id IN ?", chunk).
+			Order("object_id, subject").Find(&rels).Error
+		if err != nil {
+			return nil, fmt.Errorf("list the administrators of %d models: %w", len(chunk), err)
+		}
+		for _, r := range rels {
+			out[r.ObjectID] = append(out[r.ObjectID], strings.TrimPrefix(r.Subject, "user:"))
+		}
+	}
+	return out, nil
 }
 
 // SetModelLife records a model's life (e.g. LifeDying) and tells every

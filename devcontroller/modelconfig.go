@@ -74,6 +74,9 @@ func (s *session) modelSet(ctx context.Context, p params.ModelSet) (struct{}, er
 	if err := blockedIn(m, blockChange); err != nil {
 		return struct{}{}, err
 	}
+	if err := s.ctl.coerceConfig(p.Config); err != nil {
+		return struct{}{}, err
+	}
 	for k, v := range p.Config {
 		if fixedConfig[k] {
 			return struct{}{}, jujuapi.Errorf(jujuapi.CodeNotValid, "model config %q cannot be changed", k)

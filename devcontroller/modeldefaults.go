@@ -40,6 +40,20 @@ func (c *Controller) jujuDefaults() map[string]any {
 	return d
 }
 
+// coerceConfig gives each value in cfg the type of Juju's default for its
+// key (the CLI sends strings: "false" for a bool), in place.
+func (c *Controller) coerceConfig(cfg map[string]any) error {
+	defaults := c.jujuDefaults()
+	for k, v := range cfg {
+		typed, err := jujuapi.CoerceConfig(k, v, defaults[k])
+		if err != nil {
+			return err
+		}
+		cfg[k] = typed
+	}
+	return nil
+}
+
 // inheritedSources returns the config sources of a model in region, in
 // Juju's order.
 func (c *Controller) inheritedSources(region string) []configSource {
@@ -167,6 +181,9 @@ func (s *session) setDefaults(ctx context.Context, d params.ModelDefaultValues) 
 	}
 	if _, ok := d.Config["agent-version"]; ok {
 		return fmt.Errorf("agent-version cannot have a default value")
+	}
+	if err := s.ctl.coerceConfig(d.Config); err != nil {
+		return err
 	}
 	for k, v := range d.Config {
 		if fixedConfig[k] {

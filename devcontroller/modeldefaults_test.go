@@ -66,6 +66,21 @@ func TestModelDefaults(t *testing.T) {
 	if lc := defs.Results[0].Config["logging-config"]; lc.Default != "<root>=INFO" || lc.Controller != "<root>=WARNING" {
 		t.Fatalf("logging-config defaults: %+v", lc)
 	}
+	// Values come as the CLI types them, strings; a bool key holds a bool.
+	res, _ = set(admin, params.ModelDefaultValues{CloudRegion: "r1", Config: map[string]any{"automatically-retry-hooks": "false"}},
+		params.ModelDefaultValues{Config: map[string]any{"enable-os-upgrade": "perhaps"}})
+	if res[0].Error != nil {
+		t.Fatal(res[0].Error)
+	}
+	wantItemError(t, "a bool default that is no bool", res[1].Error, jujuapi.CodeNotValid, `enable-os-upgrade: expected bool, got string("perhaps")`)
+	call(t, admin, "ModelManager", 10, "ModelDefaultsForClouds", params.Entities{Entities: []params.Entity{{Tag: "cloud-localhost"}}}, &defs)
+	if rh := defs.Results[0].Config["automatically-retry-hooks"]; len(rh.Regions) != 1 || rh.Regions[0].Value != false {
+		t.Fatalf("automatically-retry-hooks defaults after setting \"false\": %+v", rh)
+	}
+	res, _ = set(admin, params.ModelDefaultValues{CloudRegion: "r1", Config: map[string]any{"automatically-retry-hooks": true}})
+	if res[0].Error != nil {
+		t.Fatal(res[0].Error)
+	}
 
 	// New models take the defaults (region over cloud over Juju's); ModelGet
 	// names the sources; existing models keep their config.

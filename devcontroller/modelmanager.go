@@ -207,6 +207,9 @@ func (s *session) createModel(ctx context.Context, p params.ModelCreateArgs) (pa
 	}
 	m := s.ctl.newModel(p.Name, owner.ID, region)
 	m.Credential = credential
+	if err := s.ctl.coerceConfig(p.Config); err != nil {
+		return params.ModelInfo{}, err
+	}
 	for k, v := range p.Config {
 		if fixedConfig[k] {
 			return params.ModelInfo{}, jujuapi.Errorf(jujuapi.CodeNotValid, "model config %q cannot be set at creation", k)

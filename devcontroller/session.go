@@ -58,9 +58,6 @@ func (s *session) ServeRequest(ctx context.Context, req *jujuapi.Message) (any, 
 		// As Juju: before login only Admin exists.
 		return nil, jujuapi.UnknownVersionError(req.Type, req.Version)
 	}
-	if req.ID != "" {
-		ctx = context.WithValue(ctx, objectIDKey{}, req.ID)
-	}
 	return root.Serve(ctx, s, req)
 }
 

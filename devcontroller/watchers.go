@@ -42,13 +42,8 @@ const codeStopped = "stopped"
 // errUnknownWatcher is Juju's error for a watcher id it does not know.
 var errUnknownWatcher = jujuapi.Errorf(jujuapi.CodeNotFound, "unknown watcher id")
 
-// objectIDKey carries a request's "id" (the watcher's) in its context.
-type objectIDKey struct{}
-
-func objectID(ctx context.Context) string {
-	id, _ := ctx.Value(objectIDKey{}).(string)
-	return id
-}
+// objectID is the id of the watcher a request names (its "id").
+func objectID(ctx context.Context) string { return jujuapi.ObjectID(ctx) }
 
 // resource is a server-side object of a connection: a watcher.
 type resource interface{ stop() }

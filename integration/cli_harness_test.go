@@ -5,14 +5,13 @@ package integration
 // (internal/jujucli), the cases of issue 11's numbered items, and the
 // table of results the suite prints at the end.
 //
-// Cases register themselves in cliCases: the ones that work through the
-// broker in cli_test.go, the ones that wait for broker or devcontroller
-// work in cli_pending_*_test.go behind build tags (each file says its
-// tag; -tags cli_pending enables them all).
+// Cases register themselves in cliCases, from cli_test.go and the
+// cli_<item>_test.go files.
 
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -30,6 +29,10 @@ import (
 // user would have it.
 const cliControllerName = "jimm"
 
+// cliAdminAccount is the CLI's account on the broker as its bootstrap
+// admin.
+var cliAdminAccount = jujucli.Account{User: "admin", Password: brokerAdminPassword, LastKnownAccess: "superuser"}
+
 // cliCase is one case of the suite: a variant of one numbered item of
 // issue 11.
 type cliCase struct {
@@ -42,7 +45,7 @@ type cliCase struct {
 // them item by item (items in the order of their names).
 var cliCases []cliCase
 
-// registerCLI adds cases to the suite (pending files call it from init).
+// registerCLI adds cases to the suite (each cli_<item>_test.go calls it from init).
 func registerCLI(cases ...cliCase) { cliCases = append(cliCases, cases...) }
 
 // cliSuite is what the cases share: the broker, its controllers and dex,
@@ -78,7 +81,7 @@ func newCLISuite(t *testing.T, bin string) *cliSuite {
 	e := newOIDCBrokerEnv(t, bins, dex.Issuer, oidcproc.BrokerClientID, oidcproc.BrokerClientSecret, dex.CACertFile)
 	e.addControllers(t, threeControllers)
 	s := &cliSuite{e: e, bin: bin, dex: dex, ran: map[string][]string{}, tdir: t.TempDir}
-	s.admin = s.newCLI(t, &jujucli.Account{User: "admin", Password: brokerAdminPassword, LastKnownAccess: "superuser"})
+	s.admin = s.newCLI(t, &cliAdminAccount)
 	s.mm = modelmanager.NewClient(e.open(t, ""))
 	return s
 }
@@ -108,9 +111,10 @@ func (s *cliSuite) brokerController() jujucli.Controller {
 	}
 }
 
-// addDirectController adds development controller name to c's store
-// under its own name, with its admin account: what a user who knows that
-// controller has (juju migrate needs the target in the client's store).
+// addDirectController adds development controller name of the suite to
+// c's store under its own name, with its admin account: what a user who
+// knows that controller has (juju migrate needs the target in the
+// client's store).
 func (s *cliSuite) addDirectController(t *testing.T, c *jujucli.CLI, name string) {
 	t.Helper()
 	ctl, ok := s.e.ctls[name]
@@ -118,14 +122,19 @@ func (s *cliSuite) addDirectController(t *testing.T, c *jujucli.CLI, name string
 		t.Fatalf("no controller %q", name)
 	}
 	f := ctl.File
+	s.addDirectControllerFile(t, c, name, f.UUID, f.APIAddresses, f.CACert, f.AdminUser, f.AdminPassword)
+}
+
+// addDirectControllerFile adds a controller to c's store as name, with a
+// password account on it; the broker stays c's current controller.
+func (s *cliSuite) addDirectControllerFile(t *testing.T, c *jujucli.CLI, name, uuid string, addrs []string, caCert, user, password string) {
+	t.Helper()
 	err := c.AddController(jujucli.Controller{
-		Name: name, UUID: f.UUID, APIEndpoints: f.APIAddresses, CACert: f.CACert,
-		Cloud: f.Cloud, Region: f.Regions[0], AgentVersion: f.AgentVersion,
-	}, &jujucli.Account{User: f.AdminUser, Password: f.AdminPassword, LastKnownAccess: "superuser"})
+		Name: name, UUID: uuid, APIEndpoints: addrs, CACert: caCert, Cloud: "localhost", AgentVersion: "3.5.4",
+	}, &jujucli.Account{User: user, Password: password, LastKnownAccess: "superuser"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// AddController made it current: the broker stays the current one.
 	if err := c.AddController(s.brokerController(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +185,9 @@ func (s *cliSuite) ok(t *testing.T, c *jujucli.CLI, args ...string) jujucli.Resu
 func (s *cliSuite) json(t *testing.T, c *jujucli.CLI, v any, args ...string) jujucli.Result {
 	t.Helper()
 	res := s.ok(t, c, append(args, "--format", "json")...)
+	// Decoding keeps what v held where the output is silent (omitempty
+	// fields): start from zero.
+	reflect.ValueOf(v).Elem().SetZero()
 	if err := jujucli.DecodeJSON(res.Stdout, v); err != nil {
 		t.Fatalf("%v\n%s", err, res)
 	}
@@ -187,6 +199,7 @@ func (s *cliSuite) json(t *testing.T, c *jujucli.CLI, v any, args ...string) juj
 func (s *cliSuite) yaml(t *testing.T, c *jujucli.CLI, v any, args ...string) jujucli.Result {
 	t.Helper()
 	res := s.ok(t, c, append(args, "--format", "yaml")...)
+	reflect.ValueOf(v).Elem().SetZero()
 	if err := jujucli.DecodeYAML(res.Stdout, v); err != nil {
 		t.Fatalf("%v\n%s", err, res)
 	}
@@ -199,6 +212,17 @@ func (s *cliSuite) refused(t *testing.T, c *jujucli.CLI, msg string, args ...str
 	res := s.run(t, c, args...)
 	if res.ExitCode != 1 || !strings.Contains(res.Stderr, "ERROR "+msg) {
 		t.Errorf("want exit 1 saying %q:\n%s", "ERROR "+msg, res)
+	}
+	return res
+}
+
+// usage runs juju, which must refuse its arguments before doing anything
+// (exit 2) saying "ERROR <msg>" on stderr.
+func (s *cliSuite) usage(t *testing.T, c *jujucli.CLI, msg string, args ...string) jujucli.Result {
+	t.Helper()
+	res := s.run(t, c, args...)
+	if res.ExitCode != 2 || !strings.Contains(res.Stderr, "ERROR "+msg) {
+		t.Errorf("want exit 2 (usage) saying %q:\n%s", "ERROR "+msg, res)
 	}
 	return res
 }
@@ -228,7 +252,7 @@ func (s *cliSuite) newModel(t *testing.T, name, region string) base.ModelInfo {
 	return createModel(t, s.e, s.mm, name, region)
 }
 
-// cliModelName makes model names unique within the suite.
+// modelName makes model names unique within the suite.
 func (s *cliSuite) modelName(prefix string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -3,9 +3,8 @@ package integration
 // TestCLI: the stock juju CLI (3.5.4, JIMM_JUJU_BIN) through the broker,
 // for the commands of the model-management and migration guides (issue
 // 11's numbered items), asserting on exit status and on the fields of
-// --format json and yaml output. This file holds the cases that work
-// through the broker; cli_pending_*_test.go hold, behind build tags, those
-// that wait for broker or devcontroller work.
+// --format json and yaml output. This file holds the suite and the first
+// items' cases; cli_<item>_test.go hold the others.
 
 import (
 	"fmt"
@@ -390,8 +389,8 @@ func cliDestroyModel(t *testing.T, s *cliSuite, flags []string, wantArgs string)
 }
 
 // cliGrantRevoke grants and revokes a person's access with the CLI and
-// checks the relation tuples the broker keeps (show-model's users list
-// is a pending case: cli_pending_users_test.go).
+// checks the relation tuples the broker keeps (show-model's users list:
+// cli_models_test.go).
 func cliGrantRevoke(t *testing.T, s *cliSuite) {
 	name := s.modelName("grant")
 	mi := s.newModel(t, name, "east")

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/juju/juju/api"
+	"github.com/juju/juju/api/base"
 	"github.com/juju/juju/api/client/modelmanager"
 	"github.com/juju/names/v5"
 	"gopkg.in/yaml.v3"
@@ -433,9 +434,16 @@ func TestDemo(t *testing.T) {
 		t.Errorf("login result controller tag %s, want controllers.yaml's uuid %s", got, cd.ControllerUUID)
 	}
 	mm := modelmanager.NewClient(conn)
-	mi, err := mm.CreateModel("demo", acct.User, "localhost", "east", names.CloudCredentialTag{}, nil)
-	if err != nil {
-		t.Fatalf("CreateModel demo in localhost/east: %v", err)
+	// The README's juju lines, verbatim, with the stock CLI.
+	uuid := demoWithJujuCLI(t, jujuData, p.stdout.String())
+	infos, err := mm.ModelInfo([]names.ModelTag{names.NewModelTag(uuid)})
+	if err != nil || len(infos) != 1 || infos[0].Error != nil {
+		t.Fatalf("ModelInfo of the model juju add-model made: %v %+v", err, infos)
+	}
+	r := infos[0].Result
+	mi := base.ModelInfo{Name: r.Name, UUID: r.UUID, CloudRegion: r.CloudRegion}
+	if tag, err := names.ParseCloudTag(r.CloudTag); err == nil {
+		mi.Cloud = tag.Id()
 	}
 	if mi.Name != "demo" || mi.Cloud != "localhost" || mi.CloudRegion != "east" || mi.UUID == "" {
 		t.Errorf("CreateModel returned %+v, want demo in localhost/east", mi)

@@ -73,7 +73,7 @@ func (c *Client) CallRaw(ctx context.Context, facade string, version int, method
 	c.pending[id] = ch
 	c.mu.Unlock()
 
-	frame, err := json.Marshal(&Message{RequestID: id, Type: facade, Version: version, Request: method, Params: body})
+	frame, err := json.Marshal(&Message{RequestID: id, Type: facade, Version: version, ID: ObjectID(ctx), Request: method, Params: body})
 	if err != nil {
 		c.forget(id)
 		return nil, fmt.Errorf("encode request %s: %w", methodString(facade, version, method), err)

@@ -278,6 +278,9 @@ func quickRegistry() *jujuapi.Registry[*session] {
 		// Returns what it got: shows what absent/null params decode to.
 		return p, nil
 	}))
+	r.Register("Watcher", []int{1}, "Next", jujuapi.NoParams(func(_ *session, ctx context.Context) (map[string]string, error) {
+		return map[string]string{"id": jujuapi.ObjectID(ctx)}, nil
+	}))
 	r.Register("Test", []int{1}, "Fail", jujuapi.Typed(func(_ *session, _ context.Context, p failParams) (any, error) {
 		return nil, &jujuapi.Error{Message: p.Message, Code: p.Code, Info: p.Info}
 	}))

@@ -54,13 +54,32 @@ func (r *Registry[S]) Find(facade string, version int, method string) (Method[S]
 	return fn, nil
 }
 
-// Serve finds and calls the method for req.
+// Serve finds and calls the method for req, with req's object id (a
+// watcher's, say) in ctx for ObjectID.
 func (r *Registry[S]) Serve(ctx context.Context, s S, req *Message) (any, error) {
 	fn, err := r.Find(req.Type, req.Version, req.Request)
 	if err != nil {
 		return nil, err
 	}
+	if req.ID != "" {
+		ctx = WithObjectID(ctx, req.ID)
+	}
 	return fn(ctx, s, req.Params)
+}
+
+type objectIDKey struct{}
+
+// WithObjectID returns ctx carrying a request's object id: the id of the
+// object a call is on, such as a watcher's for its Next and Stop (the
+// request's "id"). A Client's calls made with it send the id.
+func WithObjectID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, objectIDKey{}, id)
+}
+
+// ObjectID is the object id ctx carries, or "".
+func ObjectID(ctx context.Context) string {
+	id, _ := ctx.Value(objectIDKey{}).(string)
+	return id
 }
 
 // FacadeVersions is one facade and its versions, as listed in a login result.

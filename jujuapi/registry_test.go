@@ -130,6 +130,26 @@ func TestRegistryParamsOnTheWire(t *testing.T) {
 	}
 }
 
+// TestObjectID: a call made with an object id in its context sends it as
+// the request's "id", and the method serving it finds it in its own.
+func TestObjectID(t *testing.T) {
+	ts := startServer(t, registryHandler(testRegistry()), jujuapi.ServerOptions{})
+	cl := dialClient(t, ts)
+	for _, id := range []string{"7", ""} {
+		ctx := t.Context()
+		if id != "" {
+			ctx = jujuapi.WithObjectID(ctx, id)
+		}
+		var got map[string]string
+		if err := cl.Call(ctx, "Watcher", 1, "Next", nil, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got["id"] != id {
+			t.Fatalf("the method saw object id %q, want %q", got["id"], id)
+		}
+	}
+}
+
 // TestRegistryFind checks Find directly, including the dispatch order: an
 // unknown facade wins over an unknown version, which wins over an unknown
 // method.

@@ -1,6 +1,7 @@
 package clouds
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,15 +30,27 @@ func (s *Service) cloudDefs(ctx context.Context) (map[string]params.Cloud, error
 		return nil, err
 	}
 	out := map[string]params.Cloud{}
+	known := map[string][]params.CloudRegion{} // by cloud: the regions as a controller defines them
 	for _, c := range ctls {
 		cl, seen := out[c.Cloud]
 		if !seen {
-			cl = s.cloudDef(ctx, c.Cloud, c.CloudType, c.Name)
+			cl, known[c.Cloud] = s.cloudDef(ctx, c.Cloud, c.CloudType, c.Name)
 		}
 		for _, r := range c.Regions {
-			if !slices.ContainsFunc(cl.Regions, func(x params.CloudRegion) bool { return x.Name == r }) {
-				cl.Regions = append(cl.Regions, params.CloudRegion{Name: r})
+			if slices.ContainsFunc(cl.Regions, func(x params.CloudRegion) bool { return x.Name == r }) {
+				continue
 			}
+			region := params.CloudRegion{Name: r}
+			if i := slices.IndexFunc(known[c.Cloud], func(x params.CloudRegion) bool { return x.Name == r }); i >= 0 {
+				region = known[c.Cloud][i]
+			}
+			// A region without endpoints of its own has the cloud's, as
+			// Juju's cloud definitions do (the CLI checks a credential
+			// against its region's endpoint).
+			region.Endpoint = cmp.Or(region.Endpoint, cl.Endpoint)
+			region.IdentityEndpoint = cmp.Or(region.IdentityEndpoint, cl.IdentityEndpoint)
+			region.StorageEndpoint = cmp.Or(region.StorageEndpoint, cl.StorageEndpoint)
+			cl.Regions = append(cl.Regions, region)
 		}
 		out[c.Cloud] = cl
 	}
@@ -45,27 +58,29 @@ func (s *Service) cloudDefs(ctx context.Context) (map[string]params.Cloud, error
 }
 
 // cloudDef is a cloud's definition as the controller named ctlName has
-// it (without its regions, which the broker adds up), or, when that
-// controller cannot be asked, what the registry knows.
-func (s *Service) cloudDef(ctx context.Context, name, typ, ctlName string) params.Cloud {
+// it, without its regions (which the broker adds up from every
+// controller's), and the regions as that controller defines them; or,
+// when that controller cannot be asked, what the registry knows.
+func (s *Service) cloudDef(ctx context.Context, name, typ, ctlName string) (params.Cloud, []params.CloudRegion) {
 	def := params.Cloud{Type: typ}
 	if !s.up(ctlName) {
-		return def
+		return def, nil
 	}
 	c, err := s.pool.Get(ctx, ctlName)
 	if err != nil {
-		return def
+		return def, nil
 	}
 	clouds, err := c.Clouds(ctx)
 	if err != nil {
 		s.log.Debug("cannot read a controller's clouds", "controller", ctlName, "err", err)
-		return def
+		return def, nil
 	}
+	var regions []params.CloudRegion
 	if cl, ok := clouds[name]; ok {
-		def = cl
+		def, regions = cl, cl.Regions
 		def.Regions, def.IsControllerCloud = nil, false
 	}
-	return def
+	return def, regions
 }
 
 func (s *Service) Clouds(ctx context.Context, caller *identity.Identity) (params.CloudsResult, error) {
@@ -279,10 +294,18 @@ func (s *Service) controllersAdminContents(ctx context.Context, stored []db.Clou
 		}
 		done[c.Cloud] = true
 		for _, r := range res.Results {
-			if r.Result != nil && r.Result.Content.Cloud == c.Cloud {
-				r.Result.Models = nil // the controller's models, not the broker's
-				out = append(out, r)
+			if r.Result == nil || r.Result.Content.Cloud != c.Cloud {
+				continue
 			}
+			// The broker's models using it, not the controller's.
+			r.Result.Models = nil
+			key := r.Result.Content.Cloud + "/" + identity.AdminName + "/" + r.Result.Content.Name
+			if models, err := s.db.ModelsUsingCredential(ctx, key); err == nil {
+				for _, m := range models {
+					r.Result.Models = append(r.Result.Models, params.ModelAccess{Model: m.Name, Access: authz.AccessAdmin})
+				}
+			}
+			out = append(out, r)
 		}
 	}
 	return out
@@ -398,6 +421,19 @@ func (s *Service) UpdateCredentials(ctx context.Context, caller *identity.Identi
 		models, err := s.updateCredential(ctx, caller, arg)
 		out.Results[i].Models = models
 		if err != nil {
+			out.Results[i].Error = jujuapi.AsError(err)
+		}
+	}
+	return out, nil
+}
+
+// AddCredentials adds or replaces credentials (the Juju client's
+// AddCredential): as UpdateCredentialsCheckModels, with an error per
+// credential only.
+func (s *Service) AddCredentials(ctx context.Context, caller *identity.Identity, p params.TaggedCredentials) (params.ErrorResults, error) {
+	out := params.ErrorResults{Results: make([]params.ErrorResult, len(p.Credentials))}
+	for i, arg := range p.Credentials {
+		if _, err := s.updateCredential(ctx, caller, arg); err != nil {
 			out.Results[i].Error = jujuapi.AsError(err)
 		}
 	}

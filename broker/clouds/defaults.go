@@ -12,9 +12,10 @@ import (
 )
 
 // Model defaults (juju model-defaults) are the broker's own: stored in its
-// database per cloud and per cloud region, and applied to every model it
-// creates, on whichever controller it places it. Juju's built-in defaults
-// (the "default" column) come from a controller hosting the cloud.
+// database per cloud and per cloud region, and copied to the controllers
+// hosting the cloud (defaultsync.go), which apply them to every model the
+// broker creates there. Juju's built-in defaults (the "default" column)
+// come from a controller hosting the cloud.
 
 // cloudAndRegion resolves the cloud and region a defaults call names: the
 // broker's only cloud when none is named, and a region that cloud has.
@@ -150,18 +151,51 @@ func (s *Service) setDefaults(ctx context.Context, caller *identity.Identity, ar
 	if err != nil {
 		return err
 	}
+	juju := s.jujuDefaults(ctx, cloud)
+	typed := make(map[string]any, len(arg.Config))
 	values := make(map[string]string, len(arg.Config))
 	for k, v := range arg.Config {
-		raw, err := json.Marshal(v)
+		if typed[k], err = jujuapi.CoerceConfig(k, v, juju[k]); err != nil {
+			return err
+		}
+		raw, err := json.Marshal(typed[k])
 		if err != nil {
 			return jujuapi.Errorf(jujuapi.CodeNotValid, "model default %q: %v", k, err)
 		}
 		values[k] = string(raw)
 	}
+	// A controller hosting the cloud checks the values first, as it would
+	// its own; nothing is stored when it refuses them.
+	if err := s.checkDefaults(ctx, cloud, arg.CloudRegion, typed); err != nil {
+		return err
+	}
 	if err := s.db.SetModelDefaults(ctx, cloud, arg.CloudRegion, values, s.clock.Now()); err != nil {
 		return err
 	}
 	s.log.Info("model defaults set", "cloud", cloud, "region", arg.CloudRegion, "keys", len(values))
+	s.syncAllDefaults(ctx, cloud)
+	return nil
+}
+
+// checkDefaults has an up controller hosting cloud (and region) take the
+// values, returning its refusal. With no such controller up, the values
+// are taken unchecked.
+func (s *Service) checkDefaults(ctx context.Context, cloud, region string, values map[string]any) error {
+	ctls, err := s.registry.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range ctls {
+		if c.Cloud != cloud || !s.up(c.Name) || (region != "" && !slices.Contains(c.Regions, region)) {
+			continue
+		}
+		client, err := s.pool.Get(ctx, c.Name)
+		if err != nil {
+			continue
+		}
+		args := params.SetModelDefaults{Config: []params.ModelDefaultValues{{CloudTag: jujuapi.CloudTag(cloud).String(), CloudRegion: region, Config: values}}}
+		return callAll(ctx, client, "SetModelDefaults", args)
+	}
 	return nil
 }
 
@@ -176,38 +210,15 @@ func (s *Service) UnsetModelDefaults(ctx context.Context, caller *identity.Ident
 			if err != nil {
 				return err
 			}
-			return s.db.UnsetModelDefaults(ctx, cloud, arg.CloudRegion, arg.Keys)
+			if err := s.db.UnsetModelDefaults(ctx, cloud, arg.CloudRegion, arg.Keys); err != nil {
+				return err
+			}
+			s.syncAllDefaults(ctx, cloud)
+			return nil
 		}()
 		if err != nil {
 			out.Results[i].Error = jujuapi.AsError(err)
 		}
-	}
-	return out, nil
-}
-
-// withDefaults returns a new model's config: the broker's defaults for
-// its cloud, then for its region, then what the creator gave, each
-// winning over the one before.
-func (s *Service) withDefaults(ctx context.Context, cloud, region string, given map[string]any) (map[string]any, error) {
-	rows, err := s.db.ModelDefaults(ctx, cloud)
-	if err != nil || len(rows) == 0 {
-		return given, err
-	}
-	out := map[string]any{}
-	for _, level := range []string{"", region} {
-		for _, r := range rows {
-			if r.Region != level {
-				continue
-			}
-			var v any
-			if err := json.Unmarshal([]byte(r.Value), &v); err != nil {
-				return nil, fmt.Errorf("model default %s of cloud %q: %w", r.Key, cloud, err)
-			}
-			out[r.Key] = v
-		}
-	}
-	for k, v := range given {
-		out[k] = v
 	}
 	return out, nil
 }

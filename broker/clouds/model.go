@@ -3,6 +3,7 @@ package clouds
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/db"
@@ -55,19 +56,18 @@ type Credential struct {
 }
 
 // Prepare readies a model's creation on the controller ctl: the region is
-// the one asked for, or the controller's first; the config has the
-// broker's model defaults for that cloud and region under what the
-// creator gave; the credential, if any, is handed to the controller
-// first. It returns the credential's key, to record with the model.
+// the one asked for, or the controller's first; the controller's model
+// defaults are brought up to date with the broker's, so that the model
+// inherits them there; the credential, if any, is handed to the
+// controller first. It returns the credential's key, to record with the
+// model.
 func (s *Service) Prepare(ctx context.Context, ctl *db.Controller, args *params.ModelCreateArgs, cred *Credential) (string, error) {
 	if args.CloudRegion == "" && len(ctl.Regions) > 0 {
 		args.CloudRegion = ctl.Regions[0]
 	}
-	cfg, err := s.withDefaults(ctx, ctl.Cloud, args.CloudRegion, args.Config)
-	if err != nil {
-		return "", err
+	if err := s.syncDefaults(ctx, ctl); err != nil {
+		return "", fmt.Errorf("bring the model defaults of controller %q up to date: %w", ctl.Name, err)
 	}
-	args.Config = cfg
 	switch {
 	case cred == nil:
 		return "", nil

@@ -108,6 +108,7 @@ func (s *session) controllerConfig(context.Context) (params.ControllerConfigResu
 	a := s.api
 	cfg := map[string]any{
 		"controller-uuid":         a.brokerUUID,
+		"controller-name":         a.controllerName,
 		"login-token-refresh-url": "https://" + a.publicAddress + authz.JWKSPath,
 	}
 	if _, port, err := net.SplitHostPort(a.publicAddress); err == nil {

@@ -144,6 +144,13 @@ func (a *API) createOn(ctx, bg context.Context, ctl *db.Controller, args params.
 		}
 		return params.ModelInfo{}, err
 	}
+	if credKey == "" && info.CloudCredentialTag != "" {
+		// The controller's own credential (its administrator's): recorded
+		// too, so that the models using it can be listed.
+		if cloud, credOwner, name, err := jujuapi.ParseCloudCredentialTag(info.CloudCredentialTag); err == nil {
+			credKey = cloud + "/" + credOwner + "/" + name
+		}
+	}
 	row := &db.Model{
 		UUID: info.UUID, Name: info.Name, Owner: owner.ID, ControllerID: ctl.ID,
 		Cloud: ctl.Cloud, Region: info.CloudRegion, Type: info.Type, Life: db.LifeAlive, Credential: credKey,

@@ -16,6 +16,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/broker/migration"
 	"github.com/jimmbroker/jimm/broker/routing"
+	"github.com/jimmbroker/jimm/broker/summaries"
 	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -35,6 +36,8 @@ type Deps struct {
 	Clouds *clouds.Service
 	// Migrations runs the migrations juju migrate asks for.
 	Migrations *migration.Manager
+	// Summaries serves the model summary watchers.
+	Summaries *summaries.Hub
 	// Up reports whether the controller named name is up (health).
 	Up func(name string) bool
 	// BrokerUUID is the broker's controller UUID, the one clients see.
@@ -46,6 +49,8 @@ type Deps struct {
 	PublicAddress, CACert string
 	// JujuVersion is the Juju version the broker reports.
 	JujuVersion string
+	// ControllerName is the broker's name in its controller config.
+	ControllerName string
 	// ModelCreateTimeout bounds how long a controller may take to create a
 	// model before the next candidate is tried.
 	ModelCreateTimeout time.Duration
@@ -71,12 +76,14 @@ type API struct {
 	pool               *controllers.Pool
 	clouds             *clouds.Service
 	migrations         *migration.Manager
+	summaries          *summaries.Hub
 	up                 func(name string) bool
 	brokerUUID         string
 	servers            [][]params.HostPort
 	publicAddress      string
 	caCert             string
 	jujuVersion        string
+	controllerName     string
 	modelCreateTimeout time.Duration
 	conn               jujuapi.ConnOptions
 	log                *slog.Logger
@@ -94,8 +101,8 @@ type API struct {
 func New(deps Deps) (*API, error) {
 	a := &API{
 		db: deps.DB, routes: deps.Routes, identity: deps.Identity, rel: deps.Relations, audit: deps.Audit,
-		registry: deps.Registry, pool: deps.Pool, clouds: deps.Clouds, migrations: deps.Migrations, up: deps.Up, brokerUUID: deps.BrokerUUID, servers: deps.Servers, publicAddress: deps.PublicAddress, caCert: deps.CACert,
-		jujuVersion: deps.JujuVersion, modelCreateTimeout: deps.ModelCreateTimeout, conn: deps.Conn,
+		registry: deps.Registry, pool: deps.Pool, clouds: deps.Clouds, migrations: deps.Migrations, summaries: deps.Summaries, up: deps.Up, brokerUUID: deps.BrokerUUID, servers: deps.Servers, publicAddress: deps.PublicAddress, caCert: deps.CACert,
+		jujuVersion: deps.JujuVersion, controllerName: deps.ControllerName, modelCreateTimeout: deps.ModelCreateTimeout, conn: deps.Conn,
 		log: deps.Logger, clock: clock.Or(deps.Clock), rpcs: deps.RPCs, models: deps.Models,
 		placements: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jimm_placements_total", Help: "Model placements, by controller and result (ok, controller-error, refused).",
@@ -128,6 +135,7 @@ func New(deps Deps) (*API, error) {
 func (a *API) Serve(ctx context.Context, conn *jujuapi.Conn, remote string) {
 	s := &session{api: a, remote: remote, bg: ctx, log: a.log.With("remote", remote)}
 	jujuapi.Serve(ctx, conn, s, jujuapi.ServerOptions{ConnOptions: a.conn, Logger: s.log})
+	s.stopWatchers()
 }
 
 // session is one client connection to /api.
@@ -137,9 +145,10 @@ type session struct {
 	bg     context.Context
 	log    *slog.Logger
 
-	mu     sync.Mutex
-	id     *identity.Identity // nil until login
-	device *authz.DeviceLogin // from LoginDevice, until GetDeviceSessionToken
+	mu       sync.Mutex
+	id       *identity.Identity // nil until login
+	device   *authz.DeviceLogin // from LoginDevice, until GetDeviceSessionToken
+	watchers watchers
 }
 
 // ServeRequest implements jujuapi.Handler.
@@ -210,6 +219,7 @@ func (a *API) buildRoot() *root {
 	r.Register("Cloud", cl, "UserCredentials", asCaller(a.clouds.UserCredentials))
 	r.Register("Cloud", cl, "CredentialContents", asCaller(a.clouds.CredentialContents))
 	r.Register("Cloud", cl, "UpdateCredentialsCheckModels", asCaller(a.clouds.UpdateCredentials))
+	r.Register("Cloud", cl, "AddCredentials", asCaller(a.clouds.AddCredentials))
 	r.Register("Cloud", cl, "RevokeCredentialsCheckModels", asCaller(a.clouds.RevokeCredentials))
 	ctl := v("Controller")
 	r.Register("Controller", ctl, "ControllerVersion", jujuapi.NoParams((*session).controllerVersion))
@@ -222,6 +232,15 @@ func (a *API) buildRoot() *root {
 	r.Register("Controller", ctl, "MongoVersion", jujuapi.NoParams((*session).mongoVersion))
 	r.Register("Controller", ctl, "ModelStatus", jujuapi.Typed((*session).modelStatus))
 	r.Register("Controller", ctl, "ListBlockedModels", jujuapi.NoParams((*session).listBlockedModels))
+	r.Register("Controller", ctl, "WatchModelSummaries", jujuapi.NoParams(func(s *session, _ context.Context) (params.SummaryWatcherID, error) {
+		return s.watchSummaries(false)
+	}))
+	r.Register("Controller", ctl, "WatchAllModelSummaries", jujuapi.NoParams(func(s *session, _ context.Context) (params.SummaryWatcherID, error) {
+		return s.watchSummaries(true)
+	}))
+	sw := v("ModelSummaryWatcher")
+	r.Register("ModelSummaryWatcher", sw, "Next", jujuapi.Typed((*session).summaryNext))
+	r.Register("ModelSummaryWatcher", sw, "Stop", jujuapi.Typed((*session).summaryStop))
 	mu := v("ModelUpgrader")
 	r.Register("ModelUpgrader", mu, "UpgradeModel", jujuapi.Typed((*session).upgradeModel))
 	r.Register("ModelUpgrader", mu, "AbortModelUpgrade", jujuapi.Typed((*session).abortModelUpgrade))

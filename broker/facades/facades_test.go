@@ -16,6 +16,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/broker/migration"
 	"github.com/jimmbroker/jimm/broker/routing"
+	"github.com/jimmbroker/jimm/broker/summaries"
 	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/db/dbtest"
@@ -35,13 +36,14 @@ const (
 // env is the broker's facades over real, in-process development
 // controllers, on SQLite.
 type env struct {
-	d        *db.DB
-	rel      *authz.Relations
-	ids      *identity.Service
-	registry *controllers.Registry
-	pool     *controllers.Pool
-	api      *API
-	ctls     map[string]*devcontroller.Controller
+	d         *db.DB
+	rel       *authz.Relations
+	ids       *identity.Service
+	registry  *controllers.Registry
+	pool      *controllers.Pool
+	api       *API
+	summaries *summaries.Hub
+	ctls      map[string]*devcontroller.Controller
 }
 
 // newEnv starts a development controller for each of specs ("name:region,
@@ -113,10 +115,17 @@ func newEnv(t *testing.T, specs ...string) *env {
 		t.Fatal(err)
 	}
 	migrations.Start(ctx)
-	if e.api, err = New(Deps{DB: e.d, Routes: routes, Identity: e.ids, Relations: e.rel, Registry: e.registry, Pool: e.pool,
+	hub, err := summaries.New(summaries.Deps{DB: e.d, Routes: routes, Identity: e.ids, ControllerName: "jimm", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.summaries = hub
+	routes.OnChange(hub.ModelChanged)
+	e.rel.OnChange(hub.AccessChanged)
+	if e.api, err = New(Deps{DB: e.d, Routes: routes, Identity: e.ids, Relations: e.rel, Registry: e.registry, Pool: e.pool, Summaries: hub,
 		Clouds:     clouds.New(clouds.Deps{DB: e.d, Identity: e.ids, Relations: e.rel, Registry: e.registry, Pool: e.pool, Up: health.Up, Sealer: cipher, Logger: quiet}),
 		Migrations: migrations, Up: health.Up, BrokerUUID: brokerUUID, PublicAddress: "jimm.example.com:443",
-		JujuVersion: "3.5.4", ModelCreateTimeout: 10 * time.Second, Metrics: prometheus.NewRegistry(), Logger: quiet}); err != nil {
+		JujuVersion: "3.5.4", ControllerName: "jimm", ModelCreateTimeout: 10 * time.Second, Metrics: prometheus.NewRegistry(), Logger: quiet}); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -231,6 +240,12 @@ func TestClouds(t *testing.T) {
 	}
 	if cl.Type != "lxd" || !slices.Equal(regions, []string{"east", "west"}) || !slices.Contains(cl.AuthTypes, "certificate") || cl.IsControllerCloud {
 		t.Fatalf("cloud localhost: %+v", cl)
+	}
+	// Each region has an endpoint (the cloud's), whichever controller has it.
+	for _, r := range cl.Regions {
+		if r.Endpoint == "" || r.Endpoint != cl.Endpoint {
+			t.Fatalf("region %s's endpoint %q, cloud's %q", r.Name, r.Endpoint, cl.Endpoint)
+		}
 	}
 	var one params.CloudResults
 	admin.must("Cloud", "Cloud", params.Entities{Entities: []params.Entity{{Tag: "cloud-localhost"}, {Tag: "cloud-aws"}}}, &one)
@@ -355,15 +370,57 @@ func TestModelDefaults(t *testing.T) {
 	given := e.createModel(t, admin, "given", "east", map[string]any{"http-proxy": "http://mine"}, "")
 	for _, c := range []struct {
 		uuid, want string
-	}{{east.UUID, "http://east"}, {west.UUID, "http://cloud"}, {given.UUID, "http://mine"}} {
-		if v := e.controllerModelConfig(t, c.uuid)["http-proxy"].Value; v != c.want {
-			t.Errorf("model %s: http-proxy %v, want %s", c.uuid, v, c.want)
+		source     string
+	}{{east.UUID, "http://east", "region"}, {west.UUID, "http://cloud", "controller"}, {given.UUID, "http://mine", "model"}} {
+		// The controller holds the broker's defaults, so it names their
+		// sources as Juju does.
+		if v := e.controllerModelConfig(t, c.uuid)["http-proxy"]; v.Value != c.want || v.Source != c.source {
+			t.Errorf("model %s: http-proxy %+v, want %s from %s", c.uuid, v, c.want, c.source)
 		}
 	}
 	admin.must("ModelManager", "UnsetModelDefaults", params.UnsetModelDefaults{Keys: []params.ModelUnsetKeys{{CloudTag: "cloud-localhost", CloudRegion: "east", Keys: []string{"http-proxy"}}}}, &res)
 	admin.must("ModelManager", "ModelDefaultsForClouds", params.Entities{Entities: []params.Entity{{Tag: "cloud-localhost"}}}, &got)
 	if p := got.Results[0].Config["http-proxy"]; len(p.Regions) != 0 || p.Controller != "http://cloud" {
 		t.Fatalf("after unsetting east's: %+v", p)
+	}
+	// The unset reached the controller (whose existing models keep their
+	// config, as in Juju).
+	var held params.ModelDefaultsResults
+	if err := e.direct(t, "ctl-1").Call(t.Context(), "ModelManager", 10, "ModelDefaultsForClouds", params.Entities{Entities: []params.Entity{{Tag: "cloud-localhost"}}}, &held); err != nil {
+		t.Fatal(err)
+	}
+	if p := held.Results[0].Config["http-proxy"]; len(p.Regions) != 0 || p.Controller != "http://cloud" {
+		t.Fatalf("the controller's http-proxy defaults after unsetting east's: %+v", p)
+	}
+	// Values typed as the CLI types them take the type of Juju's default.
+	admin.must("ModelManager", "SetModelDefaults", params.SetModelDefaults{Config: []params.ModelDefaultValues{
+		{Config: map[string]any{"automatically-retry-hooks": "false"}},
+		{Config: map[string]any{"enable-os-upgrade": "perhaps"}},
+	}}, &res)
+	if res.Results[0].Error != nil {
+		t.Fatal(res.Results[0].Error)
+	}
+	wantCode(t, "a bool default that is no bool", res.Results[1].Error, jujuapi.CodeNotValid, `enable-os-upgrade: expected bool, got string("perhaps")`)
+	admin.must("ModelManager", "ModelDefaultsForClouds", params.Entities{Entities: []params.Entity{{Tag: "cloud-localhost"}}}, &got)
+	if d := got.Results[0].Config["automatically-retry-hooks"]; d.Controller != false || d.Default != true {
+		t.Fatalf("automatically-retry-hooks after setting \"false\": %+v", d)
+	}
+	if d := got.Results[0].Config["enable-os-upgrade"]; d.Controller != nil {
+		t.Fatalf("a refused default was kept: %+v", d)
+	}
+	// A default set on the controller behind the broker's back is gone by
+	// the time the broker creates its next model there.
+	direct := e.direct(t, "ctl-1")
+	if err := direct.Call(t.Context(), "ModelManager", 10, "SetModelDefaults", params.SetModelDefaults{Config: []params.ModelDefaultValues{
+		{Config: map[string]any{"ftp-proxy": "http://sneaky"}}}}, &res); err != nil || res.Results[0].Error != nil {
+		t.Fatalf("a default set directly on the controller: %v %+v", err, res.Results)
+	}
+	later := e.createModel(t, admin, "later", "west", nil, "")
+	if v := e.controllerModelConfig(t, later.UUID)["ftp-proxy"]; v.Value == "http://sneaky" {
+		t.Fatalf("a model created by the broker inherited a default the broker does not have: %+v", v)
+	}
+	if v := e.controllerModelConfig(t, later.UUID)["automatically-retry-hooks"]; v.Value != false || v.Source != "controller" {
+		t.Fatalf("automatically-retry-hooks of a new model: %+v", v)
 	}
 	// Only broker administrators read or change them.
 	bob := e.as(t, "bob@example.com")
@@ -385,6 +442,21 @@ func TestUsersAndController(t *testing.T) {
 	if err := e.rel.Add(t.Context(), authz.Tuple{Subject: "user:bob@example.com", Relation: authz.Writer, Object: "model:" + m.UUID}); err != nil {
 		t.Fatal(err)
 	}
+	// ModelInfo's users are the broker's: all of them for an
+	// administrator, the caller alone for anyone else (show-model).
+	usersOf := func(info params.ModelInfo) string {
+		var out []string
+		for _, u := range info.Users {
+			out = append(out, u.UserName+":"+string(u.Access))
+		}
+		return strings.Join(out, " ")
+	}
+	if got := usersOf(e.modelInfo(t, admin, m.UUID)); got != "admin:admin bob@example.com:write" {
+		t.Fatalf("ModelInfo users for the administrator: %s", got)
+	}
+	if got := usersOf(e.modelInfo(t, e.as(t, "bob@example.com"), m.UUID)); got != "bob@example.com:write" {
+		t.Fatalf("ModelInfo users for Bob: %s", got)
+	}
 	var users params.ModelUserInfoResults
 	admin.must("UserManager", "ModelUserInfo", params.Entities{Entities: []params.Entity{{Tag: "model-" + m.UUID}}}, &users)
 	if len(users.Results) != 2 || users.Results[0].Result.UserName != "admin" || users.Results[0].Result.Access != "admin" ||
@@ -395,7 +467,7 @@ func TestUsersAndController(t *testing.T) {
 	wantCode(t, "Carol asks who uses a model she cannot see", err, jujuapi.CodeNotFound, "")
 	var cfg params.ControllerConfigResult
 	e.as(t, "bob@example.com").must("Controller", "ControllerConfig", nil, &cfg)
-	if cfg.Config["controller-uuid"] != brokerUUID || cfg.Config["api-port"] != float64(443) || cfg.Config["login-token-refresh-url"] != "https://jimm.example.com:443/.well-known/jwks.json" {
+	if cfg.Config["controller-uuid"] != brokerUUID || cfg.Config["controller-name"] != "jimm" || cfg.Config["api-port"] != float64(443) || cfg.Config["login-token-refresh-url"] != "https://jimm.example.com:443/.well-known/jwks.json" {
 		t.Fatalf("ControllerConfig: %v", cfg.Config)
 	}
 	var mc params.ModelConfigResults
@@ -499,6 +571,11 @@ func TestModelCredentials(t *testing.T) {
 	if info := e.modelInfo(t, admin, m.UUID); info.CloudCredentialTag != tags.Results[0].Result[0] {
 		t.Fatalf("the model's credential: %q, want the controller's own %q", info.CloudCredentialTag, tags.Results[0].Result[0])
 	}
+	// show-credential lists the broker's models that use it.
+	admin.must("Cloud", "CredentialContents", params.CloudCredentialArgs{}, &contents)
+	if ms := contents.Results[0].Result.Models; len(ms) != 1 || ms[0].Model != "with-default" || ms[0].Access != "admin" {
+		t.Fatalf("the models using the admin's credential: %+v", ms)
+	}
 
 	// Bob's own credential goes to the controller with his model.
 	bobTag := jujuapi.CloudCredentialTag("localhost", "bob@example.com", "home").String()
@@ -508,6 +585,20 @@ func TestModelCredentials(t *testing.T) {
 	}
 	var upd params.UpdateCredentialResults
 	e.as(t, "bob@example.com").must("Cloud", "UpdateCredentialsCheckModels", cred("first"), &upd)
+	// AddCredentials (the Go client's AddCredential): an administrator
+	// may add one for another user; Carol may not add one of Bob's.
+	var added params.ErrorResults
+	carolTag := jujuapi.CloudCredentialTag("localhost", "carol@example.com", "given").String()
+	admin.must("Cloud", "AddCredentials", params.TaggedCredentials{Credentials: []params.TaggedCredential{{Tag: carolTag,
+		Credential: params.CloudCredential{AuthType: "certificate", Attributes: map[string]string{"client-cert": "c", "client-key": "k"}}}}}, &added)
+	if added.Results[0].Error != nil {
+		t.Fatalf("the administrator adds Carol's credential: %v", added.Results[0].Error)
+	}
+	if _, err := e.d.CloudCredential(t.Context(), "localhost", "carol@example.com", "given"); err != nil {
+		t.Fatalf("Carol's credential after AddCredentials: %v", err)
+	}
+	e.as(t, "carol@example.com").must("Cloud", "AddCredentials", params.TaggedCredentials{Credentials: cred("x").Credentials}, &added)
+	wantCode(t, "Carol adds Bob's credential", added.Results[0].Error, jujuapi.CodeUnauthorized, "permission denied")
 	var info params.ModelInfo
 	admin.must("ModelManager", "CreateModel", params.ModelCreateArgs{Name: "bobs", OwnerTag: "user-bob@example.com", CloudTag: "cloud-localhost", CloudCredentialTag: bobTag}, &info)
 	if got := e.modelInfo(t, admin, info.UUID).CloudCredentialTag; got != bobTag {

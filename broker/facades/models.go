@@ -2,6 +2,7 @@ package facades
 
 import (
 	"context"
+	"time"
 
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/db"
@@ -150,8 +151,42 @@ func (s *session) oneModelInfo(ctx context.Context, tag string) (*params.ModelIn
 		return nil, jujuapi.AsError(jujuapi.Underlying(err))
 	}
 	a.hideController(&info)
+	if err := s.brokerModelUsers(ctx, m, tag, &info); err != nil {
+		return nil, err
+	}
 	a.recordCounts(ctx, m.UUID, len(info.Machines), -1)
 	return &info, nil
+}
+
+// brokerModelUsers lists in info the users with access to the model as
+// the broker's relations say (the controller knows only those who used
+// it): all of them for a model administrator, else the caller alone, as
+// Juju answers. A user's last connection is the controller's, when it has
+// one.
+func (s *session) brokerModelUsers(ctx context.Context, m *db.Model, tag string, info *params.ModelInfo) error {
+	users, err := s.modelUsers(ctx, tag)
+	if err != nil {
+		return err
+	}
+	access, err := s.api.identity.ModelAccess(ctx, s.caller(), m)
+	if err != nil {
+		return err
+	}
+	last := map[string]*time.Time{}
+	for _, u := range info.Users {
+		last[u.UserName] = u.LastConnection
+	}
+	info.Users = info.Users[:0]
+	for _, u := range users {
+		if u.Result == nil || (access != authz.AccessAdmin && u.Result.UserName != s.caller().Name) {
+			continue
+		}
+		user := *u.Result
+		user.ModelTag = ""
+		user.LastConnection = last[user.UserName]
+		info.Users = append(info.Users, user)
+	}
+	return nil
 }
 
 func (s *session) destroyModels(ctx context.Context, p params.DestroyModelsParams) (params.ErrorResults, error) {

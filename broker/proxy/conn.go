@@ -23,9 +23,9 @@ import (
 // A connection with no call in flight for DetachAfter closes its
 // controller side (the Juju protocol is strictly request and response, so
 // nothing is lost) and logs in again on the next call; while detached the
-// broker answers pings itself. A connection that ever named a server-side
-// object (a request with an "id", e.g. a watcher) keeps its controller
-// connection for good.
+// broker answers pings itself. A connection with a server-side object
+// in use (a request named one with an "id", e.g. a watcher) keeps its
+// controller connection.
 //
 // Lock order: attach, then mu. attach serialises sending with moving and
 // detaching; mu guards the fields below it, and is held only briefly.
@@ -49,7 +49,8 @@ type modelConn struct {
 	up      *jujuapi.Conn      // the controller; nil while detached
 	model   *db.Model          // the route the connection was last attached by
 	pending map[uint64]pendingCall
-	sticky  bool           // a request named a server-side object: never detach
+	sticky  bool           // a server-side object is in use: never detach
+	objects *watchState    // the server-side objects named (watchers.go); nil until one is
 	lastUse time.Time      // when the last call completed
 	downs   sync.WaitGroup // relayDown goroutines
 
@@ -64,6 +65,8 @@ type pendingCall struct {
 	id             uint64
 	start          time.Time
 	facade, method string
+	version        int
+	watcher        string // the client's AllWatcher id the call names, if any
 	frame          *jujuapi.Frame
 }
 

@@ -6,8 +6,14 @@
 //
 // A connection idle for a while detaches from its controller and parks
 // (no goroutine, see jujuapi.Conn.Park) until its client sends again; when
-// its model moves to another controller, it follows, replaying the calls
-// the old controller left unanswered.
+// its model moves to another controller, it follows, opening the client's
+// AllWatchers again there (the client keeps its watcher ids) and
+// replaying the calls the old controller left unanswered.
+//
+// It also relays a model's debug log stream (/model/<uuid>/log) and its
+// plain HTTP endpoints (local charm uploads, resources), authenticating
+// the caller itself and reaching the controller with the controller's own
+// credentials.
 //
 // Each connection registers with the routing table as a routing.Conn: the
 // table tells it when its model moved or its caller's access changed. It

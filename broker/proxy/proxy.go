@@ -32,6 +32,9 @@ type Deps struct {
 	// controller hosting m (path, e.g. "/model/<uuid>/log?replay=true")
 	// with the controller's own credentials.
 	DialStream func(ctx context.Context, m *db.Model, path string) (*jujuapi.Conn, error)
+	// HTTPEndpoint says how to reach the plain HTTP endpoints of the
+	// controller hosting m, and with which credentials.
+	HTTPEndpoint HTTPEndpointOf
 	// BrokerUUID is the broker's controller UUID, which clients see in
 	// place of the controller's.
 	BrokerUUID string
@@ -57,17 +60,19 @@ const loginTimeout = 4 * time.Second
 
 // Proxy serves model connections.
 type Proxy struct {
-	routes       *routing.Table
-	identity     *identity.Service
-	audit        *audit.Log
-	dial         func(ctx context.Context, m *db.Model) (*jujuapi.Conn, error)
-	dialStreamTo func(ctx context.Context, m *db.Model, path string) (*jujuapi.Conn, error)
-	brokerUUID   string
-	servers      [][]params.HostPort
-	jujuVersion  string
-	detachAfter  time.Duration
-	log          *slog.Logger
-	clock        clock.Clock
+	routes        *routing.Table
+	identity      *identity.Service
+	audit         *audit.Log
+	dial          func(ctx context.Context, m *db.Model) (*jujuapi.Conn, error)
+	dialStreamTo  func(ctx context.Context, m *db.Model, path string) (*jujuapi.Conn, error)
+	httpEndpoint  HTTPEndpointOf
+	httpUpstreams httpUpstreams
+	brokerUUID    string
+	servers       [][]params.HostPort
+	jujuVersion   string
+	detachAfter   time.Duration
+	log           *slog.Logger
+	clock         clock.Clock
 	// adminVersions are the Admin versions a client may log in with.
 	adminVersions []int
 
@@ -80,7 +85,7 @@ type Proxy struct {
 // New builds a proxy.
 func New(deps Deps) (*Proxy, error) {
 	p := &Proxy{
-		routes: deps.Routes, identity: deps.Identity, audit: deps.Audit, dial: deps.Dial, dialStreamTo: deps.DialStream,
+		routes: deps.Routes, identity: deps.Identity, audit: deps.Audit, dial: deps.Dial, dialStreamTo: deps.DialStream, httpEndpoint: deps.HTTPEndpoint,
 		brokerUUID: deps.BrokerUUID, servers: deps.Servers, jujuVersion: deps.JujuVersion, detachAfter: max(deps.DetachAfter, 0),
 		log: deps.Logger, clock: clock.Or(deps.Clock), rpcs: deps.RPCs,
 		adminVersions: append(jujuapi.Juju35.Versions("Admin"), jujuapi.AdminSessionLoginVersion),
@@ -106,6 +111,11 @@ func New(deps Deps) (*Proxy, error) {
 	if p.dialStreamTo == nil {
 		p.dialStreamTo = func(context.Context, *db.Model, string) (*jujuapi.Conn, error) {
 			return nil, errors.New("no way to reach controllers' streams is configured")
+		}
+	}
+	if p.httpEndpoint == nil {
+		p.httpEndpoint = func(context.Context, *db.Model) (controllers.Endpoint, controllers.Credentials, error) {
+			return controllers.Endpoint{}, controllers.Credentials{}, errors.New("no way to reach controllers' HTTP endpoints is configured")
 		}
 	}
 	if p.rpcs == nil {

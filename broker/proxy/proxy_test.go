@@ -49,6 +49,12 @@ type fakeController struct {
 	// stream dialled to it (nil: it answers "not found").
 	streams func(path string, conn *jujuapi.Conn)
 	paths   []string // the stream paths dialled
+	// watcherIDs are the ids Client.WatchAll hands out, in turn (then
+	// "w<n>"); watchers are the open ones. holdNext makes AllWatcher.Next
+	// wait like Hold.Call.
+	watcherIDs []string
+	watchers   map[string]bool
+	holdNext   bool
 }
 
 func newFakeController(name, uuid string) *fakeController {
@@ -116,6 +122,40 @@ func (f *fakeController) serve(ctx context.Context, req *jujuapi.Message) (any, 
 		return map[string]string{"served-by": f.name}, nil
 	case "Pinger.Ping":
 		return struct{}{}, nil
+	case "Client.WatchAll":
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		id := fmt.Sprintf("w%d", len(f.watchers)+1)
+		if len(f.watcherIDs) > 0 {
+			id, f.watcherIDs = f.watcherIDs[0], f.watcherIDs[1:]
+		}
+		if f.watchers == nil {
+			f.watchers = map[string]bool{}
+		}
+		f.watchers[id] = true
+		return map[string]string{"watcher-id": id}, nil
+	case "AllWatcher.Next", "AllWatcher.Stop":
+		f.mu.Lock()
+		open, hold := f.watchers[req.ID], f.holdNext
+		if req.Request == "Stop" {
+			delete(f.watchers, req.ID)
+		}
+		f.mu.Unlock()
+		if !open {
+			return nil, &jujuapi.Error{Message: "watcher id: " + req.ID + ": unknown watcher id", Code: jujuapi.CodeNotFound}
+		}
+		if req.Request == "Stop" {
+			return struct{}{}, nil
+		}
+		if hold {
+			f.held <- req.RequestID
+			select {
+			case <-f.release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return map[string]any{"deltas": []any{[]any{"model", "change", map[string]string{"served-by": f.name, "watcher": req.ID}}}}, nil
 	}
 	return nil, jujuapi.UnknownFacadeError(req.Type)
 }
@@ -433,8 +473,9 @@ func TestMoveReplaysPendingCalls(t *testing.T) {
 }
 
 // TestStickyConnectionClosedOnMove: a connection that named a server-side
-// object (a watcher) cannot move with its model: it is closed, saying so,
-// so that its client reconnects.
+// object that cannot follow its model (any but an AllWatcher it opened)
+// cannot move with the model: it is closed, saying so, so that its client
+// reconnects.
 func TestStickyConnectionClosedOnMove(t *testing.T) {
 	e := newEnv(t, 0)
 	c := e.connect(t)
@@ -457,7 +498,7 @@ func TestStickyConnectionClosedOnMove(t *testing.T) {
 	if resp := read(); !strings.Contains(resp, brokerUUID) {
 		t.Fatalf("login: %s", resp)
 	}
-	write(`{"request-id":2,"type":"AllWatcher","version":1,"id":"w1","request":"Next","params":{}}`)
+	write(`{"request-id":2,"type":"NotifyWatcher","version":1,"id":"w1","request":"Next","params":{}}`)
 	if resp := read(); !strings.Contains(resp, `"request-id":2`) {
 		t.Fatalf("the watcher call: %s", resp)
 	}

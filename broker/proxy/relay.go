@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -70,8 +71,9 @@ func (c *modelConn) relayUp() (parked bool) {
 			c.reply(env.RequestID, nil, nil)
 			continue
 		}
+		var watcher string
 		if env.ID != "" {
-			c.sticky = true
+			watcher = c.noteObject(env.Type, env.ID)
 		}
 		if wait = detachAfter; c.sticky {
 			wait = 0
@@ -79,7 +81,8 @@ func (c *modelConn) relayUp() (parked bool) {
 		if c.pending == nil {
 			c.pending = make(map[uint64]pendingCall, 1)
 		}
-		c.pending[env.RequestID] = pendingCall{id: env.RequestID, start: c.px.clock.Now(), facade: env.Type, method: env.Request, frame: frame}
+		call := pendingCall{id: env.RequestID, start: c.px.clock.Now(), facade: env.Type, method: env.Request, version: env.Version, watcher: watcher, frame: frame}
+		c.pending[env.RequestID] = call
 		c.mu.Unlock()
 		if up == nil {
 			if up, err = c.reattach(env.RequestID); err != nil {
@@ -92,7 +95,10 @@ func (c *modelConn) relayUp() (parked bool) {
 			}
 			detached = false
 		}
-		err = up.WriteFrame(frame.Bytes())
+		data, err := c.upstreamFrame(call)
+		if err == nil {
+			err = up.WriteFrame(data)
+		}
 		c.attach.Unlock()
 		if err != nil {
 			c.client.CloseWith(jujuapi.CloseGoingAway, "controller connection lost")
@@ -135,6 +141,10 @@ func (c *modelConn) relayDown(up *jujuapi.Conn, ctlUUID []byte) {
 		}
 		data := frame.Bytes()
 		if jujuapi.ScanEnvelope(data, &env) == nil {
+			if c.internalResponse(env.RequestID, data) {
+				frame.Release()
+				continue
+			}
 			if c.modelGone(&env) && c.followModel() {
 				// The model left this controller; the connection moved
 				// and replayed this request where the model is now.
@@ -144,6 +154,7 @@ func (c *modelConn) relayDown(up *jujuapi.Conn, ctlUUID []byte) {
 			if call, took, ok := c.forget(env.RequestID); ok {
 				rpcs.WithLabelValues(call.facade, call.method, env.ErrorCode).Observe(took.Seconds())
 				c.auditRelayed(call, took, env.ErrorCode, env.Error)
+				data = c.objectAnswered(call, &env, data)
 			}
 		}
 		if bytes.Contains(data, ctlUUID) {
@@ -225,15 +236,24 @@ func (c *modelConn) reattach(reqID uint64) (*jujuapi.Conn, error) {
 	c.lastUse = c.px.clock.Now()
 	c.mu.Unlock()
 	c.startDown(up, []byte(m.Controller.UUID))
+	if c.hasWatchers() {
+		ctx, cancel := context.WithTimeout(c.ctx, loginTimeout)
+		defer cancel()
+		if err := c.rewatch(ctx, up); err != nil {
+			c.logger().Warn("the client's watchers could not follow the model", "controller", m.Controller.Name, "err", err)
+			c.client.CloseWith(jujuapi.CloseGoingAway, "the model moved to another controller and its watchers could not follow: reconnect")
+			return nil, err
+		}
+	}
 	return up, nil
 }
 
 // moveTo moves the connection to the model's controller now, ctlID. A
-// connection that uses server-side objects (watchers) cannot move and is
-// closed, so that its client reconnects. Any other logs in on the new
-// controller and replays, in order, the requests the old one left
-// unanswered (with none, its next call logs in there): the client never
-// notices. (Replaying is safe: a controller refuses writes while a model
+// connection pinned by a server-side object that cannot follow
+// (watchers.go) is closed, so that its client reconnects. Any other logs
+// in on the new controller, opens its AllWatchers there, and replays, in
+// order, the requests the old one left unanswered (with none, its next
+// call logs in there): the client never notices. (Replaying is safe: a controller refuses writes while a model
 // migrates, and a model it no longer hosts executes nothing.)
 func (c *modelConn) moveTo(ctlID uint) {
 	c.attach.Lock()
@@ -243,7 +263,7 @@ func (c *modelConn) moveTo(ctlID uint) {
 		c.mu.Unlock()
 		return
 	}
-	if c.sticky {
+	if c.pinned() {
 		c.mu.Unlock()
 		c.client.CloseWith(jujuapi.CloseGoingAway, "the model moved to another controller: reconnect")
 		return
@@ -264,8 +284,11 @@ func (c *modelConn) moveTo(ctlID uint) {
 	up, err := c.reattach(calls[0].id)
 	for _, call := range calls {
 		if err == nil {
-			if err = up.WriteFrame(call.frame.Bytes()); err == nil {
-				continue
+			var data []byte
+			if data, err = c.upstreamFrame(call); err == nil {
+				if err = up.WriteFrame(data); err == nil {
+					continue
+				}
 			}
 		}
 		failed := jujuapi.Errorf(jujuapi.CodeTryAgain, "the model moved to another controller during this call, which could not follow it: %v", err)

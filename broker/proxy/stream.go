@@ -140,11 +140,11 @@ func (p *Proxy) dialStream(ctx context.Context, m *db.Model, req StreamRequest) 
 	return up, first, nil
 }
 
-// sendInitialError sends a stream's client err as its initial frame, then
-// closes the connection.
+// sendInitialError sends a stream's client err as its initial frame (one
+// line of JSON, as Juju writes it), then closes the connection.
 func sendInitialError(conn *jujuapi.Conn, err error) {
 	frame, _ := json.Marshal(params.ErrorResult{Error: jujuapi.AsError(err)})
-	conn.WriteFrame(frame)
+	conn.WriteFrame(append(frame, '\n'))
 	conn.CloseWith(jujuapi.CloseNormal, "")
 }
 

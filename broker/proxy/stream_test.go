@@ -52,6 +52,9 @@ func (e *env) stream(t *testing.T, req StreamRequest) (*jujuapi.Conn, params.Err
 	if err := json.Unmarshal(f.Bytes(), &res); err != nil {
 		t.Fatalf("the stream's first frame %q: %v", f.Bytes(), err)
 	}
+	if res.Error != nil && !strings.HasSuffix(string(f.Bytes()), "}\n") {
+		t.Errorf("the refusal %q is not one line of JSON, as Juju sends it (the CLI reads up to the newline)", f.Bytes())
+	}
 	return client, res
 }
 

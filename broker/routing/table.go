@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -77,6 +78,9 @@ type Table struct {
 	recheck chan struct{}      // signalled when access changed
 
 	runCtx context.Context // set by Run: what route changes run under
+
+	observersMu sync.Mutex
+	observers   []func(uuid string)
 }
 
 // New builds a routing table.
@@ -121,11 +125,17 @@ func (t *Table) Run(ctx context.Context) error {
 		if uuid == "" {
 			t.clear()
 			t.rerouteAll()
-			return
+		} else {
+			t.Forget(uuid)
+			t.EndCutover(uuid)
+			t.reroute(uuid)
 		}
-		t.Forget(uuid)
-		t.EndCutover(uuid)
-		t.reroute(uuid)
+		t.observersMu.Lock()
+		observers := t.observers
+		t.observersMu.Unlock()
+		for _, fn := range observers {
+			fn(uuid)
+		}
 	})
 	if err == nil {
 		err = t.db.Listen(ctx, db.CutoverChannel, t.startCutover)
@@ -135,6 +145,17 @@ func (t *Table) Run(ctx context.Context) error {
 	}
 	go t.recheckAccess(ctx)
 	return nil
+}
+
+// OnChange registers fn to hear of every change to a model's route, from
+// this replica or another: its creation, life, controller or removal. It
+// is called with the model's UUID once the table has forgotten the old
+// route (so Route reads the new one), or with "" when anything may have
+// changed. fn runs on the table's listener: it must not block.
+func (t *Table) OnChange(fn func(uuid string)) {
+	t.observersMu.Lock()
+	defer t.observersMu.Unlock()
+	t.observers = append(slices.Clip(t.observers), fn)
 }
 
 // Route returns the route of a model, with its controller, or a "not

@@ -72,6 +72,7 @@ func serveFlags(fs *flag.FlagSet) (*broker.Config, func() error) {
 	fs.StringVar(&secretsKeyFile, "secrets-key-file", "", "file holding the secrets key, instead of --secrets-key")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", ":9090", "Prometheus metrics address (plain HTTP); empty disables")
 	fs.StringVar(&cfg.JujuVersion, "juju-version", broker.DefaultJujuVersion, "Juju version the broker reports to clients")
+	fs.StringVar(&cfg.ControllerName, "controller-name", broker.DefaultControllerName, "the broker's name where clients are shown a controller's (model summaries, controller config)")
 	fs.DurationVar(&cfg.ControllerTokenTTL, "controller-token-ttl", broker.DefaultControllerTokenTTL, "lifetime of the tokens the broker signs to log in to controllers")
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", broker.DefaultSessionTTL, "lifetime of session tokens from jimmctl login")
 	fs.DurationVar(&cfg.HealthInterval, "health-interval", broker.DefaultHealthInterval, "how often each controller is pinged (at most 5s)")

@@ -168,6 +168,27 @@ var wireCases = []wireCase{{
 		}
 	},
 }, {
+	name: "ModelSummaryWatcher.Next result",
+	in: `{"models":[{"uuid":"9c2d1f6e-0000-4000-8000-000000000001","controller":"jimm","name":"default","admins":["admin"],
+	   "cloud":"localhost","region":"localhost","credential":"localhost/admin/localhost",
+	   "size":{"machines":2,"units":3},"status":"available","messages":[{"agent":"unit-demo-0","message":"hook failed"}]},
+	  {"uuid":"9c2d1f6e-0000-4000-8000-000000000002","removed":true,"size":{}}]}`, // as Juju encodes it: omitempty keeps an empty struct
+	newValue: func() any { return new(params.SummaryWatcherNextResults) },
+	check: func(t *testing.T, v any) {
+		r := v.(*params.SummaryWatcherNextResults)
+		if len(r.Models) != 2 {
+			t.Fatalf("got %d models", len(r.Models))
+		}
+		m := r.Models[0]
+		if m.Removed || m.Controller != "jimm" || m.Name != "default" || len(m.Admins) != 1 || m.Credential != "localhost/admin/localhost" ||
+			m.Size.Machines != 2 || m.Size.Units != 3 || m.Status != "available" || len(m.Messages) != 1 || m.Messages[0].Agent != "unit-demo-0" {
+			t.Errorf("model: %+v", m)
+		}
+		if !r.Models[1].Removed || r.Models[1].Name != "" {
+			t.Errorf("removed model: %+v", r.Models[1])
+		}
+	},
+}, {
 	name:     "ModelManager.ListModelSummaries request",
 	in:       `{"user-tag":"user-admin","all":true}`,
 	newValue: func() any { return new(params.ModelSummariesRequest) },

@@ -9,10 +9,10 @@ import (
 
 // The watchers a client drives with Next and Stop on a server-side object
 // named by the request's "id": the AllWatcher (Client.WatchAll, one
-// model), the AllModelWatcher (Controller.WatchAllModels, every model)
-// and the ModelSummaryWatcher (Controller.WatchModelSummaries and
-// WatchAllModelSummaries). The entity shapes are Juju 3.5's (its
-// rpc/params/multiwatcher.go), key for key.
+// model) and the AllModelWatcher (Controller.WatchAllModels, every
+// model); the ModelSummaryWatcher's types are in summarywatcher.go. The
+// entity shapes are Juju 3.5's (its rpc/params/multiwatcher.go), key for
+// key.
 
 // AllWatcherId is the result of Client.WatchAll and
 // Controller.WatchAllModels: the id to send Next and Stop to.
@@ -332,51 +332,4 @@ type BlockInfo struct {
 // EntityId implements EntityInfo.
 func (i *BlockInfo) EntityId() EntityId {
 	return EntityId{Kind: KindBlock, ModelUUID: i.ModelUUID, Id: i.Id}
-}
-
-// SummaryWatcherID is the result of Controller.WatchModelSummaries and
-// WatchAllModelSummaries.
-type SummaryWatcherID struct {
-	// WatcherID is the watcher's id on this connection.
-	WatcherID string `json:"watcher-id"`
-}
-
-// SummaryWatcherNextResults is the result of ModelSummaryWatcher.Next.
-type SummaryWatcherNextResults struct {
-	// Models lists the summaries that changed (all visible ones on the
-	// first Next).
-	Models []ModelAbstract `json:"models"`
-}
-
-// ModelAbstract is one model's summary, as the dashboard shows it. A
-// model the watcher's user can no longer see comes with only its UUID and
-// Removed.
-type ModelAbstract struct {
-	UUID        string                `json:"uuid"`
-	Removed     bool                  `json:"removed,omitempty"`
-	Controller  string                `json:"controller,omitempty"`
-	Name        string                `json:"name,omitempty"`
-	Admins      []string              `json:"admins,omitempty"`
-	Cloud       string                `json:"cloud,omitempty"`
-	Region      string                `json:"region,omitempty"`
-	Credential  string                `json:"credential,omitempty"`
-	Size        ModelSummarySize      `json:"size,omitempty"`
-	Status      string                `json:"status,omitempty"`
-	Messages    []ModelSummaryMessage `json:"messages,omitempty"`
-	Annotations map[string]string     `json:"annotations,omitempty"`
-}
-
-// ModelSummarySize counts a model's entities.
-type ModelSummarySize struct {
-	Machines     int `json:"machines,omitempty"`
-	Containers   int `json:"containers,omitempty"`
-	Applications int `json:"applications,omitempty"`
-	Units        int `json:"units,omitempty"`
-	Relations    int `json:"relations,omitempty"`
-}
-
-// ModelSummaryMessage is an agent's status that is not green.
-type ModelSummaryMessage struct {
-	Agent   string `json:"agent"`
-	Message string `json:"message"`
 }

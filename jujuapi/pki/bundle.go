@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -14,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -45,9 +47,16 @@ type Bundle struct {
 // TLSConfig returns a new server TLS configuration serving the bundle's
 // certificate, TLS 1.2 or later.
 func (b *Bundle) TLSConfig() *tls.Config {
+	cert := b.TLSCertificate
+	if n := len(cert.Certificate); n > 0 && !bytes.Equal(cert.Certificate[n-1], b.CACert.Raw) {
+		// Send the CA with the server's certificate, as Juju's controllers
+		// do: a client that does not trust it yet (juju login <address>)
+		// shows it and offers to.
+		cert.Certificate = append(slices.Clip(cert.Certificate), b.CACert.Raw)
+	}
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{b.TLSCertificate},
+		Certificates: []tls.Certificate{cert},
 	}
 }
 

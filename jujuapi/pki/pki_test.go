@@ -217,6 +217,32 @@ func TestTLSHandshake(t *testing.T) {
 	if !errors.As(err, &hostErr) {
 		t.Errorf("handshake with server name other: got %v, want a hostname error", err)
 	}
+	// The server sends its certificate and the CA, which a client that
+	// does not trust it yet can show (juju login <address>).
+	var chain []*x509.Certificate
+	probe := &tls.Config{InsecureSkipVerify: true, VerifyConnection: func(cs tls.ConnectionState) error {
+		chain = cs.PeerCertificates
+		return nil
+	}}
+	ln0, err := tls.Listen("tcp", "127.0.0.1:0", b.TLSConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		if c, err := ln0.Accept(); err == nil {
+			c.(*tls.Conn).Handshake()
+			c.Close()
+		}
+	}()
+	if c, err := tls.Dial("tcp", ln0.Addr().String(), probe); err != nil {
+		t.Fatal(err)
+	} else {
+		c.Close()
+	}
+	ln0.Close()
+	if len(chain) != 2 || !chain[1].Equal(b.CACert) || !chain[1].IsCA {
+		t.Errorf("the server's chain has %d certificates; want the server's, then the CA", len(chain))
+	}
 	// A client trusting another CA refuses the server.
 	other, err := pki.GenerateCA("other CA")
 	if err != nil {
