@@ -120,7 +120,7 @@ func httpsClient(c *Controller) *http.Client {
 
 func deployOn(t *testing.T, mc *jujuapi.Client, name string, units int, machines []string) {
 	t.Helper()
-	d := params.ApplicationDeploy{ApplicationName: name, CharmURL: "ch:amd64/jammy/" + name + "-1", NumUnits: units}
+	d := params.ApplicationDeploy{ApplicationName: name, CharmURL: "ch:amd64/jammy/" + name + "-1", CharmOrigin: chOrigin(), NumUnits: units}
 	for _, id := range machines {
 		d.Placement = append(d.Placement, &params.Placement{Scope: "#", Directive: id})
 	}
@@ -175,17 +175,18 @@ func TestAgentsConnect(t *testing.T) {
 		t.Errorf("/dev/agents without credentials: %d", code)
 	}
 
-	// A destroyed application's unit agents go; machines stay.
+	// A destroyed application's unit agents go, and (as in Juju) those of
+	// the machines its units were alone on.
 	var res params.DestroyApplicationResults
 	if err := mc.Call(t.Context(), "Application", 19, "DestroyApplication", params.DestroyApplicationsParams{Applications: []params.DestroyApplicationParams{{ApplicationTag: "application-pg"}}}, &res); err != nil {
 		t.Fatal(err)
 	}
-	waitAgents(t, c, m.UUID, 6) // 5 machines, web/0
+	waitAgents(t, c, m.UUID, 2) // web/0 and its machine
 
 	// After a restart, the agents connect again.
 	stop()
 	c, _ = runController(t, dir)
-	waitAgents(t, c, m.UUID, 6)
+	waitAgents(t, c, m.UUID, 2)
 	waitAgents(t, c, c.UUID(), 1)
 
 	// A destroyed model's agents go.

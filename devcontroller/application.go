@@ -2,10 +2,13 @@ package devcontroller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
+	"github.com/jimmbroker/jimm/devcontroller/charm"
 	"github.com/jimmbroker/jimm/devcontroller/store"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
@@ -21,11 +24,11 @@ var validAppName = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]*[a-z][a-z0-9]*)
 var defaultBase = store.Base{Name: "ubuntu", Channel: "22.04"}
 
 func (s *session) deploy(ctx context.Context, p params.ApplicationsDeploy) (params.ErrorResults, error) {
-	out := params.ErrorResults{Results: make([]params.ErrorResult, len(p.Applications))}
 	m, err := s.connectedModel(store.AccessWrite)
 	if err != nil {
-		return out, err
+		return params.ErrorResults{}, err
 	}
+	out := params.ErrorResults{Results: make([]params.ErrorResult, len(p.Applications))}
 	if err := writable(m); err != nil {
 		return out, err
 	}
@@ -38,12 +41,43 @@ func (s *session) deploy(ctx context.Context, p params.ApplicationsDeploy) (para
 	return out, nil
 }
 
-func (s *session) deployOne(ctx context.Context, uuid string, d params.ApplicationDeploy) error {
-	if !validAppName.MatchString(d.ApplicationName) {
-		return jujuapi.Errorf(jujuapi.CodeNotValid, "invalid application name %q", d.ApplicationName)
+// validateCharmOrigin checks a deploy's charm origin as Juju's
+// ValidateCharmOrigin does.
+func validateCharmOrigin(o *params.CharmOrigin) error {
+	switch {
+	case o == nil:
+		return jujuapi.Errorf(jujuapi.CodeBadRequest, "charm origin source required")
+	case o.Source == originCharmHub:
+		if (o.ID != "" && o.Hash == "") || (o.ID == "" && o.Hash != "") {
+			return jujuapi.Errorf(jujuapi.CodeBadRequest, "programming error, both CharmOrigin ID and Hash must be set or neither. See CharmHubRepository GetDownloadURL.")
+		}
+	case o.Source == originLocal:
+	default:
+		return jujuapi.Errorf(jujuapi.CodeBadRequest, "%q not a valid charm origin source", o.Source)
 	}
-	if d.CharmURL == "" {
-		return jujuapi.Errorf(jujuapi.CodeBadRequest, "application %q: charm-url is required", d.ApplicationName)
+	return nil
+}
+
+// Charm origin sources.
+const (
+	originCharmHub = "charm-hub"
+	originLocal    = "local"
+)
+
+// deployOne deploys one application as Juju's deployApplication does: the
+// charm URL must carry a revision; a local charm must have been uploaded
+// (its metadata and config options then apply); a Charmhub charm, which
+// the controller cannot fetch, is deployed without metadata.
+func (s *session) deployOne(ctx context.Context, uuid string, d params.ApplicationDeploy) error {
+	if err := validateCharmOrigin(d.CharmOrigin); err != nil {
+		return err
+	}
+	curl, err := charm.ParseURL(d.CharmURL)
+	if err != nil {
+		return err
+	}
+	if curl.Revision < 0 {
+		return fmt.Errorf("charm url must include revision")
 	}
 	if d.NumUnits < 0 {
 		return jujuapi.Errorf(jujuapi.CodeNotValid, "application %q: negative number of units", d.ApplicationName)
@@ -51,38 +85,58 @@ func (s *session) deployOne(ctx context.Context, uuid string, d params.Applicati
 	if err := checkConstraints(d.Constraints); err != nil {
 		return err
 	}
-	_, rev := charmName(d.CharmURL)
-	base := defaultBase
-	if o := d.CharmOrigin; o != nil {
-		if o.Base.Name != "" {
-			base = store.Base{Name: o.Base.Name, Channel: o.Base.Channel}
-		}
-		if o.Revision != nil {
-			rev = *o.Revision
+	for _, space := range d.EndpointBindings {
+		if space != "" && space != alphaSpace {
+			// As Juju's NewBindings: alpha is the only space here.
+			return jujuapi.NotFoundf("space")
 		}
 	}
+	rev := curl.Revision
+	if d.CharmOrigin.Revision != nil {
+		rev = *d.CharmOrigin.Revision
+	}
 	var added []newUnit
-	_, err := s.ctl.store.UpdateModel(ctx, uuid, func(m *store.Model) error {
+	_, err = s.ctl.store.UpdateModel(ctx, uuid, func(m *store.Model) error {
 		if err := alive(m); err != nil {
 			return err
 		}
-		if _, exists := m.Applications[d.ApplicationName]; exists {
-			return jujuapi.Errorf(jujuapi.CodeAlreadyExists, "application %s already exists", d.ApplicationName)
+		for _, pl := range d.Placement {
+			if pl != nil && pl.Scope == "#" && m.Machines[pl.Directive] == nil {
+				return fmt.Errorf("cannot deploy %q to machine %s: %w", d.ApplicationName, pl.Directive, jujuapi.NotFoundf("machine %s", pl.Directive))
+			}
 		}
+		var info *charm.Charm
+		if curl.Schema == charm.SchemaLocal {
+			ch := m.Charms[d.CharmURL]
+			if ch == nil {
+				return jujuapi.NotFoundf("charm %q", d.CharmURL)
+			}
+			info = &ch.Info
+		}
+		cfg, err := parseConfig(info, d.ApplicationName, d.Config, d.ConfigYAML)
+		if err != nil {
+			return err
+		}
+		fail := func(err error) error { return fmt.Errorf("cannot add application %q: %w", d.ApplicationName, err) }
+		if !validAppName.MatchString(d.ApplicationName) {
+			return fail(errors.New("invalid name"))
+		}
+		if _, exists := m.Applications[d.ApplicationName]; exists {
+			return fail(jujuapi.Errorf(jujuapi.CodeAlreadyExists, "application already exists"))
+		}
+		base := deployBase(d.CharmOrigin, info)
 		now := time.Now().UTC()
 		app := &store.Application{
 			Name: d.ApplicationName, CharmURL: d.CharmURL, Channel: d.Channel, Revision: rev, Base: base,
 			Status: store.Status{Status: "active", Since: now}, Units: map[string]*store.Unit{}, CreatedAt: now,
 			Cons: d.Constraints,
 		}
-		if len(d.Config) > 0 {
-			app.Config = map[string]any{}
-			for k, v := range d.Config {
-				app.Config[k] = v
-			}
+		if cfg.trust != nil {
+			app.Trust = *cfg.trust
 		}
+		applyCharmSettings(app, cfg.charm)
 		m.Applications[app.Name] = app
-		var err error
+		addPeerRelations(m, app.Name, now)
 		added, err = s.ctl.addUnits(m, app, d.NumUnits, d.Placement)
 		return err
 	})
@@ -92,6 +146,18 @@ func (s *session) deployOne(ctx context.Context, uuid string, d params.Applicati
 	s.ctl.modelEvent(uuid, logInfo, "juju.apiserver.application", "deployed application %q (charm %s) with %d unit%s", d.ApplicationName, d.CharmURL, d.NumUnits, plural(d.NumUnits))
 	s.ctl.logNewUnits(uuid, added)
 	return nil
+}
+
+// deployBase is the base an application runs on: its origin's, else its
+// charm's first, else the default.
+func deployBase(o *params.CharmOrigin, ch *charm.Charm) store.Base {
+	if o != nil && o.Base.Name != "" {
+		return store.Base{Name: o.Base.Name, Channel: strings.TrimSuffix(o.Base.Channel, "/stable")}
+	}
+	if ch != nil && len(ch.Bases) > 0 {
+		return store.Base{Name: ch.Bases[0].Name, Channel: ch.Bases[0].Channel}
+	}
+	return defaultBase
 }
 
 // newUnit is a unit just added, and whether its machine is new too.
@@ -227,6 +293,7 @@ func (s *session) destroyOneApplication(ctx context.Context, uuid string, d para
 	}
 	info := &params.DestroyApplicationInfo{}
 	_, err = s.ctl.store.UpdateModel(ctx, uuid, func(m *store.Model) error {
+		info.DestroyedUnits = nil
 		if err := writable(m); err != nil {
 			return err
 		}
@@ -237,15 +304,25 @@ func (s *session) destroyOneApplication(ctx context.Context, uuid string, d para
 		for _, un := range sortedKeys(app.Units) {
 			info.DestroyedUnits = append(info.DestroyedUnits, params.Entity{Tag: jujuapi.UnitTag(un).String()})
 		}
-		if !d.DryRun {
-			delete(m.Applications, t.ID)
+		if d.DryRun {
+			return nil
 		}
+		// As Juju: the units go, and with them the machines they were
+		// alone on; then the relations, and the application.
+		for _, un := range sortedKeys(app.Units) {
+			removeUnit(m, un)
+		}
+		removeRelationsOf(m, t.ID, time.Now().UTC())
+		delete(m.Applications, t.ID)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	if !d.DryRun {
+		for _, u := range info.DestroyedUnits {
+			s.ctl.entityLog(uuid, u.Tag, logInfo, "juju.worker.uniter", "unit %s shutting down: application removed", u.Tag)
+		}
 		s.ctl.modelEvent(uuid, logInfo, "juju.apiserver.application", "removed application %q", t.ID)
 	}
 	return info, nil

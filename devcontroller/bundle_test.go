@@ -1,6 +1,7 @@
 package devcontroller
 
 import (
+	"github.com/jimmbroker/jimm/devcontroller/testcharms"
 	"testing"
 
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -18,12 +19,13 @@ func TestExportBundleAndDiffCalls(t *testing.T) {
 	err := mc.Call(t.Context(), "Bundle", 6, "ExportBundle", params.ExportBundleParams{}, &s)
 	wantCode(t, err, "", "nothing to export as there are no applications")
 
+	uploadCharm(t, c, m.UUID, "name=web&revision=3", testcharms.Demo)
 	var res params.ErrorResults
 	call(t, mc, "Application", 19, "Deploy", params.ApplicationsDeploy{Applications: []params.ApplicationDeploy{{
-		ApplicationName: "pg", CharmURL: "ch:amd64/jammy/postgresql-345", Channel: "14/stable", NumUnits: 2,
+		ApplicationName: "pg", CharmURL: "ch:amd64/jammy/postgresql-345", CharmOrigin: chOrigin(), Channel: "14/stable", NumUnits: 2,
 		Config: map[string]string{"profile": "testing", "port": "5432"}, Constraints: params.Constraints{Mem: ptr(uint64(2048))},
 	}, {
-		ApplicationName: "web", CharmURL: "local:web-3", NumUnits: 1,
+		ApplicationName: "web", CharmURL: "local:web-3", CharmOrigin: localOrigin(), NumUnits: 1,
 		Placement: []*params.Placement{{Scope: "#", Directive: "0"}},
 	}}}, &res)
 	if err := res.Combine(); err != nil {

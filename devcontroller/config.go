@@ -49,6 +49,13 @@ type Config struct {
 	// which models may be upgraded (ModelUpgrader.UpgradeModel). Default:
 	// AgentVersion alone.
 	AgentVersions []string
+	// MaxCharmSize bounds an uploaded charm archive, in bytes. Default
+	// DefaultMaxCharmSize.
+	MaxCharmSize int64
+	// HookDuration is how long a unit's simulated agent takes to run the
+	// hooks a change starts (config-changed, relation hooks): its agent
+	// status is "executing" for that long. Default DefaultHookDuration.
+	HookDuration time.Duration
 	// Conn bounds each API connection.
 	Conn jujuapi.ConnOptions
 	// Logger receives the controller's logs. Default slog.Default().
@@ -112,6 +119,12 @@ func (c *Config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen address %q: %w", c.Listen, err)
+	}
+	if c.MaxCharmSize <= 0 {
+		c.MaxCharmSize = DefaultMaxCharmSize
+	}
+	if c.HookDuration <= 0 {
+		c.HookDuration = DefaultHookDuration
 	}
 	if c.ModelDestroyDelay <= 0 {
 		c.ModelDestroyDelay = time.Second

@@ -67,6 +67,11 @@ type Controller struct {
 	agents        *agentHost
 	agentSessions agentSessions
 	localSecret   string
+
+	// feed keeps the watchers' store in step with the models; hooks ends
+	// the units' simulated hooks.
+	feed  *watchFeed
+	hooks *hookRunner
 }
 
 // New prepares a controller: it opens (or creates) the data directory,
@@ -96,10 +101,13 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 	c := &Controller{cfg: cfg, log: cfg.Logger.With("controller", cfg.Name), store: st, logs: logs, pki: bundle,
 		closing: make(chan struct{}), localSecret: randomPassword()}
 	c.controllerRoot, c.modelRoot, c.agentRoot = buildRoots()
+	c.feed, c.hooks = newWatchFeed(c), newHookRunner(c)
 	st.OnModelChange(func(uuid string) {
 		if c.agents != nil {
 			c.agents.modelChanged(uuid)
 		}
+		c.feed.modelChanged(uuid)
+		c.hooks.modelChanged(uuid)
 	})
 	if err := c.initState(ctx); err != nil {
 		st.Close()
@@ -139,6 +147,8 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 	}
 	c.resumeDyingModels()
 	c.pruneModelLogs()
+	c.pruneCharmArchives()
+	c.feed.feedAll()
 	return c, nil
 }
 
@@ -299,6 +309,8 @@ func (c *Controller) Handler() http.Handler {
 	mux.HandleFunc("GET /log", func(w http.ResponseWriter, r *http.Request) { c.serveDebugLog(w, r, "") })
 	mux.HandleFunc("GET /migrate/logtransfer", c.serveLogTransfer)
 	mux.HandleFunc("GET /dev/agents", c.serveDevAgents)
+	mux.HandleFunc("/model/{uuid}/charms", c.serveModelCharms)
+	mux.HandleFunc("/", c.serveCharmObjects) // /model-<uuid>/charms/<object>
 	return mux
 }
 
@@ -313,6 +325,8 @@ func (c *Controller) Serve(ctx context.Context) error {
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	c.serveCtx = ctx
+	c.feed.start(ctx)
+	c.hooks.start(ctx)
 	c.agents.start(ctx)
 	c.resumeMigrations()
 	errc := make(chan error, 1)
@@ -330,6 +344,8 @@ func (c *Controller) Serve(ctx context.Context) error {
 	c.runners.Wait()
 	c.agents.shutdown()
 	c.conns.Drain()
+	c.feed.wait()
+	c.hooks.wait()
 	c.timers.Range(func(_, t any) bool { t.(*time.Timer).Stop(); return true })
 	if cerr := errors.Join(c.store.Close(), c.logs.Close()); err == nil {
 		err = cerr

@@ -232,11 +232,11 @@ func TestModelContentsAndDestroy(t *testing.T) {
 	mc := mustLogin(t, c, "/model/"+m.UUID+"/api", "admin", "secret")
 	var res params.ErrorResults
 	if err := mc.Call(t.Context(), "Application", 19, "Deploy", params.ApplicationsDeploy{Applications: []params.ApplicationDeploy{{
-		ApplicationName: "pg", CharmURL: "ch:amd64/jammy/postgresql-12", NumUnits: 2,
+		ApplicationName: "pg", CharmURL: "ch:amd64/jammy/postgresql-12", CharmOrigin: chOrigin(), NumUnits: 2,
 	}}}, &res); err != nil || res.Results[0].Error != nil {
 		t.Fatalf("deploy: %v %+v", err, res)
 	}
-	mc.Call(t.Context(), "Application", 19, "Deploy", params.ApplicationsDeploy{Applications: []params.ApplicationDeploy{{ApplicationName: "pg", CharmURL: "ch:postgresql"}}}, &res)
+	mc.Call(t.Context(), "Application", 19, "Deploy", params.ApplicationsDeploy{Applications: []params.ApplicationDeploy{{ApplicationName: "pg", CharmURL: "ch:postgresql-12", CharmOrigin: chOrigin()}}}, &res)
 	if e := res.Results[0].Error; e == nil || e.Code != jujuapi.CodeAlreadyExists {
 		t.Fatalf("deploying pg twice: %+v", res.Results[0])
 	}

@@ -31,6 +31,16 @@
 // /model/<uuid>/log as Juju's debug-log is (debuglog.go) and carried to a
 // migration's target (logtransfer.go).
 //
+// Local charms are uploaded over the model's charms endpoints
+// (charmshttp.go), read by package charm and kept with their archives
+// (charmstore.go); the Charms facade describes them (charmsfacade.go), and
+// a Charmhub charm gets Charmhub's own error (charmhub.go). Applications
+// are deployed, configured (appconfig.go), related (relations.go),
+// exposed (expose.go) and removed (application.go, units.go); their units
+// run simulated hooks (hooks.go). The watchers (watchers.go) follow a
+// multiwatcher store (package multiwatcher) that the watch feed keeps in
+// step with the models' changes (watchfeed.go).
+//
 // A controller is created with New from a Config, serves with Serve, and
 // writes controller.yaml (what `jimmctl add-controller` reads) into its data
 // directory.

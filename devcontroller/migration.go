@@ -492,7 +492,15 @@ func (r *migrationRun) step(ctx context.Context, m *store.Model, mig *store.Migr
 		if ref, ok := credentialRefOf(m); ok {
 			cred, _ = r.c.store.Credential(ref.id())
 		}
-		export, err := exportModelWith(m, mig.PriorStatus, cred)
+		archives := map[string][]byte{}
+		for _, ch := range m.Charms {
+			data, err := r.c.readCharmArchive(ch.SHA256)
+			if err != nil {
+				return "", fmt.Errorf("export model: charm %s: %w", ch.URL, err)
+			}
+			archives[ch.SHA256] = data
+		}
+		export, err := exportModelWith(m, mig.PriorStatus, cred, archives)
 		if err != nil {
 			return "", fmt.Errorf("export model: %w", err)
 		}

@@ -172,7 +172,7 @@ func deployApp(t *testing.T, mc *jujuapi.Client, name string, units int) {
 	t.Helper()
 	var res params.ErrorResults
 	if err := mc.Call(t.Context(), "Application", 19, "Deploy", params.ApplicationsDeploy{Applications: []params.ApplicationDeploy{{
-		ApplicationName: name, CharmURL: "ch:amd64/jammy/" + name + "-7", NumUnits: units,
+		ApplicationName: name, CharmURL: "ch:amd64/jammy/" + name + "-7", CharmOrigin: chOrigin(), NumUnits: units,
 	}}}, &res); err != nil || res.OneError() != nil {
 		t.Fatalf("deploy %s: %v %v", name, err, res.OneError())
 	}

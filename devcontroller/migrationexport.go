@@ -1,6 +1,8 @@
 package devcontroller
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -46,10 +48,20 @@ const exportVersion = 1
 //	blocks           {type: {id, message}}: the blocks switched on,
 //	annotations      {tag: {key: value}},
 //	cloud-credential {name, owner, auth-type, attributes}: the model's
-//	                 credential, which the target adds if it lacks it.
+//	                 credential, which the target adds if it lacks it,
+//	charms           [{url, sha256, size, uploaded-at, info, archive}]: the
+//	                 charms uploaded to the model, what their archives say
+//	                 (info) and the archives (base64),
+//	charm-revisions  {url without revision: next revision},
+//	relations        [{id, key, endpoints [{application, name, role,
+//	                 interface, optional, limit, scope}], status,
+//	                 created-at}], next-relation-id.
 //
-// The last four (and applications' constraints) are optional: a target
-// takes an export without them.
+// The last eight (and applications' constraints, exposed,
+// exposed-endpoints and trust) are optional: a target takes an export
+// without them. Charm archives travel inside the export, so a model whose
+// charms are larger than what the target takes in one frame
+// (--max-frame-size) cannot migrate: the migration aborts in IMPORT.
 //
 // Statuses are {status, info, since}. Everything a client can see of the
 // model travels, so that it looks the same on the target, and so do the
@@ -62,26 +74,36 @@ type modelExport struct {
 }
 
 type exportedModelV1 struct {
-	UUID          string                       `json:"uuid"`
-	Name          string                       `json:"name"`
-	Owner         string                       `json:"owner"`
-	Type          string                       `json:"type"`
-	Cloud         string                       `json:"cloud"`
-	CloudType     string                       `json:"cloud-type"`
-	Region        string                       `json:"region"`
-	Credential    string                       `json:"credential,omitempty"`
-	AgentVersion  string                       `json:"agent-version"`
-	CreatedAt     time.Time                    `json:"created-at"`
-	Status        store.Status                 `json:"status"`
-	Config        map[string]any               `json:"config"`
-	Users         []exportedUser               `json:"users"`
-	Machines      []*store.Machine             `json:"machines"`
-	NextMachineID int                          `json:"next-machine-id"`
-	Applications  []exportedApplication        `json:"applications"`
-	Constraints   params.Constraints           `json:"constraints,omitzero"`
-	Blocks        map[string]store.Block       `json:"blocks,omitempty"`
-	Annotations   map[string]map[string]string `json:"annotations,omitempty"`
-	CloudCred     *exportedCredential          `json:"cloud-credential,omitempty"`
+	UUID           string                       `json:"uuid"`
+	Name           string                       `json:"name"`
+	Owner          string                       `json:"owner"`
+	Type           string                       `json:"type"`
+	Cloud          string                       `json:"cloud"`
+	CloudType      string                       `json:"cloud-type"`
+	Region         string                       `json:"region"`
+	Credential     string                       `json:"credential,omitempty"`
+	AgentVersion   string                       `json:"agent-version"`
+	CreatedAt      time.Time                    `json:"created-at"`
+	Status         store.Status                 `json:"status"`
+	Config         map[string]any               `json:"config"`
+	Users          []exportedUser               `json:"users"`
+	Machines       []*store.Machine             `json:"machines"`
+	NextMachineID  int                          `json:"next-machine-id"`
+	Applications   []exportedApplication        `json:"applications"`
+	Constraints    params.Constraints           `json:"constraints,omitzero"`
+	Blocks         map[string]store.Block       `json:"blocks,omitempty"`
+	Annotations    map[string]map[string]string `json:"annotations,omitempty"`
+	CloudCred      *exportedCredential          `json:"cloud-credential,omitempty"`
+	Charms         []exportedCharm              `json:"charms,omitempty"`
+	CharmRevisions map[string]int               `json:"charm-revisions,omitempty"`
+	Relations      []*store.Relation            `json:"relations,omitempty"`
+	NextRelationID int                          `json:"next-relation-id,omitempty"`
+}
+
+// exportedCharm is an uploaded charm and its archive.
+type exportedCharm struct {
+	store.Charm
+	Archive []byte `json:"archive"`
 }
 
 // exportedCredential is a model's cloud credential, secrets and all, as
@@ -99,27 +121,31 @@ type exportedUser struct {
 }
 
 type exportedApplication struct {
-	Name        string             `json:"name"`
-	CharmURL    string             `json:"charm-url"`
-	Channel     string             `json:"channel,omitempty"`
-	Revision    int                `json:"revision"`
-	Base        store.Base         `json:"base"`
-	Config      map[string]any     `json:"config,omitempty"`
-	Status      store.Status       `json:"status"`
-	CreatedAt   time.Time          `json:"created-at"`
-	NextUnitID  int                `json:"next-unit-id"`
-	Units       []*store.Unit      `json:"units"`
-	Constraints params.Constraints `json:"constraints,omitzero"`
+	Name             string                           `json:"name"`
+	CharmURL         string                           `json:"charm-url"`
+	Channel          string                           `json:"channel,omitempty"`
+	Revision         int                              `json:"revision"`
+	Base             store.Base                       `json:"base"`
+	Config           map[string]any                   `json:"config,omitempty"`
+	Status           store.Status                     `json:"status"`
+	CreatedAt        time.Time                        `json:"created-at"`
+	NextUnitID       int                              `json:"next-unit-id"`
+	Units            []*store.Unit                    `json:"units"`
+	Constraints      params.Constraints               `json:"constraints,omitzero"`
+	Exposed          bool                             `json:"exposed,omitempty"`
+	ExposedEndpoints map[string]store.ExposedEndpoint `json:"exposed-endpoints,omitempty"`
+	Trust            bool                             `json:"trust,omitempty"`
 }
 
 // exportModel writes m in the export format. status is the model status to
 // record (the one it had before the migration).
 func exportModel(m *store.Model, status store.Status) ([]byte, error) {
-	return exportModelWith(m, status, nil)
+	return exportModelWith(m, status, nil, nil)
 }
 
-// exportModelWith is exportModel with the model's credential.
-func exportModelWith(m *store.Model, status store.Status, cred *store.Credential) ([]byte, error) {
+// exportModelWith is exportModel with the model's credential and its
+// charms' archives (by SHA256).
+func exportModelWith(m *store.Model, status store.Status, cred *store.Credential, archives map[string][]byte) ([]byte, error) {
 	x := exportedModelV1{
 		UUID: m.UUID, Name: m.Name, Owner: m.Owner, Type: m.Type,
 		Cloud: m.Cloud, CloudType: m.CloudType, Region: m.Region, Credential: m.Credential,
@@ -127,6 +153,11 @@ func exportModelWith(m *store.Model, status store.Status, cred *store.Credential
 		Config: m.Config, NextMachineID: m.NextMachineID,
 		Users: []exportedUser{}, Machines: []*store.Machine{}, Applications: []exportedApplication{},
 		Constraints: m.Constraints, Blocks: m.Blocks, Annotations: m.Annotations,
+		CharmRevisions: m.CharmRevisions, Relations: m.Relations, NextRelationID: m.NextRelationID,
+	}
+	for _, url := range sortedKeys(m.Charms) {
+		ch := m.Charms[url]
+		x.Charms = append(x.Charms, exportedCharm{Charm: *ch, Archive: archives[ch.SHA256]})
 	}
 	if cred != nil {
 		x.CloudCred = &exportedCredential{Name: cred.Name, Owner: cred.Owner, AuthType: cred.AuthType, Attributes: cred.Attributes}
@@ -146,6 +177,7 @@ func exportModelWith(m *store.Model, status store.Status, cred *store.Credential
 			Name: app.Name, CharmURL: app.CharmURL, Channel: app.Channel, Revision: app.Revision,
 			Base: app.Base, Config: app.Config, Status: app.Status, CreatedAt: app.CreatedAt,
 			NextUnitID: app.NextUnitID, Units: []*store.Unit{}, Constraints: app.Cons,
+			Exposed: app.Exposed, ExposedEndpoints: app.ExposedEndpoints, Trust: app.Trust,
 		}
 		for _, un := range sortedKeys(app.Units) {
 			xa.Units = append(xa.Units, app.Units[un])
@@ -191,6 +223,7 @@ func importModel(raw []byte) (*store.Model, error) {
 		Config: x.Config, Users: map[string]string{}, Machines: map[string]*store.Machine{},
 		Applications: map[string]*store.Application{}, NextMachineID: x.NextMachineID,
 		Constraints: x.Constraints, Blocks: x.Blocks, Annotations: x.Annotations,
+		CharmRevisions: x.CharmRevisions, NextRelationID: x.NextRelationID,
 	}
 	for _, b := range m.Blocks {
 		if n, err := strconv.Atoi(b.ID[strings.LastIndexByte(b.ID, ':')+1:]); err == nil && n >= m.NextBlockID {
@@ -237,6 +270,7 @@ func importModel(raw []byte) (*store.Model, error) {
 			Name: xa.Name, CharmURL: xa.CharmURL, Channel: xa.Channel, Revision: xa.Revision, Base: xa.Base,
 			Config: xa.Config, Status: xa.Status, Units: map[string]*store.Unit{}, NextUnitID: xa.NextUnitID,
 			CreatedAt: xa.CreatedAt, Cons: xa.Constraints,
+			Exposed: xa.Exposed, ExposedEndpoints: xa.ExposedEndpoints, Trust: xa.Trust,
 		}
 		for _, u := range xa.Units {
 			if u == nil || u.Name == "" {
@@ -252,7 +286,53 @@ func importModel(raw []byte) (*store.Model, error) {
 		}
 		m.Applications[xa.Name] = app
 	}
+	for _, r := range x.Relations {
+		if r == nil || len(r.Endpoints) == 0 || len(r.Endpoints) > 2 {
+			return nil, badExport("a relation of model %q has no endpoints or more than two", m.Name)
+		}
+		for _, e := range r.Endpoints {
+			if m.Applications[e.Application] == nil {
+				return nil, badExport("relation %q names application %q, which the model does not have", r.Key, e.Application)
+			}
+		}
+		m.Relations = append(m.Relations, r)
+	}
+	for _, xc := range x.Charms {
+		if xc.URL == "" || xc.SHA256 == "" {
+			return nil, badExport("a charm of model %q has no url or sha256", m.Name)
+		}
+		if m.Charms == nil {
+			m.Charms = map[string]*store.Charm{}
+		}
+		ch := xc.Charm
+		m.Charms[xc.URL] = &ch
+	}
 	return m, nil
+}
+
+// exportedArchives returns the charm archives an export carries, by
+// SHA256, checking each against its hash.
+func exportedArchives(raw []byte) (map[string][]byte, error) {
+	var doc struct {
+		Model struct {
+			Charms []exportedCharm `json:"charms"`
+		} `json:"model"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, badExport("%v", err)
+	}
+	out := map[string][]byte{}
+	for _, c := range doc.Model.Charms {
+		if len(c.Archive) == 0 {
+			return nil, badExport("charm %q comes without its archive", c.URL)
+		}
+		sum := sha256.Sum256(c.Archive)
+		if hex.EncodeToString(sum[:]) != c.SHA256 {
+			return nil, badExport("the archive of charm %q does not match its sha256", c.URL)
+		}
+		out[c.SHA256] = c.Archive
+	}
+	return out, nil
 }
 
 // exportedCredentialOf returns the credential an export carries, if any.

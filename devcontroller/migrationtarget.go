@@ -162,6 +162,15 @@ func (s *session) migrationImport(ctx context.Context, p params.SerializedModel)
 	if err := s.ctl.importCredential(ctx, m, p.Bytes); err != nil {
 		return struct{}{}, err
 	}
+	archives, err := exportedArchives(p.Bytes)
+	if err != nil {
+		return struct{}{}, err
+	}
+	for sha, data := range archives {
+		if _, err := s.ctl.writeCharmArchive(data); err != nil {
+			return struct{}{}, fmt.Errorf("import model %q: charm archive %s: %w", m.Name, sha, err)
+		}
+	}
 	m.MigrationMode = store.MigrationModeImporting
 	// A source that ran no agents sent no agent passwords: the model's
 	// agents start here with new ones.

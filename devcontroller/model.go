@@ -76,6 +76,7 @@ func (c *Controller) defaultConfig(m *store.Model) map[string]any {
 		"update-status-hook-interval": "5m",
 		"firewall-mode":               "instance",
 		"provisioner-harvest-mode":    "destroyed",
+		"charmhub-url":                defaultCharmhubURL,
 	}
 }
 

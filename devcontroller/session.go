@@ -36,6 +36,9 @@ type session struct {
 	// its connections this is (agentConnModel or agentConnAPI).
 	agent     *agentKey
 	agentConn int
+
+	// res holds the connection's watchers (watchers.go).
+	res resources
 }
 
 // ServeRequest implements jujuapi.Handler: Admin before login, then the
@@ -196,8 +199,9 @@ func (s *session) agentLogin(tag jujuapi.Tag, req params.LoginRequest) (params.L
 	return result, nil
 }
 
-// closed is called when the connection has ended.
+// closed is called when the connection has ended: its watchers stop.
 func (s *session) closed() {
+	s.res.stopAll()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.agent != nil {

@@ -48,6 +48,7 @@ func (s *session) fullStatus(_ context.Context, p params.StatusParams) (params.F
 		ControllerTimestamp: &now,
 	}
 	usedMachines := map[string]bool{}
+	related := appRelations(m)
 	for name, app := range m.Applications {
 		units := map[string]params.UnitStatus{}
 		for un, u := range app.Units {
@@ -60,7 +61,7 @@ func (s *session) fullStatus(_ context.Context, p params.StatusParams) (params.F
 				addr = mc.Address
 			}
 			units[un] = params.UnitStatus{
-				AgentStatus: detailed(u.AgentStatus, ""), WorkloadStatus: detailed(u.WorkloadStatus, ""),
+				AgentStatus: agentDetailed(u.AgentStatus, m.AgentVersion), WorkloadStatus: detailed(u.WorkloadStatus, ""),
 				Machine: u.Machine, PublicAddress: addr, Address: addr, Charm: "", Leader: u.Leader,
 				OpenedPorts: []string{}, Subordinates: map[string]params.UnitStatus{},
 			}
@@ -68,19 +69,51 @@ func (s *session) fullStatus(_ context.Context, p params.StatusParams) (params.F
 		if len(units) == 0 && !match(name) {
 			continue
 		}
-		out.Applications[name] = params.ApplicationStatus{
-			Charm: app.CharmURL, CharmChannel: app.Channel, Base: params.Base(app.Base), Life: "",
-			Relations: map[string][]string{}, SubordinateTo: []string{}, Units: units,
-			MeterStatuses: map[string]params.MeterStatus{}, Status: detailed(app.Status, ""),
-			EndpointBindings: map[string]string{"": "alpha"},
+		version := ""
+		if ch := appCharm(m, app); ch != nil {
+			version = ch.Version
 		}
+		rels := related[name]
+		if rels == nil {
+			rels = map[string][]string{}
+		}
+		out.Applications[name] = params.ApplicationStatus{
+			Charm: app.CharmURL, CharmVersion: version, CharmChannel: app.Channel, Base: params.Base(app.Base), Life: "",
+			Exposed: app.Exposed, ExposedEndpoints: exposedEndpoints(app),
+			Relations: rels, SubordinateTo: []string{}, Units: units,
+			MeterStatuses: map[string]params.MeterStatus{}, Status: detailed(app.Status, ""),
+			EndpointBindings: endpointBindings(m, app),
+		}
+	}
+	for _, r := range m.Relations {
+		if len(p.Patterns) > 0 {
+			shown := false
+			for _, e := range r.Endpoints {
+				_, shown = out.Applications[e.Application]
+				if shown {
+					break
+				}
+			}
+			if !shown {
+				continue
+			}
+		}
+		rs := params.RelationStatus{Id: r.ID, Key: r.Key, Endpoints: []params.EndpointStatus{}, Status: detailed(r.Status, "")}
+		for _, e := range r.Endpoints {
+			rs.Interface, rs.Scope = e.Interface, e.Scope
+			rs.Endpoints = append(rs.Endpoints, params.EndpointStatus{
+				ApplicationName: e.Application, Name: e.Name, Role: e.Role,
+				Subordinate: m.Applications[e.Application] != nil && appMeta(m, m.Applications[e.Application]).Subordinate,
+			})
+		}
+		out.Relations = append(out.Relations, rs)
 	}
 	for id, mc := range m.Machines {
 		if !match(id) && !usedMachines[id] {
 			continue
 		}
 		out.Machines[id] = params.MachineStatus{
-			AgentStatus: detailed(mc.AgentStatus, ""), InstanceStatus: detailed(mc.InstanceStatus, ""),
+			AgentStatus: agentDetailed(mc.AgentStatus, m.AgentVersion), InstanceStatus: detailed(mc.InstanceStatus, ""),
 			ModificationStatus: detailed(store.Status{Status: "idle", Since: mc.CreatedAt}, ""),
 			Hostname:           mc.Hostname, DNSName: mc.Address, IPAddresses: []string{mc.Address},
 			InstanceId: mc.InstanceID, Base: params.Base(mc.Base), Id: id,
@@ -90,6 +123,39 @@ func (s *session) fullStatus(_ context.Context, p params.StatusParams) (params.F
 		}
 	}
 	return out, nil
+}
+
+// appRelations maps each application's endpoints to the applications
+// related to it there (itself for a peer relation), sorted.
+func appRelations(m *store.Model) map[string]map[string][]string {
+	out := map[string]map[string][]string{}
+	add := func(app, ep, other string) {
+		if out[app] == nil {
+			out[app] = map[string][]string{}
+		}
+		if !slices.Contains(out[app][ep], other) {
+			out[app][ep] = append(out[app][ep], other)
+			slices.Sort(out[app][ep])
+		}
+	}
+	for _, r := range m.Relations {
+		if len(r.Endpoints) == 1 {
+			e := r.Endpoints[0]
+			add(e.Application, e.Name, e.Application)
+			continue
+		}
+		for i, e := range r.Endpoints {
+			add(e.Application, e.Name, r.Endpoints[1-i].Application)
+		}
+	}
+	return out
+}
+
+// agentDetailed is an agent's status, with its version as Juju reports it.
+func agentDetailed(st store.Status, version string) params.DetailedStatus {
+	d := detailed(st, "")
+	d.Version = version
+	return d
 }
 
 func detailed(st store.Status, life string) params.DetailedStatus {

@@ -76,9 +76,11 @@ var Juju35 = &FacadeTable{name: "Juju 3.5", versions: map[string][]int{
 	"NotifyWatcher":    {1},
 
 	// Served on model connections only.
+	"AllWatcher":     {3},
 	"Annotations":    {2},
 	"Application":    {15, 16, 17, 18, 19, 20},
 	"Block":          {2},
+	"Charms":         {5, 6, 7},
 	"Client":         {6, 7},
 	"MachineManager": {9, 10},
 }}

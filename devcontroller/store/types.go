@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jimmbroker/jimm/devcontroller/charm"
 	"github.com/jimmbroker/jimm/jujuapi/params"
 )
 
@@ -151,6 +152,51 @@ type Model struct {
 	NextBlockID int              `json:"next-block-id,omitempty"`
 	// Annotations holds the annotations of the model's entities, by tag.
 	Annotations map[string]map[string]string `json:"annotations,omitempty"`
+	// Charms are the charms uploaded to the model, by charm URL (with its
+	// revision); CharmRevisions holds, per charm URL without revision, the
+	// revision the next upload of that charm gets at least.
+	Charms         map[string]*Charm `json:"charms,omitempty"`
+	CharmRevisions map[string]int    `json:"charm-revisions,omitempty"`
+	// Relations are the relations between the model's applications, by
+	// id order; NextRelationID numbers them.
+	Relations      []*Relation `json:"relations,omitempty"`
+	NextRelationID int         `json:"next-relation-id,omitempty"`
+}
+
+// Charm is a charm uploaded to a model. Its archive is kept outside the
+// state file, by SHA256.
+type Charm struct {
+	URL        string    `json:"url"`
+	SHA256     string    `json:"sha256"`
+	Size       int64     `json:"size"`
+	UploadedAt time.Time `json:"uploaded-at"`
+	// Info is what the archive says of the charm.
+	Info charm.Charm `json:"info"`
+}
+
+// Relation is a relation between two applications (or one application's
+// peers).
+type Relation struct {
+	ID int `json:"id"`
+	// Key names the relation as Juju does: its endpoints
+	// ("app:endpoint"), requirer first, separated by a space.
+	Key       string             `json:"key"`
+	Endpoints []RelationEndpoint `json:"endpoints"`
+	Status    Status             `json:"status"`
+	CreatedAt time.Time          `json:"created-at"`
+}
+
+// RelationEndpoint is one end of a relation: an application and the
+// charm relation it takes part with.
+type RelationEndpoint struct {
+	Application string `json:"application"`
+	charm.Relation
+}
+
+// ExposedEndpoint says to which spaces and CIDRs an endpoint is open.
+type ExposedEndpoint struct {
+	Spaces []string `json:"spaces,omitempty"`
+	CIDRs  []string `json:"cidrs,omitempty"`
 }
 
 // Migration modes of a model.
@@ -268,6 +314,12 @@ type Application struct {
 	Units      map[string]*Unit   `json:"units"`
 	NextUnitID int                `json:"next-unit-id"`
 	CreatedAt  time.Time          `json:"created-at"`
+	// Exposed is set once the application is exposed; ExposedEndpoints
+	// says to whom, by endpoint ("" for all of them).
+	Exposed          bool                       `json:"exposed,omitempty"`
+	ExposedEndpoints map[string]ExposedEndpoint `json:"exposed-endpoints,omitempty"`
+	// Trust is the application config setting trust.
+	Trust bool `json:"trust,omitempty"`
 }
 
 // Unit is one unit of an application, on a machine.
