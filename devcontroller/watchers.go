@@ -133,6 +133,7 @@ func (s *session) watchAll(context.Context) (params.AllWatcherId, error) {
 	if err != nil {
 		return params.AllWatcherId{}, err
 	}
+	s.ctl.feed.settle()
 	id, err := s.res.register(&allWatcher{w: s.ctl.feed.mw.Watch(notSummary(m.UUID))})
 	if err != nil {
 		return params.AllWatcherId{}, err
@@ -144,6 +145,7 @@ func (s *session) watchAllModels(context.Context) (params.AllWatcherId, error) {
 	if !s.isSuperuser() {
 		return params.AllWatcherId{}, jujuapi.ErrPerm
 	}
+	s.ctl.feed.settle()
 	id, err := s.res.register(&allWatcher{w: s.ctl.feed.mw.Watch(notSummary(""))})
 	if err != nil {
 		return params.AllWatcherId{}, err
@@ -191,6 +193,7 @@ type visibleFunc func(uuid string, users map[string]string) bool
 // newSummaryWatcher watches the summaries of the models visible says.
 func (s *session) newSummaryWatcher(visible visibleFunc) *summaryWatcher {
 	sw := &summaryWatcher{seen: map[string]bool{}}
+	s.ctl.feed.settle()
 	sw.w = s.ctl.feed.mw.Watch(func(in []params.Delta) []params.Delta {
 		var out []params.Delta
 		for _, d := range in {

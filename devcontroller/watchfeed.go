@@ -49,6 +49,9 @@ type watchFeed struct {
 	wake  chan struct{}
 	wg    sync.WaitGroup
 
+	// feeding serialises feeding: the feed's goroutine, and settle.
+	feeding sync.Mutex
+
 	// known holds, per model, the ids fed last time; only the goroutine
 	// feeding uses it.
 	known map[string]map[params.EntityId]bool
@@ -89,15 +92,23 @@ func (f *watchFeed) start(ctx context.Context) {
 				return
 			case <-f.wake:
 			}
-			f.mu.Lock()
-			dirty := f.dirty
-			f.dirty = map[string]bool{}
-			f.mu.Unlock()
-			for uuid := range dirty {
-				f.feed(uuid)
-			}
+			f.settle()
 		}
 	}()
+}
+
+// settle feeds every model marked changed, now: a watcher opened after it
+// sees every change made before (its first Next answers them).
+func (f *watchFeed) settle() {
+	f.feeding.Lock()
+	defer f.feeding.Unlock()
+	f.mu.Lock()
+	dirty := f.dirty
+	f.dirty = map[string]bool{}
+	f.mu.Unlock()
+	for uuid := range dirty {
+		f.feed(uuid)
+	}
 }
 
 func (f *watchFeed) wait() { f.wg.Wait() }
