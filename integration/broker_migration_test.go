@@ -23,6 +23,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/juju/juju/api"
+	"github.com/juju/juju/api/client/application"
 	"github.com/juju/juju/api/client/client"
 	"github.com/juju/juju/api/client/modelconfig"
 	"github.com/juju/juju/api/client/modelmanager"
@@ -59,6 +60,7 @@ func TestBrokerMigration(t *testing.T) {
 		{"BrokerKilled", testBrokerMigrationBrokerKilled},
 		{"Cutover", testBrokerMigrationCutover},
 		{"WatchersClosed", testBrokerMigrationWatchersClosed},
+		{"AllWatcherFollows", testBrokerMigrationAllWatcherFollows},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
@@ -863,6 +865,99 @@ func testBrokerMigrationWatchersClosed(t *testing.T, bins *brokerBins) {
 	if got := bmConns(t, pid, port2); got != n2+1 {
 		t.Errorf("the broker holds %d connections to ctl-2 after the call on the connection holding no watcher, want %d (one more: it moved to the target)", got, n2+1)
 	}
+}
+
+// testBrokerMigrationAllWatcherFollows: a client's AllWatcher (opened
+// with the Juju Go client's Client.WatchAll, as the dashboard opens one)
+// survives its model's migration: the Next waiting during the move is
+// answered with the model's entities as the target has them, never with
+// their removal, on the same connection and watcher; later changes made
+// on the target reach it; Stop works.
+func testBrokerMigrationAllWatcherFollows(t *testing.T, bins *brokerBins) {
+	e := newBrokerEnv(t, bins)
+	mm := modelmanager.NewClient(e.open(t, ""))
+	uuid := bmModelOn(t, e, mm, "watched-live", "ctl-1")
+	conn := e.open(t, uuid)
+	deploy(t, conn, "postgresql", 2)
+	w, err := client.NewClient(conn, testLogger{t}).WatchAll()
+	if err != nil {
+		t.Fatalf("WatchAll: %v", err)
+	}
+	defer w.Stop()
+	first, err := w.Next()
+	if err != nil {
+		t.Fatalf("the first Next: %v", err)
+	}
+	if units := deltaIDs(first, "unit", false); !slices.Equal(units, []string{"postgresql/0", "postgresql/1"}) {
+		t.Fatalf("the first Next's units: %v", units)
+	}
+	type next struct {
+		deltas []params.Delta
+		err    error
+	}
+	answers := make(chan next, 4)
+	go func() {
+		for {
+			d, err := w.Next()
+			answers <- next{d, err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	if res := e.run(t, "migrate", "ctl-2", uuid, "--wait"); res.ExitCode != 0 {
+		t.Fatalf("migrate --wait: %s", res)
+	}
+	if host := e.modelsByController(t)[uuid]; host != "ctl-2" {
+		t.Fatalf("the model is on %s after the migration", host)
+	}
+	// Add a unit on the target, through a new connection: the watcher
+	// must see it, whatever it answered during the move.
+	other := e.open(t, uuid)
+	added, err := application.NewClient(other).AddUnits(application.AddUnitsParams{ApplicationName: "postgresql", NumUnits: 1})
+	if err != nil || len(added) != 1 {
+		t.Fatalf("AddUnits on the target: %v %v", added, err)
+	}
+	deadline := time.After(30 * time.Second)
+	for seen := false; !seen; {
+		select {
+		case a := <-answers:
+			if a.err != nil {
+				t.Fatalf("the watcher's Next across the migration: %v", a.err)
+			}
+			if removed := deltaIDs(a.deltas, "", true); len(removed) > 0 {
+				t.Fatalf("the watcher was told of removals during the migration: %v", removed)
+			}
+			seen = slices.Contains(deltaIDs(a.deltas, "unit", false), added[0])
+		case <-deadline:
+			t.Fatalf("the watcher did not see unit %s added on the target within 30s", added[0])
+		}
+	}
+	select {
+	case <-conn.Broken():
+		t.Fatal("the connection holding the watcher was closed by the migration")
+	default:
+	}
+	if err := w.Stop(); err != nil {
+		t.Fatalf("Stop after the migration: %v", err)
+	}
+}
+
+// deltaIDs lists the ids of the entities of kind ("" any) in deltas,
+// changed or, with removed, removed; sorted.
+func deltaIDs(deltas []params.Delta, kind string, removed bool) []string {
+	var out []string
+	for _, d := range deltas {
+		id := d.Entity.EntityId()
+		if (kind == "" || id.Kind == kind) && d.Removed == removed {
+			out = append(out, id.Kind+":"+id.Id)
+			if kind != "" {
+				out[len(out)-1] = id.Id
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // TestBrokerMigrationRESTType checks that bmMigration has exactly the

@@ -145,7 +145,7 @@ func (c *modelConn) relayDown(up *jujuapi.Conn, ctlUUID []byte) {
 				frame.Release()
 				continue
 			}
-			if c.modelGone(&env) && c.followModel() {
+			if (c.modelGone(&env) || c.watcherSawModelLeave(&env, data)) && c.followModel() {
 				// The model left this controller; the connection moved
 				// and replayed this request where the model is now.
 				frame.Release()

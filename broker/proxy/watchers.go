@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -246,4 +247,21 @@ func (c *modelConn) objectAnswered(call pendingCall, env *jujuapi.Envelope, data
 		c.watcherStopped(call.watcher)
 	}
 	return data
+}
+
+// watcherSawModelLeave reports whether a response answers an AllWatcher's
+// Next with the removal of the model itself: what a controller sends its
+// watchers when a model that migrated away is removed from it, which may
+// reach the client before the broker has heard that the route flipped.
+// (A model destroyed in place says the same; the route check that
+// follows tells the two apart.)
+func (c *modelConn) watcherSawModelLeave(env *jujuapi.Envelope, data []byte) bool {
+	if env.Error != "" || env.ErrorCode != "" {
+		return false
+	}
+	c.mu.Lock()
+	call, ok := c.pending[env.RequestID]
+	c.mu.Unlock()
+	return ok && call.facade == "AllWatcher" && call.method == "Next" &&
+		bytes.Contains(data, []byte(`["model","remove",{`)) && bytes.Contains(data, []byte(c.modelUUID))
 }
