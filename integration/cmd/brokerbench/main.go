@@ -6,6 +6,10 @@
 //     see the same machine: p50, p99 and the ratios;
 //   - the broker's memory per idle proxied model connection, with -conns
 //     (default 10,000) open;
+//   - the broker's memory per open AllWatcher (-watchers, default 1,000,
+//     one per model connection, each with a Next waiting, as the Juju
+//     dashboard holds one), beside an attached idle connection's, and
+//     what it returns once they are stopped and closed;
 //   - ListModelSummaries for a user with access to -access (1,000) of
 //     -models (100,000) models in PostgreSQL: p50 and p99.
 //
@@ -59,19 +63,20 @@ func main() {
 		models   = flag.Int("models", 100000, "models in the routing table")
 		access   = flag.Int("access", 1000, "models the listing user has access to")
 		listRuns = flag.Int("list-runs", 50, "ListModelSummaries calls to time")
+		nWatch   = flag.Int("watchers", 1000, "AllWatchers to hold open, one per model connection (0: skip)")
 		jimmdBin = flag.String("jimmd", "", "jimmd binary (default: build it)")
 		ctlBin   = flag.String("devcontroller", "", "devcontroller binary (default: build it)")
 	)
 	flag.DurationVar(&detachAfter, "detach-after", 30*time.Second, "the broker's --proxy-detach-after")
 	flag.StringVar(&heapProfile, "heap-profile", "", "save the broker's heap profile, with the idle connections detached, to this file")
 	flag.Parse()
-	if err := run(*dsn, *pings, *conns, *models, *access, *listRuns, *jimmdBin, *ctlBin); err != nil {
+	if err := run(*dsn, *pings, *conns, *models, *access, *listRuns, *nWatch, *jimmdBin, *ctlBin); err != nil {
 		fmt.Fprintln(os.Stderr, "brokerbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dsn string, nPings, nConns, nModels, nAccess, listRuns int, jimmdBin, ctlBin string) error {
+func run(dsn string, nPings, nConns, nModels, nAccess, listRuns, nWatchers int, jimmdBin, ctlBin string) error {
 	if dsn == "" {
 		return fmt.Errorf("no PostgreSQL: pass -dsn or set JIMM_TEST_DSN (bash .ci/postgres.sh prints one)")
 	}
@@ -257,7 +262,14 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns int, jimmdBin, c
 	}
 	open = nil
 
-	// 3. ListModelSummaries for a user with access to nAccess of nModels.
+	// 3. Open AllWatchers.
+	if nWatchers > 0 {
+		if err := watchers(broker.cmd.Process.Pid, metricsAddr, &proxied, nWatchers, attached.perConn(before, batch)); err != nil {
+			return err
+		}
+	}
+
+	// 4. ListModelSummaries for a user with access to nAccess of nModels.
 	if err := seedModels(ctx, brokerDSN, nModels, nAccess); err != nil {
 		return err
 	}
@@ -299,6 +311,7 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns int, jimmdBin, c
 type memory struct {
 	rssKB             int
 	heapInuse, stacks float64 // bytes
+	heapLive          float64 // bytes of live objects (heap_alloc after a collection)
 }
 
 // measure collects garbage in the broker, then reads its memory.
@@ -317,7 +330,7 @@ func measure(pid int, metricsAddr string) (memory, error) {
 	if err != nil {
 		return memory{}, err
 	}
-	return memory{rssKB: rss, heapInuse: m["go_memstats_heap_inuse_bytes"], stacks: m["go_memstats_stack_inuse_bytes"]}, nil
+	return memory{rssKB: rss, heapInuse: m["go_memstats_heap_inuse_bytes"], stacks: m["go_memstats_stack_inuse_bytes"], heapLive: m["go_memstats_heap_alloc_bytes"]}, nil
 }
 
 func saveHeapProfile(metricsAddr, path string) error {
