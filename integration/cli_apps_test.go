@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/juju/juju/api/client/application"
+
 	"github.com/jimmbroker/jimm/integration/internal/devproc"
 	"github.com/jimmbroker/jimm/integration/internal/oidcproc"
 )
@@ -34,6 +36,7 @@ func init() {
 		cliCase{"17-applications", "config", cliAppConfig},
 		cliCase{"17-applications", "remove-application", cliRemoveApplication},
 		cliCase{"17-applications", "deploy-refused-to-a-reader", cliDeployReader},
+		cliCase{"17-applications", "charmhub-offline", cliCharmhubOffline},
 	)
 }
 
@@ -353,3 +356,26 @@ func cliDeployReader(t *testing.T, s *cliSuite) {
 		t.Errorf("after a reader's refused deploy, the model has applications %v", keys(apps))
 	}
 }
+
+// cliCharmhubOffline: what needs Charmhub fails with Juju's own error,
+// relayed by the broker, not a broker error: juju deploy <name> (the
+// CLI's Charms.ResolveCharms) and Application.DeployFromRepository, which
+// the Terraform provider calls with the Go client.
+func cliCharmhubOffline(t *testing.T, s *cliSuite) {
+	name := s.modelName("charmhub")
+	mi := s.newModel(t, name, "east")
+	res := s.run(t, nil, "deploy", "-m", name, "postgresql")
+	if res.ExitCode != 1 || !strings.Contains(res.Stderr, "charmhub") || strings.Contains(res.Stderr, "not implemented") {
+		t.Errorf("juju deploy of a Charmhub charm offline:\n%s", res)
+	}
+	_, _, errs := application.NewClient(s.e.open(t, mi.UUID)).DeployFromRepository(application.DeployFromRepositoryArg{CharmName: "postgresql", NumUnits: ptr(1)})
+	if len(errs) == 0 || !strings.Contains(errs[0].Error(), "charmhub") || strings.Contains(errs[0].Error(), "not implemented") {
+		t.Errorf("Application.DeployFromRepository offline: %v; want Juju's Charmhub error", errs)
+	}
+	t.Logf("juju deploy postgresql: %s; DeployFromRepository: %v", strings.TrimSpace(res.Stderr), errs)
+	if apps, _ := s.apps(t, name); len(apps) != 0 {
+		t.Errorf("after the refused deploys, the model has applications %v", keys(apps))
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
