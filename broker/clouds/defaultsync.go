@@ -95,6 +95,12 @@ func (s *Service) syncDefaults(ctx context.Context, ctl *db.Controller) error {
 	cloudTag := jujuapi.CloudTag(ctl.Cloud).String()
 	var res params.ModelDefaultsResults
 	if err := client.Call(ctx, "ModelManager", 10, "ModelDefaultsForClouds", params.Entities{Entities: []params.Entity{{Tag: cloudTag}}}, &res); err != nil {
+		if jujuapi.ErrorCode(err) == jujuapi.CodeNotImplemented && empty(want) {
+			// A controller without model defaults has nothing to
+			// unset, and the broker nothing to copy.
+			s.synced.record(ctl.Name, mark)
+			return nil
+		}
 		return err
 	}
 	if len(res.Results) != 1 || res.Results[0].Error != nil {
@@ -212,4 +218,14 @@ func (s *Service) ControllerUp(ctx context.Context, name string) {
 	if err := s.syncDefaults(ctx, ctl); err != nil {
 		s.log.Warn("cannot copy model defaults to a controller that came up; it will be brought up to date before its next model", "controller", name, "err", err)
 	}
+}
+
+// empty reports whether no level of want holds a default.
+func empty(want map[string]map[string]any) bool {
+	for _, level := range want {
+		if len(level) > 0 {
+			return false
+		}
+	}
+	return true
 }
