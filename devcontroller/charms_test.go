@@ -160,15 +160,18 @@ func TestCharmUpload(t *testing.T) {
 	if status != 200 || !bytes.Equal(body, demo) {
 		t.Errorf("S3 GET of the archive: %d, %d bytes", status, len(body))
 	}
-	for _, tc := range []struct{ path, code, msg string }{
-		{"/model/" + m.UUID + "/charms?url=local:jammy/nope-3", "not found", `cannot retrieve charm: cannot get charm from state: charm "local:jammy/nope-3" not found`},
-		{"/model/" + m.UUID + "/charms", "bad request", "cannot retrieve charm: expected url=CharmURL query argument"},
-		{"/model/" + m.UUID + "/charms?url=local:jammy/demo-0&file=nope.txt", "not found", "cannot retrieve charm: charm file not found"},
+	for _, tc := range []struct {
+		path, code, msg string
+		status          int
+	}{
+		{"/model/" + m.UUID + "/charms?url=local:jammy/nope-3", "not found", `cannot retrieve charm: cannot get charm from state: charm "local:jammy/nope-3" not found`, 404},
+		{"/model/" + m.UUID + "/charms", "bad request", "cannot retrieve charm: expected url=CharmURL query argument", 400},
+		{"/model/" + m.UUID + "/charms?url=local:jammy/demo-0&file=nope.txt", "not found", "cannot retrieve charm: charm file not found", 404},
 	} {
 		status, body, _ := charmsDo(t, c, "GET", tc.path, "user-admin", "secret", nil, nil)
 		var res params.CharmsResponse
 		json.Unmarshal(body, &res)
-		if res.Error != tc.msg || res.ErrorCode != tc.code || status != httpStatus(tc.code) {
+		if res.Error != tc.msg || res.ErrorCode != tc.code || status != tc.status {
 			t.Errorf("GET %s: %d %s, want %q (%s)", tc.path, status, body, tc.msg, tc.code)
 		}
 	}

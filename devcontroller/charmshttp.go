@@ -85,30 +85,11 @@ func (q *charmsRequest) serve() {
 	}
 }
 
-// httpStatus is the HTTP status Juju answers an error code with.
-func httpStatus(code string) int {
-	switch code {
-	case jujuapi.CodeUnauthorized:
-		return http.StatusUnauthorized
-	case jujuapi.CodeNotFound, jujuapi.CodeUserNotFound, jujuapi.CodeModelNotFound:
-		return http.StatusNotFound
-	case jujuapi.CodeBadRequest, jujuapi.CodeOperationBlocked:
-		return http.StatusBadRequest
-	case jujuapi.CodeMethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	case jujuapi.CodeForbidden:
-		return http.StatusForbidden
-	case jujuapi.CodeNotYetAvailable:
-		return http.StatusConflict
-	}
-	return http.StatusInternalServerError
-}
-
 // fail answers an error as Juju's charms handler does: a CharmsResponse
 // whose message is prefixed with what was being done.
 func (q *charmsRequest) fail(doing string, err error) {
 	e := jujuapi.AsError(err)
-	status := httpStatus(e.Code)
+	status := jujuapi.HTTPStatus(e.Code)
 	if status == http.StatusInternalServerError {
 		q.c.log.Warn("charms endpoint error", "model", q.model, "method", q.r.Method, "err", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Error codes that clients act on. The strings are the protocol's.
@@ -138,4 +139,31 @@ func Underlying(err error) error {
 		return e
 	}
 	return err
+}
+
+// HTTPStatus is the HTTP status Juju's HTTP endpoints answer an error
+// code with (its ServerErrorAndStatus), and 503 for "try again", which
+// Juju leaves at 500 but a broker answers for a controller it cannot
+// reach. Any other code is 500.
+func HTTPStatus(code string) int {
+	switch code {
+	case CodeUnauthorized, CodeDischargeRequired:
+		return http.StatusUnauthorized
+	case CodeNotFound, CodeUserNotFound, CodeModelNotFound:
+		return http.StatusNotFound
+	case CodeBadRequest, CodeOperationBlocked:
+		// Juju answers a block with 400, not 403, for older clients.
+		return http.StatusBadRequest
+	case CodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case CodeForbidden:
+		return http.StatusForbidden
+	case CodeRedirect:
+		return http.StatusMovedPermanently
+	case CodeNotYetAvailable:
+		return http.StatusConflict
+	case CodeTryAgain:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }

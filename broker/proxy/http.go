@@ -206,26 +206,6 @@ func writeHTTPError(w http.ResponseWriter, err error) {
 	body, _ := json.Marshal(params.ErrorResult{Error: e})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-	w.WriteHeader(httpStatusOf(e.Code))
+	w.WriteHeader(jujuapi.HTTPStatus(e.Code))
 	w.Write(body)
-}
-
-// httpStatusOf is the HTTP status Juju's HTTP endpoints answer an error
-// code with.
-func httpStatusOf(code string) int {
-	switch code {
-	case jujuapi.CodeUnauthorized:
-		return http.StatusUnauthorized
-	case jujuapi.CodeForbidden:
-		return http.StatusForbidden
-	case jujuapi.CodeMethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	case jujuapi.CodeNotFound, jujuapi.CodeModelNotFound:
-		return http.StatusNotFound
-	case jujuapi.CodeTryAgain:
-		return http.StatusServiceUnavailable
-	case jujuapi.CodeBadRequest:
-		return http.StatusBadRequest
-	}
-	return http.StatusInternalServerError
 }
