@@ -26,6 +26,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/facades"
 	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/broker/migration"
+	"github.com/jimmbroker/jimm/broker/modelhttp"
 	"github.com/jimmbroker/jimm/broker/proxy"
 	"github.com/jimmbroker/jimm/broker/restapi"
 	"github.com/jimmbroker/jimm/broker/routing"
@@ -55,6 +56,7 @@ type Server struct {
 	routes     *routing.Table
 	migrations *migration.Manager
 	proxy      *proxy.Proxy
+	modelHTTP  *modelhttp.Endpoints
 	clouds     *clouds.Service
 	facades    *facades.API
 	admin      *admin.API
@@ -188,20 +190,23 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 	if s.proxy, err = proxy.New(proxy.Deps{
 		Routes: s.routes, Identity: s.identity, Audit: s.audit, BrokerUUID: s.uuid, Servers: servers,
 		JujuVersion: cfg.JujuVersion, DetachAfter: cfg.ProxyDetachAfter, RPCs: s.metrics.rpcs,
+		Metrics: reg, Logger: log, Clock: cfg.Clock,
+	}); err != nil {
+		return err
+	}
+	s.modelHTTP = modelhttp.New(modelhttp.Deps{
+		Routes: s.routes, Identity: s.identity, Audit: s.audit, Logger: log, Clock: cfg.Clock,
 		DialStream: func(ctx context.Context, m *db.Model, path string) (*jujuapi.Conn, error) {
 			ep, creds, err := s.registry.Resolve(ctx, m.Controller.Name)
 			if err != nil {
 				return nil, err
 			}
-			return ep.DialAs(ctx, path, creds, proxy.StreamConnOptions)
+			return ep.DialAs(ctx, path, creds, modelhttp.StreamConnOptions)
 		},
 		HTTPEndpoint: func(ctx context.Context, m *db.Model) (controllers.Endpoint, controllers.Credentials, error) {
 			return s.registry.Resolve(ctx, m.Controller.Name)
 		},
-		Metrics: reg, Logger: log, Clock: cfg.Clock,
-	}); err != nil {
-		return err
-	}
+	})
 	s.clouds = clouds.New(clouds.Deps{DB: s.db, Identity: s.identity, Relations: s.rel, Registry: s.registry, Pool: s.pool,
 		Up: s.health.Up, Sealer: cipher, Logger: log, Clock: cfg.Clock})
 	if s.facades, err = facades.New(facades.Deps{
@@ -310,12 +315,12 @@ func (s *Server) handler() http.Handler {
 	})
 	e.GET("/model/:uuid/log", func(c echo.Context) error {
 		r := c.Request()
-		req := proxy.StreamRequest{ModelUUID: c.Param("uuid"), Path: "/log", Query: r.URL.RawQuery, Remote: r.RemoteAddr}
+		req := modelhttp.StreamRequest{ModelUUID: c.Param("uuid"), Path: "/log", Query: r.URL.RawQuery, Remote: r.RemoteAddr}
 		req.User, req.Password, req.HasAuth = r.BasicAuth()
-		opts := proxy.StreamConnOptions
+		opts := modelhttp.StreamConnOptions
 		opts.MaxFrameSize = s.cfg.Conn.MaxFrameSize
 		s.upgrade(c, "model-log", opts, func(ctx context.Context, conn *jujuapi.Conn, done func()) {
-			s.proxy.ServeStream(ctx, conn, req, done)
+			s.modelHTTP.ServeStream(ctx, conn, req, done)
 		})
 		return nil
 	})
@@ -323,7 +328,7 @@ func (s *Server) handler() http.Handler {
 	// client tries the object store's PUT first, then POST /charms) and
 	// applications' resources.
 	modelHTTP := func(c echo.Context) error {
-		s.proxy.ServeModelHTTP(c.Response(), c.Request(), c.Param("uuid"))
+		s.modelHTTP.ServeModelHTTP(c.Response(), c.Request(), c.Param("uuid"))
 		return nil
 	}
 	e.Match([]string{http.MethodGet, http.MethodPost}, "/model/:uuid/charms", modelHTTP)
@@ -419,7 +424,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		msrv.Shutdown(shutdownCtx)
 	}
 	s.conns.Drain()
-	s.proxy.CloseIdleHTTP()
+	s.modelHTTP.CloseIdleHTTP()
 	// Write what the last calls queued, a few seconds at most.
 	auditCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

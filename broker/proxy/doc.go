@@ -10,10 +10,8 @@
 // AllWatchers again there (the client keeps its watcher ids) and
 // replaying the calls the old controller left unanswered.
 //
-// It also relays a model's debug log stream (/model/<uuid>/log) and its
-// plain HTTP endpoints (local charm uploads, resources), authenticating
-// the caller itself and reaching the controller with the controller's own
-// credentials.
+// A model's HTTP endpoints (debug-log, charm uploads) are package
+// modelhttp's.
 //
 // Each connection registers with the routing table as a routing.Conn: the
 // table tells it when its model moved or its caller's access changed. It

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -28,13 +27,6 @@ type Deps struct {
 	// the controller's endpoint (its addresses, pinned CA and TLS server
 	// name).
 	Dial func(ctx context.Context, m *db.Model) (*jujuapi.Conn, error)
-	// DialStream opens one of the HTTP WebSocket endpoints of the
-	// controller hosting m (path, e.g. "/model/<uuid>/log?replay=true")
-	// with the controller's own credentials.
-	DialStream func(ctx context.Context, m *db.Model, path string) (*jujuapi.Conn, error)
-	// HTTPEndpoint says how to reach the plain HTTP endpoints of the
-	// controller hosting m, and with which credentials.
-	HTTPEndpoint HTTPEndpointOf
 	// BrokerUUID is the broker's controller UUID, which clients see in
 	// place of the controller's.
 	BrokerUUID string
@@ -60,19 +52,16 @@ const loginTimeout = 4 * time.Second
 
 // Proxy serves model connections.
 type Proxy struct {
-	routes        *routing.Table
-	identity      *identity.Service
-	audit         *audit.Log
-	dial          func(ctx context.Context, m *db.Model) (*jujuapi.Conn, error)
-	dialStreamTo  func(ctx context.Context, m *db.Model, path string) (*jujuapi.Conn, error)
-	httpEndpoint  HTTPEndpointOf
-	httpUpstreams httpUpstreams
-	brokerUUID    string
-	servers       [][]params.HostPort
-	jujuVersion   string
-	detachAfter   time.Duration
-	log           *slog.Logger
-	clock         clock.Clock
+	routes      *routing.Table
+	identity    *identity.Service
+	audit       *audit.Log
+	dial        func(ctx context.Context, m *db.Model) (*jujuapi.Conn, error)
+	brokerUUID  string
+	servers     [][]params.HostPort
+	jujuVersion string
+	detachAfter time.Duration
+	log         *slog.Logger
+	clock       clock.Clock
 	// adminVersions are the Admin versions a client may log in with.
 	adminVersions []int
 
@@ -85,7 +74,7 @@ type Proxy struct {
 // New builds a proxy.
 func New(deps Deps) (*Proxy, error) {
 	p := &Proxy{
-		routes: deps.Routes, identity: deps.Identity, audit: deps.Audit, dial: deps.Dial, dialStreamTo: deps.DialStream, httpEndpoint: deps.HTTPEndpoint,
+		routes: deps.Routes, identity: deps.Identity, audit: deps.Audit, dial: deps.Dial,
 		brokerUUID: deps.BrokerUUID, servers: deps.Servers, jujuVersion: deps.JujuVersion, detachAfter: max(deps.DetachAfter, 0),
 		log: deps.Logger, clock: clock.Or(deps.Clock), rpcs: deps.RPCs,
 		adminVersions: append(jujuapi.Juju35.Versions("Admin"), jujuapi.AdminSessionLoginVersion),
@@ -106,16 +95,6 @@ func New(deps Deps) (*Proxy, error) {
 	if p.dial == nil {
 		p.dial = func(ctx context.Context, m *db.Model) (*jujuapi.Conn, error) {
 			return controllers.EndpointOf(&m.Controller).Dial(ctx, "/model/"+m.UUID+"/api", jujuapi.ConnOptions{})
-		}
-	}
-	if p.dialStreamTo == nil {
-		p.dialStreamTo = func(context.Context, *db.Model, string) (*jujuapi.Conn, error) {
-			return nil, errors.New("no way to reach controllers' streams is configured")
-		}
-	}
-	if p.httpEndpoint == nil {
-		p.httpEndpoint = func(context.Context, *db.Model) (controllers.Endpoint, controllers.Credentials, error) {
-			return controllers.Endpoint{}, controllers.Credentials{}, errors.New("no way to reach controllers' HTTP endpoints is configured")
 		}
 	}
 	if p.rpcs == nil {

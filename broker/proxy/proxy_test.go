@@ -45,10 +45,6 @@ type fakeController struct {
 	calls      []string // "Facade.Method#request-id"
 	release    chan struct{}
 	held       chan uint64
-	// streams is what the controller's stream endpoint does with each
-	// stream dialled to it (nil: it answers "not found").
-	streams func(path string, conn *jujuapi.Conn)
-	paths   []string // the stream paths dialled
 	// watcherIDs are the ids Client.WatchAll hands out, in turn (then
 	// "w<n>"); watchers are the open ones. holdNext makes AllWatcher.Next
 	// wait like Hold.Call.
@@ -70,25 +66,6 @@ func (f *fakeController) dial(context.Context) (*jujuapi.Conn, error) {
 	client, server := jujuapi.Pipe(jujuapi.ConnOptions{})
 	f.conns = append(f.conns, server)
 	go jujuapi.Serve(context.Background(), server, jujuapi.HandlerFunc(f.serve), jujuapi.ServerOptions{Logger: quiet})
-	return client, nil
-}
-
-func (f *fakeController) dialStream(path string) (*jujuapi.Conn, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.down {
-		return nil, fmt.Errorf("dial controller %q: connection refused", f.name)
-	}
-	f.paths = append(f.paths, path)
-	client, server := jujuapi.Pipe(StreamConnOptions)
-	serve := f.streams
-	if serve == nil {
-		serve = func(string, *jujuapi.Conn) {
-			server.WriteFrame([]byte(`{"error":{"message":"endpoint not found","code":"not found"}}`))
-			server.CloseWith(jujuapi.CloseNormal, "")
-		}
-	}
-	go serve(path, server)
 	return client, nil
 }
 
@@ -236,9 +213,6 @@ func newEnv(t *testing.T, detachAfter time.Duration) *env {
 		Servers: [][]params.HostPort{{{Address: params.Address{Value: "jimm.example.com", Type: "hostname", Scope: "public"}, Port: 443}}},
 		Dial: func(ctx context.Context, m *db.Model) (*jujuapi.Conn, error) {
 			return e.ctls[m.Controller.Name].dial(ctx)
-		},
-		DialStream: func(ctx context.Context, m *db.Model, path string) (*jujuapi.Conn, error) {
-			return e.ctls[m.Controller.Name].dialStream(path)
 		},
 		RPCs: e.rpcs, Metrics: e.metrics, Logger: quiet,
 	}); err != nil {

@@ -1,4 +1,4 @@
-package proxy
+package modelhttp
 
 import (
 	"context"
@@ -42,7 +42,7 @@ var StreamConnOptions = jujuapi.ConnOptions{IdleTimeout: -1}
 // the client's upgraded connection, and calls done when it has ended. A
 // refusal is sent as a Juju controller sends it: an initial frame holding
 // the error, then a close.
-func (p *Proxy) ServeStream(ctx context.Context, conn *jujuapi.Conn, req StreamRequest, done func()) {
+func (p *Endpoints) ServeStream(ctx context.Context, conn *jujuapi.Conn, req StreamRequest, done func()) {
 	defer done()
 	stop := context.AfterFunc(ctx, func() { conn.CloseWith(jujuapi.CloseGoingAway, "broker shutting down") })
 	defer stop()
@@ -65,7 +65,7 @@ func (p *Proxy) ServeStream(ctx context.Context, conn *jujuapi.Conn, req StreamR
 // connection and the controller's initial frame (which says all is well).
 // A controller that answers with a redirect has had the model moved away:
 // the route is healed and the stream opened where the model is now.
-func (p *Proxy) openStream(ctx context.Context, req StreamRequest) (*jujuapi.Conn, []byte, error) {
+func (p *Endpoints) openStream(ctx context.Context, req StreamRequest) (*jujuapi.Conn, []byte, error) {
 	if !req.HasAuth {
 		return nil, nil, jujuapi.Errorf(jujuapi.CodeUnauthorized, "authentication failed: no credentials provided")
 	}
@@ -101,12 +101,12 @@ func (p *Proxy) openStream(ctx context.Context, req StreamRequest) (*jujuapi.Con
 
 // dialStream opens the stream on m's controller and reads its initial
 // frame: a refusal there is returned as an error.
-func (p *Proxy) dialStream(ctx context.Context, m *db.Model, req StreamRequest) (*jujuapi.Conn, []byte, error) {
+func (p *Endpoints) dialStream(ctx context.Context, m *db.Model, req StreamRequest) (*jujuapi.Conn, []byte, error) {
 	unavailable := func(err error) error {
 		p.log.Warn("cannot open a stream on the model's controller", "model", m.UUID, "controller", m.Controller.Name, "path", req.Path, "err", err)
 		return jujuapi.Errorf(jujuapi.CodeTryAgain, "the controller hosting model %q is unavailable; try again later", m.Name)
 	}
-	dialCtx, cancel := context.WithTimeout(ctx, loginTimeout)
+	dialCtx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
 	path := "/model/" + m.UUID + req.Path
 	if req.Query != "" {

@@ -1,4 +1,4 @@
-package proxy
+package modelhttp
 
 import (
 	"context"
@@ -35,10 +35,10 @@ func (e *env) httpController(t *testing.T, handler http.HandlerFunc) *httptest.S
 		Name: "ctl-a", Addresses: []string{srv.Listener.Addr().String()}, TLSServerName: "example.com",
 		CACert: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})),
 	}
-	e.px.httpEndpoint = func(context.Context, *db.Model) (controllers.Endpoint, controllers.Credentials, error) {
+	e.ep.httpEndpoint = func(context.Context, *db.Model) (controllers.Endpoint, controllers.Credentials, error) {
 		return ep, controllers.Credentials{User: "admin", Password: "controller-secret"}, nil
 	}
-	t.Cleanup(e.px.CloseIdleHTTP)
+	t.Cleanup(e.ep.CloseIdleHTTP)
 	return srv
 }
 
@@ -49,7 +49,7 @@ func (e *env) front(t *testing.T) *httptest.Server {
 		uuid := strings.TrimPrefix(r.URL.Path, "/model/")
 		uuid = strings.TrimPrefix(uuid, "/model-")
 		uuid, _, _ = strings.Cut(uuid, "/")
-		e.px.ServeModelHTTP(w, r, uuid)
+		e.ep.ServeModelHTTP(w, r, uuid)
 	}))
 	t.Cleanup(front.Close)
 	return front
@@ -64,11 +64,11 @@ func basic(user, password string) string {
 // credentials in place of the caller's; the answer comes back as it was,
 // less the controller's cookies; and the upload is audited.
 func TestModelHTTPRelaysAnUpload(t *testing.T) {
-	e := newEnv(t, 0)
+	e := newEnv(t)
 	auditLog := audit.New(e.d, quiet, nil)
 	go auditLog.Run()
 	t.Cleanup(func() { auditLog.Close(context.Background()) })
-	e.px.audit = auditLog
+	e.ep.audit = auditLog
 	seen := make(chan seenRequest, 1)
 	firstChunk := make(chan struct{})
 	e.httpController(t, func(w http.ResponseWriter, r *http.Request) {
@@ -148,7 +148,7 @@ func httpError(t *testing.T, resp *http.Response) params.ErrorResult {
 // reach the controller; a reader may GET; a dead controller is "try
 // again".
 func TestModelHTTPRefusals(t *testing.T) {
-	e := newEnv(t, 0)
+	e := newEnv(t)
 	ctx := t.Context()
 	reached := make(chan string, 16)
 	srv := e.httpController(t, func(w http.ResponseWriter, r *http.Request) {

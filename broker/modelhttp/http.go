@@ -1,4 +1,4 @@
-package proxy
+package modelhttp
 
 import (
 	"context"
@@ -67,7 +67,7 @@ func (u *httpUpstreams) transport(ep controllers.Endpoint) (*http.Transport, err
 
 // CloseIdleHTTP closes the idle connections kept to controllers' HTTP
 // endpoints, as the broker shuts down.
-func (p *Proxy) CloseIdleHTTP() { p.httpUpstreams.close() }
+func (p *Endpoints) CloseIdleHTTP() { p.httpUpstreams.close() }
 
 // close closes every transport's idle connections.
 func (u *httpUpstreams) close() {
@@ -88,7 +88,7 @@ func sameEndpoint(a, b controllers.Endpoint) bool {
 // endpoints, to the controller hosting the model, at the same path. A
 // refusal is answered as Juju's HTTP endpoints answer one: a JSON error
 // with its code, which the juju client turns back into the same error.
-func (p *Proxy) ServeModelHTTP(w http.ResponseWriter, r *http.Request, modelUUID string) {
+func (p *Endpoints) ServeModelHTTP(w http.ResponseWriter, r *http.Request, modelUUID string) {
 	start := p.clock.Now()
 	ctx := r.Context()
 	user, password, ok := r.BasicAuth()

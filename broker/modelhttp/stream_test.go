@@ -1,4 +1,4 @@
-package proxy
+package modelhttp
 
 import (
 	"encoding/json"
@@ -42,7 +42,7 @@ func (e *env) stream(t *testing.T, req StreamRequest) (*jujuapi.Conn, params.Err
 		req.ModelUUID = modelUUID
 	}
 	req.Path, req.Remote = "/log", "10.0.0.1:50000"
-	go e.px.ServeStream(t.Context(), server, req, func() {})
+	go e.ep.ServeStream(t.Context(), server, req, func() {})
 	f, err := client.NextFrame()
 	if err != nil {
 		t.Fatalf("the stream's first frame: %v", err)
@@ -65,7 +65,7 @@ func admin() StreamRequest {
 // TestStreamRelaysTheModelsLog: an authorised caller gets the
 // controller's stream as it came, the query passed on, and its end.
 func TestStreamRelaysTheModelsLog(t *testing.T) {
-	e := newEnv(t, 0)
+	e := newEnv(t)
 	e.ctls["ctl-a"].streams = logLines(3, nil)
 	client, first := e.stream(t, admin())
 	if first.Error != nil {
@@ -95,7 +95,7 @@ func TestStreamRelaysTheModelsLog(t *testing.T) {
 // stream's first frame, with Juju's codes, and the controller is never
 // asked.
 func TestStreamRefusals(t *testing.T) {
-	e := newEnv(t, 0)
+	e := newEnv(t)
 	e.ctls["ctl-a"].streams = logLines(1, nil)
 	ctx := t.Context()
 	bobToken, _, err := e.ids.NewSession(ctx, &identity.Identity{Name: "bob@example.com"})
@@ -148,7 +148,7 @@ func TestStreamRefusals(t *testing.T) {
 // TestStreamClientLeaves: when the client of a tailing stream goes, the
 // broker closes the controller's end.
 func TestStreamClientLeaves(t *testing.T) {
-	e := newEnv(t, 0)
+	e := newEnv(t)
 	closed := make(chan struct{})
 	e.ctls["ctl-a"].streams = logLines(-1, closed)
 	client, first := e.stream(t, admin())
@@ -166,7 +166,7 @@ func TestStreamClientLeaves(t *testing.T) {
 // redirect has had the model moved away: the route heals and the stream
 // opens where the model is now.
 func TestStreamFollowsARedirect(t *testing.T) {
-	e := newEnv(t, 0)
+	e := newEnv(t)
 	b := e.ctls["ctl-b"]
 	b.streams = logLines(1, nil)
 	e.ctls["ctl-a"].streams = func(_ string, conn *jujuapi.Conn) {
