@@ -269,14 +269,8 @@ func (s *session) charmConfig(_ context.Context, p params.ApplicationGetArgs) (p
 }
 
 func (s *session) setConfigs(ctx context.Context, p params.ConfigSetArgs) (params.ErrorResults, error) {
-	m, err := s.connectedModel(store.AccessWrite)
+	m, err := s.changeableModel(blockChange)
 	if err != nil {
-		return params.ErrorResults{}, err
-	}
-	if err := blockedIn(m, blockChange); err != nil {
-		return params.ErrorResults{}, err
-	}
-	if err := writable(m); err != nil {
 		return params.ErrorResults{}, err
 	}
 	out := params.ErrorResults{Results: make([]params.ErrorResult, len(p.Args))}
@@ -317,14 +311,8 @@ func (s *session) setConfig(ctx context.Context, uuid string, a params.ConfigSet
 }
 
 func (s *session) unsetApplicationsConfig(ctx context.Context, p params.ApplicationConfigUnsetArgs) (params.ErrorResults, error) {
-	m, err := s.connectedModel(store.AccessWrite)
+	m, err := s.changeableModel(blockChange)
 	if err != nil {
-		return params.ErrorResults{}, err
-	}
-	if err := blockedIn(m, blockChange); err != nil {
-		return params.ErrorResults{}, err
-	}
-	if err := writable(m); err != nil {
 		return params.ErrorResults{}, err
 	}
 	out := params.ErrorResults{Results: make([]params.ErrorResult, len(p.Args))}

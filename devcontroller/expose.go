@@ -25,14 +25,8 @@ import (
 var allNetworks = []string{"0.0.0.0/0", "::/0"}
 
 func (s *session) expose(ctx context.Context, p params.ApplicationExpose) (struct{}, error) {
-	m, err := s.connectedModel(store.AccessWrite)
+	m, err := s.changeableModel(blockChange)
 	if err != nil {
-		return struct{}{}, err
-	}
-	if err := blockedIn(m, blockChange); err != nil {
-		return struct{}{}, err
-	}
-	if err := writable(m); err != nil {
 		return struct{}{}, err
 	}
 	_, err = s.ctl.store.UpdateModel(ctx, m.UUID, func(m *store.Model) error {
@@ -89,14 +83,8 @@ func uniqueSorted(in []string) []string {
 }
 
 func (s *session) unexpose(ctx context.Context, p params.ApplicationUnexpose) (struct{}, error) {
-	m, err := s.connectedModel(store.AccessWrite)
+	m, err := s.changeableModel(blockChange)
 	if err != nil {
-		return struct{}{}, err
-	}
-	if err := blockedIn(m, blockChange); err != nil {
-		return struct{}{}, err
-	}
-	if err := writable(m); err != nil {
 		return struct{}{}, err
 	}
 	_, err = s.ctl.store.UpdateModel(ctx, m.UUID, func(m *store.Model) error {

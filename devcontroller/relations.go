@@ -338,14 +338,8 @@ func (s *session) addRelation(ctx context.Context, p params.AddRelation) (params
 }
 
 func (s *session) destroyRelation(ctx context.Context, p params.DestroyRelation) (struct{}, error) {
-	m, err := s.connectedModel(store.AccessWrite)
+	m, err := s.changeableModel(blockRemove)
 	if err != nil {
-		return struct{}{}, err
-	}
-	if err := blockedIn(m, blockRemove); err != nil {
-		return struct{}{}, err
-	}
-	if err := writable(m); err != nil {
 		return struct{}{}, err
 	}
 	var removed *store.Relation

@@ -367,6 +367,23 @@ func (s *session) connectedModel(want string) (*store.Model, error) {
 	return s.requireModel(s.modelUUID, want)
 }
 
+// changeableModel is the connection's model for a call that changes it:
+// the caller may write to it, no block stops op there, and it is not
+// being migrated away.
+func (s *session) changeableModel(op string) (*store.Model, error) {
+	m, err := s.connectedModel(store.AccessWrite)
+	if err != nil {
+		return nil, err
+	}
+	if err := blockedIn(m, op); err != nil {
+		return nil, err
+	}
+	if err := writable(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 func modelNotFound(uuid string) error {
 	return jujuapi.NotFoundf("model %q", uuid)
 }

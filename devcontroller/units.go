@@ -45,14 +45,8 @@ func removeUnit(m *store.Model, name string) string {
 }
 
 func (s *session) destroyUnit(ctx context.Context, p params.DestroyUnitsParams) (params.DestroyUnitResults, error) {
-	m, err := s.connectedModel(store.AccessWrite)
+	m, err := s.changeableModel(blockRemove)
 	if err != nil {
-		return params.DestroyUnitResults{}, err
-	}
-	if err := blockedIn(m, blockRemove); err != nil {
-		return params.DestroyUnitResults{}, err
-	}
-	if err := writable(m); err != nil {
 		return params.DestroyUnitResults{}, err
 	}
 	out := params.DestroyUnitResults{Results: make([]params.DestroyUnitResult, len(p.Units))}

@@ -1,7 +1,6 @@
 package charm_test
 
 import (
-	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"reflect"
@@ -14,19 +13,11 @@ import (
 
 func zipOf(t *testing.T, files map[string]string) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for name, content := range files {
-		w, err := zw.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(content))
-	}
-	if err := zw.Close(); err != nil {
+	data, err := testcharms.Zip(files)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return data
 }
 
 const meta = "name: x\nsummary: s\ndescription: d\n"

@@ -80,3 +80,23 @@ func Pack(name string) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// Zip builds a zip archive of files (name → content), for tests that need
+// a charm archive the repository does not hold (a broken one, say).
+func Zip(files map[string]string) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, content := range files {
+		w, err := zw.Create(name)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write([]byte(content)); err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
