@@ -94,25 +94,31 @@ func (a *API) summary(m *db.ModelAccess) *params.ModelSummary {
 // hostedModel returns a model's route if the caller has at least want on
 // it. A caller without any access is told the model is not found.
 func (s *session) hostedModel(ctx context.Context, tag, want string) (*db.Model, error) {
+	m, _, err := s.hostedModelAccess(ctx, tag, want)
+	return m, err
+}
+
+// hostedModelAccess is hostedModel that also returns the caller's access.
+func (s *session) hostedModelAccess(ctx context.Context, tag, want string) (*db.Model, string, error) {
 	t, err := jujuapi.ParseModelTag(tag)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	m, err := s.api.routes.Route(ctx, t.ID)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	have, err := s.api.identity.ModelAccess(ctx, s.caller(), m)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if have == authz.AccessNone {
-		return nil, jujuapi.NotFoundf("model %q", t.ID)
+		return nil, "", jujuapi.NotFoundf("model %q", t.ID)
 	}
 	if authz.AccessRank(have) < authz.AccessRank(want) {
-		return nil, jujuapi.ErrPerm
+		return nil, "", jujuapi.ErrPerm
 	}
-	return m, nil
+	return m, have, nil
 }
 
 // hideController replaces what would reveal the hosting controller in a
@@ -136,7 +142,7 @@ func (s *session) modelInfo(ctx context.Context, p params.Entities) (params.Mode
 
 func (s *session) oneModelInfo(ctx context.Context, tag string) (*params.ModelInfo, error) {
 	a := s.api
-	m, err := s.hostedModel(ctx, tag, authz.AccessRead)
+	m, access, err := s.hostedModelAccess(ctx, tag, authz.AccessRead)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +158,7 @@ func (s *session) oneModelInfo(ctx context.Context, tag string) (*params.ModelIn
 		return nil, jujuapi.AsError(jujuapi.Underlying(err))
 	}
 	a.hideController(&info)
-	if err := s.brokerModelUsers(ctx, m, tag, &info); err != nil {
+	if err := s.brokerModelUsers(ctx, m, access, &info); err != nil {
 		return nil, err
 	}
 	a.recordCounts(ctx, m.UUID, len(info.Machines), -1)
@@ -161,15 +167,11 @@ func (s *session) oneModelInfo(ctx context.Context, tag string) (*params.ModelIn
 
 // brokerModelUsers lists in info the users with access to the model as
 // the broker's relations say (the controller knows only those who used
-// it): all of them for a model administrator, else the caller alone, as
-// Juju answers. A user's last connection is the controller's, when it has
-// one.
-func (s *session) brokerModelUsers(ctx context.Context, m *db.Model, tag string, info *params.ModelInfo) error {
-	users, err := s.modelUsers(ctx, tag)
-	if err != nil {
-		return err
-	}
-	access, err := s.api.identity.ModelAccess(ctx, s.caller(), m)
+// it): all of them for a model administrator (access is the caller's),
+// else the caller alone, as Juju answers. A user's last connection is the
+// controller's, when it has one.
+func (s *session) brokerModelUsers(ctx context.Context, m *db.Model, access string, info *params.ModelInfo) error {
+	users, err := s.usersOf(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -179,13 +181,11 @@ func (s *session) brokerModelUsers(ctx context.Context, m *db.Model, tag string,
 	}
 	info.Users = info.Users[:0]
 	for _, u := range users {
-		if u.Result == nil || (access != authz.AccessAdmin && u.Result.UserName != s.caller().Name) {
+		if access != authz.AccessAdmin && u.UserName != s.caller().Name {
 			continue
 		}
-		user := *u.Result
-		user.ModelTag = ""
-		user.LastConnection = last[user.UserName]
-		info.Users = append(info.Users, user)
+		u.LastConnection = last[u.UserName]
+		info.Users = append(info.Users, u)
 	}
 	return nil
 }

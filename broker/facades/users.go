@@ -6,6 +6,7 @@ import (
 
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
 )
@@ -38,10 +39,25 @@ func (s *session) modelUserInfo(ctx context.Context, p params.Entities) (params.
 }
 
 func (s *session) modelUsers(ctx context.Context, tag string) ([]params.ModelUserInfoResult, error) {
-	m, err := s.hostedModel(ctx, tag, authz.AccessRead)
+	m, _, err := s.hostedModelAccess(ctx, tag, authz.AccessRead)
 	if err != nil {
 		return nil, err
 	}
+	users, err := s.usersOf(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]params.ModelUserInfoResult, len(users))
+	for i := range users {
+		users[i].ModelTag = tag
+		out[i].Result = &users[i]
+	}
+	return out, nil
+}
+
+// usersOf lists, by name, the users who hold access to model m directly,
+// each with the best access they hold.
+func (s *session) usersOf(ctx context.Context, m *db.Model) ([]params.ModelUserInfo, error) {
 	tuples, err := s.api.rel.List(ctx, authz.Filter{Object: authz.KindModel + ":" + m.UUID})
 	if err != nil {
 		return nil, err
@@ -61,9 +77,9 @@ func (s *session) modelUsers(ctx context.Context, tag string) ([]params.ModelUse
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	out := make([]params.ModelUserInfoResult, len(names))
+	out := make([]params.ModelUserInfo, len(names))
 	for i, name := range names {
-		out[i].Result = &params.ModelUserInfo{ModelTag: tag, UserName: name, DisplayName: name, Access: params.UserAccessPermission(best[name])}
+		out[i] = params.ModelUserInfo{UserName: name, DisplayName: name, Access: params.UserAccessPermission(best[name])}
 	}
 	return out, nil
 }

@@ -255,13 +255,18 @@ func (c *modelConn) objectAnswered(call pendingCall, env *jujuapi.Envelope, data
 // reach the client before the broker has heard that the route flipped.
 // (A model destroyed in place says the same; the route check that
 // follows tells the two apart.)
+//
+// It runs on every response, so it looks at the bytes first and takes the
+// lock only for a response that holds a model's removal.
 func (c *modelConn) watcherSawModelLeave(env *jujuapi.Envelope, data []byte) bool {
-	if env.Error != "" || env.ErrorCode != "" {
+	if env.Error != "" || env.ErrorCode != "" || !bytes.Contains(data, modelRemoval) || !bytes.Contains(data, []byte(c.modelUUID)) {
 		return false
 	}
 	c.mu.Lock()
 	call, ok := c.pending[env.RequestID]
 	c.mu.Unlock()
-	return ok && call.facade == "AllWatcher" && call.method == "Next" &&
-		bytes.Contains(data, []byte(`["model","remove",{`)) && bytes.Contains(data, []byte(c.modelUUID))
+	return ok && call.facade == "AllWatcher" && call.method == "Next"
 }
+
+// modelRemoval starts an AllWatcher delta that removes a model.
+var modelRemoval = []byte(`["model","remove",{`)

@@ -102,8 +102,8 @@ func (t *Table) checkOnce(ctx context.Context, uuid string) {
 // redirect) or is not there may be an old route's: a migration flipped it
 // a moment ago, or moved the model outside the broker. The table then
 // reads the route again (healing it from a redirect) and, when the model
-// is elsewhere now, runs fn once more there. It returns fn's last error,
-// and m is updated to the route fn last ran on.
+// is elsewhere now, runs fn once more there. It returns fn's last error.
+// m is not changed: routes are shared, read-only values.
 func (t *Table) OnController(ctx context.Context, m *db.Model, fn func(c *controllers.Client) error) error {
 	c, err := t.Controller(ctx, m)
 	if err != nil {
@@ -124,8 +124,7 @@ func (t *Table) OnController(ctx context.Context, m *db.Model, fn func(c *contro
 	if rerr != nil || now.ControllerID == m.ControllerID {
 		return err
 	}
-	*m = *now
-	if c, err = t.Controller(ctx, m); err != nil {
+	if c, err = t.Controller(ctx, now); err != nil {
 		return err
 	}
 	return fn(c)

@@ -2,7 +2,6 @@ package summaries
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -156,7 +155,7 @@ func (h *Hub) abstract(m *db.Model, admins []string) params.ModelAbstract {
 // route is a model's current route, or nil when it is gone.
 func (h *Hub) route(ctx context.Context, uuid string) (*db.Model, error) {
 	m, err := h.routes.Route(ctx, uuid)
-	if jujuapi.ErrorCode(err) == jujuapi.CodeNotFound || errors.Is(err, db.ErrNotFound) {
+	if jujuapi.ErrorCode(err) == jujuapi.CodeNotFound {
 		return nil, nil
 	}
 	return m, err
