@@ -2,12 +2,13 @@ package facades
 
 import (
 	"context"
-	"log/slog"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jimmbroker/jimm/broker/internal/brokertest"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -15,21 +16,19 @@ import (
 	"github.com/jimmbroker/jimm/broker/clouds"
 	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/broker/migration"
-	"github.com/jimmbroker/jimm/broker/routing"
 	"github.com/jimmbroker/jimm/broker/summaries"
 	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
-	"github.com/jimmbroker/jimm/db/dbtest"
 	"github.com/jimmbroker/jimm/devcontroller"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
 )
 
-var quiet = slog.New(slog.DiscardHandler)
+var quiet = brokertest.Quiet
 
 const (
-	brokerUUID    = "b0b0b0b0-0000-4000-8000-000000000000"
-	adminPassword = "pw"
+	brokerUUID    = brokertest.BrokerUUID
+	adminPassword = brokertest.AdminPassword
 	ctlPassword   = "controller-admin-password"
 )
 
@@ -51,19 +50,9 @@ type env struct {
 func newEnv(t *testing.T, specs ...string) *env {
 	t.Helper()
 	ctx := t.Context()
-	e := &env{d: dbtest.SQLite(t), ctls: map[string]*devcontroller.Controller{}}
-	cipher, err := authz.NewCipher(authz.GenerateKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.rel = authz.NewRelations(e.d, quiet)
-	t.Cleanup(e.rel.Close)
-	if e.ids, err = identity.New(ctx, identity.Config{
-		BrokerUUID: brokerUUID, AdminPassword: adminPassword, SessionTTL: time.Hour, ControllerTokenTTL: 5 * time.Minute,
-		KeyRotation: 24 * time.Hour, KeyPrepublish: 5 * time.Minute, LoginFailureRate: -1,
-	}, identity.Deps{DB: e.d, Cipher: cipher, Relations: e.rel, Logger: quiet}); err != nil {
-		t.Fatal(err)
-	}
+	parts := brokertest.New(t)
+	e := &env{d: parts.DB, rel: parts.Rel, ids: parts.IDs, ctls: map[string]*devcontroller.Controller{}}
+	cipher := parts.Cipher
 	e.registry = controllers.NewRegistry(e.d, cipher, quiet)
 	e.pool = controllers.NewPool(e.registry.Resolve, jujuapi.ConnOptions{}, quiet)
 	t.Cleanup(e.pool.Close)
@@ -96,13 +85,7 @@ func newEnv(t *testing.T, specs ...string) *env {
 			}
 		}
 	}
-	routes, err := routing.New(routing.Deps{DB: e.d, Pool: e.pool, Relations: e.rel, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := routes.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	routes := parts.StartRoutes(t, e.pool)
 	migrations, err := migration.New(migration.Deps{DB: e.d, Routes: routes, Registry: e.registry, Up: health.Up, ReplicaID: "r1", Logger: quiet,
 		Controller: func(ctx context.Context, name string) (migration.Controller, error) {
 			c, err := e.pool.Get(ctx, name)

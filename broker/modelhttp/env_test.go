@@ -3,24 +3,22 @@ package modelhttp
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/jimmbroker/jimm/broker/internal/brokertest"
 
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/broker/routing"
 	"github.com/jimmbroker/jimm/db"
-	"github.com/jimmbroker/jimm/db/dbtest"
 	"github.com/jimmbroker/jimm/jujuapi"
 )
 
-var quiet = slog.New(slog.DiscardHandler)
+var quiet = brokertest.Quiet
 
 const (
-	brokerUUID = "b0b0b0b0-0000-4000-8000-000000000000"
-	modelUUID  = "5e55c0de-0000-4000-8000-0000000000aa"
+	modelUUID = "5e55c0de-0000-4000-8000-0000000000aa"
 )
 
 // fakeController plays a controller's stream endpoints on in-memory
@@ -79,64 +77,19 @@ type env struct {
 // ctl-a hosting model m (modelUUID), owned by the bootstrap admin.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ctx := t.Context()
-	e := &env{d: dbtest.SQLite(t), ctls: map[string]*fakeController{}}
-	var ctlA *db.Controller
-	for i, name := range []string{"ctl-a", "ctl-b"} {
-		uuid := fmt.Sprintf("c0c0c0c0-0000-4000-8000-00000000000%d", i+1)
-		row := &db.Controller{Name: name, UUID: uuid, Addresses: []string{"127.0.0.1:1"}, Cloud: "c", Regions: []string{"r"}, AdminPassword: []byte{0}}
-		if err := e.d.WithContext(ctx).Create(row).Error; err != nil {
-			t.Fatal(err)
-		}
-		if ctlA == nil {
-			ctlA = row
-		}
-		e.ctls[name] = &fakeController{name: name, uuid: uuid}
+	parts := brokertest.New(t)
+	e := &env{d: parts.DB, rel: parts.Rel, ids: parts.IDs, ctls: map[string]*fakeController{}}
+	rows := parts.AddControllers(t, "ctl-a", "ctl-b")
+	for _, row := range rows {
+		e.ctls[row.Name] = &fakeController{name: row.Name, uuid: row.UUID}
 	}
-	if err := e.d.AddModel(ctx, &db.Model{UUID: modelUUID, Name: "m", Owner: "admin", ControllerID: ctlA.ID, Cloud: "c", Region: "r", Life: db.LifeAlive}, "user:admin"); err != nil {
+	if err := e.d.AddModel(t.Context(), &db.Model{UUID: modelUUID, Name: "m", Owner: "admin", ControllerID: rows[0].ID, Cloud: "c", Region: "r", Life: db.LifeAlive}, "user:admin"); err != nil {
 		t.Fatal(err)
 	}
-	e.rel = authz.NewRelations(e.d, quiet)
-	t.Cleanup(e.rel.Close)
-	cipher, err := authz.NewCipher(authz.GenerateKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.ids, err = identity.New(ctx, identity.Config{
-		BrokerUUID: brokerUUID, AdminPassword: "pw", SessionTTL: time.Hour, ControllerTokenTTL: 5 * time.Minute,
-		KeyRotation: 24 * time.Hour, KeyPrepublish: 5 * time.Minute, LoginFailureRate: -1,
-	}, identity.Deps{DB: e.d, Cipher: cipher, Relations: e.rel, Logger: quiet}); err != nil {
-		t.Fatal(err)
-	}
-	if e.routes, err = routing.New(routing.Deps{DB: e.d, Relations: e.rel, Logger: quiet}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.routes.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.routes = parts.StartRoutes(t, nil)
 	e.ep = New(Deps{Routes: e.routes, Identity: e.ids, Logger: quiet,
 		DialStream: func(ctx context.Context, m *db.Model, path string) (*jujuapi.Conn, error) {
 			return e.ctls[m.Controller.Name].dialStream(path)
 		}})
 	return e
-}
-
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s: nothing within 10s", what)
-		panic("unreachable")
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jimmbroker/jimm/broker/internal/brokertest"
+
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/broker/audit"
 	"github.com/jimmbroker/jimm/broker/identity"
@@ -110,7 +112,7 @@ func TestModelHTTPRelaysAnUpload(t *testing.T) {
 	if c := resp.Header.Get("Set-Cookie"); c != "" {
 		t.Fatalf("the controller's cookie reached the client: %q", c)
 	}
-	got := recv(t, seen, "the controller's request")
+	got := brokertest.Recv(t, seen, "the controller's request")
 	want := seenRequest{"PUT", path + "?x=1", basic("user-admin", "controller-secret"), "", "application/zip", "PK\x03\x04-first-rest"}
 	if got != want {
 		t.Fatalf("the controller saw\n%+v\nwant\n%+v", got, want)
@@ -118,7 +120,7 @@ func TestModelHTTPRelaysAnUpload(t *testing.T) {
 
 	// The upload is recorded once relayed (just after its answer went).
 	var events []db.AuditEvent
-	eventually(t, "the upload is audited", func() bool {
+	brokertest.Eventually(t, "the upload is audited", func() bool {
 		events = nil
 		return e.d.WithContext(t.Context()).Find(&events).Error == nil && len(events) > 0
 	})
@@ -205,19 +207,19 @@ func TestModelHTTPRefusals(t *testing.T) {
 	}
 	resp = do("GET", charms+"?url=local:demo-0&file=metadata.yaml", basic("", bobToken))
 	resp.Body.Close()
-	if resp.StatusCode != 200 || recv(t, reached, "a reader's GET") != "GET "+charms {
+	if resp.StatusCode != 200 || brokertest.Recv(t, reached, "a reader's GET") != "GET "+charms {
 		t.Fatalf("a reader's GET: %d", resp.StatusCode)
 	}
 	// A writer may upload.
 	if err := e.rel.Add(ctx, authz.Tuple{Subject: "user:bob@example.com", Relation: authz.Writer, Object: "model:" + modelUUID}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "bob's write access takes effect", func() bool {
+	brokertest.Eventually(t, "bob's write access takes effect", func() bool {
 		resp := do("POST", charms, basic("", bobToken))
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-	if got := recv(t, reached, "a writer's upload"); got != "POST "+charms {
+	if got := brokertest.Recv(t, reached, "a writer's upload"); got != "POST "+charms {
 		t.Fatalf("the controller saw %q", got)
 	}
 	// A controller that cannot be reached.

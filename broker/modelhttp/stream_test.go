@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jimmbroker/jimm/broker/internal/brokertest"
+
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -159,7 +161,7 @@ func TestStreamClientLeaves(t *testing.T) {
 		t.Fatalf("the tail: %v", err)
 	}
 	client.CloseWith(jujuapi.CloseNormal, "")
-	recv(t, closed, "the controller's end closes once the client left")
+	brokertest.Recv(t, closed, "the controller's end closes once the client left")
 }
 
 // TestStreamFollowsARedirect: a controller that answers a stream with a

@@ -6,11 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jimmbroker/jimm/broker/internal/brokertest"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -21,15 +22,14 @@ import (
 	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/broker/routing"
 	"github.com/jimmbroker/jimm/db"
-	"github.com/jimmbroker/jimm/db/dbtest"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
 )
 
-var quiet = slog.New(slog.DiscardHandler)
+var quiet = brokertest.Quiet
 
 const (
-	brokerUUID = "b0b0b0b0-0000-4000-8000-000000000000"
+	brokerUUID = brokertest.BrokerUUID
 	modelUUID  = "5e55c0de-0000-4000-8000-0000000000aa"
 )
 
@@ -176,37 +176,16 @@ type env struct {
 func newEnv(t *testing.T, detachAfter time.Duration) *env {
 	t.Helper()
 	ctx := t.Context()
-	e := &env{d: dbtest.SQLite(t), ctls: map[string]*fakeController{}, rows: map[string]*db.Controller{}, metrics: prometheus.NewRegistry()}
-	for i, name := range []string{"ctl-a", "ctl-b"} {
-		uuid := fmt.Sprintf("c0c0c0c0-0000-4000-8000-00000000000%d", i+1)
-		row := &db.Controller{Name: name, UUID: uuid, Addresses: []string{"127.0.0.1:1"}, Cloud: "c", Regions: []string{"r"}, AdminPassword: []byte{0}}
-		if err := e.d.WithContext(ctx).Create(row).Error; err != nil {
-			t.Fatal(err)
-		}
-		e.rows[name], e.ctls[name] = row, newFakeController(name, uuid)
+	parts := brokertest.New(t)
+	e := &env{d: parts.DB, rel: parts.Rel, ids: parts.IDs, ctls: map[string]*fakeController{}, rows: map[string]*db.Controller{}, metrics: prometheus.NewRegistry()}
+	for _, row := range parts.AddControllers(t, "ctl-a", "ctl-b") {
+		e.rows[row.Name], e.ctls[row.Name] = row, newFakeController(row.Name, row.UUID)
 	}
 	if err := e.d.AddModel(ctx, &db.Model{UUID: modelUUID, Name: "m", Owner: "admin", ControllerID: e.rows["ctl-a"].ID, Cloud: "c", Region: "r", Life: db.LifeAlive}, "user:admin"); err != nil {
 		t.Fatal(err)
 	}
-	e.rel = authz.NewRelations(e.d, quiet)
-	t.Cleanup(e.rel.Close)
-	cipher, err := authz.NewCipher(authz.GenerateKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.ids, err = identity.New(ctx, identity.Config{
-		BrokerUUID: brokerUUID, AdminPassword: "pw", SessionTTL: time.Hour, ControllerTokenTTL: 5 * time.Minute,
-		KeyRotation: 24 * time.Hour, KeyPrepublish: 5 * time.Minute, LoginFailureRate: -1,
-	}, identity.Deps{DB: e.d, Cipher: cipher, Relations: e.rel, Logger: quiet}); err != nil {
-		t.Fatal(err)
-	}
-	if e.routes, err = routing.New(routing.Deps{DB: e.d, Relations: e.rel, Logger: quiet}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.routes.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e.rel.OnChange(e.routes.AccessChanged)
+	e.routes = parts.StartRoutes(t, nil)
+	var err error
 	e.rpcs = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "jimm_rpc_duration_seconds"}, []string{"facade", "method", "code"})
 	if e.px, err = New(Deps{
 		Routes: e.routes, Identity: e.ids, BrokerUUID: brokerUUID, JujuVersion: "3.5.4", DetachAfter: detachAfter,
@@ -297,28 +276,6 @@ func controllerToken(t *testing.T, keys *authz.KeySet, token, audience string) t
 	return c
 }
 
-// recv waits, up to a generous deadline, for what a channel sends.
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s: not within 10s", what)
-	}
-	var zero T
-	return zero
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-	}
-}
-
 // TestRelay: the proxy answers the login as the broker, logs in to the
 // model's controller with a token it signs, and relays calls, hiding the
 // controller's identity.
@@ -395,7 +352,7 @@ func TestDetachAndReattach(t *testing.T) {
 	c, _ := e.login(t)
 	ctl := e.ctls["ctl-a"]
 	c.fullStatus(t)
-	eventually(t, "the idle connection detaches", func() bool { return testutil.ToFloat64(e.px.upstreams) == 0 })
+	brokertest.Eventually(t, "the idle connection detaches", func() bool { return testutil.ToFloat64(e.px.upstreams) == 0 })
 	if err := c.api.Call(t.Context(), "Pinger", 1, "Ping", nil, nil); err != nil {
 		t.Fatalf("a ping while detached: %v", err)
 	}
@@ -425,15 +382,15 @@ func TestMoveReplaysPendingCalls(t *testing.T) {
 	answer := make(chan error, 1)
 	var got map[string]string
 	go func() { answer <- c.api.Call(t.Context(), "Hold", 1, "Call", struct{}{}, &got) }()
-	id := recv(t, a.held, "ctl-a gets the call") // and holds it
+	id := brokertest.Recv(t, a.held, "ctl-a gets the call") // and holds it
 	if err := e.routes.Flip(t.Context(), modelUUID, e.rows["ctl-b"], 0); err != nil {
 		t.Fatal(err)
 	}
-	if replayed := recv(t, b.held, "ctl-b gets the pending call"); replayed != id {
+	if replayed := brokertest.Recv(t, b.held, "ctl-b gets the pending call"); replayed != id {
 		t.Fatalf("ctl-b got request %d, want the pending call %d replayed", replayed, id)
 	}
 	close(b.release)
-	if err := recv(t, answer, "the replayed call is answered"); err != nil || got["served-by"] != "ctl-b" {
+	if err := brokertest.Recv(t, answer, "the replayed call is answered"); err != nil || got["served-by"] != "ctl-b" {
 		t.Fatalf("the replayed call: %v %v", err, got)
 	}
 	if st := c.fullStatus(t); st["served-by"] != "ctl-b" {
@@ -496,9 +453,9 @@ func TestControllerDiesMidCall(t *testing.T) {
 	c, _ := e.login(t)
 	answer := make(chan error, 1)
 	go func() { answer <- c.api.Call(t.Context(), "Hold", 1, "Call", struct{}{}, nil) }()
-	recv(t, e.ctls["ctl-a"].held, "ctl-a gets the call")
+	brokertest.Recv(t, e.ctls["ctl-a"].held, "ctl-a gets the call")
 	e.ctls["ctl-a"].kill()
-	err := recv(t, answer, "the call in flight ends")
+	err := brokertest.Recv(t, answer, "the call in flight ends")
 	if !errors.Is(err, jujuapi.ErrClientClosed) && jujuapi.CloseCode(err) != jujuapi.CloseGoingAway {
 		t.Fatalf("the call in flight when the controller died: %v", err)
 	}

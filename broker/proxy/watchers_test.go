@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/jimmbroker/jimm/broker/internal/brokertest"
+
 	"github.com/jimmbroker/jimm/jujuapi"
 )
 
@@ -71,11 +73,11 @@ func TestAllWatcherFollowsTheModel(t *testing.T) {
 		moved, err = c.next(t.Context(), id)
 		answer <- err
 	}()
-	recv(t, a.held, "ctl-a holds the Next")
+	brokertest.Recv(t, a.held, "ctl-a holds the Next")
 	if err := e.routes.Flip(t.Context(), modelUUID, e.rows["ctl-b"], 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := recv(t, answer, "the waiting Next is answered"); err != nil {
+	if err := brokertest.Recv(t, answer, "the waiting Next is answered"); err != nil {
 		t.Fatalf("the Next waiting during the move: %v", err)
 	}
 	if by, w := moved.servedBy(); by != "ctl-b" || w != "7" {

@@ -3,21 +3,21 @@ package summaries
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/jimmbroker/jimm/broker/internal/brokertest"
 
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/broker/routing"
 	"github.com/jimmbroker/jimm/db"
-	"github.com/jimmbroker/jimm/db/dbtest"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
 )
 
-var quiet = slog.New(slog.DiscardHandler)
+var quiet = brokertest.Quiet
 
 type env struct {
 	d      *db.DB
@@ -30,35 +30,11 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ctx := t.Context()
-	e := &env{d: dbtest.SQLite(t)}
-	for i, name := range []string{"ctl-a", "ctl-b"} {
-		row := &db.Controller{Name: name, UUID: fmt.Sprintf("c0c0c0c0-0000-4000-8000-00000000000%d", i+1), Addresses: []string{"127.0.0.1:1"},
-			Cloud: "c", Regions: []string{"r"}, AdminPassword: []byte{0}}
-		if err := e.d.WithContext(ctx).Create(row).Error; err != nil {
-			t.Fatal(err)
-		}
-		e.ctls = append(e.ctls, row)
-	}
-	e.rel = authz.NewRelations(e.d, quiet)
-	t.Cleanup(e.rel.Close)
-	cipher, err := authz.NewCipher(authz.GenerateKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := identity.New(ctx, identity.Config{
-		BrokerUUID: "b0b0b0b0-0000-4000-8000-000000000000", AdminPassword: "pw", SessionTTL: time.Hour, ControllerTokenTTL: 5 * time.Minute,
-		KeyRotation: 24 * time.Hour, KeyPrepublish: 5 * time.Minute, LoginFailureRate: -1,
-	}, identity.Deps{DB: e.d, Cipher: cipher, Relations: e.rel, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.routes, err = routing.New(routing.Deps{DB: e.d, Relations: e.rel, Logger: quiet}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.routes.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	parts := brokertest.New(t)
+	e := &env{d: parts.DB, rel: parts.Rel, ctls: parts.AddControllers(t, "ctl-a", "ctl-b")}
+	e.routes = parts.StartRoutes(t, nil)
+	ids := parts.IDs
+	var err error
 	if e.hub, err = New(Deps{DB: e.d, Routes: e.routes, Identity: ids, ControllerName: "jimm", Logger: quiet}); err != nil {
 		t.Fatal(err)
 	}
@@ -226,17 +202,10 @@ func TestChangesCoalesce(t *testing.T) {
 	}
 	// The notifications reach the watcher asynchronously: wait until the
 	// last has, then one Next answers them all.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	brokertest.Eventually(t, "the model shows as dying", func() bool {
 		m, err := e.routes.Route(t.Context(), uuid)
-		if err == nil && m.Life == db.LifeDying {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the model never showed as dying")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return err == nil && m.Life == db.LifeDying
+	})
 	got := next(t, w)
 	if len(got) != 1 || got[0].Status != "destroying" {
 		t.Fatalf("coalesced changes: %+v", got)
