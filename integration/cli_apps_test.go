@@ -44,26 +44,20 @@ func init() {
 // json (cmd/juju/status formattedApplication), decoded leniently: status
 // prints more than the cases look at.
 type cliApp struct {
-	Charm       string                      `json:"charm"`
-	CharmOrigin string                      `json:"charm-origin"`
-	CharmName   string                      `json:"charm-name"`
-	CharmRev    int                         `json:"charm-rev"`
-	Exposed     bool                        `json:"exposed"`
-	Status      cliStatusInfo               `json:"application-status"`
-	Relations   map[string][]cliRelatedApp  `json:"relations"`
-	Units       map[string]cliUnit          `json:"units"`
-	Endpoints   map[string]string           `json:"endpoint-bindings"`
-	Exposed2    map[string]cliExposedDetail `json:"exposed-endpoints"`
+	Charm       string                     `json:"charm"`
+	CharmOrigin string                     `json:"charm-origin"`
+	CharmName   string                     `json:"charm-name"`
+	CharmRev    int                        `json:"charm-rev"`
+	Exposed     bool                       `json:"exposed"`
+	Status      cliStatusInfo              `json:"application-status"`
+	Relations   map[string][]cliRelatedApp `json:"relations"`
+	Units       map[string]cliUnit         `json:"units"`
 }
 
 type cliRelatedApp struct {
 	RelatedApplication string `json:"related-application"`
 	Interface          string `json:"interface"`
 	Scope              string `json:"scope"`
-}
-
-type cliExposedDetail struct {
-	ExposeToCIDRs []string `json:"expose-to-cidrs"`
 }
 
 type cliUnit struct {
