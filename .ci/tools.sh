@@ -5,7 +5,7 @@
 #   JIMM_DEX_BIN=...            dex (device flow, browser flow, password DB)
 #   JIMM_OIDC_EXAMPLE_BIN=...   the zitadel OIDC example server (client credentials)
 #   JIMM_JUJU_BIN=...           the stock juju CLI, Juju 3.5.4 (the first build
-#                               takes about 15 minutes and 4 GB of memory)
+#                               takes several minutes and a few GB of memory)
 #   JIMM_JUJULIB_DIR=...        a Node project directory whose node_modules hold
 #                               @canonical/jujulib, the Juju dashboard's API
 #                               client (npm ci of integration/tools/jujulib,
