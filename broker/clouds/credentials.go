@@ -12,6 +12,7 @@ import (
 
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
@@ -243,27 +244,19 @@ func (s *Service) UserCredentials(ctx context.Context, caller *identity.Identity
 // up controller hosting cloud, as that controller tags them (none when no
 // such controller answers).
 func (s *Service) controllersAdminCredentials(ctx context.Context, cloud string) []string {
-	ctls, err := s.registry.List(ctx)
-	if err != nil {
-		return nil
-	}
-	for _, c := range ctls {
-		if c.Cloud != cloud || !s.up(c.Name) {
-			continue
-		}
-		client, err := s.pool.Get(ctx, c.Name)
-		if err != nil {
-			continue
-		}
+	var tags []string
+	s.askController(ctx, cloud, "", func(_ *db.Controller, client *controllers.Client) bool {
 		var res params.StringsResults
-		err = client.Call(ctx, "Cloud", 7, "UserCredentials", params.UserClouds{UserClouds: []params.UserCloud{{
+		err := client.Call(ctx, "Cloud", 7, "UserCredentials", params.UserClouds{UserClouds: []params.UserCloud{{
 			UserTag: jujuapi.UserTag(client.User()).String(), CloudTag: jujuapi.CloudTag(cloud).String(),
 		}}}, &res)
-		if err == nil && len(res.Results) == 1 && res.Results[0].Error == nil {
-			return res.Results[0].Result
+		if err != nil || len(res.Results) != 1 || res.Results[0].Error != nil {
+			return false
 		}
-	}
-	return nil
+		tags = res.Results[0].Result
+		return true
+	})
+	return tags
 }
 
 // controllersAdminContents are the credentials the admin holds on the

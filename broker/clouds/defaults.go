@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/controllers"
+	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
 )
@@ -101,33 +103,23 @@ func (s *Service) cloudDefaults(ctx context.Context, tag string) (map[string]par
 // controller hosting it reports them (none when no such controller can be
 // asked).
 func (s *Service) jujuDefaults(ctx context.Context, cloud string) map[string]any {
-	ctls, err := s.registry.List(ctx)
-	if err != nil {
-		return nil
-	}
-	for _, c := range ctls {
-		if c.Cloud != cloud || !s.up(c.Name) {
-			continue
-		}
-		client, err := s.pool.Get(ctx, c.Name)
-		if err != nil {
-			continue
-		}
+	var out map[string]any
+	s.askController(ctx, cloud, "", func(c *db.Controller, client *controllers.Client) bool {
 		var res params.ModelDefaultsResults
-		err = client.Call(ctx, "ModelManager", 10, "ModelDefaultsForClouds", params.Entities{Entities: []params.Entity{{Tag: jujuapi.CloudTag(cloud).String()}}}, &res)
+		err := client.Call(ctx, "ModelManager", 10, "ModelDefaultsForClouds", params.Entities{Entities: []params.Entity{{Tag: jujuapi.CloudTag(cloud).String()}}}, &res)
 		if err != nil || len(res.Results) != 1 || res.Results[0].Error != nil {
 			s.log.Debug("cannot read a controller's model defaults", "controller", c.Name, "cloud", cloud, "err", err)
-			continue
+			return false
 		}
-		out := map[string]any{}
+		out = map[string]any{}
 		for k, d := range res.Results[0].Config {
 			if d.Default != nil {
 				out[k] = d.Default
 			}
 		}
-		return out
-	}
-	return nil
+		return true
+	})
+	return out
 }
 
 func (s *Service) SetModelDefaults(ctx context.Context, caller *identity.Identity, p params.SetModelDefaults) (params.ErrorResults, error) {
@@ -181,22 +173,16 @@ func (s *Service) setDefaults(ctx context.Context, caller *identity.Identity, ar
 // values, returning its refusal. With no such controller up, the values
 // are taken unchecked.
 func (s *Service) checkDefaults(ctx context.Context, cloud, region string, values map[string]any) error {
-	ctls, err := s.registry.List(ctx)
+	var refused error
+	_, err := s.askController(ctx, cloud, region, func(_ *db.Controller, client *controllers.Client) bool {
+		args := params.SetModelDefaults{Config: []params.ModelDefaultValues{{CloudTag: jujuapi.CloudTag(cloud).String(), CloudRegion: region, Config: values}}}
+		refused = callAll(ctx, client, "SetModelDefaults", args)
+		return true
+	})
 	if err != nil {
 		return err
 	}
-	for _, c := range ctls {
-		if c.Cloud != cloud || !s.up(c.Name) || (region != "" && !slices.Contains(c.Regions, region)) {
-			continue
-		}
-		client, err := s.pool.Get(ctx, c.Name)
-		if err != nil {
-			continue
-		}
-		args := params.SetModelDefaults{Config: []params.ModelDefaultValues{{CloudTag: jujuapi.CloudTag(cloud).String(), CloudRegion: region, Config: values}}}
-		return callAll(ctx, client, "SetModelDefaults", args)
-	}
-	return nil
+	return refused
 }
 
 func (s *Service) UnsetModelDefaults(ctx context.Context, caller *identity.Identity, p params.UnsetModelDefaults) (params.ErrorResults, error) {

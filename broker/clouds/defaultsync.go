@@ -179,19 +179,14 @@ func callAll(ctx context.Context, c caller, method string, args any) error {
 // controller hosting it that is up. A controller that cannot take them
 // now is brought up to date before its next model (see Prepare).
 func (s *Service) syncAllDefaults(ctx context.Context, cloud string) {
-	ctls, err := s.registry.List(ctx)
-	if err != nil {
-		s.log.Warn("cannot list controllers to copy model defaults to", "err", err)
-		return
-	}
-	for i := range ctls {
-		c := &ctls[i]
-		if c.Cloud != cloud || !s.up(c.Name) {
-			continue
-		}
+	_, err := s.askController(ctx, cloud, "", func(c *db.Controller, _ *controllers.Client) bool {
 		if err := s.syncDefaults(ctx, c); err != nil {
 			s.log.Warn("cannot copy model defaults to a controller; it will be brought up to date before its next model", "controller", c.Name, "cloud", cloud, "err", err)
 		}
+		return false // every one
+	})
+	if err != nil {
+		s.log.Warn("cannot list controllers to copy model defaults to", "err", err)
 	}
 }
 

@@ -1,7 +1,9 @@
 package clouds
 
 import (
+	"context"
 	"log/slog"
+	"slices"
 
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/broker/clock"
@@ -47,4 +49,29 @@ func New(deps Deps) *Service {
 		s.log = slog.Default()
 	}
 	return s
+}
+
+// askController calls ask with each up controller hosting cloud (and
+// region, when not ""), in the registry's order, until ask reports that
+// it is done; it reports whether one did. A controller that cannot be
+// reached is passed over. It fails only when the registry cannot be read.
+func (s *Service) askController(ctx context.Context, cloud, region string, ask func(c *db.Controller, client *controllers.Client) (done bool)) (bool, error) {
+	ctls, err := s.registry.List(ctx)
+	if err != nil {
+		return false, err
+	}
+	for i := range ctls {
+		c := &ctls[i]
+		if c.Cloud != cloud || !s.up(c.Name) || (region != "" && !slices.Contains(c.Regions, region)) {
+			continue
+		}
+		client, err := s.pool.Get(ctx, c.Name)
+		if err != nil {
+			continue
+		}
+		if ask(c, client) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
