@@ -9,6 +9,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/audit"
 	"github.com/jimmbroker/jimm/broker/clock"
 	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/broker/reconcile"
 	"github.com/jimmbroker/jimm/jujuapi"
 )
 
@@ -64,6 +65,8 @@ type Config struct {
 	// ModelCreateTimeout bounds how long a controller may take to create a
 	// model before the broker tries the next candidate.
 	ModelCreateTimeout time.Duration
+	// ReconcileInterval is the time between reconciliation passes.
+	ReconcileInterval time.Duration
 	// LoginFailureBurst is how many failed logins a source address may make
 	// at once; after that, LoginFailureRate per second (negative disables
 	// the slowdown).
@@ -72,6 +75,10 @@ type Config struct {
 	// AuditRetention is how long audit events are kept; zero or negative
 	// keeps them forever (jimmd's default is DefaultAuditRetention).
 	AuditRetention time.Duration
+	// AuditSpoolMaxBytes bounds the file in DataDir (audit-spool.jsonl)
+	// that keeps audit events while the database cannot take them, until
+	// they are written; zero or negative is DefaultAuditSpoolMaxBytes.
+	AuditSpoolMaxBytes int64
 	// OIDC is the identity provider for people and service accounts;
 	// none when its Issuer is empty.
 	OIDC OIDCConfig
@@ -90,6 +97,9 @@ type OIDCConfig = identity.OIDCConfig
 // DefaultAuditRetention is how long audit events are kept by default.
 const DefaultAuditRetention = audit.DefaultRetention
 
+// DefaultAuditSpoolMaxBytes bounds the audit spool by default.
+const DefaultAuditSpoolMaxBytes = audit.DefaultSpoolMaxBytes
+
 // Defaults.
 const (
 	DefaultJujuVersion        = "3.5.4"
@@ -99,6 +109,7 @@ const (
 	DefaultHealthInterval     = 2 * time.Second
 	DefaultProxyDetachAfter   = 30 * time.Second
 	DefaultModelCreateTimeout = 30 * time.Second
+	DefaultReconcileInterval  = reconcile.DefaultInterval
 	DefaultKeyRotation        = 24 * time.Hour
 	DefaultKeyPrepublish      = 5 * time.Minute
 	DefaultLoginFailureBurst  = 10
@@ -166,6 +177,9 @@ func (c *Config) validate() error {
 	}
 	if c.ModelCreateTimeout <= 0 {
 		c.ModelCreateTimeout = DefaultModelCreateTimeout
+	}
+	if c.ReconcileInterval <= 0 {
+		c.ReconcileInterval = DefaultReconcileInterval
 	}
 	if c.HealthInterval <= 0 {
 		c.HealthInterval = DefaultHealthInterval

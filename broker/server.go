@@ -28,6 +28,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/migration"
 	"github.com/jimmbroker/jimm/broker/modelhttp"
 	"github.com/jimmbroker/jimm/broker/proxy"
+	"github.com/jimmbroker/jimm/broker/reconcile"
 	"github.com/jimmbroker/jimm/broker/restapi"
 	"github.com/jimmbroker/jimm/broker/routing"
 	"github.com/jimmbroker/jimm/broker/summaries"
@@ -55,6 +56,7 @@ type Server struct {
 	health     *controllers.Health
 	routes     *routing.Table
 	migrations *migration.Manager
+	reconciler *reconcile.Reconciler
 	proxy      *proxy.Proxy
 	modelHTTP  *modelhttp.Endpoints
 	clouds     *clouds.Service
@@ -68,6 +70,9 @@ type Server struct {
 
 	serveCtx context.Context
 	conns    jujuapi.ServingGroup
+
+	fleetMu sync.Mutex
+	fleet   map[string]uint // controllers followed: name → id
 }
 
 // New prepares a broker: opens and migrates the database, loads or creates
@@ -132,8 +137,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // build makes the broker's parts, each from the parts below it.
 func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]params.HostPort) error {
 	cfg, log, reg := s.cfg, s.log, s.metrics.reg
+	replicaID := uuid.NewString() // this process, in leases and records
 	s.rel = authz.NewRelations(s.db, log)
-	s.audit = audit.New(s.db, log, reg)
+	s.audit = audit.New(s.db, log, reg, audit.WithSpool(cfg.DataDir, cfg.AuditSpoolMaxBytes))
 	var err error
 	if s.identity, err = identity.New(ctx, identity.Config{
 		BrokerUUID: s.uuid, AdminPassword: cfg.AdminPassword, JujuVersion: cfg.JujuVersion,
@@ -145,6 +151,12 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 		return err
 	}
 	s.registry = controllers.NewRegistry(s.db, cipher, log)
+	// Never the broker itself as one of its controllers: its UUID, where
+	// it listens (as configured and as bound) and where clients reach it.
+	s.registry.SetSelf(controllers.Self{UUID: s.uuid, Addresses: []string{s.Addr(), cfg.Listen, s.cfg.PublicAddress}})
+	if err := reg.Register(newModelsCollector(s.registry.ModelCountsByName, log)); err != nil {
+		return fmt.Errorf("register jimm_models: %w", err)
+	}
 	s.pool = controllers.NewPool(s.registry.Resolve, jujuapi.ConnOptions{}, log)
 	healthMetrics, err := controllers.NewHealthMetrics(reg)
 	if err != nil {
@@ -163,7 +175,7 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 		return err
 	}
 	if s.routes, err = routing.New(routing.Deps{
-		DB: s.db, Pool: s.pool, Relations: s.rel, Models: s.metrics.models, Metrics: reg, Logger: log, Clock: cfg.Clock,
+		DB: s.db, Pool: s.pool, Relations: s.rel, Metrics: reg, Logger: log, Clock: cfg.Clock,
 	}); err != nil {
 		return err
 	}
@@ -175,7 +187,7 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 	s.routes.OnChange(hub.ModelChanged)
 	s.rel.OnChange(hub.AccessChanged)
 	if s.migrations, err = migration.New(migration.Deps{
-		DB: s.db, Routes: s.routes, Registry: s.registry, Up: s.health.Up, ReplicaID: uuid.NewString(),
+		DB: s.db, Routes: s.routes, Registry: s.registry, Up: s.health.Up, ReplicaID: replicaID,
 		Controller: func(ctx context.Context, name string) (migration.Controller, error) {
 			c, err := s.pool.Get(ctx, name)
 			if err != nil {
@@ -214,14 +226,24 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 		Registry: s.registry, Pool: s.pool, Migrations: s.migrations, Summaries: hub, Up: s.health.Up,
 		Clouds:     s.clouds,
 		BrokerUUID: s.uuid, Servers: servers, PublicAddress: s.cfg.PublicAddress, CACert: string(s.caCertPEM),
-		JujuVersion: cfg.JujuVersion, ControllerName: cfg.ControllerName, ModelCreateTimeout: cfg.ModelCreateTimeout, Conn: cfg.Conn,
-		RPCs: s.metrics.rpcs, Models: s.metrics.models, Metrics: reg, Logger: log, Clock: cfg.Clock,
+		JujuVersion: cfg.JujuVersion, ControllerName: cfg.ControllerName, ModelCreateTimeout: cfg.ModelCreateTimeout, ReplicaID: replicaID, Conn: cfg.Conn,
+		RPCs: s.metrics.rpcs, Metrics: reg, Logger: log, Clock: cfg.Clock,
+	}); err != nil {
+		return err
+	}
+	if s.reconciler, err = reconcile.New(reconcile.Deps{
+		DB: s.db, Registry: s.registry, Pool: s.pool, Routes: s.routes, Relations: s.rel, Audit: s.audit,
+		ReplicaID: replicaID, Interval: cfg.ReconcileInterval,
+		// A creation's every step is bounded by the creation timeout
+		// (preparing, then creating, on each controller in turn).
+		CreateGrace: 2*cfg.ModelCreateTimeout + 30*time.Second,
+		Metrics:     reg, Logger: log, Clock: cfg.Clock,
 	}); err != nil {
 		return err
 	}
 	s.admin = admin.New(admin.Deps{
 		DB: s.db, Identity: s.identity, Relations: s.rel, Routes: s.routes, Migrations: s.migrations,
-		Registry: s.registry, Health: s.health, Pool: s.pool, Audit: s.audit, Models: s.metrics.models,
+		Registry: s.registry, Health: s.health, Pool: s.pool, Audit: s.audit, Reconciler: s.reconciler,
 		Logger: log, Clock: cfg.Clock,
 	})
 	return nil
@@ -372,7 +394,7 @@ func (s *Server) upgrade(c echo.Context, endpoint string, opts jujuapi.ConnOptio
 // Serve answers until ctx ends, then closes every connection.
 func (s *Server) Serve(ctx context.Context) error {
 	s.serveCtx = ctx
-	if err := s.trackControllers(ctx); err != nil {
+	if err := s.followControllers(ctx); err != nil {
 		return err
 	}
 	// Other replicas' changes reach this one's routing table and keys.
@@ -388,6 +410,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		return err
 	}
 	s.migrations.Start(ctx)
+	go s.reconciler.Run(ctx)
 	go s.identity.RunKeyRotation(ctx)
 	go s.audit.Run()
 	go s.audit.Purge(ctx, s.cfg.AuditRetention)
@@ -436,20 +459,94 @@ func (s *Server) Serve(ctx context.Context) error {
 	return err
 }
 
-// trackControllers starts health checks of every registered controller and
-// sets the model gauges.
-func (s *Server) trackControllers(ctx context.Context) error {
-	ctls, err := s.registry.List(ctx)
+// followControllers keeps this replica's view of the fleet (health checks,
+// pooled connections) in step with the registry, whichever replica
+// changed it: it applies the registry once, then again after each change
+// notification (several notifications in a row are applied once). A
+// failure to read the registry is retried until it succeeds.
+func (s *Server) followControllers(ctx context.Context) error {
+	changed := make(chan struct{}, 1)
+	err := s.db.Listen(ctx, db.ControllersChannel, func(string) {
+		// Any payload, a name or "" (anything may have changed), means
+		// reading the registry again: it is small.
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	})
 	if err != nil {
 		return err
 	}
-	counts, err := s.registry.ModelCounts(ctx)
+	if err := s.syncControllers(ctx); err != nil {
+		return err
+	}
+	go func() {
+		const maxRetry = 5 * time.Second
+		retry := time.Duration(0)
+		for {
+			var again <-chan time.Time
+			if retry > 0 {
+				again = time.After(retry)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+			case <-again:
+			}
+			if err := s.syncControllers(ctx); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				retry = min(max(2*retry, 100*time.Millisecond), maxRetry)
+				s.log.Warn("cannot read the controller registry; will try again", "err", err, "retry-in", retry)
+				continue
+			}
+			retry = 0
+		}
+	}()
+	return nil
+}
+
+// syncControllers checks the health of every registered controller (a new
+// one at once) and stops checking, and closes the pooled connection of,
+// every controller no longer registered, or registered again (under the
+// same name, as another controller). It is serialized.
+func (s *Server) syncControllers(ctx context.Context) error {
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ctls, err := s.registry.List(lctx)
 	if err != nil {
 		return err
 	}
+	s.fleetMu.Lock()
+	defer s.fleetMu.Unlock()
+	if s.fleet == nil {
+		s.fleet = map[string]uint{}
+	}
+	now := make(map[string]uint, len(ctls))
 	for _, c := range ctls {
-		s.health.Track(c.Name)
-		s.metrics.models.WithLabelValues(c.Name).Set(float64(counts[c.ID]))
+		now[c.Name] = c.ID
+	}
+	for name, id := range s.fleet {
+		if nowID, ok := now[name]; ok && nowID == id {
+			continue
+		}
+		s.health.Untrack(name)
+		s.pool.Forget(name)
+		delete(s.fleet, name)
+		reason := "removed"
+		if _, ok := now[name]; ok {
+			reason = "registered again"
+		}
+		s.log.Info("stopped following a controller", "controller", name, "reason", reason)
+	}
+	for name, id := range now {
+		if _, ok := s.fleet[name]; ok {
+			continue
+		}
+		s.health.Track(name) // checked at once
+		s.fleet[name] = id
 	}
 	return nil
 }

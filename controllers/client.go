@@ -391,6 +391,12 @@ type Info struct {
 // to, and, when e.UUID is set, when the controller reports another UUID
 // (the error wraps ErrWrongController).
 func Probe(ctx context.Context, e Endpoint, creds Credentials) (*Info, error) {
+	return probe(ctx, e, creds, nil)
+}
+
+// probe is Probe; refuse, when set, is asked first about the UUID the
+// controller's login answered with, and its error ends the probe.
+func probe(ctx context.Context, e Endpoint, creds Credentials, refuse func(uuid string) error) (*Info, error) {
 	want := e.UUID
 	e.UUID = "" // compared here, with a message for the operator
 	c, err := Connect(ctx, e, creds, jujuapi.ConnOptions{})
@@ -399,6 +405,11 @@ func Probe(ctx context.Context, e Endpoint, creds Credentials) (*Info, error) {
 	}
 	defer c.Close()
 	info := &Info{UUID: c.UUID(), Address: c.addr, ModelCount: -1}
+	if refuse != nil {
+		if err := refuse(info.UUID); err != nil {
+			return nil, err
+		}
+	}
 	if want != "" && info.UUID != want {
 		return nil, wrongController("controller %q at %s reports UUID %s, the controller file says %s",
 			e.Name, c.addr, info.UUID, want)

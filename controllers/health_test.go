@@ -344,3 +344,26 @@ func TestHealthFrozenConnection(t *testing.T) {
 		t.Fatalf("OnChange: %v, want [true false true]", got)
 	}
 }
+
+// TestHealthTrackChecksAtOnce: a controller tracked while Health runs
+// (another replica registered it) is checked at once, not after an
+// interval, so that placement can use it at once; tracked again after
+// Untrack, it is checked at once again.
+func TestHealthTrackChecksAtOnce(t *testing.T) {
+	t.Parallel()
+	a := startController(t, "ctl-a")
+	h, err := NewHealth(HealthConfig{Interval: MaxHealthInterval, Pool: newTestPool(t, newResolver(a)), Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runHealth(t, h)
+	for _, when := range []string{"tracked", "tracked again"} {
+		h.Track("ctl-a")
+		took := eventually(t, MaxHealthInterval/2, "ctl-a "+when+" is up", func() bool { return h.Up("ctl-a") })
+		t.Logf("ctl-a %s: up after %s (interval %s)", when, took, MaxHealthInterval)
+		h.Untrack("ctl-a")
+		if _, ok := h.Status("ctl-a"); ok {
+			t.Fatal("Status of an untracked controller")
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
 )
 
@@ -206,6 +207,12 @@ var controllerFaultCodes = map[string]bool{
 // model by name on this one (ListModelSummaries) and destroy it.
 func IsControllerFault(err error) bool {
 	if err == nil {
+		return false
+	}
+	// The broker's own database failed (reading the controller's record,
+	// a credential, a default): no controller is at fault.
+	var dbErr *db.Error
+	if errors.Is(err, db.ErrUnavailable) || errors.As(err, &dbErr) {
 		return false
 	}
 	var ce *ConnectError

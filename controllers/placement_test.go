@@ -10,6 +10,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
 )
 
@@ -259,6 +260,11 @@ func TestIsControllerFault(t *testing.T) {
 		{"connect cancelled", &ConnectError{Controller: "ctl-a", Err: wrap(context.Canceled)}, false},
 		{"wrong controller", &ConnectError{Controller: "ctl-a", Err: wrongController("x")}, true},
 		{"undecodable answer", errors.New("decode response of ModelManager(10).CreateModel: unexpected EOF"), true},
+		// The broker's database failing is never the controller's fault,
+		// even while the broker reads the controller's own record.
+		{"database unavailable", fmt.Errorf("get controller %q: %w", "ctl-a", db.ErrUnavailable), false},
+		{"database unavailable while connecting", &ConnectError{Controller: "ctl-a", Err: fmt.Errorf("resolve: %w", db.ErrUnavailable)}, false},
+		{"database error", fmt.Errorf("model defaults: %w", &db.Error{Code: "22001"}), false},
 	}
 	for _, tt := range tests {
 		if got := IsControllerFault(tt.err); got != tt.want {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 
 	"gorm.io/gorm"
 
@@ -25,14 +27,47 @@ var (
 	ErrAlreadyExists = errors.New("already exists")
 	ErrHasModels     = errors.New("controller hosts models")
 	ErrInvalid       = errors.New("invalid")
+	// ErrInUse is a controller that cannot be removed yet: a migration to
+	// or from it is running.
+	ErrInUse = errors.New("controller in use")
 )
 
 // Registry is the broker's list of controllers, in its database, with
-// each controller's admin password sealed.
+// each controller's admin password sealed. Every change it makes notifies
+// db.ControllersChannel (with the controller's name) in the same
+// transaction, so that every replica can follow.
 type Registry struct {
 	db     *db.DB
 	sealer Sealer
 	log    *slog.Logger
+
+	selfMu sync.RWMutex
+	self   Self
+}
+
+// Self is what identifies the broker itself, so that it is never
+// registered as one of its own controllers.
+type Self struct {
+	// UUID is the broker's controller UUID.
+	UUID string
+	// Addresses are the broker's host:port addresses: where it listens
+	// (a host that is empty or unspecified, such as 0.0.0.0, stands for
+	// every address of this machine) and its public address.
+	Addresses []string
+}
+
+// SetSelf tells the registry which UUID and addresses are the broker's
+// own: Add refuses a controller that has them.
+func (r *Registry) SetSelf(self Self) {
+	r.selfMu.Lock()
+	defer r.selfMu.Unlock()
+	r.self = Self{UUID: self.UUID, Addresses: slices.Clone(self.Addresses)}
+}
+
+func (r *Registry) getSelf() Self {
+	r.selfMu.RLock()
+	defer r.selfMu.RUnlock()
+	return r.self
 }
 
 // NewRegistry returns a registry over d.
@@ -56,7 +91,9 @@ func passwordAAD(uuid string) string { return "controller/" + uuid + "/admin-pas
 
 // Add verifies a controller (dial with its pinned CA, log in, read its
 // version, cloud and regions) and stores it. Nothing is stored if any step
-// fails.
+// fails. The broker itself (see SetSelf) is refused with ErrInvalid: a
+// request with its UUID or one of its addresses, or an address whose
+// login answers with its UUID.
 func (r *Registry) Add(ctx context.Context, req AddRequest) (*db.Controller, error) {
 	switch {
 	case req.Name == "" || strings.ContainsAny(req.Name, "/ \t\n"):
@@ -70,6 +107,15 @@ func (r *Registry) Add(ctx context.Context, req AddRequest) (*db.Controller, err
 	case req.AdminUser == "" || req.AdminPassword == "":
 		return nil, fmt.Errorf("%w: controller %q: admin-user and admin-password are required", ErrInvalid, req.Name)
 	}
+	self := r.getSelf()
+	if self.UUID != "" && strings.EqualFold(req.UUID, self.UUID) {
+		return nil, fmt.Errorf("%w: controller %q: refusing to register the broker itself as a controller: UUID %s is the broker's own", ErrInvalid, req.Name, req.UUID)
+	}
+	for _, addr := range req.Addresses {
+		if own, ok := isSelfAddress(ctx, addr, self.Addresses); ok {
+			return nil, fmt.Errorf("%w: controller %q: refusing to register the broker itself as a controller: address %s is the broker's own (%s)", ErrInvalid, req.Name, addr, own)
+		}
+	}
 	var taken int64
 	if err := r.db.WithContext(ctx).Model(&db.Controller{}).Where("name = ? OR uuid = ?", req.Name, req.UUID).Count(&taken).Error; err != nil {
 		return nil, fmt.Errorf("add controller %q: %w", req.Name, err)
@@ -78,7 +124,16 @@ func (r *Registry) Add(ctx context.Context, req AddRequest) (*db.Controller, err
 		return nil, fmt.Errorf("%w: a controller named %q or with UUID %s is already registered", ErrAlreadyExists, req.Name, req.UUID)
 	}
 	ep := Endpoint{Name: req.Name, UUID: req.UUID, Addresses: req.Addresses, CACert: req.CACert, TLSServerName: req.TLSServerName}
-	info, err := Probe(ctx, ep, Credentials{User: req.AdminUser, Password: req.AdminPassword})
+	// The login's controller UUID catches the broker behind an address
+	// that is not literally its own (a proxy, a DNS alias).
+	notSelf := func(uuid string) error {
+		if self.UUID != "" && strings.EqualFold(uuid, self.UUID) {
+			return fmt.Errorf("%w: controller %q: refusing to register the broker itself as a controller: the controller at %v answers with the broker's own UUID %s",
+				ErrInvalid, req.Name, req.Addresses, uuid)
+		}
+		return nil
+	}
+	info, err := probe(ctx, ep, Credentials{User: req.AdminUser, Password: req.AdminPassword}, notSelf)
 	if err != nil {
 		return nil, fmt.Errorf("add controller %q: %w", req.Name, err)
 	}
@@ -95,7 +150,14 @@ func (r *Registry) Add(ctx context.Context, req AddRequest) (*db.Controller, err
 		AgentVersion: info.AgentVersion, Cloud: info.Cloud, CloudType: info.CloudType, Regions: info.Regions,
 		Priority: req.Priority,
 	}
-	if err := r.db.WithContext(ctx).Create(c).Error; err != nil {
+	err = r.db.Tx(ctx, func(tx *gorm.DB, notify func(channel, payload string)) error {
+		if err := tx.Create(c).Error; err != nil {
+			return err
+		}
+		notify(db.ControllersChannel, c.Name)
+		return nil
+	})
+	if err != nil {
 		if errors.Is(err, db.ErrDuplicate) {
 			return nil, fmt.Errorf("%w: a controller named %q or with UUID %s is already registered", ErrAlreadyExists, req.Name, req.UUID)
 		}
@@ -143,16 +205,51 @@ func (r *Registry) ModelCounts(ctx context.Context) (map[uint]int, error) {
 	return out, nil
 }
 
+// ModelCountsByName returns the number of models on each registered
+// controller, by name, with 0 for a controller that hosts none.
+func (r *Registry) ModelCountsByName(ctx context.Context) (map[string]int, error) {
+	var rows []struct {
+		Name string
+		N    int
+	}
+	err := r.db.WithContext(ctx).Table("controllers").
+		Select("controllers.name AS name, COUNT(models.id) AS n").
+		Joins("LEFT JOIN models ON models.controller_id = controllers.id").
+		Group("controllers.name").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("count models by controller: %w", err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, row := range rows {
+		out[row.Name] = row.N
+	}
+	return out, nil
+}
+
 // Remove unregisters a controller. While it hosts models it is refused,
-// unless force is set, which also drops those models' routes.
+// unless force is set, which also drops those models' routes. While a
+// migration to or from it is running it is refused (ErrInUse). The
+// history of its ended migrations is kept, naming it.
 func (r *Registry) Remove(ctx context.Context, name string, force bool) error {
-	return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	var forgotten int
+	err := r.db.Tx(ctx, func(tx *gorm.DB, notify func(channel, payload string)) error {
 		var c db.Controller
 		if err := tx.Where("name = ?", name).First(&c).Error; err != nil {
 			if errors.Is(err, db.ErrNotFound) {
 				return fmt.Errorf("%w: controller %q is not registered", ErrNotFound, name)
 			}
 			return fmt.Errorf("remove controller %q: %w", name, err)
+		}
+		var running []db.Migration
+		err := tx.Select("id", "model_uuid", "model_name").
+			Where("result = ? AND (source_controller_id = ? OR target_controller_id = ?)", db.MigrationRunning, c.ID, c.ID).
+			Order("id").Find(&running).Error
+		if err != nil {
+			return fmt.Errorf("remove controller %q: look for running migrations: %w", name, err)
+		}
+		if len(running) > 0 {
+			return fmt.Errorf("%w: controller %q: %d migration(s) to or from it are running (model %q, %s, migration %d): wait for them to end, then remove it",
+				ErrInUse, name, len(running), running[0].ModelName, running[0].ModelUUID, running[0].ID)
 		}
 		var models []string
 		if err := tx.Model(&db.Model{}).Where("controller_id = ?", c.ID).Pluck("uuid", &models).Error; err != nil {
@@ -168,25 +265,56 @@ func (r *Registry) Remove(ctx context.Context, name string, force bool) error {
 			if err := tx.Where("controller_id = ?", c.ID).Delete(&db.Model{}).Error; err != nil {
 				return fmt.Errorf("remove controller %q: %w", name, err)
 			}
+			notify(db.RoutesChannel, "")
+			notify(db.RelationsChannel, "")
+		}
+		// The migration history keeps the controller's name, and no
+		// longer points at its id (a controller registered later could
+		// reuse it).
+		for _, side := range []string{"source", "target"} {
+			res := tx.Model(&db.Migration{}).Where(side+"_controller_id = ?", c.ID).Updates(map[string]any{
+				side + "_controller":    gorm.Expr("CASE WHEN "+side+"_controller = '' THEN ? ELSE "+side+"_controller END", c.Name),
+				side + "_controller_id": 0,
+			})
+			if res.Error != nil {
+				return fmt.Errorf("remove controller %q: keep its migration history: %w", name, res.Error)
+			}
 		}
 		if err := tx.Delete(&c).Error; err != nil {
 			return fmt.Errorf("remove controller %q: %w", name, err)
 		}
-		r.log.Info("controller removed", "controller", name, "forced", force, "models-forgotten", len(models))
+		notify(db.ControllersChannel, name)
+		forgotten = len(models)
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	r.log.Info("controller removed", "controller", name, "forced", force, "models-forgotten", forgotten)
+	return nil
 }
 
 // SetDeprecated marks a controller deprecated (no new models) or not.
 func (r *Registry) SetDeprecated(ctx context.Context, name string, deprecated bool) (*db.Controller, error) {
-	res := r.db.WithContext(ctx).Model(&db.Controller{}).Where("name = ?", name).Update("deprecated", deprecated)
-	if res.Error != nil {
-		return nil, fmt.Errorf("deprecate controller %q: %w", name, res.Error)
+	var c db.Controller
+	err := r.db.Tx(ctx, func(tx *gorm.DB, notify func(channel, payload string)) error {
+		res := tx.Model(&db.Controller{}).Where("name = ?", name).Update("deprecated", deprecated)
+		if res.Error != nil {
+			return fmt.Errorf("deprecate controller %q: %w", name, res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("%w: controller %q is not registered", ErrNotFound, name)
+		}
+		if err := tx.Where("name = ?", name).First(&c).Error; err != nil {
+			return fmt.Errorf("deprecate controller %q: %w", name, err)
+		}
+		notify(db.ControllersChannel, name)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if res.RowsAffected == 0 {
-		return nil, fmt.Errorf("%w: controller %q is not registered", ErrNotFound, name)
-	}
-	return r.Get(ctx, name)
+	return &c, nil
 }
 
 // Resolve returns how to reach and log in to a controller: a Resolver for

@@ -2,8 +2,12 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
 )
 
 // Bounds of one page of audit events.
@@ -27,15 +31,54 @@ type AuditFilter struct {
 	Limit int
 }
 
-// AddAuditEvents stores events in one INSERT.
+// ErrAuditRejected is wrapped by the error of AddAuditEvents when the
+// database refused the events for what they hold (a value too long for an
+// index, a byte sequence the encoding rejects, a constraint): the same
+// INSERT fails again, though the events may be fine taken apart. Any other
+// error is the database's state (unreachable, restarting, read-only, out
+// of space, the table missing), and the same INSERT may succeed later.
+var ErrAuditRejected = errors.New("the database rejected the audit events for what they hold")
+
+// AddAuditEvents stores events in one INSERT: all of them or none.
 func (d *DB) AddAuditEvents(ctx context.Context, events []AuditEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
 	if err := d.WithContext(ctx).Create(&events).Error; err != nil {
+		if rejectsRows(err) {
+			return fmt.Errorf("store %d audit events: %w: %w", len(events), ErrAuditRejected, err)
+		}
 		return fmt.Errorf("store %d audit events: %w", len(events), err)
 	}
 	return nil
+}
+
+// rejectsRows reports whether err is the database refusing an INSERT for
+// the values it carries, rather than for its own state.
+func rejectsRows(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code[:min(2, len(pgErr.Code))] {
+		case "22", // data exception: a value too long, a byte sequence UTF8 refuses
+			"23", // integrity constraint violation
+			"54": // program limit exceeded: an index row too large, too many parameters
+			return true
+		}
+		return false
+	}
+	// SQLite (modernc.org/sqlite's *Error).
+	var sqliteErr interface{ Code() int }
+	if errors.As(err, &sqliteErr) {
+		switch sqliteErr.Code() & 0xff { // the primary result code
+		case 18, // SQLITE_TOOBIG
+			19, // SQLITE_CONSTRAINT (a trigger's RAISE(ABORT) too)
+			20: // SQLITE_MISMATCH
+			return true
+		}
+		return false
+	}
+	// What gorm translated without keeping the driver's error.
+	return errors.Is(err, gorm.ErrDuplicatedKey) || errors.Is(err, gorm.ErrForeignKeyViolated) || errors.Is(err, gorm.ErrCheckConstraintViolated)
 }
 
 // AuditEvents returns one page of the events f selects, newest first, and

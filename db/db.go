@@ -49,10 +49,12 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
 	}
 	d := &DB{dsn: dsn, log: logger}
 	var dialector gorm.Dialector
+	// Every error gorm records is classified (errors.go): an outage is
+	// ErrUnavailable, and no message names the server or its user.
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		d.dialect, dialector = dialectPostgres, postgres.Open(dsn)
+		d.dialect, dialector = dialectPostgres, pgDialector{postgres.Open(dsn).(*postgres.Dialector), dsn}
 	} else {
-		d.dialect, dialector = dialectSQLite, sqlite.Open(sqliteDSN(dsn))
+		d.dialect, dialector = dialectSQLite, sqliteDialector{sqlite.Open(sqliteDSN(dsn)).(*sqlite.Dialector), dsn}
 	}
 	g, err := gorm.Open(dialector, cfg)
 	// Several processes opening a new SQLite file at once race to switch
@@ -64,10 +66,13 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
 			return nil, fmt.Errorf("open %s database: %w", d.dialect, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
-		g, err = gorm.Open(sqlite.Open(sqliteDSN(dsn)), cfg)
+		g, err = gorm.Open(sqliteDialector{sqlite.Open(sqliteDSN(dsn)).(*sqlite.Dialector), dsn}, cfg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", d.dialect, err)
+	}
+	if err := d.registerClassifier(g); err != nil {
+		return nil, fmt.Errorf("open %s database: register the error classifier: %w", d.dialect, err)
 	}
 	d.DB = g
 	sqlDB, err := g.DB()
@@ -249,7 +254,11 @@ func (d *DB) apply(ctx context.Context, conn *sql.Conn, m migration) error {
 }
 
 func (d *DB) run(ctx context.Context, ex execer, m migration) error {
-	for _, stmt := range strings.Split(dialectSQL(d.dialect, m.sql), ";\n") {
+	text := m.sql
+	if alt, ok := sqliteMigrations[m.version]; ok && d.dialect == dialectSQLite {
+		text = alt
+	}
+	for _, stmt := range strings.Split(dialectSQL(d.dialect, text), ";\n") {
 		if strings.TrimSpace(stmt) == "" {
 			continue
 		}
@@ -286,7 +295,7 @@ func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (strin
 	switch {
 	case err != nil && !errors.Is(err, gorm.ErrRecordNotFound) && !errors.Is(err, context.Canceled):
 		sqlText, _ := fc()
-		l.log.DebugContext(ctx, "query failed", "err", err, "sql", sqlText, "duration", elapsed)
+		l.log.DebugContext(ctx, "query failed", "err", Detail(err), "sql", sqlText, "duration", elapsed)
 	case elapsed > 200*time.Millisecond:
 		sqlText, rows := fc()
 		l.log.WarnContext(ctx, "slow query", "sql", sqlText, "rows", rows, "duration", elapsed)

@@ -10,6 +10,11 @@ type migration struct {
 	sql     string
 }
 
+// sqliteMigrations replace a migration's SQL on SQLite, by version, for
+// what SQLite's ALTER TABLE cannot do (drop a constraint: the table is
+// rebuilt instead).
+var sqliteMigrations = map[int]string{8: migration8SQLite}
+
 // migrations are applied in order, each once. Never edit a released one:
 // add the next.
 var migrations = []migration{
@@ -180,6 +185,14 @@ CREATE TABLE model_defaults (
 CREATE UNIQUE INDEX model_defaults_key ON model_defaults (cloud, region, key);
 ALTER TABLE models ADD COLUMN credential TEXT NOT NULL DEFAULT '';
 `},
+	{8, "model creations, leases, migration history outliving controllers", migration8Tables + `
+ALTER TABLE migrations DROP CONSTRAINT IF EXISTS migrations_source_controller_id_fkey;
+ALTER TABLE migrations DROP CONSTRAINT IF EXISTS migrations_target_controller_id_fkey;
+ALTER TABLE migrations ADD COLUMN source_controller TEXT NOT NULL DEFAULT '';
+ALTER TABLE migrations ADD COLUMN target_controller TEXT NOT NULL DEFAULT '';
+UPDATE migrations SET source_controller = COALESCE((SELECT name FROM controllers WHERE controllers.id = migrations.source_controller_id), ''),
+	target_controller = COALESCE((SELECT name FROM controllers WHERE controllers.id = migrations.target_controller_id), '');
+`},
 }
 
 // dialectSQL fills a migration's placeholders for a dialect.
@@ -190,3 +203,59 @@ func dialectSQL(dialect, sql string) string {
 	}[dialect]
 	return strings.NewReplacer("{{id}}", types[0], "{{ts}}", types[1], "{{bytes}}", types[2]).Replace(sql)
 }
+
+// migration8Tables are migration 8's new tables, on both dialects.
+const migration8Tables = `
+CREATE TABLE model_creations (
+	id {{id}},
+	created_at {{ts}} NOT NULL,
+	updated_at {{ts}} NOT NULL,
+	owner TEXT NOT NULL,
+	name TEXT NOT NULL,
+	cloud TEXT NOT NULL DEFAULT '',
+	region TEXT NOT NULL DEFAULT '',
+	state TEXT NOT NULL,
+	controllers TEXT NOT NULL DEFAULT '[]',
+	model_uuid TEXT NOT NULL DEFAULT '',
+	replica TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX model_creations_one ON model_creations (owner, name) WHERE state = 'creating';
+CREATE TABLE leases (
+	name TEXT PRIMARY KEY,
+	owner TEXT NOT NULL,
+	expires_at {{ts}} NOT NULL
+);
+`
+
+const migration8SQLite = migration8Tables + `
+CREATE TABLE migrations_new (
+	id {{id}},
+	created_at {{ts}} NOT NULL,
+	updated_at {{ts}} NOT NULL,
+	model_uuid TEXT NOT NULL,
+	model_name TEXT NOT NULL,
+	owner TEXT NOT NULL,
+	source_controller_id BIGINT NOT NULL,
+	target_controller_id BIGINT NOT NULL,
+	controller_migration_id TEXT NOT NULL DEFAULT '',
+	phase TEXT NOT NULL,
+	message TEXT NOT NULL DEFAULT '',
+	result TEXT NOT NULL,
+	started_at {{ts}} NOT NULL,
+	phase_changed_at {{ts}} NOT NULL,
+	ended_at {{ts}},
+	lease_owner TEXT NOT NULL DEFAULT '',
+	lease_until {{ts}},
+	source_controller TEXT NOT NULL DEFAULT '',
+	target_controller TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO migrations_new SELECT id, created_at, updated_at, model_uuid, model_name, owner, source_controller_id, target_controller_id,
+	controller_migration_id, phase, message, result, started_at, phase_changed_at, ended_at, lease_owner, lease_until,
+	COALESCE((SELECT name FROM controllers WHERE controllers.id = migrations.source_controller_id), ''),
+	COALESCE((SELECT name FROM controllers WHERE controllers.id = migrations.target_controller_id), '')
+	FROM migrations;
+DROP TABLE migrations;
+ALTER TABLE migrations_new RENAME TO migrations;
+CREATE INDEX migrations_model ON migrations (model_uuid);
+CREATE UNIQUE INDEX migrations_one_running ON migrations (model_uuid) WHERE result = 'running';
+`

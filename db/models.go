@@ -117,6 +117,51 @@ type Migration struct {
 	EndedAt               *time.Time
 	LeaseOwner            string `gorm:"not null;default:''"`
 	LeaseUntil            *time.Time
+	// SourceController and TargetController name the controllers, so the
+	// history outlives their removal (the ids then match no controller).
+	SourceController string `gorm:"not null;default:''"`
+	TargetController string `gorm:"not null;default:''"`
+}
+
+// SourceName is the name of the controller the model left.
+func (m *Migration) SourceName() string {
+	if m.Source.Name != "" {
+		return m.Source.Name
+	}
+	return m.SourceController
+}
+
+// TargetName is the name of the controller the model went to.
+func (m *Migration) TargetName() string {
+	if m.Target.Name != "" {
+		return m.Target.Name
+	}
+	return m.TargetController
+}
+
+// ModelCreation is the broker's record of a model it began to create:
+// written before any controller is asked, updated before each controller
+// is tried, and removed, or turned into a sweep, in the transaction that
+// records the model. A crash at any point leaves one to be finished by the
+// reconciler.
+type ModelCreation struct {
+	ID        int64     `gorm:"primaryKey"`
+	CreatedAt time.Time `gorm:"not null"`
+	UpdatedAt time.Time `gorm:"not null"`
+	Owner     string    `gorm:"not null"`
+	Name      string    `gorm:"not null"`
+	Cloud     string    `gorm:"not null;default:''"`
+	Region    string    `gorm:"not null;default:''"`
+	// State is CreationCreating while a replica is at it, CreationSweeping
+	// once the outcome is known but controllers that failed may yet
+	// create the model late.
+	State string `gorm:"not null"`
+	// Controllers are the names of the controllers asked, in order.
+	Controllers []string `gorm:"serializer:json;not null"`
+	// ModelUUID is the model recorded, when one was ("" otherwise).
+	ModelUUID string `gorm:"column:model_uuid;not null;default:''"`
+	// Replica is the broker replica doing the creation.
+	Replica string `gorm:"not null;default:''"`
 }
 
 // Group is a named set of users, service accounts and groups. Relation

@@ -89,8 +89,9 @@ func TestModelRoutes(t *testing.T) {
 			owner, name string
 			want        bool
 		}{{"alice", "one", true}, {"alice", "two", false}, {"bob", "one", false}} {
-			if got, err := d.ModelNameTaken(ctx, c.owner, c.name); err != nil || got != c.want {
-				t.Errorf("ModelNameTaken(%s, %s) = %v, %v; want %v", c.owner, c.name, got, err, c.want)
+			m, err := d.ModelByOwnerName(ctx, c.owner, c.name)
+			if got := err == nil && m.UUID == "m-1" && m.Controller.Name == "ctl-a"; got != c.want || (!c.want && !errors.Is(err, db.ErrNotFound)) {
+				t.Errorf("ModelByOwnerName(%s, %s) = %+v, %v; want found: %v", c.owner, c.name, m, err, c.want)
 			}
 		}
 		// Administrators: users only (not groups), sorted, by model.

@@ -51,7 +51,9 @@ func (d *DB) Tx(ctx context.Context, fn func(tx *gorm.DB, notify func(channel, p
 			d.hub.publish(n.channel, n.payload)
 		}
 	}
-	return err
+	// Beginning and committing are classified by the dialect's translator;
+	// an error fn met on its own (not through gorm) is classified here.
+	return classify(err, d.dsn)
 }
 
 // Listen calls fn with the payload of every notification on channel until
@@ -77,11 +79,11 @@ func (d *DB) listenConn(ctx context.Context, channel string) (*pgx.Conn, error) 
 	defer cancel()
 	conn, err := pgx.Connect(connectCtx, d.dsn)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", channel, redact(err, d.dsn))
+		return nil, fmt.Errorf("listen on %s: %w", channel, classify(err, d.dsn))
 	}
 	if _, err := conn.Exec(connectCtx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
 		conn.Close(context.Background())
-		return nil, fmt.Errorf("listen on %s: %w", channel, err)
+		return nil, fmt.Errorf("listen on %s: %w", channel, classify(err, d.dsn))
 	}
 	return conn, nil
 }
@@ -97,7 +99,7 @@ func (d *DB) listenLoop(ctx context.Context, channel string, conn *pgx.Conn, fn 
 				if ctx.Err() != nil {
 					return
 				}
-				d.log.Warn("lost the notification connection; reconnecting", "channel", channel, "err", err)
+				d.log.Warn("lost the notification connection; reconnecting", "channel", channel, "err", Detail(classify(err, d.dsn)))
 				break
 			}
 			fn(n.Payload)
@@ -110,7 +112,7 @@ func (d *DB) listenLoop(ctx context.Context, channel string, conn *pgx.Conn, fn 
 		var err error
 		if conn, err = d.listenConn(ctx, channel); err != nil {
 			backoff = min(2*backoff, 5*time.Second)
-			d.log.Warn("cannot listen for notifications yet", "channel", channel, "err", err)
+			d.log.Warn("cannot listen for notifications yet", "channel", channel, "err", Detail(err))
 			continue
 		}
 		backoff = 100 * time.Millisecond

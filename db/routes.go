@@ -24,6 +24,10 @@ const (
 	KeysChannel = "jimm_keys"
 	// RelationsChannel says that relation tuples or groups changed.
 	RelationsChannel = "jimm_relations"
+	// ControllersChannel carries controller changes (added, removed,
+	// deprecated or undeprecated, updated): a controller's name, or "" for
+	// "anything may have changed".
+	ControllersChannel = "jimm_controllers"
 )
 
 // Model lives.
@@ -50,13 +54,14 @@ func (d *DB) Models(ctx context.Context) ([]Model, error) {
 	return out, nil
 }
 
-// ModelNameTaken reports whether owner already has a model called name.
-func (d *DB) ModelNameTaken(ctx context.Context, owner, name string) (bool, error) {
-	var n int64
-	if err := d.WithContext(ctx).Model(&Model{}).Where("owner = ? AND name = ?", owner, name).Count(&n).Error; err != nil {
-		return false, fmt.Errorf("check whether %s has a model %q: %w", owner, name, err)
+// ModelByOwnerName returns owner's model called name, with its controller,
+// or ErrNotFound.
+func (d *DB) ModelByOwnerName(ctx context.Context, owner, name string) (*Model, error) {
+	var m Model
+	if err := d.WithContext(ctx).Preload("Controller").Where("owner = ? AND name = ?", owner, name).First(&m).Error; err != nil {
+		return nil, fmt.Errorf("look up model %q of %s: %w", name, owner, err)
 	}
-	return n > 0, nil
+	return &m, nil
 }
 
 // AddModel records a new model's route and makes ownerSubject its
@@ -64,13 +69,17 @@ func (d *DB) ModelNameTaken(ctx context.Context, owner, name string) (bool, erro
 // or UUID, fails with ErrDuplicate.
 func (d *DB) AddModel(ctx context.Context, m *Model, ownerSubject string) error {
 	return d.Tx(ctx, func(tx *gorm.DB, notify func(string, string)) error {
-		if err := tx.Create(m).Error; err != nil {
-			return err
-		}
-		notify(RoutesChannel, m.UUID)
-		notify(RelationsChannel, "")
-		return tx.Create(&Relation{Subject: ownerSubject, Relation: "administrator", ObjectKind: "model", ObjectID: m.UUID}).Error
+		return addModel(tx, notify, m, ownerSubject)
 	})
+}
+
+func addModel(tx *gorm.DB, notify func(string, string), m *Model, ownerSubject string) error {
+	if err := tx.Create(m).Error; err != nil {
+		return err
+	}
+	notify(RoutesChannel, m.UUID)
+	notify(RelationsChannel, "")
+	return tx.Create(&Relation{Subject: ownerSubject, Relation: "administrator", ObjectKind: "model", ObjectID: m.UUID}).Error
 }
 
 // modelAdminsChunk bounds the UUIDs of one ModelAdmins query (SQLite

@@ -42,6 +42,11 @@ type Config struct {
 	// ModelDestroyDelay is how long a destroyed model stays dying before it
 	// is gone. Default 1s.
 	ModelDestroyDelay time.Duration
+	// ModelCreateDelay is how long CreateModel takes to answer after the
+	// model is stored, as a real controller takes seconds to start a
+	// model's workers: the model exists before its creator hears of it.
+	// Default 0.
+	ModelCreateDelay time.Duration
 	// ModelLogRecords bounds each model's log (the newest records are
 	// kept). Default modellog.DefaultMaxRecords.
 	ModelLogRecords int

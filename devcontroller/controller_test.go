@@ -365,3 +365,35 @@ func TestPasswordHash(t *testing.T) {
 		t.Fatal("two hashes of one password are equal: no salt")
 	}
 }
+
+// TestModelCreateDelay: with a creation delay, the model exists (another
+// connection lists it) before its creator hears of it, as on a real
+// controller, and a creator that gives up leaves it in place.
+func TestModelCreateDelay(t *testing.T) {
+	c := startController(t, t.TempDir(), func(cfg *Config) { cfg.ModelCreateDelay = 300 * time.Millisecond })
+	creator, other := mustLogin(t, c, "/api", "admin", "secret"), mustLogin(t, c, "/api", "admin", "secret")
+	start := time.Now()
+	done := make(chan params.ModelInfo, 1)
+	go func() { done <- createModel(t, creator, "slow", "admin") }()
+	for deadline := time.Now().Add(250 * time.Millisecond); summaries(t, other, "admin")["slow"] == ""; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the model is not listed while its creation is being answered")
+		}
+	}
+	info := <-done
+	if took := time.Since(start); took < 300*time.Millisecond || info.Name != "slow" {
+		t.Fatalf("CreateModel answered %+v after %s, want the model after at least 300ms", info, took)
+	}
+	// A creator that gives up (its context ends) leaves the model there.
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	var res params.ModelInfo
+	if err := creator.Call(ctx, "ModelManager", 10, "CreateModel", params.ModelCreateArgs{Name: "abandoned", OwnerTag: "user-admin", CloudRegion: "r1"}, &res); err == nil {
+		t.Fatal("CreateModel answered within 50ms despite the delay")
+	}
+	for deadline := time.Now().Add(5 * time.Second); summaries(t, other, "admin")["abandoned"] == ""; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the model whose creator gave up is not there")
+		}
+	}
+}

@@ -224,6 +224,13 @@ func (s *session) createModel(ctx context.Context, p params.ModelCreateArgs) (pa
 	}
 	s.ctl.log.Info("model created", "model", m.Name, "uuid", m.UUID, "owner", m.Owner)
 	s.ctl.modelEvent(m.UUID, logInfo, "juju.apiserver.modelmanager", "model %q created by %s on %s/%s", m.Name, s.identity(), m.Cloud, m.Region)
+	if d := s.ctl.cfg.ModelCreateDelay; d > 0 {
+		select {
+		case <-ctx.Done():
+			return params.ModelInfo{}, ctx.Err()
+		case <-time.After(d):
+		}
+	}
 	return *s.ctl.info(m, true, s.identity()), nil
 }
 

@@ -182,13 +182,14 @@ func newBrokerEnv(t *testing.T, bins *brokerBins, jimmdArgs ...string) *brokerEn
 	return e
 }
 
-// addControllers starts controllers trusting the broker, registers them
-// with jimmctl add-controller and waits until the broker sees them up.
-func (e *brokerEnv) addControllers(t *testing.T, specs []ctlSpec) {
+// addControllers starts controllers trusting the broker (with extra
+// flags), registers them with jimmctl add-controller and waits until the
+// broker sees them up.
+func (e *brokerEnv) addControllers(t *testing.T, specs []ctlSpec, extra ...string) {
 	t.Helper()
 	e.specs = specs
 	for _, s := range e.specs {
-		e.launchController(s.name, s.region)
+		e.launchController(s.name, s.region, extra...)
 	}
 	for _, s := range e.specs {
 		out := e.jimmctl(t, "add-controller", e.ctls[s.name].FilePath)
@@ -729,12 +730,18 @@ func checkMirrors(t *testing.T, file string, mirrors map[string]any) {
 		}
 		return true
 	})
+	// A mirror's field of another mirrored type reads as the source's type.
+	var renames []string
+	for name, mirror := range mirrors {
+		renames = append(renames, reflect.TypeOf(mirror).String(), name)
+	}
+	rename := strings.NewReplacer(renames...)
 	for name, mirror := range mirrors {
 		var got []string
 		rt := reflect.TypeOf(mirror)
 		for i := range rt.NumField() {
 			fld := rt.Field(i)
-			got = append(got, fmt.Sprintf("%s %s `%s`", fld.Name, fld.Type.String(), fld.Tag))
+			got = append(got, fmt.Sprintf("%s %s `%s`", fld.Name, rename.Replace(fld.Type.String()), fld.Tag))
 		}
 		want, ok := source[name]
 		if !ok {

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/juju/names/v5"
+
 	"github.com/jimmbroker/jimm/integration/internal/jujucli"
 	"github.com/jimmbroker/jimm/integration/internal/oidcproc"
 )
@@ -62,6 +64,7 @@ func init() {
 		cliCase{"10-destroy-model", "destroy-storage", func(t *testing.T, s *cliSuite) {
 			cliDestroyModel(t, s, []string{"--destroy-storage"}, `{"destroy-storage":true}`)
 		}},
+		cliCase{"10-destroy-model", "name-free-again", cliNameFreeAgain},
 
 		cliCase{"12-users", "grant-revoke", cliGrantRevoke},
 		cliCase{"12-users", "users", cliUsers},
@@ -386,6 +389,43 @@ func cliDestroyModel(t *testing.T, s *cliSuite, flags []string, wantArgs string)
 		t.Errorf("jimmctl list-models still lists %s after juju destroy-model returned", name)
 	}
 	s.refused(t, nil, fmt.Sprintf("model %s:admin/%s not found", cliControllerName, name), "show-model", name)
+}
+
+// cliNameFreeAgain: a model destroyed by a client that does not wait for
+// it to go (the Go client, Terraform) frees its name as soon as its
+// controller no longer has it: juju add-model of the same name succeeds
+// at the first attempt, with no second destroy.
+func cliNameFreeAgain(t *testing.T, s *cliSuite) {
+	name := s.modelName("again")
+	mi := s.newModel(t, name, "east")
+	if err := s.mm.DestroyModel(names.NewModelTag(mi.UUID), nil, nil, nil, nil); err != nil {
+		t.Fatalf("DestroyModel: %v", err)
+	}
+	eventually(t, 20*time.Second, "the destroyed model gone from its controller", func() error {
+		for ctl, sums := range hostedModels(t, s.e) {
+			for _, m := range sums {
+				if m.UUID == mi.UUID {
+					return fmt.Errorf("still on %s (%s)", ctl, m.Life)
+				}
+			}
+		}
+		return nil
+	})
+	s.ok(t, nil, "add-model", name, "localhost/east")
+	var set cliModelSet
+	s.json(t, nil, &set, "models")
+	found := 0
+	for _, m := range set.Models {
+		if m.ShortName == name {
+			found++
+			if m.UUID == mi.UUID {
+				t.Errorf("juju models lists the destroyed model %s", mi.UUID)
+			}
+		}
+	}
+	if found != 1 {
+		t.Errorf("juju models lists %d models named %s after add-model, want 1", found, name)
+	}
 }
 
 // cliGrantRevoke grants and revokes a person's access with the CLI and

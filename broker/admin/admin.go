@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/broker/audit"
 	"github.com/jimmbroker/jimm/broker/clock"
 	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/broker/internal/dbfault"
 	"github.com/jimmbroker/jimm/broker/migration"
+	"github.com/jimmbroker/jimm/broker/reconcile"
 	"github.com/jimmbroker/jimm/broker/restapi"
 	"github.com/jimmbroker/jimm/broker/routing"
 	"github.com/jimmbroker/jimm/controllers"
@@ -33,10 +34,10 @@ type Deps struct {
 	Health     *controllers.Health
 	Pool       *controllers.Pool
 	Audit      *audit.Log // nil: writes are not audited
-	// Models is jimm_models, kept as controllers come and go.
-	Models *prometheus.GaugeVec
-	Logger *slog.Logger
-	Clock  clock.Clock // nil: the system clock
+	// Reconciler checks and reconciles the broker with its controllers.
+	Reconciler *reconcile.Reconciler
+	Logger     *slog.Logger
+	Clock      clock.Clock // nil: the system clock
 }
 
 // API is the admin REST API.
@@ -49,8 +50,8 @@ type API struct {
 	registry   *controllers.Registry
 	health     *controllers.Health
 	pool       *controllers.Pool
+	reconciler *reconcile.Reconciler
 	audit      *audit.Log
-	models     *prometheus.GaugeVec
 	log        *slog.Logger
 	clock      clock.Clock
 }
@@ -59,14 +60,11 @@ type API struct {
 func New(deps Deps) *API {
 	a := &API{
 		db: deps.DB, identity: deps.Identity, rel: deps.Relations, routes: deps.Routes, migrations: deps.Migrations,
-		registry: deps.Registry, health: deps.Health, pool: deps.Pool, audit: deps.Audit, models: deps.Models,
+		registry: deps.Registry, health: deps.Health, pool: deps.Pool, reconciler: deps.Reconciler, audit: deps.Audit,
 		log: deps.Logger, clock: clock.Or(deps.Clock),
 	}
 	if a.log == nil {
 		a.log = slog.Default()
-	}
-	if a.models == nil {
-		a.models = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jimm_models"}, []string{"controller"})
 	}
 	return a
 }
@@ -113,6 +111,9 @@ func (a *API) Mount(e *echo.Echo) {
 	admin.PUT("/controllers/:name/deprecated", a.setDeprecated)
 	admin.PUT("/models/:uuid/migrated", a.updateMigrated)
 	admin.GET("/migrations", a.listMigrations)
+	admin.GET("/check", a.check)
+	admin.POST("/reconcile", a.reconcileNow)
+	admin.POST("/controllers/:name/models", a.importModel)
 	admin.POST("/migrations", a.migrate)
 	admin.GET("/migrations/:ref", a.getMigration)
 }
@@ -122,10 +123,25 @@ func restError(status int, code, msg string) error {
 	return echo.NewHTTPError(status, &restapi.Error{Message: msg, Code: code})
 }
 
-// errorHandler writes every error as a restapi.Error.
+// dbError is the REST error for a database failure: 503 "database
+// unavailable; try again" for an outage, else a generic 500; never the
+// driver's words (dbfault.ForClient logs them).
+func dbError(err error, log *slog.Logger) error {
+	err = dbfault.ForClient(err, log)
+	if errors.Is(err, db.ErrUnavailable) {
+		return restError(http.StatusServiceUnavailable, restapi.CodeUnavailable, err.Error())
+	}
+	return restError(http.StatusInternalServerError, "", err.Error())
+}
+
+// errorHandler writes every error as a restapi.Error; a database failure
+// as dbError words it.
 func errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
+	}
+	if dbfault.IsDatabase(err) {
+		err = dbError(err, slog.Default())
 	}
 	status, body := http.StatusInternalServerError, &restapi.Error{Message: err.Error()}
 	var he *echo.HTTPError
@@ -168,6 +184,9 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			id, err = a.identity.Session(ctx, remote, strings.TrimPrefix(auth, restapi.BearerAuthScheme+" "))
 		} else {
 			return restError(http.StatusUnauthorized, restapi.CodeUnauthorized, "authentication required: log in with jimmctl login, or send basic auth")
+		}
+		if dbfault.IsDatabase(err) {
+			return dbError(err, a.log) // the broker's failure, not the caller's credentials
 		}
 		if err != nil {
 			return restError(http.StatusUnauthorized, restapi.CodeUnauthorized, err.Error())
@@ -237,7 +256,6 @@ func (a *API) AddController(ctx context.Context, req restapi.AddControllerReques
 		return restapi.Controller{}, err
 	}
 	a.health.Track(ctl.Name)
-	a.models.WithLabelValues(ctl.Name).Set(0)
 	// The first health check runs at once, in real time.
 	deadline := time.Now().Add(controllers.DefaultPingTimeout + time.Second)
 	for _, checked := a.health.Status(ctl.Name); !checked && time.Now().Before(deadline); _, checked = a.health.Status(ctl.Name) {

@@ -21,6 +21,8 @@ func registryError(err error) error {
 		return restError(http.StatusConflict, restapi.CodeAlreadyExists, err.Error())
 	case errors.Is(err, controllers.ErrHasModels):
 		return restError(http.StatusConflict, restapi.CodeConflict, err.Error())
+	case errors.Is(err, controllers.ErrInUse):
+		return restError(http.StatusConflict, restapi.CodeMigrating, err.Error())
 	case errors.Is(err, controllers.ErrInvalid), errors.Is(err, controllers.ErrWrongController):
 		return restError(http.StatusBadRequest, restapi.CodeBadRequest, err.Error())
 	case errors.As(err, new(*controllers.ConnectError)), errors.As(err, new(*controllers.DialError)):
@@ -96,19 +98,16 @@ func (a *API) addController(c echo.Context) error {
 }
 
 func (a *API) removeController(c echo.Context) error {
-	ctx := c.Request().Context()
 	name := c.Param("name")
-	ctl, err := a.registry.Get(ctx, name)
-	if err != nil {
+	if err := a.registry.Remove(c.Request().Context(), name, c.QueryParam("force") == "true"); err != nil {
 		return registryError(err)
 	}
-	if err := a.registry.Remove(ctx, name, c.QueryParam("force") == "true"); err != nil {
-		return registryError(err)
-	}
+	// Every replica, this one included, stops checking the controller and
+	// drops its connection when the registry's change notification
+	// arrives, and forgets the routes of models a forced removal dropped;
+	// doing the first two here too spares this replica the wait.
 	a.health.Untrack(name)
 	a.pool.Forget(name)
-	a.routes.ControllerRemoved(ctx, ctl.ID)
-	a.models.DeleteLabelValues(name)
 	return c.NoContent(http.StatusNoContent)
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/broker/internal/dbfault"
 	"github.com/jimmbroker/jimm/broker/restapi"
 	"github.com/jimmbroker/jimm/jujuapi"
 )
@@ -36,6 +37,9 @@ func errNoIdentityProvider() error {
 
 // loginError maps a failed login to an HTTP error.
 func loginError(err error) error {
+	if dbfault.IsDatabase(err) {
+		return dbError(err, nil) // the broker's failure, not the caller's credentials
+	}
 	switch jujuapi.ErrorCode(err) {
 	case jujuapi.CodeUnauthorized, jujuapi.CodeSessionTokenInvalid, jujuapi.CodeBadRequest:
 		return restError(http.StatusUnauthorized, restapi.CodeUnauthorized, err.Error())
@@ -64,6 +68,9 @@ func (a *API) login(c echo.Context) error {
 		return a.session(c, id)
 	}
 	id, err := a.identity.Password(ctx, remote, req.User, req.Password)
+	if dbfault.IsDatabase(err) {
+		return dbError(err, a.log)
+	}
 	if err != nil {
 		return restError(http.StatusUnauthorized, restapi.CodeUnauthorized, "invalid user name or password")
 	}

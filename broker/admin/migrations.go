@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jimmbroker/jimm/broker/internal/dbfault"
 	"github.com/jimmbroker/jimm/broker/migration"
 	"github.com/jimmbroker/jimm/broker/restapi"
 	"github.com/jimmbroker/jimm/db"
@@ -17,7 +18,7 @@ import (
 func restMigration(m *db.Migration) restapi.Migration {
 	return restapi.Migration{
 		ID: m.ID, ModelUUID: m.ModelUUID, ModelName: m.ModelName, Owner: m.Owner,
-		Source: m.Source.Name, Target: m.Target.Name, ControllerID: m.ControllerMigrationID,
+		Source: m.SourceName(), Target: m.TargetName(), ControllerID: m.ControllerMigrationID,
 		Phase: m.Phase, Message: m.Message, Result: m.Result,
 		StartedAt: m.StartedAt.UTC(), PhaseChangedAt: m.PhaseChangedAt.UTC(), EndedAt: m.EndedAt,
 	}
@@ -25,6 +26,9 @@ func restMigration(m *db.Migration) restapi.Migration {
 
 // migrationError maps a migration error to an HTTP error.
 func migrationError(err error) error {
+	if dbfault.IsDatabase(err) {
+		return dbError(err, nil)
+	}
 	msg := err.Error()
 	for _, prefix := range []string{migration.ErrRunning.Error() + ": ", migration.ErrRefused.Error() + ": "} {
 		msg = strings.TrimPrefix(msg, prefix)

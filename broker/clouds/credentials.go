@@ -12,6 +12,7 @@ import (
 
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/broker/internal/dbfault"
 	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -118,7 +119,7 @@ func (s *Service) Cloud(ctx context.Context, caller *identity.Identity, p params
 	for i, e := range p.Entities {
 		cl, _, err := s.cloudNamed(ctx, e.Tag)
 		if err != nil {
-			out.Results[i].Error = jujuapi.AsError(err)
+			out.Results[i].Error = dbfault.AsError(err, s.log)
 			continue
 		}
 		out.Results[i].Cloud = &cl
@@ -134,7 +135,7 @@ func (s *Service) CloudInfo(ctx context.Context, caller *identity.Identity, p pa
 	for i, e := range p.Entities {
 		info, err := s.oneCloudInfo(ctx, caller, e.Tag)
 		if err != nil {
-			out.Results[i].Error = jujuapi.AsError(err)
+			out.Results[i].Error = dbfault.AsError(err, s.log)
 			continue
 		}
 		out.Results[i].Result = info
@@ -209,7 +210,7 @@ func (s *Service) UserCredentials(ctx context.Context, caller *identity.Identity
 	for i, uc := range p.UserClouds {
 		user, err := jujuapi.ParseUserTag(uc.UserTag)
 		if err != nil {
-			out.Results[i].Error = jujuapi.AsError(err)
+			out.Results[i].Error = dbfault.AsError(err, s.log)
 			continue
 		}
 		if !mayUseCredentialsOf(caller, user.ID) {
@@ -218,12 +219,12 @@ func (s *Service) UserCredentials(ctx context.Context, caller *identity.Identity
 		}
 		cloud, err := jujuapi.ParseCloudTag(uc.CloudTag)
 		if err != nil {
-			out.Results[i].Error = jujuapi.AsError(err)
+			out.Results[i].Error = dbfault.AsError(err, s.log)
 			continue
 		}
 		creds, err := s.db.CloudCredentials(ctx, user.ID, cloud.ID)
 		if err != nil {
-			out.Results[i].Error = jujuapi.AsError(err)
+			out.Results[i].Error = dbfault.AsError(err, s.log)
 			continue
 		}
 		tags := make([]string, 0, len(creds))
@@ -356,7 +357,7 @@ func (s *Service) CredentialContents(ctx context.Context, caller *identity.Ident
 			err = jujuapi.NotFoundf("credential %q for cloud %q", arg.CredentialName, arg.CloudName)
 		}
 		if err != nil {
-			out.Results[i].Error = jujuapi.AsError(err)
+			out.Results[i].Error = dbfault.AsError(err, s.log)
 			continue
 		}
 		out.Results[i] = s.credentialContent(ctx, c, p.IncludeSecrets)
@@ -368,7 +369,7 @@ func (s *Service) CredentialContents(ctx context.Context, caller *identity.Ident
 func (s *Service) credentialContent(ctx context.Context, c *db.CloudCredential, secrets bool) params.CredentialContentResult {
 	info, err := s.credentialInfo(ctx, c, secrets)
 	if err != nil {
-		return params.CredentialContentResult{Error: jujuapi.AsError(err)}
+		return params.CredentialContentResult{Error: dbfault.AsError(err, s.log)}
 	}
 	return params.CredentialContentResult{Result: info}
 }
@@ -414,7 +415,7 @@ func (s *Service) UpdateCredentials(ctx context.Context, caller *identity.Identi
 		models, err := s.updateCredential(ctx, caller, arg)
 		out.Results[i].Models = models
 		if err != nil {
-			out.Results[i].Error = jujuapi.AsError(err)
+			out.Results[i].Error = dbfault.AsError(err, s.log)
 		}
 	}
 	return out, nil
@@ -427,7 +428,7 @@ func (s *Service) AddCredentials(ctx context.Context, caller *identity.Identity,
 	out := params.ErrorResults{Results: make([]params.ErrorResult, len(p.Credentials))}
 	for i, arg := range p.Credentials {
 		if _, err := s.updateCredential(ctx, caller, arg); err != nil {
-			out.Results[i].Error = jujuapi.AsError(err)
+			out.Results[i].Error = dbfault.AsError(err, s.log)
 		}
 	}
 	return out, nil
@@ -477,7 +478,7 @@ func (s *Service) updateCredential(ctx context.Context, caller *identity.Identit
 	for _, m := range models {
 		r := params.UpdateCredentialModelResult{ModelUUID: m.UUID, ModelName: m.Name}
 		if err := s.pushCredential(ctx, &m.Controller, row, attrs); err != nil {
-			r.Errors = []params.ErrorResult{{Error: jujuapi.AsError(err)}}
+			r.Errors = []params.ErrorResult{{Error: dbfault.AsError(err, s.log)}}
 			failed = true
 		}
 		results = append(results, r)
@@ -547,7 +548,7 @@ func (s *Service) RevokeCredentials(ctx context.Context, caller *identity.Identi
 			return nil
 		}()
 		if err != nil {
-			out.Results[i].Error = jujuapi.AsError(err)
+			out.Results[i].Error = dbfault.AsError(err, s.log)
 		}
 	}
 	return out, nil

@@ -30,7 +30,7 @@ func (s *session) modifyModelAccess(ctx context.Context, p params.ModifyModelAcc
 	out := params.ErrorResults{Results: make([]params.ErrorResult, len(p.Changes))}
 	for i, c := range p.Changes {
 		if err := s.modifyOne(ctx, c); err != nil {
-			out.Results[i].Error = jujuapi.AsError(err)
+			out.Results[i].Error = s.asError(err)
 		}
 	}
 	return out, nil

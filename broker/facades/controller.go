@@ -26,13 +26,13 @@ func (s *session) getControllerAccess(ctx context.Context, p params.Entities) (p
 		t, err := jujuapi.ParseUserTag(e.Tag)
 		switch {
 		case err != nil:
-			out.Results[i].Error = jujuapi.AsError(err)
+			out.Results[i].Error = s.asError(err)
 		case t.ID != id.Name && !id.Admin:
 			out.Results[i].Error = jujuapi.ErrPerm
 		default:
 			access, err := s.api.identity.ControllerAccessOf(ctx, t.ID)
 			if err != nil {
-				out.Results[i].Error = jujuapi.AsError(err)
+				out.Results[i].Error = s.asError(err)
 				continue
 			}
 			out.Results[i].Result = &params.UserAccess{UserTag: e.Tag, Access: access}
@@ -85,7 +85,7 @@ func (s *session) userInfo(ctx context.Context, p params.UserInfoRequest) (param
 		default:
 			access, err := s.api.identity.ControllerAccessOf(ctx, name)
 			if err != nil {
-				out.Results[i].Error = jujuapi.AsError(err)
+				out.Results[i].Error = s.asError(err)
 				continue
 			}
 			var last *time.Time
@@ -151,7 +151,7 @@ func (s *session) initiateMigration(ctx context.Context, p params.InitiateMigrat
 		out.Results[i].ModelTag = spec.ModelTag
 		id, err := s.migrateOne(ctx, spec)
 		if err != nil {
-			out.Results[i].Error = jujuapi.AsError(err)
+			out.Results[i].Error = s.asError(err)
 			continue
 		}
 		out.Results[i].MigrationId = id

@@ -14,6 +14,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/clock"
 	"github.com/jimmbroker/jimm/broker/clouds"
 	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/broker/internal/dbfault"
 	"github.com/jimmbroker/jimm/broker/migration"
 	"github.com/jimmbroker/jimm/broker/routing"
 	"github.com/jimmbroker/jimm/broker/summaries"
@@ -54,11 +55,13 @@ type Deps struct {
 	// ModelCreateTimeout bounds how long a controller may take to create a
 	// model before the next candidate is tried.
 	ModelCreateTimeout time.Duration
+	// ReplicaID names this broker replica in the model creations it
+	// records.
+	ReplicaID string
 	// Conn bounds each connection.
 	Conn jujuapi.ConnOptions
-	// RPCs is jimm_rpc_duration_seconds; Models is jimm_models.
-	RPCs   *prometheus.HistogramVec
-	Models *prometheus.GaugeVec
+	// RPCs is jimm_rpc_duration_seconds.
+	RPCs *prometheus.HistogramVec
 	// Metrics registers the facades' own metrics (nil: not registered).
 	Metrics prometheus.Registerer
 	Logger  *slog.Logger
@@ -85,12 +88,12 @@ type API struct {
 	jujuVersion        string
 	controllerName     string
 	modelCreateTimeout time.Duration
+	replicaID          string
 	conn               jujuapi.ConnOptions
 	log                *slog.Logger
 	clock              clock.Clock
 
 	rpcs       *prometheus.HistogramVec
-	models     *prometheus.GaugeVec
 	placements *prometheus.CounterVec
 
 	root    *root
@@ -102,8 +105,8 @@ func New(deps Deps) (*API, error) {
 	a := &API{
 		db: deps.DB, routes: deps.Routes, identity: deps.Identity, rel: deps.Relations, audit: deps.Audit,
 		registry: deps.Registry, pool: deps.Pool, clouds: deps.Clouds, migrations: deps.Migrations, summaries: deps.Summaries, up: deps.Up, brokerUUID: deps.BrokerUUID, servers: deps.Servers, publicAddress: deps.PublicAddress, caCert: deps.CACert,
-		jujuVersion: deps.JujuVersion, controllerName: deps.ControllerName, modelCreateTimeout: deps.ModelCreateTimeout, conn: deps.Conn,
-		log: deps.Logger, clock: clock.Or(deps.Clock), rpcs: deps.RPCs, models: deps.Models,
+		jujuVersion: deps.JujuVersion, controllerName: deps.ControllerName, modelCreateTimeout: deps.ModelCreateTimeout, replicaID: deps.ReplicaID, conn: deps.Conn,
+		log: deps.Logger, clock: clock.Or(deps.Clock), rpcs: deps.RPCs,
 		placements: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jimm_placements_total", Help: "Model placements, by controller and result (ok, controller-error, refused).",
 		}, []string{"controller", "result"}),
@@ -113,9 +116,6 @@ func New(deps Deps) (*API, error) {
 	}
 	if a.rpcs == nil {
 		a.rpcs = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "jimm_rpc_duration_seconds"}, []string{"facade", "method", "code"})
-	}
-	if a.models == nil {
-		a.models = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jimm_models"}, []string{"controller"})
 	}
 	if deps.Metrics != nil {
 		if err := deps.Metrics.Register(a.placements); err != nil {
@@ -159,10 +159,19 @@ func (s *session) ServeRequest(ctx context.Context, req *jujuapi.Message) (any, 
 	a := s.api
 	start := a.clock.Now()
 	result, err := a.root.Serve(ctx, s, req)
+	// A database failure is "try again" or an internal error, whatever the
+	// call (a login's included): never the driver's words.
+	err = dbfault.ForClient(err, s.logger())
 	took := a.clock.Now().Sub(start)
 	a.rpcs.WithLabelValues(req.Type, req.Request, jujuapi.ErrorCode(err)).Observe(took.Seconds())
 	s.auditCall(req, start, took, result, err)
 	return result, err
+}
+
+// asError is the wire error for one item of a bulk result: a database
+// failure as dbfault.ForClient words it.
+func (s *session) asError(err error) *jujuapi.Error {
+	return dbfault.AsError(err, s.logger())
 }
 
 func (s *session) caller() *identity.Identity {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/broker/internal/dbfault"
 	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -132,7 +133,7 @@ func (s *session) modelInfo(ctx context.Context, p params.Entities) (params.Mode
 	for i, e := range p.Entities {
 		info, err := s.oneModelInfo(ctx, e.Tag)
 		if err != nil {
-			out.Results[i].Error = jujuapi.AsError(err)
+			out.Results[i].Error = s.asError(err)
 			continue
 		}
 		out.Results[i].Result = info
@@ -155,7 +156,7 @@ func (s *session) oneModelInfo(ctx context.Context, tag string) (*params.ModelIn
 		if jujuapi.ErrorCode(err) == jujuapi.CodeNotFound {
 			a.routes.RemoveModel(ctx, m.UUID)
 		}
-		return nil, jujuapi.AsError(jujuapi.Underlying(err))
+		return nil, jujuapi.AsError(jujuapi.Underlying(dbfault.ForClient(err, s.logger())))
 	}
 	a.hideController(&info)
 	if err := s.brokerModelUsers(ctx, m, access, &info); err != nil {
@@ -194,7 +195,7 @@ func (s *session) destroyModels(ctx context.Context, p params.DestroyModelsParam
 	out := params.ErrorResults{Results: make([]params.ErrorResult, len(p.Models))}
 	for i, d := range p.Models {
 		if err := s.destroyModel(ctx, d); err != nil {
-			out.Results[i].Error = jujuapi.AsError(err)
+			out.Results[i].Error = s.asError(err)
 		}
 	}
 	return out, nil
@@ -224,7 +225,7 @@ func (s *session) modelStatus(ctx context.Context, p params.Entities) (params.Mo
 		out.Results[i].ModelTag = e.Tag
 		st, err := s.oneModelStatus(ctx, e.Tag)
 		if err != nil {
-			out.Results[i].Error = jujuapi.AsError(err)
+			out.Results[i].Error = s.asError(err)
 			continue
 		}
 		out.Results[i] = st

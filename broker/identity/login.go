@@ -3,9 +3,11 @@ package identity
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/broker/audit"
@@ -50,11 +52,11 @@ func (s *Service) authenticate(ctx context.Context, method, remote, claimed stri
 		claimed = id.Name
 		record("ok", nil)
 	case code == jujuapi.CodeUnauthorized || code == jujuapi.CodeSessionTokenInvalid || code == jujuapi.CodeBadRequest:
-		s.log.Info("login refused", "method", method, "user", claimed, "remote", source, "err", err)
+		s.log.Info("login refused", "method", method, "user", logName(claimed), "remote", source, "err", err)
 		record("refused", err)
 	default:
 		refund() // the broker's failure, not the caller's guess
-		s.log.Warn("login failed", "method", method, "user", claimed, "remote", source, "err", err)
+		s.log.Warn("login failed", "method", method, "user", logName(claimed), "remote", source, "err", err)
 		record("error", err)
 	}
 	return id, err
@@ -197,4 +199,18 @@ func (s *Service) NewSession(ctx context.Context, id *Identity) (token string, e
 // replica. Revoking an unknown or revoked token is not an error.
 func (s *Service) RevokeSession(ctx context.Context, token string) error {
 	return s.db.RevokeSession(ctx, authz.HashSessionToken(token))
+}
+
+// logName bounds a claimed user name for a log line: anyone can claim a
+// name of any length without logging in.
+func logName(name string) string {
+	const max = 128
+	if len(name) <= max {
+		return name
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…[%d bytes]", name[:cut], len(name))
 }

@@ -3,8 +3,10 @@ package identity
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jimmbroker/jimm/broker/clock"
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -108,5 +110,16 @@ func TestLoginThrottleRefusesLongQueues(t *testing.T) {
 	th2.take(ctx, "b")
 	if _, err := th2.take(cctx, "b"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("take with a cancelled context: %v", err)
+	}
+}
+
+func TestLogNameBounded(t *testing.T) {
+	long := strings.Repeat("é", 10000)
+	got := logName(long)
+	if len(got) > 160 || !strings.HasSuffix(got, "…[20000 bytes]") || !utf8.ValidString(got) {
+		t.Errorf("logName of a 20000-byte name: %d bytes %q", len(got), got[len(got)-20:])
+	}
+	if logName("alice") != "alice" {
+		t.Errorf("logName changed a short name")
 	}
 }

@@ -2,8 +2,10 @@ package migration
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -63,6 +65,9 @@ type follower struct {
 	m   *Manager
 	mig *db.Migration
 	log *slog.Logger
+	// idPending: the controller's migration id is not recorded yet (the
+	// database failed when the source accepted the migration).
+	idPending bool
 }
 
 func (m *Manager) follower(mig *db.Migration) *follower {
@@ -79,7 +84,7 @@ func (m *Manager) adopt(ctx context.Context) {
 		}
 		for i := range running {
 			f := m.follower(&running[i])
-			if f.claim(ctx) {
+			if ok, _ := f.claim(ctx); ok {
 				f.log.Info("following a migration another replica left", "phase", f.mig.Phase)
 				go f.run(ctx)
 			}
@@ -92,14 +97,16 @@ func (m *Manager) adopt(ctx context.Context) {
 	}
 }
 
-// claim takes (or renews) this replica's lease on the migration.
-func (f *follower) claim(ctx context.Context) bool {
+// claim takes (or renews) this replica's lease on the migration. It
+// reports whether the lease is this replica's, and the database's failure
+// when it could not tell.
+func (f *follower) claim(ctx context.Context) (bool, error) {
 	now := f.m.clock.Now()
 	ok, err := f.m.db.ClaimMigration(ctx, f.mig.ID, f.m.replica, now, now.Add(Lease))
 	if err != nil && ctx.Err() == nil {
-		f.log.Warn("cannot renew the lease on a migration", "err", err)
+		f.log.Warn("cannot renew the lease on a migration", "err", db.Detail(err))
 	}
-	return ok
+	return ok, err
 }
 
 // run watches the migration on the source controller until it ends,
@@ -109,11 +116,22 @@ func (f *follower) run(ctx context.Context) {
 	renewed := f.m.clock.Now()
 	for ctx.Err() == nil {
 		if f.m.clock.Now().Sub(renewed) > Lease/3 {
-			if !f.claim(ctx) {
+			switch ok, err := f.claim(ctx); {
+			case errors.Is(err, db.ErrUnavailable):
+				// The database cannot say whose the lease is: no other
+				// replica can take it meanwhile. Go on following, and
+				// renew when the database is back.
+			case !ok:
 				f.log.Warn("lost the lease on a migration; another replica follows it")
 				return
+			default:
+				renewed = f.m.clock.Now()
 			}
-			renewed = f.m.clock.Now()
+		}
+		if f.idPending {
+			if err := f.m.db.SetControllerMigrationID(ctx, f.mig.ID, f.mig.ControllerMigrationID); err == nil {
+				f.idPending = false
+			}
 		}
 		if done := f.once(ctx); done {
 			return
@@ -212,11 +230,41 @@ func (f *follower) end(result, phase, message string) {
 		ctx = context.WithoutCancel(runCtx)
 	}
 	if err := f.m.db.EndMigration(ctx, mig.ID, result, phase, message, now); err != nil {
-		f.log.Error("cannot record the end of a migration", "err", err)
+		if errors.Is(err, db.ErrUnavailable) {
+			// Record it when the database is back, rather than leave a
+			// migration running for good.
+			f.log.Warn("cannot record the end of a migration yet; trying again", "err", db.Detail(err))
+			go f.recordEnd(ctx, result, phase, message, now)
+		} else {
+			f.log.Error("cannot record the end of a migration", "err", err)
+		}
 	}
 	mig.Result, mig.Phase, mig.Message, mig.EndedAt = result, phase, message, &now
 	f.m.migrations.WithLabelValues(result).Inc()
 	f.m.duration.Observe(now.Sub(mig.StartedAt).Seconds())
 	f.m.routes.EndCutover(mig.ModelUUID)
 	f.log.Info("migration ended", "result", result, "phase", phase, "message", message)
+}
+
+// recordEnd records a migration's end once the database is back, trying
+// with back-off until it can or ctx ends.
+func (f *follower) recordEnd(ctx context.Context, result, phase, message string, at time.Time) {
+	backoff := 100 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		err := f.m.db.EndMigration(ctx, f.mig.ID, result, phase, message, at)
+		if err == nil {
+			f.log.Info("recorded the end of a migration", "result", result)
+			return
+		}
+		if !errors.Is(err, db.ErrUnavailable) {
+			f.log.Error("cannot record the end of a migration", "err", err)
+			return
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jimmbroker/jimm/broker/clock"
+	"github.com/jimmbroker/jimm/broker/internal/dbfault"
 	"github.com/jimmbroker/jimm/broker/routing"
 	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
@@ -167,6 +168,7 @@ func (m *Manager) Migrate(ctx context.Context, targetName, modelUUID string) (*d
 	mig := &db.Migration{
 		ModelUUID: model.UUID, ModelName: model.Name, Owner: model.Owner,
 		SourceControllerID: model.ControllerID, TargetControllerID: target.ID,
+		SourceController: model.Controller.Name, TargetController: target.Name,
 		Phase: phaseInitiating, Result: db.MigrationRunning, StartedAt: now, PhaseChangedAt: now,
 		LeaseOwner: m.replica, LeaseUntil: &leaseUntil,
 	}
@@ -180,8 +182,15 @@ func (m *Manager) Migrate(ctx context.Context, targetName, modelUUID string) (*d
 	f := m.follower(mig)
 	f.log.Info("migration started", "from", model.Controller.Name, "to", target.Name)
 	if err := m.initiate(ctx, mig); err != nil {
-		f.end(db.MigrationFailed, phaseInitiating, err.Error())
-		return mig, err
+		if mig.ControllerMigrationID == "" {
+			f.end(db.MigrationFailed, phaseInitiating, err.Error())
+			return mig, err
+		}
+		// The source accepted the migration; only recording its id
+		// failed (the database is unavailable, say). The migration runs:
+		// follow it, and record the id when the database lets us.
+		f.log.Warn("the source controller accepted a migration the broker could not record yet; following it", "err", db.Detail(err))
+		f.idPending = true
 	}
 	go f.run(runCtx)
 	return mig, nil
@@ -191,10 +200,16 @@ func (m *Manager) Migrate(ctx context.Context, targetName, modelUUID string) (*d
 // the controller named targetName, refusing when either is unknown.
 func (m *Manager) modelAndTarget(ctx context.Context, uuid, targetName string) (*db.Model, *db.Controller, error) {
 	model, err := m.routes.Route(ctx, uuid)
+	if dbfault.IsDatabase(err) {
+		return nil, nil, err // the broker's database, not the request: "try again"
+	}
 	if err != nil {
 		return nil, nil, refuse("model %s is not known to the broker", uuid)
 	}
 	target, err := m.registry.Get(ctx, targetName)
+	if dbfault.IsDatabase(err) {
+		return nil, nil, err
+	}
 	if err != nil {
 		return nil, nil, refuse("%v", err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/broker/audit"
+	"github.com/jimmbroker/jimm/broker/internal/dbfault"
 	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -97,6 +98,11 @@ func (p *Endpoints) ServeModelHTTP(w http.ResponseWriter, r *http.Request, model
 		return
 	}
 	id, err := p.identity.JujuHTTPLogin(ctx, r.RemoteAddr, user, password)
+	if dbfault.IsDatabase(err) {
+		// The broker's failure, not the caller's credentials.
+		writeHTTPError(w, dbfault.ForClient(err, p.log))
+		return
+	}
 	if err != nil {
 		writeHTTPError(w, jujuapi.Errorf(jujuapi.ErrorCode(err), "authentication failed: %v", err))
 		return
@@ -131,6 +137,7 @@ func (p *Endpoints) ServeModelHTTP(w http.ResponseWriter, r *http.Request, model
 		}
 	}
 	if err != nil {
+		err = dbfault.ForClient(err, p.log)
 		p.log.Info("refused a model HTTP request", "model", modelUUID, "request", what, "user", id.Name, "remote", r.RemoteAddr, "err", err)
 		record(0, err)
 		writeHTTPError(w, err)
@@ -140,6 +147,12 @@ func (p *Endpoints) ServeModelHTTP(w http.ResponseWriter, r *http.Request, model
 	var tr *http.Transport
 	if err == nil {
 		tr, err = p.httpUpstreams.transport(ep)
+	}
+	if dbfault.IsDatabase(err) {
+		err = dbfault.ForClient(err, p.log)
+		record(0, err)
+		writeHTTPError(w, err)
+		return
 	}
 	if err != nil {
 		p.log.Warn("cannot reach the model's controller over HTTP", "model", m.UUID, "controller", m.Controller.Name, "err", err)
@@ -201,8 +214,10 @@ func httpEndpointName(path, modelUUID string) string {
 
 // writeHTTPError answers an HTTP request with err as Juju's HTTP endpoints
 // do: a JSON params.ErrorResult with a status that matches its code.
+// A database failure is worded as dbfault.ForClient words it (503 for an
+// outage).
 func writeHTTPError(w http.ResponseWriter, err error) {
-	e := jujuapi.AsError(err)
+	e := jujuapi.AsError(dbfault.ForClient(err, nil))
 	body, _ := json.Marshal(params.ErrorResult{Error: e})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", fmt.Sprint(len(body)))

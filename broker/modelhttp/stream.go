@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/broker/internal/dbfault"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
@@ -48,6 +49,7 @@ func (p *Endpoints) ServeStream(ctx context.Context, conn *jujuapi.Conn, req Str
 	defer stop()
 	up, first, err := p.openStream(ctx, req)
 	if err != nil {
+		err = dbfault.ForClient(err, p.log)
 		p.log.Info("refused a model stream", "model", req.ModelUUID, "path", req.Path, "remote", req.Remote, "err", err)
 		sendInitialError(conn, err)
 		return
@@ -70,6 +72,9 @@ func (p *Endpoints) openStream(ctx context.Context, req StreamRequest) (*jujuapi
 		return nil, nil, jujuapi.Errorf(jujuapi.CodeUnauthorized, "authentication failed: no credentials provided")
 	}
 	id, err := p.identity.JujuHTTPLogin(ctx, req.Remote, req.User, req.Password)
+	if dbfault.IsDatabase(err) {
+		return nil, nil, dbfault.ForClient(err, p.log) // the broker's failure, not the caller's credentials
+	}
 	if err != nil {
 		return nil, nil, jujuapi.Errorf(jujuapi.ErrorCode(err), "authentication failed: %v", err)
 	}
@@ -103,6 +108,9 @@ func (p *Endpoints) openStream(ctx context.Context, req StreamRequest) (*jujuapi
 // frame: a refusal there is returned as an error.
 func (p *Endpoints) dialStream(ctx context.Context, m *db.Model, req StreamRequest) (*jujuapi.Conn, []byte, error) {
 	unavailable := func(err error) error {
+		if dbfault.IsDatabase(err) {
+			return dbfault.ForClient(err, p.log) // the broker's failure, not the controller's
+		}
 		p.log.Warn("cannot open a stream on the model's controller", "model", m.UUID, "controller", m.Controller.Name, "path", req.Path, "err", err)
 		return jujuapi.Errorf(jujuapi.CodeTryAgain, "the controller hosting model %q is unavailable; try again later", m.Name)
 	}
@@ -143,7 +151,7 @@ func (p *Endpoints) dialStream(ctx context.Context, m *db.Model, req StreamReque
 // sendInitialError sends a stream's client err as its initial frame (one
 // line of JSON, as Juju writes it), then closes the connection.
 func sendInitialError(conn *jujuapi.Conn, err error) {
-	frame, _ := json.Marshal(params.ErrorResult{Error: jujuapi.AsError(err)})
+	frame, _ := json.Marshal(params.ErrorResult{Error: dbfault.AsError(err, nil)})
 	conn.WriteFrame(append(frame, '\n'))
 	conn.CloseWith(jujuapi.CloseNormal, "")
 }

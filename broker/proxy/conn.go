@@ -11,6 +11,7 @@ import (
 
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/broker/internal/dbfault"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
@@ -224,6 +225,9 @@ func (c *modelConn) login(ctx context.Context) bool {
 		default:
 			err = jujuapi.UnknownMethodError(msg.Type, msg.Version, msg.Request)
 		}
+		// A database failure is "try again" (or an internal error), never
+		// "invalid credentials" nor the driver's words.
+		err = dbfault.ForClient(err, c.logger())
 		if werr := c.reply(msg.RequestID, result, err); werr != nil {
 			if c.up != nil {
 				c.up.Close()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/broker/internal/dbfault"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
@@ -54,6 +55,9 @@ func (c *modelConn) dialRoute(ctx context.Context, uuid string, id *identity.Ide
 func (c *modelConn) dialModel(ctx context.Context, m *db.Model, id *identity.Identity, access string, reqID uint64) (*jujuapi.Conn, *params.LoginResult, error) {
 	px := c.px
 	unavailable := func(err error) error {
+		if dbfault.IsDatabase(err) {
+			return dbfault.ForClient(err, c.logger()) // the broker's failure, not the controller's
+		}
 		c.logger().Warn("cannot reach the model's controller", "controller", m.Controller.Name, "err", err)
 		return jujuapi.Errorf(jujuapi.CodeTryAgain, "the controller hosting model %q is unavailable; try again later", m.Name)
 	}

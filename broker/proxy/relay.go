@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jimmbroker/jimm/broker/audit"
+	"github.com/jimmbroker/jimm/broker/internal/dbfault"
+	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
 )
 
@@ -87,6 +89,7 @@ func (c *modelConn) relayUp() (parked bool) {
 		if up == nil {
 			if up, err = c.reattach(env.RequestID); err != nil {
 				c.attach.Unlock()
+				err = dbfault.ForClient(err, c.logger())
 				if call, took, ok := c.forget(env.RequestID); ok {
 					c.auditFailed(call, took, err)
 				}
@@ -145,11 +148,27 @@ func (c *modelConn) relayDown(up *jujuapi.Conn, ctlUUID []byte) {
 				frame.Release()
 				continue
 			}
-			if (c.modelGone(&env) || c.watcherSawModelLeave(&env, data)) && c.followModel() {
-				// The model left this controller; the connection moved
-				// and replayed this request where the model is now.
-				frame.Release()
-				return
+			if c.modelGone(&env) || c.watcherSawModelLeave(&env, data) {
+				moved, err := c.followModel()
+				if moved {
+					// The model left this controller; the connection moved
+					// and replayed this request where the model is now.
+					frame.Release()
+					return
+				}
+				if errors.Is(err, db.ErrUnavailable) {
+					// Where the model went cannot be read: the controller's
+					// "not found" may only mean that it moved, so the call
+					// is answered "try again", never "not found".
+					if call, took, ok := c.forget(env.RequestID); ok {
+						frame.Release()
+						err = dbfault.ForClient(err, nil)
+						c.auditFailed(call, took, err)
+						rpcs.WithLabelValues(call.facade, call.method, jujuapi.CodeTryAgain).Observe(took.Seconds())
+						c.reply(call.id, nil, err)
+						continue
+					}
+				}
 			}
 			if call, took, ok := c.forget(env.RequestID); ok {
 				rpcs.WithLabelValues(call.facade, call.method, env.ErrorCode).Observe(took.Seconds())
@@ -291,7 +310,7 @@ func (c *modelConn) moveTo(ctlID uint) {
 				}
 			}
 		}
-		failed := jujuapi.Errorf(jujuapi.CodeTryAgain, "the model moved to another controller during this call, which could not follow it: %v", err)
+		failed := jujuapi.Errorf(jujuapi.CodeTryAgain, "the model moved to another controller during this call, which could not follow it: %v", dbfault.ForClient(err, nil))
 		if call, took, ok := c.forget(call.id); ok {
 			c.auditFailed(call, took, failed)
 		}
@@ -301,13 +320,16 @@ func (c *modelConn) moveTo(ctlID uint) {
 
 // followModel finds where the connection's model went after its
 // controller said it is no longer there, and moves the connection there.
-// It reports whether the connection moved.
-func (c *modelConn) followModel() bool {
+// It reports whether the connection moved, and why it could not tell
+// where the model is (the route's lookup failed: e.g. the database is
+// unavailable, after waiting for it).
+func (c *modelConn) followModel() (bool, error) {
 	routes := c.px.routes
 	routes.Check(c.ctx, c.modelUUID)
 	m, err := routes.Route(c.ctx, c.modelUUID)
 	if err != nil {
-		return false
+		c.logger().Warn("cannot tell where a model went after its controller said it is not there", "err", db.Detail(err))
+		return false, err
 	}
 	c.mu.Lock()
 	moved := c.model != nil && c.model.ControllerID != m.ControllerID
@@ -315,7 +337,7 @@ func (c *modelConn) followModel() bool {
 	if moved {
 		c.moveTo(m.ControllerID)
 	}
-	return moved
+	return moved, nil
 }
 
 // modelGone reports whether a response says that the connection's model

@@ -18,8 +18,15 @@ const checkTimeout = 10 * time.Second
 // migrationID (when not 0) as succeeded in the same transaction, and tells
 // every replica. A model already on target (its route was healed while its
 // migration was followed) is not flipped again: only the migration ends.
+//
+// While the database is unavailable it tries again (flipping is
+// idempotent), at most for DBWait, then answers "try again".
 func (t *Table) Flip(ctx context.Context, uuid string, target *db.Controller, migrationID int64) error {
-	from, err := t.db.FlipRoute(ctx, uuid, target.ID, migrationID, t.clock.Now().UTC())
+	var from string
+	err := t.waitDB(ctx, "flip the route of model "+uuid, func(ctx context.Context) (err error) {
+		from, err = t.db.FlipRoute(ctx, uuid, target.ID, migrationID, t.clock.Now().UTC())
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -29,8 +36,6 @@ func (t *Table) Flip(ctx context.Context, uuid string, target *db.Controller, mi
 		return nil
 	}
 	t.routeFlips.Inc()
-	t.models.WithLabelValues(from).Dec()
-	t.models.WithLabelValues(target.Name).Inc()
 	t.log.Info("route flipped", "model", uuid, "from", from, "to", target.Name)
 	return nil
 }
@@ -38,7 +43,9 @@ func (t *Table) Flip(ctx context.Context, uuid string, target *db.Controller, mi
 // Heal moves a model's route to the controller a redirect (a controller's
 // "redirection required" error) names, and returns that controller's
 // name. It fails with "try again" when the redirect names no controller,
-// or one the broker does not know.
+// or one the broker does not know; and when the database stays
+// unavailable (it waits for it, at most DBWait), with "database
+// unavailable; try again", never with "does not know".
 func (t *Table) Heal(ctx context.Context, m *db.Model, redirect error) (string, error) {
 	var info params.RedirectErrorInfo
 	var je *jujuapi.Error
@@ -49,7 +56,14 @@ func (t *Table) Heal(ctx context.Context, m *db.Model, redirect error) (string, 
 	if err != nil {
 		return "", jujuapi.Errorf(jujuapi.CodeTryAgain, "model %q moved to a controller the broker cannot name", m.Name)
 	}
-	target, err := t.db.ControllerByUUID(ctx, tag.ID)
+	var target *db.Controller
+	err = t.waitDB(ctx, "look up controller "+tag.ID, func(ctx context.Context) (err error) {
+		target, err = t.db.ControllerByUUID(ctx, tag.ID)
+		return err
+	})
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return "", err
+	}
 	if err != nil {
 		t.log.Warn("model moved to a controller the broker does not know", "model", m.UUID, "controller-uuid", tag.ID, "alias", info.ControllerAlias, "err", err)
 		return "", jujuapi.Errorf(jujuapi.CodeTryAgain, "model %q moved to a controller this broker does not know; an administrator must register it", m.Name)
@@ -110,22 +124,42 @@ func (t *Table) OnController(ctx context.Context, m *db.Model, fn func(c *contro
 		return err
 	}
 	err = fn(c)
-	switch jujuapi.ErrorCode(err) {
-	case jujuapi.CodeRedirect:
-		if _, herr := t.Heal(ctx, m, err); herr != nil {
-			return err
-		}
-	case jujuapi.CodeNotFound, jujuapi.CodeModelNotFound:
-	default:
-		return err
-	}
-	t.Forget(m.UUID)
-	now, rerr := t.Route(ctx, m.UUID)
-	if rerr != nil || now.ControllerID == m.ControllerID {
+	now, err := t.whereNow(ctx, m, err)
+	if now == nil {
 		return err
 	}
 	if c, err = t.Controller(ctx, now); err != nil {
 		return err
 	}
 	return fn(c)
+}
+
+// whereNow reads, after m's controller answered a call with err, where
+// the model is now: the route to run the call again on, or nil and the
+// error to return. A redirect is healed; a "not found" may be an old
+// route's. While the database is unavailable (after waiting for it) the
+// error is "try again": the controller's "not found" may only mean that
+// the model moved.
+func (t *Table) whereNow(ctx context.Context, m *db.Model, err error) (*db.Model, error) {
+	switch jujuapi.ErrorCode(err) {
+	case jujuapi.CodeRedirect:
+		if _, herr := t.Heal(ctx, m, err); herr != nil {
+			if errors.Is(herr, db.ErrUnavailable) {
+				return nil, herr
+			}
+			return nil, err
+		}
+	case jujuapi.CodeNotFound, jujuapi.CodeModelNotFound:
+	default:
+		return nil, err
+	}
+	t.Forget(m.UUID)
+	now, rerr := t.Route(ctx, m.UUID)
+	if errors.Is(rerr, db.ErrUnavailable) {
+		return nil, rerr
+	}
+	if rerr != nil || now.ControllerID == m.ControllerID {
+		return nil, err
+	}
+	return now, nil
 }

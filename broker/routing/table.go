@@ -14,6 +14,7 @@ import (
 
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/broker/clock"
+	"github.com/jimmbroker/jimm/broker/internal/dbfault"
 	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -38,13 +39,19 @@ type Deps struct {
 	DB        *db.DB
 	Pool      *controllers.Pool
 	Relations *authz.Relations // told at once when a model's relations go
-	// Models is jimm_models (models by controller), kept as routes move.
-	Models *prometheus.GaugeVec
 	// Metrics registers the table's own metrics (nil: not registered).
 	Metrics prometheus.Registerer
 	Logger  *slog.Logger
 	Clock   clock.Clock // nil: the system clock
+	// DBWait bounds how long a lookup waits for an unavailable database
+	// before answering "try again" (0: DBWait).
+	DBWait time.Duration
 }
+
+// DBWait is how long, by default, a route lookup waits for an unavailable
+// database to come back before it answers "database unavailable; try
+// again". It never answers "not found" for a database it cannot read.
+const DBWait = 15 * time.Second
 
 // CutoverMaxWait bounds how long a new connection waits for a model's
 // cutover.
@@ -59,7 +66,7 @@ type Table struct {
 	rel    *authz.Relations
 	log    *slog.Logger
 	clock  clock.Clock
-	models *prometheus.GaugeVec
+	dbWait time.Duration
 
 	routeFlips  prometheus.Counter
 	redirects   prometheus.Counter
@@ -86,8 +93,9 @@ type Table struct {
 // New builds a routing table.
 func New(deps Deps) (*Table, error) {
 	t := &Table{
-		db: deps.DB, pool: deps.Pool, rel: deps.Relations, log: deps.Logger, clock: clock.Or(deps.Clock), models: deps.Models,
-		cache: map[string]*db.Model{}, cutovers: map[string]chan struct{}{}, conns: map[string]map[Conn]struct{}{},
+		db: deps.DB, pool: deps.Pool, rel: deps.Relations, log: deps.Logger, clock: clock.Or(deps.Clock),
+		dbWait: deps.DBWait,
+		cache:  map[string]*db.Model{}, cutovers: map[string]chan struct{}{}, conns: map[string]map[Conn]struct{}{},
 		recheck: make(chan struct{}, 1), runCtx: context.Background(),
 		routeFlips: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "jimm_route_flips_total", Help: "Models whose route moved to another controller (migrations, update-migrated-model, followed redirects).",
@@ -103,8 +111,8 @@ func New(deps Deps) (*Table, error) {
 	if t.log == nil {
 		t.log = slog.Default()
 	}
-	if t.models == nil {
-		t.models = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jimm_models"}, []string{"controller"})
+	if t.dbWait <= 0 {
+		t.dbWait = DBWait
 	}
 	if deps.Metrics != nil {
 		for _, c := range []prometheus.Collector{t.routeFlips, t.redirects, t.cutoverWait} {
@@ -159,7 +167,9 @@ func (t *Table) OnChange(fn func(uuid string)) {
 }
 
 // Route returns the route of a model, with its controller, or a "not
-// found" error.
+// found" error. While the database is unavailable it waits (at most
+// DBWait, and not beyond ctx) and then answers "try again": "not found"
+// only ever means that the database says so.
 func (t *Table) Route(ctx context.Context, uuid string) (*db.Model, error) {
 	t.mu.RLock()
 	m := t.cache[uuid]
@@ -167,7 +177,10 @@ func (t *Table) Route(ctx context.Context, uuid string) (*db.Model, error) {
 	if m != nil {
 		return m, nil
 	}
-	m, err := t.db.ModelByUUID(ctx, uuid)
+	err := t.waitDB(ctx, "look up the route of model "+uuid, func(ctx context.Context) (err error) {
+		m, err = t.db.ModelByUUID(ctx, uuid)
+		return err
+	})
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, jujuapi.NotFoundf("model %q", uuid)
 	}
@@ -233,10 +246,9 @@ func (t *Table) ModelDying(ctx context.Context, uuid string) error {
 // RemoveModel removes a model that its controller no longer has from the
 // routing table, with every relation to it.
 func (t *Table) RemoveModel(ctx context.Context, uuid string) {
-	ctl, err := t.db.RemoveModel(ctx, uuid)
+	_, err := t.db.RemoveModel(ctx, uuid)
 	switch {
 	case err == nil:
-		t.models.WithLabelValues(ctl).Dec()
 	case !errors.Is(err, db.ErrNotFound):
 		t.log.Error("cannot remove a destroyed model from the routing table", "model", uuid, "err", err)
 	}
@@ -244,4 +256,45 @@ func (t *Table) RemoveModel(ctx context.Context, uuid string) {
 		t.rel.Changed()
 	}
 	t.Forget(uuid)
+}
+
+// waitDB runs fn, the database call that does what, again while it fails
+// because the database is unavailable, with back-off, for at most the
+// table's DBWait and not beyond ctx. Then it answers "database
+// unavailable; try again" (dbfault.Unavailable). Any other outcome of fn is
+// returned as it is. The waits are real time, whatever the table's clock:
+// the database's outage is.
+func (t *Table) waitDB(ctx context.Context, what string, fn func(ctx context.Context) error) error {
+	start := time.Now()
+	backoff := 50 * time.Millisecond
+	var lastUnavailable error
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		switch {
+		case err == nil:
+			if lastUnavailable != nil {
+				t.log.Info("the database is back", "while", what, "waited", time.Since(start).Round(time.Millisecond))
+			}
+			return nil
+		case errors.Is(err, db.ErrUnavailable):
+			lastUnavailable = err
+		case lastUnavailable != nil && ctx.Err() != nil:
+			// The caller gave up while the database was away.
+		default:
+			return err
+		}
+		left := t.dbWait - time.Since(start)
+		if ctx.Err() != nil || left <= 0 {
+			t.log.Warn("the database is unavailable; answering try again", "while", what, "attempts", attempt,
+				"waited", time.Since(start).Round(time.Millisecond), "err", db.Detail(lastUnavailable))
+			return dbfault.Unavailable(lastUnavailable)
+		}
+		timer := time.NewTimer(min(backoff, left))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+		case <-timer.C:
+		}
+		backoff = min(2*backoff, time.Second)
+	}
 }

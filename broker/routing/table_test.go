@@ -25,8 +25,7 @@ var quiet = slog.New(slog.DiscardHandler)
 // replica is one broker replica's routing table on a shared database.
 type replica struct {
 	*Table
-	db     *db.DB
-	models *prometheus.GaugeVec
+	db *db.DB
 }
 
 // newReplica builds and runs a table on d (for PostgreSQL, on a
@@ -42,15 +41,14 @@ func newReplica(t *testing.T, d *db.DB, c clock.Clock) *replica {
 	}
 	rel := authz.NewRelations(d, quiet)
 	t.Cleanup(rel.Close)
-	models := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jimm_models"}, []string{"controller"})
-	tb, err := New(Deps{DB: d, Relations: rel, Models: models, Metrics: prometheus.NewRegistry(), Logger: quiet, Clock: c})
+	tb, err := New(Deps{DB: d, Relations: rel, Metrics: prometheus.NewRegistry(), Logger: quiet, Clock: c})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := tb.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	return &replica{Table: tb, db: d, models: models}
+	return &replica{Table: tb, db: d}
 }
 
 func (r *replica) cached(uuid string) bool {
@@ -140,14 +138,10 @@ func TestRouteChangesReachOtherReplicas(t *testing.T) {
 		if !b.cached(f.model.UUID) {
 			t.Fatal("replica b did not cache the route")
 		}
-		a.models.WithLabelValues("ctl-a").Set(1)
 		a.RemoveModel(ctx, f.model.UUID)
 		eventually(t, "replica b drops the route replica a removed", func() bool { return !b.cached(f.model.UUID) })
 		if _, err := b.Route(ctx, f.model.UUID); jujuapi.ErrorCode(err) != jujuapi.CodeNotFound {
 			t.Fatalf("replica b still finds the dropped model: %v", err)
-		}
-		if n := testutil.ToFloat64(a.models.WithLabelValues("ctl-a")); n != 0 {
-			t.Fatalf("jimm_models{controller=ctl-a} = %v after the model went", n)
 		}
 		// Its relations went with it, and the engine knows at once.
 		if ok, err := a.rel.Check(ctx, "user:alice", authz.Administrator, "model:"+f.model.UUID); err != nil || ok {
@@ -181,9 +175,6 @@ func TestFlipReroutesLiveConnections(t *testing.T) {
 		}
 		if n := testutil.ToFloat64(a.routeFlips); n != 1 {
 			t.Fatalf("jimm_route_flips_total = %v, want 1", n)
-		}
-		if n := testutil.ToFloat64(a.models.WithLabelValues("ctl-b")); n != 1 {
-			t.Fatalf("jimm_models{controller=ctl-b} = %v, want 1", n)
 		}
 		b.Remove(onB)
 		if err := a.Flip(ctx, f.model.UUID, f.ctlA, 0); err != nil {
@@ -342,12 +333,11 @@ func TestHeal(t *testing.T) {
 	}
 	// The migration that moved it ends with a flip to where the model is
 	// already: not a second flip.
-	r.models.WithLabelValues("ctl-b").Set(1)
 	if err := r.Flip(ctx, f.model.UUID, f.ctlB, 0); err != nil {
 		t.Fatal(err)
 	}
-	if n, on := testutil.ToFloat64(r.routeFlips), testutil.ToFloat64(r.models.WithLabelValues("ctl-b")); n != 1 || on != 1 {
-		t.Fatalf("a flip to where the model already is: flips %v, jimm_models{ctl-b} %v; want 1 and 1", n, on)
+	if n := testutil.ToFloat64(r.routeFlips); n != 1 {
+		t.Fatalf("a flip to where the model already is: flips %v; want 1", n)
 	}
 }
 

@@ -70,6 +70,7 @@ func run(args []string) error {
 	fs.Int64Var(&maxFrame, "max-frame-size", jujuapi.DefaultMaxFrameSize, "largest API frame accepted, in bytes")
 	fs.DurationVar(&idleFor, "idle-timeout", jujuapi.DefaultIdleTimeout, "close an API connection that sends nothing for this long")
 	fs.DurationVar(&destroyDelay, "model-destroy-delay", time.Second, "how long a destroyed model stays dying")
+	fs.DurationVar(&cfg.ModelCreateDelay, "model-create-delay", 0, "how long creating a model takes to answer, after the model exists (a real controller takes seconds)")
 	fs.Int64Var(&cfg.MaxCharmSize, "max-charm-size", devcontroller.DefaultMaxCharmSize, "largest charm archive accepted for upload, in bytes")
 	fs.DurationVar(&cfg.HookDuration, "hook-duration", devcontroller.DefaultHookDuration, "how long a unit's simulated agent is executing the hooks a config or relation change starts")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
