@@ -70,9 +70,6 @@ type Server struct {
 
 	serveCtx context.Context
 	conns    jujuapi.ServingGroup
-
-	fleetMu sync.Mutex
-	fleet   map[string]uint // controllers followed: name → id
 }
 
 // New prepares a broker: opens and migrates the database, loads or creates
@@ -394,7 +391,7 @@ func (s *Server) upgrade(c echo.Context, endpoint string, opts jujuapi.ConnOptio
 // Serve answers until ctx ends, then closes every connection.
 func (s *Server) Serve(ctx context.Context) error {
 	s.serveCtx = ctx
-	if err := s.followControllers(ctx); err != nil {
+	if err := controllers.Follow(ctx, s.db, s.registry, s.health, s.pool, s.log); err != nil {
 		return err
 	}
 	// Other replicas' changes reach this one's routing table and keys.
@@ -457,98 +454,6 @@ func (s *Server) Serve(ctx context.Context) error {
 		err = nil
 	}
 	return err
-}
-
-// followControllers keeps this replica's view of the fleet (health checks,
-// pooled connections) in step with the registry, whichever replica
-// changed it: it applies the registry once, then again after each change
-// notification (several notifications in a row are applied once). A
-// failure to read the registry is retried until it succeeds.
-func (s *Server) followControllers(ctx context.Context) error {
-	changed := make(chan struct{}, 1)
-	err := s.db.Listen(ctx, db.ControllersChannel, func(string) {
-		// Any payload, a name or "" (anything may have changed), means
-		// reading the registry again: it is small.
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	})
-	if err != nil {
-		return err
-	}
-	if err := s.syncControllers(ctx); err != nil {
-		return err
-	}
-	go func() {
-		const maxRetry = 5 * time.Second
-		retry := time.Duration(0)
-		for {
-			var again <-chan time.Time
-			if retry > 0 {
-				again = time.After(retry)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-changed:
-			case <-again:
-			}
-			if err := s.syncControllers(ctx); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				retry = min(max(2*retry, 100*time.Millisecond), maxRetry)
-				s.log.Warn("cannot read the controller registry; will try again", "err", err, "retry-in", retry)
-				continue
-			}
-			retry = 0
-		}
-	}()
-	return nil
-}
-
-// syncControllers checks the health of every registered controller (a new
-// one at once) and stops checking, and closes the pooled connection of,
-// every controller no longer registered, or registered again (under the
-// same name, as another controller). It is serialized.
-func (s *Server) syncControllers(ctx context.Context) error {
-	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	ctls, err := s.registry.List(lctx)
-	if err != nil {
-		return err
-	}
-	s.fleetMu.Lock()
-	defer s.fleetMu.Unlock()
-	if s.fleet == nil {
-		s.fleet = map[string]uint{}
-	}
-	now := make(map[string]uint, len(ctls))
-	for _, c := range ctls {
-		now[c.Name] = c.ID
-	}
-	for name, id := range s.fleet {
-		if nowID, ok := now[name]; ok && nowID == id {
-			continue
-		}
-		s.health.Untrack(name)
-		s.pool.Forget(name)
-		delete(s.fleet, name)
-		reason := "removed"
-		if _, ok := now[name]; ok {
-			reason = "registered again"
-		}
-		s.log.Info("stopped following a controller", "controller", name, "reason", reason)
-	}
-	for name, id := range now {
-		if _, ok := s.fleet[name]; ok {
-			continue
-		}
-		s.health.Track(name) // checked at once
-		s.fleet[name] = id
-	}
-	return nil
 }
 
 func (s *Server) close() {

@@ -143,6 +143,7 @@ func TestFaultAudit(t *testing.T) {
 		if n := bmMetric(t, metrics, "jimm_audit_dropped_total"); n != 0 {
 			t.Errorf("jimm_audit_dropped_total = %v, want 0", n)
 		}
+		waitConsistent(t, e, 30*time.Second)
 	})
 
 	t.Run("oversized-name", func(t *testing.T) {
@@ -200,5 +201,6 @@ func TestFaultAudit(t *testing.T) {
 		if n := bmMetric(t, metrics, "jimm_audit_dropped_total"); n != 0 {
 			t.Errorf("jimm_audit_dropped_total = %v, want 0", n)
 		}
+		waitConsistent(t, e, 30*time.Second)
 	})
 }

@@ -173,6 +173,7 @@ func testFaultDBDownAtCutover(t *testing.T, bins *brokerBins) {
 	}
 	conn := e.open(t, uuid)
 	sameStatus(t, "FullStatus through the broker after the outage", want, comparableStatus(t, fullStatus(t, conn)))
+	waitConsistent(t, e, 30*time.Second)
 }
 
 // testFaultDBStoppedDuringCreates: PostgreSQL stops in the middle of a
@@ -275,4 +276,5 @@ func testFaultDBStoppedDuringCreates(t *testing.T, bins *brokerBins) {
 	}
 	// The broker works again.
 	createModel(t, e, modelmanager.NewClient(e.open(t, "")), "after-the-outage", "east")
+	waitConsistent(t, e, 30*time.Second)
 }

@@ -27,7 +27,7 @@ var reconcileArgs = []string{"--reconcile-interval", "2s", "--model-create-timeo
 
 // TestFaultBrokerKilledMidCreates: two replicas take a burst of 200
 // creations; one is killed with SIGKILL while creations are in flight on
-// it (each controller takes 500 ms to answer, after the model exists) and
+// it (each controller takes 3 s to answer, after the model exists) and
 // started again. The reconciler adopts what the dead replica's creations
 // made, so that nothing is orphaned: every model on every controller is
 // the broker's, every creation a client was told succeeded is there, no
@@ -38,7 +38,7 @@ func TestFaultBrokerKilledMidCreates(t *testing.T) {
 	bins := buildBrokerBins(t)
 	e := &brokerEnv{t: t, bins: bins, ctls: map[string]*controller{}}
 	e.startBroker(newTestDatabase(t), reconcileArgs)
-	e.addControllers(t, threeControllers, "--model-create-delay", "500ms")
+	e.addControllers(t, threeControllers, "--model-create-delay", "3s")
 	b := e.startReplica(t, false)
 
 	infoFor := func(p *jimmproc.Process) *api.Info {
@@ -84,7 +84,7 @@ func TestFaultBrokerKilledMidCreates(t *testing.T) {
 			mu.Unlock()
 		}()
 	}
-	time.Sleep(1200 * time.Millisecond) // creations in flight on both replicas
+	time.Sleep(1500 * time.Millisecond) // every creation in flight, on both replicas
 	var killedAt time.Time
 	e.replaceBroker(t, func(p *jimmproc.Process) {
 		p.Kill()
@@ -107,7 +107,7 @@ func TestFaultBrokerKilledMidCreates(t *testing.T) {
 
 	converged := waitConsistent(t, e, 90*time.Second)
 	t.Logf("FIGURE converged %.1f s after the broker was killed (%.1f s after it was started again; bound: heartbeat lease %s + reconcile interval 2s + a pass)",
-		time.Since(killedAt).Seconds(), converged.Seconds(), "15s")
+		time.Since(killedAt).Seconds(), converged.Seconds(), "9s")
 
 	// Every model on the controllers is the broker's, at most one per name,
 	// and each acknowledged creation is there.

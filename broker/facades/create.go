@@ -239,11 +239,15 @@ func (a *API) createOn(ctx, bg context.Context, ctl *db.Controller, args params.
 		// database failed: the reconciler checks the controller later.
 		undoCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if derr := c.DestroyModel(undoCtx, info.UUID, true, nil); derr != nil {
+		derr := c.DestroyModel(undoCtx, info.UUID, true, nil)
+		if derr != nil {
 			a.log.Error("cannot undo model creation: model left on controller for the reconciler", "controller", ctl.Name, "model", info.UUID, "err", derr)
+		} else {
+			// Undone: the name is free again as soon as the database can
+			// say so (else the reconciler ends the record).
+			a.endCreation(ctx, creation, faulted)
 		}
 		if errors.Is(err, db.ErrDuplicate) {
-			a.endCreation(ctx, creation, faulted)
 			return params.ModelInfo{}, jujuapi.Errorf(jujuapi.CodeAlreadyExists, "model %q for %s already exists", args.Name, owner.ID)
 		}
 		// Not the controller's fault: the loop must stop here.

@@ -686,3 +686,28 @@ func TestUpgradeModelRelayed(t *testing.T) {
 	}
 	wantCode(t, "a writer upgrades a model", e.as(t, "bob@example.com").call("ModelUpgrader", "UpgradeModel", args, &viaBroker), jujuapi.CodeUnauthorized, "permission denied")
 }
+
+// TestCreateModelBoundsAndRecords: a name too long for any model is
+// refused as not valid (not "try again"); a creation leaves no record of
+// itself once it ended, however it ended.
+func TestCreateModelBoundsAndRecords(t *testing.T) {
+	e := newEnv(t, "ctl-a:r1")
+	admin := e.as(t, identity.AdminName)
+	var info params.ModelInfo
+	err := admin.call("ModelManager", "CreateModel", params.ModelCreateArgs{Name: strings.Repeat("a", 9000), OwnerTag: "user-admin", CloudTag: "cloud-localhost"}, &info)
+	if jujuapi.ErrorCode(err) != jujuapi.CodeNotValid || !strings.Contains(err.Error(), "too long") {
+		t.Errorf("CreateModel with a 9000-character name: %v (code %q), want not valid, too long", err, jujuapi.ErrorCode(err))
+	}
+	e.createModel(t, admin, "kept", "r1", nil, "")
+	err = admin.call("ModelManager", "CreateModel", params.ModelCreateArgs{Name: "kept", OwnerTag: "user-admin", CloudTag: "cloud-localhost"}, &info)
+	if jujuapi.ErrorCode(err) != jujuapi.CodeAlreadyExists {
+		t.Errorf("CreateModel of a taken name: %v, want already exists", err)
+	}
+	err = admin.call("ModelManager", "CreateModel", params.ModelCreateArgs{Name: "nowhere", OwnerTag: "user-admin", CloudTag: "cloud-localhost", CloudRegion: "r9"}, &info)
+	if err == nil {
+		t.Errorf("CreateModel in an unknown region succeeded")
+	}
+	if cs, err := e.d.ModelCreations(t.Context()); err != nil || len(cs) != 0 {
+		t.Errorf("creation records left after the creations ended: %v %+v", err, cs)
+	}
+}

@@ -26,7 +26,7 @@ const (
 	DefaultInterval = time.Minute
 	// HeartbeatTTL is how long a replica's heartbeat lease lasts; it is
 	// renewed every third of it.
-	HeartbeatTTL = 15 * time.Second
+	HeartbeatTTL = 9 * time.Second
 	// passLease bounds one pass; the lease is released at its end.
 	passLease = time.Minute
 	// leaseName is the lease a replica holds while it reconciles.
