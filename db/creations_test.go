@@ -119,5 +119,17 @@ func TestLeases(t *testing.T) {
 		if held, err := d.LeaseHeld(ctx, "l", t0.Add(92*time.Second)); err != nil || held {
 			t.Fatalf("LeaseHeld after release: %v %v", held, err)
 		}
+		// Expired leases are forgotten, live ones kept.
+		for _, name := range []string{"old", "live"} {
+			if _, err := d.TakeLease(ctx, name, "c", t0, t0.Add(map[string]time.Duration{"old": time.Minute, "live": time.Hour}[name])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := d.RemoveExpiredLeases(ctx, t0.Add(30*time.Minute)); err != nil || n != 1 {
+			t.Fatalf("RemoveExpiredLeases: %d %v, want 1 removed", n, err)
+		}
+		if held, err := d.LeaseHeld(ctx, "live", t0.Add(time.Minute)); err != nil || !held {
+			t.Fatalf("the live lease is gone: %v %v", held, err)
+		}
 	})
 }

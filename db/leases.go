@@ -44,3 +44,13 @@ func (d *DB) LeaseHeld(ctx context.Context, name string, now time.Time) (bool, e
 	}
 	return n > 0, nil
 }
+
+// RemoveExpiredLeases forgets the leases that ran out before before: those
+// of replicas that died without releasing theirs.
+func (d *DB) RemoveExpiredLeases(ctx context.Context, before time.Time) (int64, error) {
+	res := d.WithContext(ctx).Where("expires_at < ?", before.UTC()).Delete(&Lease{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("remove expired leases: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}

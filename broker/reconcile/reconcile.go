@@ -215,6 +215,11 @@ func (r *Reconciler) pass(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A dead replica's heartbeat is kept an hour (for its creations to be
+	// seen as abandoned), then forgotten.
+	if _, err := r.d.DB.RemoveExpiredLeases(ctx, s.at.Add(-time.Hour)); err != nil {
+		r.log.Debug("cannot forget expired leases", "err", err)
+	}
 	rep := &Report{Actions: []Action{}, Differences: s.differences()}
 	r.differences.Reset()
 	for _, d := range rep.Differences {
