@@ -7,6 +7,8 @@ import (
 
 	"github.com/juju/juju/api"
 	"github.com/juju/juju/api/client/client"
+
+	"github.com/jimmbroker/jimm/integration/internal/benchenv"
 )
 
 // watchers measures what n open AllWatchers cost the broker, one per
@@ -20,12 +22,12 @@ func watchers(pid int, metricsAddr string, info *api.Info, n int, attachedKB flo
 	if err := awaitIdle(metricsAddr); err != nil {
 		return err
 	}
-	before, err := measure(pid, metricsAddr)
+	before, err := benchenv.Measure(pid, metricsAddr)
 	if err != nil {
 		return err
 	}
 	if heapProfile != "" {
-		if err := saveHeapProfile(metricsAddr, heapProfile+".watchers-before"); err != nil {
+		if err := benchenv.SaveHeapProfile(metricsAddr, heapProfile+".watchers-before"); err != nil {
 			return err
 		}
 	}
@@ -92,7 +94,7 @@ func watchers(pid int, metricsAddr string, info *api.Info, n int, attachedKB flo
 	// Every second Next is in flight once the broker has relayed them all:
 	// give the last a moment to leave this process.
 	time.Sleep(time.Second)
-	with, err := measure(pid, metricsAddr)
+	with, err := benchenv.Measure(pid, metricsAddr)
 	if err != nil {
 		return err
 	}
@@ -100,26 +102,26 @@ func watchers(pid int, metricsAddr string, info *api.Info, n int, attachedKB flo
 	if err := awaitIdle(metricsAddr); err != nil {
 		return err
 	}
-	after, err := measure(pid, metricsAddr)
+	after, err := benchenv.Measure(pid, metricsAddr)
 	if err != nil {
 		return err
 	}
 	if heapProfile != "" {
-		if err := saveHeapProfile(metricsAddr, heapProfile+".watchers-closed"); err != nil {
+		if err := benchenv.SaveHeapProfile(metricsAddr, heapProfile+".watchers-closed"); err != nil {
 			return err
 		}
 	}
-	per := with.perConn(before, n)
-	live := (with.heapLive - before.heapLive) / float64(n) / 1024
-	liveKept := (after.heapLive - before.heapLive) / float64(n) / 1024
-	spans := with.heapInuse + with.stacks - before.heapInuse - before.stacks
-	spansAfter := after.heapInuse + after.stacks - before.heapInuse - before.stacks
+	per := with.PerConn(before, n)
+	live := (with.HeapLive - before.HeapLive) / float64(n) / 1024
+	liveKept := (after.HeapLive - before.HeapLive) / float64(n) / 1024
+	spans := with.HeapInuse + with.Stacks - before.HeapInuse - before.Stacks
+	spansAfter := after.HeapInuse + after.Stacks - before.HeapInuse - before.Stacks
 	fmt.Printf("open AllWatchers, one per model connection, each with a Next waiting: opened %d in %s\n", n, opened.Round(time.Millisecond))
 	fmt.Printf("  %.1f KB per watcher retained (Go heap %.1f KB + stacks %.1f KB); an attached idle connection: %.1f KB (ratio %.2f)\n",
-		per, (with.heapInuse-before.heapInuse)/float64(n)/1024, (with.stacks-before.stacks)/float64(n)/1024, attachedKB, per/attachedKB)
+		per, (with.HeapInuse-before.HeapInuse)/float64(n)/1024, (with.Stacks-before.Stacks)/float64(n)/1024, attachedKB, per/attachedKB)
 	fmt.Printf("  live heap objects: %.1f KB per watcher while open, %.2f KB per watcher left after Stop and close\n", live, liveKept)
 	fmt.Printf("  heap spans and stacks after Stop and close: %.1f MB of %.1f MB still held by the runtime for reuse; RSS %.1f MB -> %.1f MB -> %.1f MB\n",
-		spansAfter/(1<<20), spans/(1<<20), float64(before.rssKB)/1024, float64(with.rssKB)/1024, float64(after.rssKB)/1024)
+		spansAfter/(1<<20), spans/(1<<20), float64(before.RSSKB)/1024, float64(with.RSSKB)/1024, float64(after.RSSKB)/1024)
 	fmt.Printf("brokerbench: watchers=%d watcher_kb=%.1f watcher_vs_attached=%.2f watcher_live_kb=%.1f watcher_live_left_kb=%.2f\n", n, per, per/attachedKB, live, liveKept)
 	return nil
 }
@@ -129,7 +131,7 @@ func watchers(pid int, metricsAddr string, info *api.Info, n int, attachedKB flo
 func awaitIdle(metricsAddr string) error {
 	deadline := time.Now().Add(time.Minute)
 	for {
-		m, err := scrape(metricsAddr)
+		m, err := benchenv.Scrape(metricsAddr)
 		if err != nil {
 			return err
 		}
