@@ -6,9 +6,11 @@ import (
 	"net"
 	"time"
 
+	"github.com/jimmbroker/jimm/broker/admin"
 	"github.com/jimmbroker/jimm/broker/audit"
 	"github.com/jimmbroker/jimm/broker/clock"
 	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/broker/proxy"
 	"github.com/jimmbroker/jimm/broker/reconcile"
 	"github.com/jimmbroker/jimm/jujuapi"
 )
@@ -57,6 +59,20 @@ type Config struct {
 	// again on the next call. Connections that used server-side objects
 	// (watchers) are never detached. Negative disables detaching.
 	ProxyDetachAfter time.Duration
+	// MaxCallsInFlight bounds the calls one model connection may have in
+	// flight at its controller (watcher Next calls and pings apart, up to
+	// ten times as many); MaxCallBytesInFlight bounds the bytes of their
+	// requests. Past either the broker stops reading from that client
+	// until a call is answered. Zero is the default (DefaultMaxCallsInFlight,
+	// DefaultMaxCallBytesInFlight).
+	MaxCallsInFlight     int
+	MaxCallBytesInFlight int
+	// CallTimeout bounds how long a call relayed on a model connection
+	// waits for its controller before the broker answers "try again"
+	// itself (watcher Next calls are not bounded). Zero is
+	// DefaultCallTimeout; negative: no bound. A call on a controller the
+	// health check sees go down is answered at once, whatever this is.
+	CallTimeout time.Duration
 	// SigningKeyRotation is how long a signing key signs before the next
 	// takes over; SigningKeyPrepublish is how long before that the next
 	// one is published (0: the default, at most half the rotation;
@@ -72,6 +88,25 @@ type Config struct {
 	// the slowdown).
 	LoginFailureBurst int
 	LoginFailureRate  float64
+	// LoginFailureUserBurst and LoginFailureUserRate are the same for one
+	// user from every address, and for one address over every user.
+	// Correct credentials are never slowed: they are checked first, at
+	// most LoginVerifyConcurrency at once.
+	LoginFailureUserBurst  int
+	LoginFailureUserRate   float64
+	LoginVerifyConcurrency int
+	// MaxRequestBody bounds the body of an authenticated /v1 request, and
+	// MaxRequestBodyUnauthenticated that of a login, in bytes (413 past
+	// them). DeviceLoginBurst device logins (POST /v1/login/device) a
+	// source address may start at once, then DeviceLoginRate per second
+	// (429 with Retry-After past them).
+	MaxRequestBody, MaxRequestBodyUnauthenticated int64
+	DeviceLoginBurst                              int
+	DeviceLoginRate                               float64
+	// MaxConnsPerIdentity bounds the connections one identity may hold
+	// open on one replica (/api, model connections, model streams); zero
+	// is DefaultMaxConnsPerIdentity, negative no limit.
+	MaxConnsPerIdentity int
 	// AuditRetention is how long audit events are kept; zero or negative
 	// keeps them forever (jimmd's default is DefaultAuditRetention).
 	AuditRetention time.Duration
@@ -86,6 +121,21 @@ type Config struct {
 	// (detaching, cutovers, leases, the login throttle, sessions); nil is
 	// the system clock. Tests set a fake.
 	Clock clock.Clock
+	// LoginTimeout is how long a client WebSocket connection (/api, a
+	// model's /api, a model's log stream) may stay open without logging
+	// in; pings and other requests do not extend it. Zero is
+	// DefaultLoginTimeout; negative disables.
+	LoginTimeout time.Duration
+	// MaxConnsPerAddress bounds the WebSocket connections open from one
+	// source address; past it an upgrade is refused with HTTP 429. Zero is
+	// DefaultMaxConnsPerAddress; negative: no bound.
+	MaxConnsPerAddress int
+	// FDReserve is how many file descriptors the broker keeps for its own
+	// use (database, controllers, metrics, plain HTTPS): with fewer left,
+	// new WebSocket connections are refused with HTTP 503; with fewer than
+	// half of it left, new TCP connections are closed at once. Zero: 5% of
+	// RLIMIT_NOFILE, at least 64; negative: no reserve.
+	FDReserve int
 	// Conn bounds each client connection.
 	Conn   jujuapi.ConnOptions
 	Logger *slog.Logger
@@ -114,6 +164,35 @@ const (
 	DefaultKeyPrepublish      = 5 * time.Minute
 	DefaultLoginFailureBurst  = 10
 	DefaultLoginFailureRate   = 1.0
+	// Per user (from every address) and per address (over every user).
+	DefaultLoginFailureUserBurst  = 50
+	DefaultLoginFailureUserRate   = 5.0
+	DefaultLoginVerifyConcurrency = identity.DefaultLoginVerifyConcurrency
+	DefaultMaxRequestBody         = admin.DefaultMaxBody
+	DefaultMaxRequestBodyUnauth   = admin.DefaultMaxBodyUnauthenticated
+	DefaultDeviceLoginBurst       = admin.DefaultDeviceLoginBurst
+	DefaultDeviceLoginRate        = admin.DefaultDeviceLoginRate
+	// DefaultLoginTimeout is how long a WebSocket connection may stay
+	// open before it logs in.
+	DefaultLoginTimeout = 15 * time.Second
+	// DefaultMaxConnsPerAddress bounds the WebSocket connections of one
+	// source address (one NAT, one CI runner).
+	DefaultMaxConnsPerAddress = 256
+	// DefaultMaxConnsPerIdentity leaves room for a busy tool (Terraform
+	// with a model connection per resource in flight, say): only users
+	// and clients connect to the broker, never controllers' agents.
+	DefaultMaxConnsPerIdentity = 300
+)
+
+// Defaults of the bounds on a client's calls and writes.
+const (
+	// DefaultMaxCallsInFlight is what Juju's incumbent broker allows.
+	DefaultMaxCallsInFlight     = proxy.DefaultMaxCalls
+	DefaultMaxCallBytesInFlight = proxy.DefaultMaxCallBytes
+	DefaultCallTimeout          = proxy.DefaultCallTimeout
+	// DefaultWriteTimeout is how long a client may leave a response
+	// unread before its connection is closed.
+	DefaultWriteTimeout = jujuapi.DefaultWriteTimeout
 )
 
 func (c *Config) validate() error {
@@ -175,8 +254,23 @@ func (c *Config) validate() error {
 	if c.LoginFailureRate == 0 {
 		c.LoginFailureRate = DefaultLoginFailureRate
 	}
+	if c.LoginFailureUserBurst <= 0 {
+		c.LoginFailureUserBurst = DefaultLoginFailureUserBurst
+	}
+	if c.LoginFailureUserRate == 0 {
+		c.LoginFailureUserRate = DefaultLoginFailureUserRate
+	}
+	if c.MaxConnsPerIdentity == 0 {
+		c.MaxConnsPerIdentity = DefaultMaxConnsPerIdentity
+	}
 	if c.ModelCreateTimeout <= 0 {
 		c.ModelCreateTimeout = DefaultModelCreateTimeout
+	}
+	if c.LoginTimeout == 0 {
+		c.LoginTimeout = DefaultLoginTimeout
+	}
+	if c.MaxConnsPerAddress == 0 {
+		c.MaxConnsPerAddress = DefaultMaxConnsPerAddress
 	}
 	if c.ReconcileInterval <= 0 {
 		c.ReconcileInterval = DefaultReconcileInterval

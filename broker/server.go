@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/jimmbroker/jimm/authz"
@@ -68,8 +71,9 @@ type Server struct {
 	listener  net.Listener
 	metricsLn net.Listener
 
-	serveCtx context.Context
-	conns    jujuapi.ServingGroup
+	serveCtx  context.Context
+	conns     jujuapi.ServingGroup
+	admission *jujuapi.Admission // per-address cap and descriptor reserve
 }
 
 // New prepares a broker: opens and migrates the database, loads or creates
@@ -106,7 +110,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.uuid, err = s.db.Setting(ctx, "broker-uuid", uuid.NewString); err != nil {
 		return nil, err
 	}
-	if err := s.loadTLS(); err != nil {
+	if err := s.loadTLS(ctx, cipher); err != nil {
+		return nil, err
+	}
+	s.admission = jujuapi.NewAdmission(jujuapi.AdmissionOptions{MaxConnsPerAddress: cfg.MaxConnsPerAddress, FDReserve: cfg.FDReserve, Logger: s.log})
+	if err := registerAdmissionMetrics(s.metrics.reg, s.admission); err != nil {
 		return nil, err
 	}
 	if s.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -143,7 +151,8 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 		SessionTTL: cfg.SessionTTL, ControllerTokenTTL: cfg.ControllerTokenTTL,
 		KeyRotation: cfg.SigningKeyRotation, KeyPrepublish: cfg.SigningKeyPrepublish,
 		LoginFailureBurst: cfg.LoginFailureBurst, LoginFailureRate: cfg.LoginFailureRate,
-		OIDC: cfg.OIDC, OIDCRedirectURL: "https://" + s.cfg.PublicAddress + restapi.PathAuthCallback,
+		LoginFailureUserBurst: cfg.LoginFailureUserBurst, LoginFailureUserRate: cfg.LoginFailureUserRate, LoginVerifyConcurrency: cfg.LoginVerifyConcurrency,
+		OIDC: cfg.OIDC, OIDCRedirectURL: "https://" + s.cfg.PublicAddress + restapi.PathAuthCallback, MaxConnsPerIdentity: cfg.MaxConnsPerIdentity,
 	}, identity.Deps{DB: s.db, Cipher: cipher, Relations: s.rel, Audit: s.audit, Metrics: reg, Logger: log, Clock: cfg.Clock}); err != nil {
 		return err
 	}
@@ -166,6 +175,10 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 				// A controller that comes up gets the broker's model
 				// defaults before it is asked for a model.
 				go s.clouds.ControllerUp(context.WithoutCancel(ctx), name)
+			} else if s.proxy != nil {
+				// Calls in flight there are answered "try again" now,
+				// not left waiting on a controller that may never answer.
+				s.proxy.ControllerDown(name)
 			}
 		},
 	}); err != nil {
@@ -199,6 +212,7 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 	if s.proxy, err = proxy.New(proxy.Deps{
 		Routes: s.routes, Identity: s.identity, Audit: s.audit, BrokerUUID: s.uuid, Servers: servers,
 		JujuVersion: cfg.JujuVersion, DetachAfter: cfg.ProxyDetachAfter, RPCs: s.metrics.rpcs,
+		MaxCalls: cfg.MaxCallsInFlight, MaxCallBytes: cfg.MaxCallBytesInFlight, CallTimeout: cfg.CallTimeout,
 		Metrics: reg, Logger: log, Clock: cfg.Clock,
 	}); err != nil {
 		return err
@@ -242,13 +256,24 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 		DB: s.db, Identity: s.identity, Relations: s.rel, Routes: s.routes, Migrations: s.migrations,
 		Registry: s.registry, Health: s.health, Pool: s.pool, Audit: s.audit, Reconciler: s.reconciler,
 		Logger: log, Clock: cfg.Clock,
+		Limits: admin.Limits{MaxBody: cfg.MaxRequestBody, MaxBodyUnauthenticated: cfg.MaxRequestBodyUnauthenticated,
+			DeviceLoginBurst: cfg.DeviceLoginBurst, DeviceLoginRate: cfg.DeviceLoginRate},
 	})
 	return nil
 }
 
-// loadTLS loads the configured certificate, or generates (once) a CA and a
-// certificate with SAN juju-apiserver in the data directory.
-func (s *Server) loadTLS() error {
+// sharedTLSSetting is the settings row holding the TLS material every
+// replica serves (pki.Shared as JSON, sealed with the secrets key).
+const sharedTLSSetting = "tls-shared"
+
+// loadTLS loads the configured certificate, or else the CA and server
+// certificate every replica shares: generated once (by the first replica
+// to start, from the CA already in its data directory if it has one) and
+// stored encrypted in the database. The CA certificate is written to
+// DataDir/tls/ca.crt for operators and clients. A replica whose public
+// host the shared certificate does not name serves one of its own,
+// issued from the shared CA.
+func (s *Server) loadTLS(ctx context.Context, cipher *authz.Cipher) error {
 	if s.cfg.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
 		if err != nil {
@@ -258,11 +283,102 @@ func (s *Server) loadTLS() error {
 		return nil
 	}
 	host, _, _ := net.SplitHostPort(s.cfg.PublicAddress)
-	bundle, err := pki.LoadOrCreate(filepath.Join(s.cfg.DataDir, "tls"), []string{host})
+	hosts := []string{host}
+	dir := filepath.Join(s.cfg.DataDir, "tls")
+	// What this replica would store if it is the first: the CA of its
+	// data directory (from before replicas shared one), else a new one.
+	seed, err := pki.LoadCA(dir)
+	if err != nil {
+		s.log.Warn("the CA in the data directory cannot be used; a shared CA is used instead", "err", err)
+		seed = nil
+	}
+	mine, err := pki.NewShared(seed, hosts)
 	if err != nil {
 		return fmt.Errorf("broker certificate: %w", err)
 	}
+	sealed, err := sealShared(cipher, mine)
+	if err != nil {
+		return err
+	}
+	// Insert if absent, then read back: of replicas starting together,
+	// the first insert wins and every one reads it.
+	stored, err := s.db.Setting(ctx, sharedTLSSetting, func() string { return sealed })
+	if err != nil {
+		return fmt.Errorf("broker certificate: %w", err)
+	}
+	shared, err := openShared(cipher, stored)
+	if err != nil {
+		return err
+	}
+	bundle, reissued, err := shared.Bundle(hosts)
+	if err != nil {
+		return fmt.Errorf("broker certificate (shared, from the database): %w", err)
+	}
+	if reissued != "" {
+		s.log.Info("serving a certificate of this replica's own, from the shared CA", "reason", reissued, "public-host", host)
+	}
+	if seed != nil && !seed.Cert.Equal(bundle.CACert) {
+		s.log.Warn("the data directory's CA differs from the one the replicas share: serving the shared one (clients that trusted the old CA need the new ca.crt)", "dir", dir)
+	}
+	if err := pki.WriteCACert(dir, bundle.CACertPEM); err != nil {
+		return fmt.Errorf("broker certificate: %w", err)
+	}
 	s.tlsConfig, s.caCertPEM = bundle.TLSConfig(), bundle.CACertPEM
+	return nil
+}
+
+// sharedTLSAAD names the shared TLS material to the cipher.
+const sharedTLSAAD = "setting:" + sharedTLSSetting
+
+func sealShared(cipher *authz.Cipher, sh *pki.Shared) (string, error) {
+	raw, err := json.Marshal(sh)
+	if err != nil {
+		return "", fmt.Errorf("encode the shared TLS material: %w", err)
+	}
+	sealed, err := cipher.Seal(raw, sharedTLSAAD)
+	if err != nil {
+		return "", fmt.Errorf("seal the shared TLS material: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(sealed), nil
+}
+
+func openShared(cipher *authz.Cipher, stored string) (*pki.Shared, error) {
+	sealed, err := base64.StdEncoding.DecodeString(stored)
+	if err != nil {
+		return nil, fmt.Errorf("the shared TLS material in the database (setting %q) is not base64: %w", sharedTLSSetting, err)
+	}
+	raw, err := cipher.Open(sealed, sharedTLSAAD)
+	if err != nil {
+		return nil, fmt.Errorf("the shared TLS material in the database (setting %q): %w (is every replica given the same secrets key?)", sharedTLSSetting, err)
+	}
+	var sh pki.Shared
+	if err := json.Unmarshal(raw, &sh); err != nil {
+		return nil, fmt.Errorf("decode the shared TLS material (setting %q): %w", sharedTLSSetting, err)
+	}
+	return &sh, nil
+}
+
+// registerAdmissionMetrics exports what a's limits refused, and the
+// descriptors it watches.
+func registerAdmissionMetrics(reg *prometheus.Registry, a *jujuapi.Admission) error {
+	refused := func(reason string, f func() int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "jimm_connections_refused_total", Help: "Client connections refused or closed before login, by reason: per-address (HTTP 429), descriptors (HTTP 503 near the open-file limit), shed (closed at accept, almost no descriptor left), login-timeout (no login in time).",
+			ConstLabels: prometheus.Labels{"reason": reason},
+		}, func() float64 { return float64(f()) })
+	}
+	perAddr := func() int64 { n, _, _ := a.Refused(); return n }
+	fds := func() int64 { _, n, _ := a.Refused(); return n }
+	shed := func() int64 { _, _, n := a.Refused(); return n }
+	for _, c := range []prometheus.Collector{
+		refused("per-address", perAddr), refused("descriptors", fds), refused("shed", shed), refused("login-timeout", jujuapi.LoginTimeouts),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "jimm_fd_reserve", Help: "File descriptors kept for the broker's own use (0: none)."},
+			func() float64 { _, _, r := a.Descriptors(); return float64(r) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register admission metrics: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -338,6 +454,7 @@ func (s *Server) handler() http.Handler {
 		req.User, req.Password, req.HasAuth = r.BasicAuth()
 		opts := modelhttp.StreamConnOptions
 		opts.MaxFrameSize = s.cfg.Conn.MaxFrameSize
+		opts.WriteTimeout = s.cfg.Conn.WriteTimeout
 		s.upgrade(c, "model-log", opts, func(ctx context.Context, conn *jujuapi.Conn, done func()) {
 			s.modelHTTP.ServeStream(ctx, conn, req, done)
 		})
@@ -367,21 +484,34 @@ func (s *Server) handler() http.Handler {
 // own and return first. Once the server is shutting down, the connection
 // is closed instead.
 func (s *Server) upgrade(c echo.Context, endpoint string, opts jujuapi.ConnOptions, serve func(ctx context.Context, conn *jujuapi.Conn, done func())) {
+	// Refused before the upgrade, cheaply: a source address over its cap,
+	// or the process near its descriptor limit.
+	release, refusal := s.admission.Admit(c.Request().RemoteAddr)
+	if refusal != nil {
+		s.log.Debug("refused a connection", "endpoint", endpoint, "remote", c.Request().RemoteAddr, "status", refusal.Status, "reason", refusal.Reason)
+		refusal.Write(c.Response())
+		return
+	}
 	conn, err := jujuapi.Upgrade(c.Response(), c.Request(), opts)
 	if err != nil {
+		release()
 		s.log.Debug("rejected a connection", "endpoint", endpoint, "path", c.Request().URL.Path, "err", err)
 		return
 	}
 	if !s.conns.Add() {
+		release()
 		conn.CloseWith(jujuapi.CloseGoingAway, "broker shutting down")
 		return
 	}
+	// Each endpoint calls conn.LoggedIn() once its client has logged in.
+	conn.RequireLogin(s.cfg.LoginTimeout)
 	g := s.metrics.connections.WithLabelValues(endpoint)
 	g.Inc()
 	var once sync.Once
 	done := func() {
 		once.Do(func() {
 			g.Dec()
+			release()
 			s.conns.Done()
 		})
 	}
@@ -406,6 +536,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Sessions logged out and identities disabled on any replica end
+	// their connections here too.
+	if err := s.identity.RunSessions(ctx); err != nil {
+		return err
+	}
 	s.migrations.Start(ctx)
 	go s.reconciler.Run(ctx)
 	go s.identity.RunKeyRotation(ctx)
@@ -415,11 +550,14 @@ func (s *Server) Serve(ctx context.Context) error {
 		Handler:           s.handler(),
 		TLSConfig:         s.tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// A kept-alive connection with no request holds a descriptor.
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(tls.NewListener(s.listener, s.tlsConfig)) }()
+	go s.admission.Run(ctx)
+	go func() { errc <- srv.Serve(tls.NewListener(s.admission.Listener(s.listener), s.tlsConfig)) }()
 	var msrv *http.Server
 	if s.metricsLn != nil {
 		mux := http.NewServeMux()

@@ -80,7 +80,9 @@ func (e Endpoint) tlsConfig() (*tls.Config, error) {
 
 // Dial opens a WebSocket connection to path ("/api" or
 // "/model/<uuid>/api") on the controller, trying its addresses in order,
-// each for at most DialTimeout, and returns the first that answers. The
+// each for at most DialTimeout, the next starting when the one before has
+// failed or has not answered within dialStagger (see dialAddresses), and
+// returns the first that answers. The
 // server must present a certificate for TLSServerName signed by CACert.
 // Errors say which controller and address failed; when every address
 // fails the error is the last address's, listing the others.
@@ -179,30 +181,96 @@ func (e Endpoint) dial(ctx context.Context, path string, header http.Header, opt
 	if err != nil {
 		return nil, "", err
 	}
-	var failed []*DialError
-	for _, addr := range e.Addresses {
-		if expired(ctx) {
-			// Do not try more addresses for a caller that has gone.
+	return dialAddresses(ctx, e.Name, e.Addresses, func(ctx context.Context, addr string) (*jujuapi.Conn, string, error) {
+		url := "wss://" + addr + path
+		conn, err := jujuapi.Dial(ctx, url, jujuapi.DialOptions{ConnOptions: opts, TLSConfig: tlsConfig.Clone(), Header: header})
+		return conn, url, err
+	})
+}
+
+// Concurrent dialling of a controller's addresses ("happy eyeballs"): the
+// first address is tried alone for dialStagger, then the next joins, and
+// so on, at most maxDialsInFlight at once; a failure starts the next at
+// once. So a controller whose first addresses are dead is reached in about
+// dialStagger per dead address, not DialTimeout each, and twenty dead
+// addresses fail in a few DialTimeouts, not twenty.
+const (
+	dialStagger      = 250 * time.Millisecond
+	maxDialsInFlight = 16
+)
+
+// dialAddresses dials addrs as above with dialOne (bounded by DialTimeout
+// each), returning the first connection and its address; the others are
+// cancelled and closed. When every address fails, the error is a
+// *DialError listing each address tried, in order.
+func dialAddresses(ctx context.Context, name string, addrs []string, dialOne func(ctx context.Context, addr string) (*jujuapi.Conn, string, error)) (*jujuapi.Conn, string, error) {
+	type result struct {
+		i    int
+		conn *jujuapi.Conn
+		url  string
+		err  error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan result, len(addrs))
+	failed := make([]*DialError, len(addrs))
+	next, inFlight, startNext := 0, 0, true
+	stagger := time.NewTimer(time.Hour)
+	defer stagger.Stop()
+	for {
+		if startNext && next < len(addrs) && inFlight < maxDialsInFlight && !expired(ctx) {
+			i := next
+			next, inFlight, startNext = next+1, inFlight+1, false
+			go func() {
+				actx, acancel := context.WithTimeout(ctx, DialTimeout)
+				conn, url, err := dialOne(actx, addrs[i])
+				acancel()
+				results <- result{i: i, conn: conn, url: url, err: err}
+			}()
+			stagger.Reset(dialStagger)
+		}
+		if inFlight == 0 {
+			if next < len(addrs) && !expired(ctx) {
+				startNext = true
+				continue
+			}
 			break
 		}
-		url := "wss://" + addr + path
-		actx, cancel := context.WithTimeout(ctx, DialTimeout)
-		conn, err := jujuapi.Dial(actx, url, jujuapi.DialOptions{ConnOptions: opts, TLSConfig: tlsConfig.Clone(), Header: header})
-		cancel()
-		if err == nil {
-			return conn, addr, nil
+		select {
+		case r := <-results:
+			inFlight--
+			if r.err == nil {
+				cancel() // the others
+				go func(pending int) {
+					for range pending {
+						if late := <-results; late.conn != nil {
+							late.conn.Close()
+						}
+					}
+				}(inFlight)
+				return r.conn, addrs[r.i], nil
+			}
+			failed[r.i] = &DialError{Controller: name, Address: addrs[r.i], url: r.url, Err: r.err}
+			startNext = true
+		case <-stagger.C:
+			startNext = true
 		}
-		failed = append(failed, &DialError{Controller: e.Name, Address: addr, url: url, Err: err})
 	}
-	if len(failed) == 0 {
+	var tried []*DialError
+	for _, f := range failed {
+		if f != nil {
+			tried = append(tried, f)
+		}
+	}
+	if len(tried) == 0 {
 		err := ctx.Err()
 		if err == nil {
 			err = context.DeadlineExceeded
 		}
-		return nil, "", fmt.Errorf("dial controller %q: %w", e.Name, err)
+		return nil, "", fmt.Errorf("dial controller %q: %w", name, err)
 	}
-	last := failed[len(failed)-1]
-	last.Earlier = failed[:len(failed)-1]
+	last := tried[len(tried)-1]
+	last.Earlier = tried[:len(tried)-1]
 	return nil, "", last
 }
 

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/jimmbroker/jimm/db"
+	"github.com/jimmbroker/jimm/jujuapi/input"
 )
 
 // Sealer encrypts secrets at rest; authz.Cipher is one. The aad binds a
@@ -87,6 +90,56 @@ type AddRequest struct {
 	Priority      int
 }
 
+// ProbeTimeout bounds Add's verification of a controller (dialling its
+// addresses, logging in, reading its clouds), within a client's patience.
+const ProbeTimeout = 20 * time.Second
+
+// CheckAddRequest checks every field of req, before anything is dialled or
+// stored: required fields, lengths, characters (no control, bidirectional
+// or format character), the UUID's form, the priority's range (32 bits).
+// Errors wrap ErrInvalid and input.ErrInvalid, and quote little.
+func CheckAddRequest(req AddRequest) error {
+	bad := func(err error) error { return fmt.Errorf("%w: add controller: %w", ErrInvalid, err) }
+	if err := input.Name("controller name", req.Name); err != nil {
+		return bad(err)
+	}
+	name := req.Name
+	switch {
+	case req.UUID == "":
+		return fmt.Errorf("%w: controller %q: uuid is required", ErrInvalid, name)
+	case len(req.Addresses) == 0:
+		return fmt.Errorf("%w: controller %q: at least one API address is required", ErrInvalid, name)
+	case len(req.Addresses) > input.MaxList:
+		return fmt.Errorf("%w: controller %q: %d API addresses: the limit is %d", ErrInvalid, name, len(req.Addresses), input.MaxList)
+	case req.CACert == "":
+		return fmt.Errorf("%w: controller %q: ca-cert is required", ErrInvalid, name)
+	case req.AdminUser == "" || req.AdminPassword == "":
+		return fmt.Errorf("%w: controller %q: admin-user and admin-password are required", ErrInvalid, name)
+	}
+	errs := []error{
+		input.UUID("uuid", req.UUID),
+		input.Lines("ca-cert", req.CACert, input.MaxCert),
+		input.Text("tls-server-name", req.TLSServerName, input.MaxUser),
+		input.Text("admin-user", req.AdminUser, input.MaxUser),
+		input.Secret("admin-password", req.AdminPassword, input.MaxText),
+		input.Int32("priority", int64(req.Priority)),
+	}
+	for _, addr := range req.Addresses {
+		errs = append(errs, input.Text("API address", addr, input.MaxUser))
+	}
+	for _, err := range errs {
+		if err != nil {
+			return fmt.Errorf("%w: controller %q: %w", ErrInvalid, name, err)
+		}
+	}
+	for _, addr := range req.Addresses {
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+			return fmt.Errorf("%w: controller %q: API address %s: want host:port", ErrInvalid, name, input.Quote(addr))
+		}
+	}
+	return nil
+}
+
 func passwordAAD(uuid string) string { return "controller/" + uuid + "/admin-password" }
 
 // Add verifies a controller (dial with its pinned CA, log in, read its
@@ -95,17 +148,8 @@ func passwordAAD(uuid string) string { return "controller/" + uuid + "/admin-pas
 // request with its UUID or one of its addresses, or an address whose
 // login answers with its UUID.
 func (r *Registry) Add(ctx context.Context, req AddRequest) (*db.Controller, error) {
-	switch {
-	case req.Name == "" || strings.ContainsAny(req.Name, "/ \t\n"):
-		return nil, fmt.Errorf("%w: controller name %q: want a non-empty name without spaces or slashes", ErrInvalid, req.Name)
-	case req.UUID == "":
-		return nil, fmt.Errorf("%w: controller %q: uuid is required", ErrInvalid, req.Name)
-	case len(req.Addresses) == 0:
-		return nil, fmt.Errorf("%w: controller %q: at least one API address is required", ErrInvalid, req.Name)
-	case req.CACert == "":
-		return nil, fmt.Errorf("%w: controller %q: ca-cert is required", ErrInvalid, req.Name)
-	case req.AdminUser == "" || req.AdminPassword == "":
-		return nil, fmt.Errorf("%w: controller %q: admin-user and admin-password are required", ErrInvalid, req.Name)
+	if err := CheckAddRequest(req); err != nil {
+		return nil, err
 	}
 	self := r.getSelf()
 	if self.UUID != "" && strings.EqualFold(req.UUID, self.UUID) {
@@ -133,7 +177,9 @@ func (r *Registry) Add(ctx context.Context, req AddRequest) (*db.Controller, err
 		}
 		return nil
 	}
-	info, err := probe(ctx, ep, Credentials{User: req.AdminUser, Password: req.AdminPassword}, notSelf)
+	pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	info, err := probe(pctx, ep, Credentials{User: req.AdminUser, Password: req.AdminPassword}, notSelf)
+	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("add controller %q: %w", req.Name, err)
 	}

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -56,13 +57,98 @@ func (d *DB) SessionIdentity(ctx context.Context, tokenHash []byte) (string, err
 	return st.Identity, nil
 }
 
-// RevokeSession deletes the session whose token has hash tokenHash;
-// revoking an unknown one is not an error.
+// RevokeSession deletes the session whose token has hash tokenHash and,
+// in the same transaction, tells every replica (SessionsChannel,
+// SessionLoggedOut), which end the session's open connections; revoking
+// an unknown one is not an error (and tells nobody).
 func (d *DB) RevokeSession(ctx context.Context, tokenHash []byte) error {
-	if err := d.WithContext(ctx).Where("token_hash = ?", tokenHash).Delete(&SessionToken{}).Error; err != nil {
+	err := d.Tx(ctx, func(tx *gorm.DB, notify func(string, string)) error {
+		res := tx.Where("token_hash = ?", tokenHash).Delete(&SessionToken{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected > 0 {
+			notify(SessionsChannel, SessionLoggedOut+hex.EncodeToString(tokenHash))
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
 	return nil
+}
+
+// Payloads of SessionsChannel: a prefix, then a hex token hash or an
+// identity name. The empty payload means "anything may have changed".
+const (
+	SessionLoggedOut = "logout:"   // + the hex hash of a revoked session token
+	IdentityDisabled = "disabled:" // + the name of an identity just disabled
+	IdentityEnabled  = "enabled:"  // + the name of an identity just enabled again
+)
+
+// SetIdentityDisabled disables (or enables again) the identity named
+// name and tells every replica in the same transaction (SessionsChannel),
+// which end its open connections. Disabling also revokes every session of
+// the identity. An identity the broker has never seen log in is
+// ErrNotFound.
+func (d *DB) SetIdentityDisabled(ctx context.Context, name string, disabled bool) error {
+	what := "enable"
+	if disabled {
+		what = "disable"
+	}
+	err := d.Tx(ctx, func(tx *gorm.DB, notify func(string, string)) error {
+		res := tx.Model(&Identity{}).Where("name = ?", name).Updates(map[string]any{"disabled": disabled, "updated_at": time.Now().UTC()})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("no identity %q has ever logged in: %w", name, ErrNotFound)
+		}
+		if disabled {
+			if err := tx.Where("identity = ?", name).Delete(&SessionToken{}).Error; err != nil {
+				return fmt.Errorf("revoke the sessions of %q: %w", name, err)
+			}
+			notify(SessionsChannel, IdentityDisabled+name)
+		} else {
+			notify(SessionsChannel, IdentityEnabled+name)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s identity %q: %w", what, name, err)
+	}
+	return nil
+}
+
+// DisabledIdentities returns the names of the disabled identities.
+func (d *DB) DisabledIdentities(ctx context.Context) ([]string, error) {
+	var names []string
+	if err := d.WithContext(ctx).Model(&Identity{}).Where("disabled").Order("name").Pluck("name", &names).Error; err != nil {
+		return nil, fmt.Errorf("list disabled identities: %w", err)
+	}
+	return names, nil
+}
+
+// liveSessionsChunk bounds the hashes of one LiveSessions query.
+const liveSessionsChunk = 1000
+
+// LiveSessions returns which of the session token hashes tokenHashes
+// belong to sessions that are still live at now (neither revoked nor
+// expired), as the set of their hex encodings.
+func (d *DB) LiveSessions(ctx context.Context, tokenHashes [][]byte, now time.Time) (map[string]bool, error) {
+	live := make(map[string]bool, len(tokenHashes))
+	for start := 0; start < len(tokenHashes); start += liveSessionsChunk {
+		chunk := tokenHashes[start:min(start+liveSessionsChunk, len(tokenHashes))]
+		var found [][]byte
+		err := d.WithContext(ctx).Model(&SessionToken{}).Where("token_hash IN ? AND expires_at > ?", chunk, now.UTC()).Pluck("token_hash", &found).Error
+		if err != nil {
+			return nil, fmt.Errorf("check %d sessions: %w", len(chunk), err)
+		}
+		for _, h := range found {
+			live[hex.EncodeToString(h)] = true
+		}
+	}
+	return live, nil
 }
 
 // SigningKeys returns the signing keys, oldest first.

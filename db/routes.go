@@ -28,6 +28,9 @@ const (
 	// deprecated or undeprecated, updated): a controller's name, or "" for
 	// "anything may have changed".
 	ControllersChannel = "jimm_controllers"
+	// SessionsChannel says that sessions ended or identities were disabled
+	// (see SessionLoggedOut, IdentityDisabled, IdentityEnabled).
+	SessionsChannel = "jimm_sessions"
 )
 
 // Model lives.

@@ -279,7 +279,15 @@ func TestAccessPeopleGroupsAndRelations(t *testing.T) {
 	if got := ctlModelsSeen(t, bob); len(got) != 0 {
 		t.Errorf("Bob sees %v through jimmctl before any grant", got)
 	}
-	wantErr(t, "Bob opens Alice's model before any grant", e.canRead(t, bob, info.UUID), params.CodeUnauthorized, "permission denied")
+	// A model Bob may not see is refused as one that does not exist: the
+	// same code and message, but for the UUID.
+	noAccess := e.canRead(t, bob, info.UUID)
+	wantErr(t, "Bob opens Alice's model before any grant", noAccess, params.CodeModelNotFound, "unknown model")
+	const missing = "00000000-0000-4000-8000-000000000000"
+	if none := e.canRead(t, bob, missing); none == nil || noAccess == nil || errCode(none) != errCode(noAccess) ||
+		strings.ReplaceAll(none.Error(), missing, "X") != strings.ReplaceAll(noAccess.Error(), info.UUID, "X") {
+		t.Errorf("Bob's model login to a model he may not see (%v) and to one that does not exist (%v) differ", noAccess, none)
+	}
 	if relationCheck(t, admin, bobSubj, "reader", model) {
 		t.Errorf("jimmctl says Bob reads Alice's model before any grant")
 	}
@@ -387,7 +395,7 @@ func TestAccessPeopleGroupsAndRelations(t *testing.T) {
 	if got := e.modelsSeen(t, bob); len(got) != 0 {
 		t.Errorf("after the revoke Bob sees %v", got)
 	}
-	wantErr(t, "Bob opens the model after the revoke", e.canRead(t, bob, info.UUID), params.CodeUnauthorized, "permission denied")
+	wantErr(t, "Bob opens the model after the revoke", e.canRead(t, bob, info.UUID), params.CodeModelNotFound, "unknown model")
 	// Bob cannot grant himself anything.
 	bconn, err := e.openAs(bob, "")
 	if err != nil {

@@ -272,7 +272,7 @@ func startJimmd(t testing.TB, what string, opts jimmproc.Options, metrics bool) 
 }
 
 // startReplica starts a second jimmd on e's database, with e's flags and
-// secrets key, on an address and data directory (and so CA) of its own,
+// secrets key, on an address and data directory of its own (the CA is shared: it lives in the database),
 // and with a metrics listener of its own when metrics is set (none
 // otherwise). It is stopped when the test ends.
 func (e *brokerEnv) startReplica(t *testing.T, metrics bool) *jimmproc.Process {
@@ -824,4 +824,26 @@ func connsTo(pid, port int) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// scenario is one of a test's scenarios, each on a broker of its own.
+type scenario struct {
+	name string
+	run  func(*testing.T, *brokerBins)
+}
+
+// runScenarios runs scenarios as parallel subtests, with jimmd and jimmctl
+// built once for all of them; without PostgreSQL the test is skipped.
+func runScenarios(t *testing.T, scenarios []scenario) {
+	t.Helper()
+	serverDSN(t)
+	bins := buildBrokerBins(t)
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			sc.run(t, bins)
+			t.Logf("%s took %s", sc.name, time.Since(start).Round(time.Millisecond))
+		})
+	}
 }

@@ -46,12 +46,7 @@ const (
 // broker, database and controllers of its own.
 func TestBrokerMigration(t *testing.T) {
 	t.Parallel()
-	serverDSN(t) // skips without PostgreSQL
-	bins := buildBrokerBins(t)
-	for _, sc := range []struct {
-		name string
-		run  func(*testing.T, *brokerBins)
-	}{
+	runScenarios(t, []scenario{
 		{"Move", testBrokerMigrationMove},
 		{"Prechecks", testBrokerMigrationPrechecks},
 		{"InjectedFailures", testBrokerMigrationInjectedFailures},
@@ -61,14 +56,7 @@ func TestBrokerMigration(t *testing.T) {
 		{"Cutover", testBrokerMigrationCutover},
 		{"WatchersClosed", testBrokerMigrationWatchersClosed},
 		{"AllWatcherFollows", testBrokerMigrationAllWatcherFollows},
-	} {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			start := time.Now()
-			sc.run(t, bins)
-			t.Logf("%s took %s", sc.name, time.Since(start).Round(time.Millisecond))
-		})
-	}
+	})
 }
 
 // testBrokerMigrationMove: a model with 5 machines, 3 applications and 20

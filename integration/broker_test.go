@@ -33,12 +33,7 @@ import (
 // for all of them.
 func TestBroker(t *testing.T) {
 	t.Parallel()
-	serverDSN(t) // skips without PostgreSQL
-	bins := buildBrokerBins(t)
-	for _, sc := range []struct {
-		name string
-		run  func(*testing.T, *brokerBins)
-	}{
+	runScenarios(t, []scenario{
 		{"Registry", testBrokerRegistry},
 		{"PlacementAndHealth", testBrokerPlacementAndHealth},
 		{"ModelConnection", testBrokerModelConnection},
@@ -47,12 +42,7 @@ func TestBroker(t *testing.T) {
 		{"ControllerConnections", testBrokerControllerConnections},
 		{"IdleDetach", testBrokerIdleDetach},
 		{"SlowCreate", testBrokerSlowCreate},
-	} {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			sc.run(t, bins)
-		})
-	}
+	})
 }
 
 // createModel creates a model in localhost/region through the broker.

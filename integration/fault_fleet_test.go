@@ -30,21 +30,11 @@ import (
 // database and controllers of its own.
 func TestFaultFleet(t *testing.T) {
 	t.Parallel()
-	serverDSN(t) // skips without PostgreSQL
-	bins := buildBrokerBins(t)
-	for _, sc := range []struct {
-		name string
-		run  func(*testing.T, *brokerBins)
-	}{
+	runScenarios(t, []scenario{
 		{"ControllerAddedThroughOtherReplica", testFleetAddedThroughOtherReplica},
 		{"RemoveWithMigrationHistory", testFleetRemoveWithMigrationHistory},
 		{"BrokerOfferedToItself", testFleetBrokerOfferedToItself},
-	} {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			sc.run(t, bins)
-		})
-	}
+	})
 }
 
 // replicaClient is a Juju client and a jimmctl that talk to replica b

@@ -221,7 +221,7 @@ func TestOIDCPeople(t *testing.T) {
 		// session token login the client makes, by hand.
 		r := e.dialRaw(t, "/api")
 		resp := r.call("Admin", 4, "LoginWithSessionToken", map[string]string{"session-token": aliceToken})
-		wantRawError(t, "Admin.LoginWithSessionToken with the revoked token", resp, params.CodeSessionTokenInvalid, "session token revoked (logged out): log in again")
+		wantRawError(t, "Admin.LoginWithSessionToken with the revoked token", resp, params.CodeSessionTokenInvalid, "unknown session token (revoked by a logout, or never issued by this broker): log in again")
 		if status, body := e.restWhoAmI(t, aliceToken); status != http.StatusUnauthorized {
 			t.Errorf("GET /v1/whoami with the revoked token: HTTP %d %s, want 401", status, body)
 		}

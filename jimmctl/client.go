@@ -515,6 +515,12 @@ func codeForStatus(status int) string {
 		return restapi.CodeConflict
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return restapi.CodeUnavailable
+	case http.StatusTooManyRequests:
+		return restapi.CodeTooManyRequests
+	case http.StatusRequestEntityTooLarge:
+		return restapi.CodeTooLarge
+	case http.StatusMethodNotAllowed:
+		return restapi.CodeMethodNotAllowed
 	}
 	return ""
 }

@@ -1,6 +1,7 @@
 package jujuapi
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -27,7 +28,10 @@ type ConnOptions struct {
 	// frame (and WebSocket ping) received pushes the deadline out.
 	// Default DefaultIdleTimeout; negative disables.
 	IdleTimeout time.Duration
-	// WriteTimeout bounds each frame write. Default DefaultWriteTimeout.
+	// WriteTimeout bounds each frame write: a peer that does not take a
+	// frame within it (it stopped reading) has its connection closed, so
+	// that what cannot be delivered does not pile up. Default
+	// DefaultWriteTimeout.
 	WriteTimeout time.Duration
 }
 
@@ -66,6 +70,13 @@ type Conn struct {
 	wmu       sync.Mutex
 	closeSent bool // under wmu
 
+	// dmu guards ended and done: whether the connection was closed, and
+	// the channel Done gives (made on first use: most connections never
+	// need it).
+	dmu   sync.Mutex
+	ended bool
+	done  chan struct{}
+
 	park parkState
 }
 
@@ -92,6 +103,31 @@ type Frame struct{ b []byte }
 
 // Bytes returns the frame's bytes, valid until Release.
 func (f *Frame) Bytes() []byte { return f.b }
+
+// Size is the memory the frame holds: its buffer's capacity, which may be
+// more than its bytes (pooled buffers keep the size of the largest frame
+// they held).
+func (f *Frame) Size() int { return cap(f.b) }
+
+// trimSlack is how much larger than its bytes a frame's buffer may be
+// before Trim gives it a buffer of its own size.
+const trimSlack = 512
+
+// Trim makes the frame hold no more memory than its bytes need, for a
+// frame kept a while (a request awaiting its response): a pooled buffer
+// much larger than the frame goes back to the pool, and the frame gets a
+// copy of its bytes. Bytes returned before are then stale.
+func (f *Frame) Trim() {
+	if cap(f.b)-len(f.b) <= trimSlack {
+		return
+	}
+	b := make([]byte, len(f.b))
+	copy(b, f.b)
+	if cap(f.b) <= maxPooledFrame {
+		framePool.Put(&Frame{b: f.b[:0]})
+	}
+	f.b = b
+}
 
 // maxPooledFrame is the largest buffer returned to a pool; bigger ones
 // (from rare big frames) go to the garbage collector.
@@ -197,7 +233,7 @@ func (c *Conn) readMessage() (*Frame, error) {
 			if op != opText {
 				return f, ErrBinaryFrame
 			}
-			return f, nil
+			return f, checkText(f.b) // RFC 6455: a text message is UTF-8 (else 1007)
 		}
 	}
 }
@@ -367,7 +403,63 @@ func (c *Conn) writeLocked(op byte, data []byte) error {
 		*bp = b[:0]
 		writeBufs.Put(bp)
 	}
+	if err != nil {
+		// A frame not taken within the write timeout (the peer stopped
+		// reading), or not written at all: the stream is broken, maybe
+		// mid-frame. The connection ends now, so that what its peer
+		// will never read is not kept, and its reader (even one that
+		// paused reading, see Done) finds it closed.
+		c.abort()
+		if isTimeout(err) {
+			err = fmt.Errorf("%w: the peer took no frame for %s: %w", ErrWriteTimeout, c.opts.WriteTimeout, err)
+		}
+	}
 	return err
+}
+
+// ErrWriteTimeout is a write's report that the peer did not take a frame
+// within the write timeout; the connection is then closed. IsClosed
+// accepts it.
+var ErrWriteTimeout = errors.New("write timed out")
+
+// abort closes the connection at once after a failed write: the socket
+// under TLS, so that no close_notify alert waits on a peer that is not
+// reading.
+func (c *Conn) abort() {
+	nc := c.nc
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	nc.Close()
+	c.Close()
+}
+
+// Done is closed once the connection is closed, by Close, CloseWith, or a
+// write that failed (see ConnOptions.WriteTimeout). It lets a reader
+// that paused reading (waiting for room before it takes its peer's next
+// frame) learn that the connection ended.
+func (c *Conn) Done() <-chan struct{} {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.ended {
+			close(c.done)
+		}
+	}
+	return c.done
+}
+
+// markEnded marks the connection closed, closing Done's channel.
+func (c *Conn) markEnded() {
+	c.dmu.Lock()
+	if !c.ended {
+		c.ended = true
+		if c.done != nil {
+			close(c.done)
+		}
+	}
+	c.dmu.Unlock()
 }
 
 // WebSocket close codes.
@@ -419,6 +511,7 @@ func (c *Conn) CloseWith(code int, reason string) error {
 // Close closes the connection without a close frame. A parked reader is
 // resumed, to find the connection closed.
 func (c *Conn) Close() error {
+	c.markEnded()
 	c.unparkToClose()
 	if err := c.nc.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
@@ -444,6 +537,7 @@ func CloseFor(err error) int {
 // connection was closed, as opposed to a protocol violation.
 func IsClosed(err error) bool {
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errCloseSent) ||
+		errors.Is(err, ErrWriteTimeout) ||
 		errors.Is(err, io.ErrClosedPipe) { // a Pipe's end, closed
 		return true
 	}

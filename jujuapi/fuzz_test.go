@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -177,6 +178,9 @@ func FuzzServe(f *testing.F) {
 		typ, got, rerr := a.ReadMessage()
 
 		want, derr := jujuapi.DecodeMessage(frame)
+		if derr == nil && !utf8.Valid(frame) {
+			derr = jujuapi.ErrInvalidUTF8 // RFC 6455 8.1: closed with 1007
+		}
 		switch {
 		case len(frame) > limit:
 			if code := peerCloseCode(rerr); code != websocket.CloseMessageTooBig {

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -173,4 +175,96 @@ func dial(ctx context.Context, rawURL string, opts DialOptions) (*Conn, error) {
 	nc.SetDeadline(time.Time{})
 	ok = true
 	return c, nil
+}
+
+// The login deadline: a server connection that must log in within a
+// bound is closed with status 1008 when it has not, whatever it sent
+// meanwhile (WebSocket pings and requests other than a login do not
+// extend it). The deadline is kept beside the connection, not in it, so
+// that a connection that logged in carries nothing of it.
+var loginDeadlines = struct {
+	mu sync.Mutex
+	m  map[*Conn]*time.Timer
+}{m: map[*Conn]*time.Timer{}}
+
+var loginTimeouts atomic.Int64
+
+// LoginTimeouts is how many connections of this process were closed for
+// not logging in in time.
+func LoginTimeouts() int64 { return loginTimeouts.Load() }
+
+// RequireLogin closes c with status 1008 (policy violation) unless
+// LoggedIn is called within d; d <= 0 sets no deadline. Call it once,
+// right after the upgrade.
+func (c *Conn) RequireLogin(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	reason := fmt.Sprintf("no login within %s", d)
+	loginDeadlines.mu.Lock()
+	defer loginDeadlines.mu.Unlock()
+	if old := loginDeadlines.m[c]; old != nil {
+		old.Stop()
+	}
+	loginDeadlines.m[c] = time.AfterFunc(d, func() {
+		loginDeadlines.mu.Lock()
+		_, pending := loginDeadlines.m[c]
+		delete(loginDeadlines.m, c)
+		loginDeadlines.mu.Unlock()
+		if pending {
+			loginTimeouts.Add(1)
+			c.CloseWith(ClosePolicyViolation, reason)
+		}
+	})
+}
+
+// LoggedIn reports that the connection's client has logged in: its login
+// deadline, if any, no longer applies. Safe on a nil Conn and on a
+// connection with no deadline.
+func (c *Conn) LoggedIn() {
+	if c == nil {
+		return
+	}
+	loginDeadlines.mu.Lock()
+	t := loginDeadlines.m[c]
+	delete(loginDeadlines.m, c)
+	loginDeadlines.mu.Unlock()
+	if t != nil {
+		t.Stop()
+	}
+}
+
+// MaxLoginExtension bounds how far ExtendLoginUntil moves a login
+// deadline.
+const MaxLoginExtension = 15 * time.Minute
+
+// ExtendLoginUntil moves a pending login deadline to until (at most
+// MaxLoginExtension from now; zero: that far), for a login that waits on
+// a person: a device login, approved in a browser before its code
+// expires. It does nothing when the connection has logged in or has no
+// deadline.
+func (c *Conn) ExtendLoginUntil(until time.Time) {
+	if c == nil {
+		return
+	}
+	d := time.Until(until)
+	if until.IsZero() || d > MaxLoginExtension {
+		d = MaxLoginExtension
+	}
+	if d <= 0 {
+		return
+	}
+	loginDeadlines.mu.Lock()
+	defer loginDeadlines.mu.Unlock()
+	if t := loginDeadlines.m[c]; t != nil {
+		t.Reset(d)
+	}
+}
+
+// LoginPending reports whether c has a login deadline still running.
+func (c *Conn) LoginPending() bool {
+	loginDeadlines.mu.Lock()
+	defer loginDeadlines.mu.Unlock()
+	_, ok := loginDeadlines.m[c]
+	return ok
 }

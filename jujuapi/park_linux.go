@@ -3,10 +3,11 @@
 package jujuapi
 
 import (
-	"crypto/tls"
 	"errors"
 	"log/slog"
+	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -36,9 +37,25 @@ type parkedConn struct {
 }
 
 type poller struct {
-	once   sync.Once
-	epfd   int
-	err    error
+	// ready is set once the epoll set exists and its goroutine runs:
+	// from then on epfd is fixed.
+	ready atomic.Bool
+	epfd  int
+
+	// The creation of the epoll set, under startMu. A failure (e.g. no
+	// descriptor left) is retried, no sooner than retryAt, with back-off:
+	// it is transient, and must not leave connections unable to park
+	// until a restart. One failure episode is logged once when it begins
+	// and once when it ends.
+	startMu   sync.Mutex
+	create    func() (int, error) // epoll_create1 (tests inject failures)
+	log       *slog.Logger        // nil: slog.Default()
+	err       error               // the last failure, while failing
+	failSince time.Time           // when the episode began; zero: none
+	retryAt   time.Time
+	backoff   time.Duration
+	failures  int // in the current episode
+
 	mu     sync.Mutex
 	conns  map[int32]parkedConn
 	serial int32
@@ -50,27 +67,81 @@ var parking poller
 // their idle deadline.
 const sweepEvery = time.Second
 
+// The back-off between attempts to create the epoll set after a failure.
+const (
+	epollRetryMin = 100 * time.Millisecond
+	epollRetryMax = 5 * time.Second
+)
+
+func epollCreate() (int, error) { return syscall.EpollCreate1(syscall.EPOLL_CLOEXEC) }
+
+func (p *poller) logger() *slog.Logger {
+	if p.log != nil {
+		return p.log
+	}
+	return slog.Default()
+}
+
+// start makes sure the epoll set exists, creating it (again, after a
+// failure whose back-off has passed) when it does not.
 func (p *poller) start() error {
-	p.once.Do(func() {
-		p.epfd, p.err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
-		if p.err != nil {
-			slog.Warn("idle connections cannot park: no epoll", "err", p.err)
-			return
+	if p.ready.Load() {
+		return nil
+	}
+	p.startMu.Lock()
+	defer p.startMu.Unlock()
+	if p.ready.Load() {
+		return nil
+	}
+	now := time.Now()
+	if !p.failSince.IsZero() && now.Before(p.retryAt) {
+		return p.err
+	}
+	create := p.create
+	if create == nil {
+		create = epollCreate
+	}
+	fd, err := create()
+	if err != nil {
+		p.failures++
+		if p.failSince.IsZero() {
+			p.failSince, p.backoff = now, epollRetryMin
+			p.logger().Warn("idle connections cannot park for now: cannot create the epoll set; retrying with back-off (each idle connection keeps a goroutine meanwhile)", "err", err)
+		} else {
+			p.backoff = min(2*p.backoff, epollRetryMax)
 		}
+		p.err, p.retryAt = err, now.Add(p.backoff)
+		return err
+	}
+	if !p.failSince.IsZero() {
+		p.logger().Info("idle connections park again: epoll set created", "failed-attempts", p.failures, "after", now.Sub(p.failSince).Round(time.Millisecond))
+	}
+	p.failSince, p.err, p.failures, p.backoff = time.Time{}, nil, 0, 0
+	p.epfd = fd
+	p.mu.Lock()
+	if p.conns == nil {
 		p.conns = map[int32]parkedConn{}
-		go p.run()
-	})
-	return p.err
+	}
+	p.mu.Unlock()
+	p.ready.Store(true)
+	go p.run()
+	return nil
 }
 
 func (p *poller) run() {
 	events := make([]syscall.EpollEvent, 256)
 	lastSweep := time.Now()
+	waitFailing := false // logged once per run of failures
 	for {
 		n, err := syscall.EpollWait(p.epfd, events, int(sweepEvery/time.Millisecond))
 		if err != nil && !errors.Is(err, syscall.EINTR) {
-			slog.Error("parked connections: epoll wait failed", "err", err)
+			if !waitFailing {
+				p.logger().Error("parked connections: epoll wait failed; retrying", "err", err)
+			}
+			waitFailing = true
 			time.Sleep(10 * time.Millisecond)
+		} else {
+			waitFailing = false
 		}
 		for _, ev := range events[:max(n, 0)] {
 			p.mu.Lock()
@@ -224,20 +295,24 @@ func (c *Conn) unparkToClose() {
 	}
 }
 
-// rawConnOf finds the socket under a connection, TLS or not.
+// rawConnOf finds the socket under a connection, through TLS and any
+// wrapper that gives the connection it wraps (NetConn, as tls.Conn does).
 func rawConnOf(nc any) syscall.RawConn {
-	if tc, ok := nc.(*tls.Conn); ok {
-		nc = tc.NetConn()
+	for range 8 {
+		if sc, ok := nc.(syscall.Conn); ok {
+			rc, err := sc.SyscallConn()
+			if err != nil {
+				return nil
+			}
+			return rc
+		}
+		w, ok := nc.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil
+		}
+		nc = w.NetConn()
 	}
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return rc
+	return nil
 }
 
 // ParkedConns is how many connections of this process are parked.

@@ -251,9 +251,13 @@ func TestServeBadInputKeepsOtherConnections(t *testing.T) {
 		send:         sendText(req(10, "Echo", 1, "Echo", `{"text":[]}`)),
 		wantResponse: `{"request-id":10,"error":"cannot decode params: json: cannot unmarshal array into Go struct field echoParams.text of type string","error-code":"bad request","response":{}}`,
 	}, {
-		name:         "invalid UTF-8 in a string",
-		send:         sendText(req(11, "Echo", 1, "Echo", "{\"text\":\"a\xffb\"}")),
-		wantResponse: `{"request-id":11,"response":{"text":"a` + "\ufffd" + `b","version":1}}`,
+		// RFC 6455 8.1: a text message that is not UTF-8 fails the
+		// connection with 1007.
+		name:          "invalid UTF-8 in a string",
+		send:          sendText(req(11, "Echo", 1, "Echo", "{\"text\":\"a\xffb\"}")),
+		wantClose:     websocket.CloseInvalidFramePayloadData,
+		wantCloseText: "text message is not valid UTF-8",
+		wantServeErr:  func(err error) bool { return errors.Is(err, jujuapi.ErrInvalidUTF8) },
 	}, {
 		name:         "unknown facade",
 		send:         sendText(req(12, "Foo", 1, "Bar", `{}`)),

@@ -53,7 +53,7 @@ func Serve(ctx context.Context, c *Conn, h Handler, opts ServerOptions) error {
 	if limit <= 0 {
 		limit = DefaultMaxConcurrent
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(context.WithValue(ctx, connKey{}, c))
 	stop := context.AfterFunc(ctx, func() { c.CloseWith(CloseGoingAway, "server shutting down") })
 	var inflight sync.WaitGroup
 	defer func() {
@@ -97,6 +97,16 @@ func Serve(ctx context.Context, c *Conn, h Handler, opts ServerOptions) error {
 			writeResponse(c, logger, msg.RequestID, result, err)
 		}()
 	}
+}
+
+type connKey struct{}
+
+// ConnFrom returns the connection a request served by Serve came on (from
+// the ctx Serve gives its handler), or nil. A handler marks its
+// connection logged in with ConnFrom(ctx).LoggedIn().
+func ConnFrom(ctx context.Context) *Conn {
+	c, _ := ctx.Value(connKey{}).(*Conn)
+	return c
 }
 
 // serveOne calls the handler, turning a panic into an error for this

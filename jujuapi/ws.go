@@ -36,6 +36,23 @@ const maxFrameHeader = 14
 // connection is closed with status 1002.
 var ErrProtocol = errors.New("websocket protocol error")
 
+// ErrInvalidUTF8 is a text message that is not valid UTF-8: RFC 6455
+// (section 8.1) has the connection failed, with status 1007.
+var ErrInvalidUTF8 = errors.New("text message is not valid UTF-8")
+
+// ClosePolicyViolation is the status a connection is closed with when the
+// peer broke a rule of the server's (RFC 6455 section 7.4.1), e.g. it did
+// not log in in time.
+const ClosePolicyViolation = 1008
+
+// checkText checks a whole text message's payload: valid UTF-8.
+func checkText(p []byte) error {
+	if !utf8.Valid(p) {
+		return ErrInvalidUTF8
+	}
+	return nil
+}
+
 // errCloseSent is returned by writes after the close frame went out.
 var errCloseSent = errors.New("websocket: close frame already sent")
 

@@ -15,6 +15,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/restapi"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/input"
 )
 
 // The access API: groups (broker administrators only) and relation tuples
@@ -32,7 +33,8 @@ func accessError(err error) error {
 	case errors.Is(err, db.ErrNotFound):
 		return restError(http.StatusNotFound, restapi.CodeNotFound, err.Error())
 	case errors.Is(err, db.ErrDuplicate):
-		return restError(http.StatusConflict, restapi.CodeAlreadyExists, err.Error())
+		// Never the database's words.
+		return restError(http.StatusConflict, restapi.CodeAlreadyExists, "it already exists")
 	}
 	return err
 }
@@ -50,6 +52,9 @@ func requireBrokerAdmin(id *identity.Identity, what string) error {
 // checkSubject validates a subject, suggesting the full form for a bare
 // name.
 func checkSubject(subject string) error {
+	if err := input.Text("subject", subject, input.MaxSubject); err != nil {
+		return badInput(err)
+	}
 	err := authz.ParseSubject(subject)
 	if err == nil {
 		return nil
@@ -71,6 +76,9 @@ func checkSubject(subject string) error {
 
 // checkObject validates an object, saying which forms there are.
 func checkObject(object string) error {
+	if err := input.Text("object", object, input.MaxSubject); err != nil {
+		return badInput(err)
+	}
 	err := authz.ParseObject(object)
 	if err == nil {
 		return nil
@@ -94,6 +102,9 @@ func checkTuple(t authz.Tuple) error {
 	}
 	if err := checkObject(t.Object); err != nil {
 		return err
+	}
+	if err := input.Text("relation", t.Relation, input.MaxName); err != nil {
+		return badInput(err)
 	}
 	if t.Relation == "" {
 		return restError(http.StatusBadRequest, restapi.CodeBadRequest, "no relation given for "+t.Subject+" on "+t.Object)
@@ -125,10 +136,16 @@ func (a *API) addGroup(c echo.Context) error {
 		return err
 	}
 	var req restapi.AddGroupRequest
-	if err := c.Bind(&req); err != nil || req.Name == "" {
-		return restError(http.StatusBadRequest, restapi.CodeBadRequest, "add group: expected JSON {name}")
+	if err := bind(c, &req, "add group: expected JSON {name}"); err != nil {
+		return err
+	}
+	if err := checks(input.Name("group name", req.Name)); err != nil {
+		return err
 	}
 	g, err := a.rel.Groups().AddGroup(c.Request().Context(), req.Name)
+	if errors.Is(err, db.ErrDuplicate) {
+		return restError(http.StatusConflict, restapi.CodeAlreadyExists, fmt.Sprintf("group %q already exists", req.Name))
+	}
 	if err != nil {
 		return accessError(err)
 	}
@@ -137,16 +154,25 @@ func (a *API) addGroup(c echo.Context) error {
 
 func (a *API) renameGroup(c echo.Context) error {
 	old := c.Param("name")
+	if err := checks(checkGroupParam(old)); err != nil {
+		return err
+	}
 	if err := requireBrokerAdmin(caller(c), fmt.Sprintf("renaming group %q", old)); err != nil {
 		return err
 	}
 	var req restapi.RenameGroupRequest
-	if err := c.Bind(&req); err != nil || req.Name == "" {
-		return restError(http.StatusBadRequest, restapi.CodeBadRequest, fmt.Sprintf("rename group %q: expected JSON {name} with the new name", old))
+	if err := bind(c, &req, fmt.Sprintf("rename group %q: expected JSON {name} with the new name", old)); err != nil {
+		return err
+	}
+	if err := checks(input.Name("new group name", req.Name)); err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
 	groups := a.rel.Groups()
 	if err := groups.RenameGroup(ctx, old, req.Name); err != nil {
+		if errors.Is(err, db.ErrDuplicate) {
+			return restError(http.StatusConflict, restapi.CodeAlreadyExists, fmt.Sprintf("cannot rename group %q: group %q already exists", old, req.Name))
+		}
 		return accessError(err)
 	}
 	all, err := groups.ListGroups(ctx)
@@ -163,6 +189,9 @@ func (a *API) renameGroup(c echo.Context) error {
 
 func (a *API) removeGroup(c echo.Context) error {
 	name := c.Param("name")
+	if err := checks(checkGroupParam(name)); err != nil {
+		return err
+	}
 	if err := requireBrokerAdmin(caller(c), fmt.Sprintf("removing group %q", name)); err != nil {
 		return err
 	}
@@ -174,12 +203,15 @@ func (a *API) removeGroup(c echo.Context) error {
 
 func (a *API) addMember(c echo.Context) error {
 	group := c.Param("name")
+	if err := checks(checkGroupParam(group)); err != nil {
+		return err
+	}
 	if err := requireBrokerAdmin(caller(c), fmt.Sprintf("adding a member to group %q", group)); err != nil {
 		return err
 	}
 	var req restapi.GroupMemberRequest
-	if err := c.Bind(&req); err != nil {
-		return restError(http.StatusBadRequest, restapi.CodeBadRequest, fmt.Sprintf("add a member to group %q: expected JSON {subject}", group))
+	if err := bind(c, &req, fmt.Sprintf("add a member to group %q: expected JSON {subject}", group)); err != nil {
+		return err
 	}
 	if err := checkSubject(req.Subject); err != nil {
 		return err
@@ -192,15 +224,17 @@ func (a *API) addMember(c echo.Context) error {
 
 func (a *API) removeMember(c echo.Context) error {
 	group := c.Param("name")
+	if err := checks(checkGroupParam(group)); err != nil {
+		return err
+	}
 	if err := requireBrokerAdmin(caller(c), fmt.Sprintf("removing a member from group %q", group)); err != nil {
 		return err
 	}
 	subject := c.QueryParam(restapi.RelationsQuerySubject)
 	if subject == "" {
 		var req restapi.GroupMemberRequest
-		if err := (&echo.DefaultBinder{}).BindBody(c, &req); err != nil {
-			return restError(http.StatusBadRequest, restapi.CodeBadRequest,
-				fmt.Sprintf("remove a member from group %q: expected the subject parameter, or JSON {subject}", group))
+		if err := bind(c, &req, fmt.Sprintf("remove a member from group %q: expected the subject parameter, or JSON {subject}", group)); err != nil {
+			return err
 		}
 		subject = req.Subject
 	}
@@ -230,7 +264,7 @@ func (a *API) listRelations(c echo.Context) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
 				return restError(http.StatusBadRequest, restapi.CodeBadRequest,
-					fmt.Sprintf("list relations: bad %s %q: want a number, 0 or more", p.name, v))
+					fmt.Sprintf("list relations: bad %s %s: want a number, 0 or more", p.name, input.Quote(v)))
 			}
 			*p.into = n
 		}
@@ -269,8 +303,8 @@ func tupleOf(c echo.Context, op string) (authz.Tuple, error) {
 		return t, nil
 	}
 	var req restapi.Relation
-	if err := (&echo.DefaultBinder{}).BindBody(c, &req); err != nil {
-		return t, restError(http.StatusBadRequest, restapi.CodeBadRequest, op+": expected JSON {subject, relation, object}")
+	if err := bind(c, &req, op+": expected JSON {subject, relation, object}"); err != nil {
+		return t, err
 	}
 	return authz.Tuple{Subject: req.Subject, Relation: req.Relation, Object: req.Object}, nil
 }

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/routing"
 	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
+	"github.com/jimmbroker/jimm/jujuapi/input"
 )
 
 // Deps are the parts the admin API works with.
@@ -38,6 +40,8 @@ type Deps struct {
 	Reconciler *reconcile.Reconciler
 	Logger     *slog.Logger
 	Clock      clock.Clock // nil: the system clock
+	// Limits bound request bodies and device logins (zero: defaults).
+	Limits Limits
 }
 
 // API is the admin REST API.
@@ -54,6 +58,9 @@ type API struct {
 	audit      *audit.Log
 	log        *slog.Logger
 	clock      clock.Clock
+
+	limits        Limits
+	deviceLimiter *rateLimiter
 }
 
 // New builds the admin API.
@@ -61,8 +68,9 @@ func New(deps Deps) *API {
 	a := &API{
 		db: deps.DB, identity: deps.Identity, rel: deps.Relations, routes: deps.Routes, migrations: deps.Migrations,
 		registry: deps.Registry, health: deps.Health, pool: deps.Pool, reconciler: deps.Reconciler, audit: deps.Audit,
-		log: deps.Logger, clock: clock.Or(deps.Clock),
+		log: deps.Logger, clock: clock.Or(deps.Clock), limits: deps.Limits.withDefaults(),
 	}
+	a.deviceLimiter = newRateLimiter(a.limits.DeviceLoginBurst, a.limits.DeviceLoginRate, a.clock)
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -71,51 +79,61 @@ func New(deps Deps) *API {
 
 // Mount mounts the admin API under /v1 and the browser login under /auth,
 // with the error handler that writes every error as a restapi.Error.
+//
+// Every route has its own middleware (no group middleware, whose
+// catch-all routes would answer a wrong method 404): a body limit first
+// (Limits: a login's smallest), then authentication where it is needed. A
+// path with another method is answered 405 with Allow.
 func (a *API) Mount(e *echo.Echo) {
 	e.HTTPErrorHandler = errorHandler
-	v1 := e.Group("/v1")
-	v1.POST("/login", a.login)
-	v1.POST("/login/device", a.loginDevice)
-	v1.POST("/login/device/token", a.loginDeviceToken)
-	v1.POST("/logout", a.logout, a.authenticate)
-	e.GET(restapi.PathAuthLogin, a.browserLogin)
-	e.GET(restapi.PathAuthCallback, a.browserCallback)
-	e.GET(restapi.PathAuthWhoAmI, a.browserWhoAmI)
-	e.GET(restapi.PathAuthLogout, a.browserLogout)
-	e.POST(restapi.PathAuthLogout, a.browserLogout)
+	small, large := bodyLimit(a.limits.MaxBodyUnauthenticated), bodyLimit(a.limits.MaxBody)
+	open := func(method, path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) {
+		e.Add(method, path, h, append([]echo.MiddlewareFunc{small}, mw...)...)
+	}
+	open(http.MethodPost, restapi.PathLogin, a.login)
+	open(http.MethodPost, restapi.PathLoginDevice, a.loginDevice, a.limitDevice)
+	open(http.MethodPost, restapi.PathLoginDeviceToken, a.loginDeviceToken)
+	open(http.MethodPost, restapi.PathLogout, a.logout, a.authenticate)
+	open(http.MethodGet, restapi.PathAuthLogin, a.browserLogin)
+	open(http.MethodGet, restapi.PathAuthCallback, a.browserCallback)
+	open(http.MethodGet, restapi.PathAuthWhoAmI, a.browserWhoAmI)
+	open(http.MethodGet, restapi.PathAuthLogout, a.browserLogout)
+	open(http.MethodPost, restapi.PathAuthLogout, a.browserLogout)
 
-	authed := v1.Group("", a.authenticate, a.auditWrites)
-	authed.GET("/audit", a.listAudit)
-	authed.GET("/whoami", func(c echo.Context) error {
+	authed := func(method, path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) {
+		e.Add(method, "/v1"+path, h, append([]echo.MiddlewareFunc{large, a.authenticate, a.auditWrites}, mw...)...)
+	}
+	authed(http.MethodGet, "/audit", a.listAudit)
+	authed(http.MethodGet, "/whoami", func(c echo.Context) error {
 		id := caller(c)
 		return c.JSON(http.StatusOK, restapi.WhoAmI{Identity: id.Name, Admin: id.Admin})
 	})
-	authed.GET("/groups", a.listGroups)
-	authed.POST("/groups", a.addGroup)
-	authed.PUT("/groups/:name", a.renameGroup)
-	authed.DELETE("/groups/:name", a.removeGroup)
-	authed.POST("/groups/:name/members", a.addMember)
-	authed.DELETE("/groups/:name/members", a.removeMember)
-	authed.GET("/relations", a.listRelations)
-	authed.POST("/relations", a.addRelation)
-	authed.DELETE("/relations", a.removeRelation)
-	authed.GET("/relations/check", a.checkRelation)
-	authed.GET("/models", a.listModels)
-	authed.GET("/models/:uuid", a.getModel)
+	authed(http.MethodGet, "/groups", a.listGroups)
+	authed(http.MethodPost, "/groups", a.addGroup)
+	authed(http.MethodPut, "/groups/:name", a.renameGroup)
+	authed(http.MethodDelete, "/groups/:name", a.removeGroup)
+	authed(http.MethodPost, "/groups/:name/members", a.addMember)
+	authed(http.MethodDelete, "/groups/:name/members", a.removeMember)
+	authed(http.MethodGet, "/relations", a.listRelations)
+	authed(http.MethodPost, "/relations", a.addRelation)
+	authed(http.MethodDelete, "/relations", a.removeRelation)
+	authed(http.MethodGet, "/relations/check", a.checkRelation)
+	authed(http.MethodGet, "/models", a.listModels)
+	authed(http.MethodGet, "/models/:uuid", a.getModel)
 
-	admin := authed.Group("", requireAdmin)
-	admin.GET("/controllers", a.listControllers)
-	admin.POST("/controllers", a.addController)
-	admin.GET("/controllers/:name", a.getController)
-	admin.DELETE("/controllers/:name", a.removeController)
-	admin.PUT("/controllers/:name/deprecated", a.setDeprecated)
-	admin.PUT("/models/:uuid/migrated", a.updateMigrated)
-	admin.GET("/migrations", a.listMigrations)
-	admin.GET("/check", a.check)
-	admin.POST("/reconcile", a.reconcileNow)
-	admin.POST("/controllers/:name/models", a.importModel)
-	admin.POST("/migrations", a.migrate)
-	admin.GET("/migrations/:ref", a.getMigration)
+	admin := func(method, path string, h echo.HandlerFunc) { authed(method, path, h, requireAdmin) }
+	admin(http.MethodGet, "/controllers", a.listControllers)
+	admin(http.MethodPost, "/controllers", a.addController)
+	admin(http.MethodGet, "/controllers/:name", a.getController)
+	admin(http.MethodDelete, "/controllers/:name", a.removeController)
+	admin(http.MethodPut, "/controllers/:name/deprecated", a.setDeprecated)
+	admin(http.MethodPut, "/models/:uuid/migrated", a.updateMigrated)
+	admin(http.MethodGet, "/migrations", a.listMigrations)
+	admin(http.MethodGet, "/check", a.check)
+	admin(http.MethodPost, "/reconcile", a.reconcileNow)
+	admin(http.MethodPost, "/controllers/:name/models", a.importModel)
+	admin(http.MethodPost, "/migrations", a.migrate)
+	admin(http.MethodGet, "/migrations/:ref", a.getMigration)
 }
 
 // restError builds an error response.
@@ -155,9 +173,20 @@ func errorHandler(err error, c echo.Context) {
 		default:
 			body = &restapi.Error{Message: http.StatusText(status)}
 		}
+		if status == http.StatusMethodNotAllowed {
+			body = &restapi.Error{Code: restapi.CodeMethodNotAllowed, Message: fmt.Sprintf("method %s is not allowed on %s: use %s",
+				c.Request().Method, input.Quote(c.Request().URL.Path), c.Response().Header().Get(echo.HeaderAllow))}
+		}
+	}
+	if len(body.Message) > maxErrorMessage {
+		// Never echo a large input back, whatever quoted it.
+		body = &restapi.Error{Code: body.Code, Message: input.Quote(body.Message)}
 	}
 	c.JSON(status, body)
 }
+
+// maxErrorMessage bounds an error's message in a response.
+const maxErrorMessage = 4096
 
 // identityKey is where authenticate leaves the caller in the request's
 // context.
@@ -187,6 +216,9 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if dbfault.IsDatabase(err) {
 			return dbError(err, a.log) // the broker's failure, not the caller's credentials
+		}
+		if herr, ok := throttled(c, err); ok {
+			return herr
 		}
 		if err != nil {
 			return restError(http.StatusUnauthorized, restapi.CodeUnauthorized, err.Error())

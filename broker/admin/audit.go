@@ -11,6 +11,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/broker/restapi"
 	"github.com/jimmbroker/jimm/db"
+	"github.com/jimmbroker/jimm/jujuapi/input"
 )
 
 // listAudit answers GET /v1/audit: one page of audit events, for a
@@ -54,6 +55,12 @@ func auditFilter(c echo.Context) (db.AuditFilter, error) {
 		Model:    c.QueryParam(restapi.AuditQueryModel),
 		Method:   c.QueryParam(restapi.AuditQueryMethod),
 	}
+	for _, err := range []error{input.Text(restapi.AuditQueryUser, f.Identity, input.MaxUser), input.Text(restapi.AuditQueryModel, f.Model, input.MaxName),
+		input.Text(restapi.AuditQueryMethod, f.Method, input.MaxText)} {
+		if err != nil {
+			return f, err
+		}
+	}
 	var err error
 	for _, t := range []struct {
 		name string
@@ -81,7 +88,7 @@ func auditFilter(c echo.Context) (db.AuditFilter, error) {
 type paramError struct{ name, value, want string }
 
 func (e *paramError) Error() string {
-	return "list audit events: bad " + e.name + " " + strconv.Quote(e.value) + ": want " + e.want
+	return "list audit events: bad " + e.name + " " + input.Quote(e.value) + ": want " + e.want
 }
 
 func badParam(name, value, want string) error { return &paramError{name, value, want} }

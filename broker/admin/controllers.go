@@ -10,6 +10,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/restapi"
 	"github.com/jimmbroker/jimm/controllers"
 	"github.com/jimmbroker/jimm/db"
+	"github.com/jimmbroker/jimm/jujuapi/input"
 )
 
 // registryError maps a registry error to an HTTP error.
@@ -23,7 +24,7 @@ func registryError(err error) error {
 		return restError(http.StatusConflict, restapi.CodeConflict, err.Error())
 	case errors.Is(err, controllers.ErrInUse):
 		return restError(http.StatusConflict, restapi.CodeMigrating, err.Error())
-	case errors.Is(err, controllers.ErrInvalid), errors.Is(err, controllers.ErrWrongController):
+	case errors.Is(err, controllers.ErrInvalid), errors.Is(err, controllers.ErrWrongController), errors.Is(err, input.ErrInvalid):
 		return restError(http.StatusBadRequest, restapi.CodeBadRequest, err.Error())
 	case errors.As(err, new(*controllers.ConnectError)), errors.As(err, new(*controllers.DialError)):
 		return restError(http.StatusBadGateway, restapi.CodeUnavailable, err.Error())
@@ -69,6 +70,9 @@ func (a *API) listControllers(c echo.Context) error {
 }
 
 func (a *API) getController(c echo.Context) error {
+	if err := checks(checkControllerName(c.Param("name"))); err != nil {
+		return err
+	}
 	ctl, err := a.registry.Get(c.Request().Context(), c.Param("name"))
 	if err != nil {
 		return registryError(err)
@@ -87,9 +91,11 @@ func (a *API) writeController(c echo.Context, ctl *db.Controller) error {
 
 func (a *API) addController(c echo.Context) error {
 	var req restapi.AddControllerRequest
-	if err := c.Bind(&req); err != nil {
-		return restError(http.StatusBadRequest, restapi.CodeBadRequest, "add controller: expected the fields of controller.yaml as JSON")
+	if err := bind(c, &req, "add controller: expected the fields of controller.yaml as JSON"); err != nil {
+		return err
 	}
+	// The registry checks every field again (controllers.CheckAddRequest),
+	// before anything is dialled or stored.
 	ctl, err := a.AddController(c.Request().Context(), req)
 	if err != nil {
 		return registryError(err)
@@ -99,6 +105,9 @@ func (a *API) addController(c echo.Context) error {
 
 func (a *API) removeController(c echo.Context) error {
 	name := c.Param("name")
+	if err := checks(checkControllerName(name)); err != nil {
+		return err
+	}
 	if err := a.registry.Remove(c.Request().Context(), name, c.QueryParam("force") == "true"); err != nil {
 		return registryError(err)
 	}
@@ -112,11 +121,21 @@ func (a *API) removeController(c echo.Context) error {
 }
 
 func (a *API) setDeprecated(c echo.Context) error {
-	var req restapi.SetDeprecatedRequest
-	if err := c.Bind(&req); err != nil {
-		return restError(http.StatusBadRequest, restapi.CodeBadRequest, "expected JSON {deprecated: true|false}")
+	if err := checks(checkControllerName(c.Param("name"))); err != nil {
+		return err
 	}
-	ctl, err := a.registry.SetDeprecated(c.Request().Context(), c.Param("name"), req.Deprecated)
+	// The field is required: {} must not undo a deprecation.
+	var req struct {
+		Deprecated *bool `json:"deprecated"`
+	}
+	const usage = "set deprecated: expected JSON {\"deprecated\": true|false}"
+	if err := bind(c, &req, usage); err != nil {
+		return err
+	}
+	if req.Deprecated == nil {
+		return restError(http.StatusBadRequest, restapi.CodeBadRequest, usage+": the deprecated field is missing")
+	}
+	ctl, err := a.registry.SetDeprecated(c.Request().Context(), c.Param("name"), *req.Deprecated)
 	if err != nil {
 		return registryError(err)
 	}
@@ -162,6 +181,9 @@ func (a *API) listModels(c echo.Context) error {
 
 func (a *API) getModel(c echo.Context) error {
 	ctx := c.Request().Context()
+	if err := checks(input.UUID("model uuid", c.Param("uuid"))); err != nil {
+		return err
+	}
 	m, err := a.db.ModelByUUID(ctx, c.Param("uuid"))
 	if errors.Is(err, db.ErrNotFound) {
 		return restError(http.StatusNotFound, restapi.CodeNotFound, "model "+c.Param("uuid")+" not found")

@@ -9,6 +9,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/reconcile"
 	"github.com/jimmbroker/jimm/broker/restapi"
 	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/input"
 )
 
 func restDifferences(ds []reconcile.Difference) []restapi.Difference {
@@ -49,8 +50,11 @@ func (a *API) reconcileNow(c echo.Context) error {
 // know.
 func (a *API) importModel(c echo.Context) error {
 	var req restapi.ImportModelRequest
-	if err := c.Bind(&req); err != nil || req.ModelUUID == "" {
-		return restError(http.StatusBadRequest, restapi.CodeBadRequest, "want {\"model-uuid\": ...}")
+	if err := bind(c, &req, "import model: want {\"model-uuid\": ...}"); err != nil {
+		return err
+	}
+	if err := checks(checkControllerName(c.Param("name")), input.UUID("model-uuid", req.ModelUUID)); err != nil {
+		return err
 	}
 	m, err := a.reconciler.Import(c.Request().Context(), c.Param("name"), req.ModelUUID)
 	switch jujuapi.ErrorCode(err) {

@@ -15,6 +15,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/internal/dbfault"
 	"github.com/jimmbroker/jimm/broker/restapi"
 	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/input"
 )
 
 // Lifetimes of the browser flow's state and of a REST device poll.
@@ -36,9 +37,12 @@ func errNoIdentityProvider() error {
 }
 
 // loginError maps a failed login to an HTTP error.
-func loginError(err error) error {
+func loginError(c echo.Context, err error) error {
 	if dbfault.IsDatabase(err) {
 		return dbError(err, nil) // the broker's failure, not the caller's credentials
+	}
+	if herr, ok := throttled(c, err); ok {
+		return herr
 	}
 	switch jujuapi.ErrorCode(err) {
 	case jujuapi.CodeUnauthorized, jujuapi.CodeSessionTokenInvalid, jujuapi.CodeBadRequest:
@@ -56,20 +60,27 @@ func (a *API) login(c echo.Context) error {
 		restapi.LoginRequest
 		restapi.ClientCredentialsRequest
 	}
-	if err := c.Bind(&req); err != nil {
-		return restError(http.StatusBadRequest, restapi.CodeBadRequest, "login: expected JSON {user, password} or {client-id, client-secret}")
+	if err := bind(c, &req, "login: expected JSON {user, password} or {client-id, client-secret}"); err != nil {
+		return err
+	}
+	if err := checks(input.Text("user", req.User, input.MaxUser), input.Secret("password", req.Password, input.MaxText),
+		input.Text("client-id", req.ClientID, input.MaxUser), input.Secret("client-secret", req.ClientSecret, input.MaxText)); err != nil {
+		return err
 	}
 	ctx, remote := c.Request().Context(), c.Request().RemoteAddr
 	if req.ClientID != "" {
 		id, err := a.identity.ClientCredentials(ctx, remote, req.ClientID, req.ClientSecret)
 		if err != nil {
-			return loginError(err)
+			return loginError(c, err)
 		}
 		return a.session(c, id)
 	}
 	id, err := a.identity.Password(ctx, remote, req.User, req.Password)
 	if dbfault.IsDatabase(err) {
 		return dbError(err, a.log)
+	}
+	if herr, ok := throttled(c, err); ok {
+		return herr // only ever a wrong password, answered as "slow down"
 	}
 	if err != nil {
 		return restError(http.StatusUnauthorized, restapi.CodeUnauthorized, "invalid user name or password")
@@ -91,7 +102,7 @@ func (a *API) session(c echo.Context, id *identity.Identity) error {
 func (a *API) loginDevice(c echo.Context) error {
 	d, err := a.identity.StartDevice(c.Request().Context())
 	if err != nil {
-		return loginError(err)
+		return loginError(c, err)
 	}
 	handle, err := a.identity.Seal(d, aadDeviceHandle, "device login")
 	if err != nil {
@@ -107,8 +118,15 @@ func (a *API) loginDeviceToken(c echo.Context) error {
 		return errNoIdentityProvider()
 	}
 	var req restapi.DeviceTokenRequest
-	if err := c.Bind(&req); err != nil || req.Handle == "" {
-		return restError(http.StatusBadRequest, restapi.CodeBadRequest, "device login: expected JSON {handle} from POST "+restapi.PathLoginDevice)
+	usage := "device login: expected JSON {handle} from POST " + restapi.PathLoginDevice
+	if err := bind(c, &req, usage); err != nil {
+		return err
+	}
+	if req.Handle == "" {
+		return restError(http.StatusBadRequest, restapi.CodeBadRequest, usage)
+	}
+	if err := checks(input.Text("handle", req.Handle, input.MaxCert)); err != nil {
+		return err
 	}
 	d, err := a.openDeviceHandle(req.Handle)
 	if err != nil {
@@ -121,7 +139,7 @@ func (a *API) loginDeviceToken(c echo.Context) error {
 	case pending && c.Request().Context().Err() == nil:
 		return restError(http.StatusBadRequest, restapi.CodeAuthorizationPending, "the device login is not approved yet: ask again")
 	case err != nil:
-		return loginError(err)
+		return loginError(c, err)
 	}
 	return a.session(c, id)
 }
@@ -164,7 +182,7 @@ func (a *API) browserLogin(c echo.Context) error {
 	}
 	bl, err := a.identity.StartBrowser(c.Request().Context())
 	if err != nil {
-		return loginError(err)
+		return loginError(c, err)
 	}
 	sealed, err := a.identity.Seal(browserState{State: bl.State, Verifier: bl.Verifier, Expires: a.clock.Now().Add(browserLoginTTL)}, aadBrowserLogin, "browser login")
 	if err != nil {
@@ -203,7 +221,7 @@ func (a *API) browserCallback(c echo.Context) error {
 	ctx := c.Request().Context()
 	id, err := a.identity.FinishBrowser(ctx, c.Request().RemoteAddr, code, bl.Verifier)
 	if err != nil {
-		return loginError(err)
+		return loginError(c, err)
 	}
 	token, expires, err := a.identity.NewSession(ctx, id)
 	if err != nil {
@@ -245,6 +263,9 @@ func (a *API) browserWhoAmI(c echo.Context) error {
 		return restError(http.StatusUnauthorized, restapi.CodeUnauthorized, "not logged in: no session cookie; log in at "+restapi.PathAuthLogin)
 	}
 	id, err := a.identity.Session(c.Request().Context(), c.Request().RemoteAddr, token)
+	if herr, ok := throttled(c, err); ok {
+		return herr
+	}
 	if err != nil {
 		return restError(http.StatusUnauthorized, restapi.CodeUnauthorized, err.Error())
 	}

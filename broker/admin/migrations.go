@@ -12,6 +12,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/restapi"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/input"
 )
 
 // restMigration renders a migration for the admin API.
@@ -46,8 +47,15 @@ func migrationError(err error) error {
 
 func (a *API) migrate(c echo.Context) error {
 	var req restapi.MigrateRequest
-	if err := c.Bind(&req); err != nil || req.ModelUUID == "" || req.Controller == "" {
-		return restError(http.StatusBadRequest, restapi.CodeBadRequest, "migrate: expected JSON {model-uuid, controller}")
+	const usage = "migrate: expected JSON {model-uuid, controller}"
+	if err := bind(c, &req, usage); err != nil {
+		return err
+	}
+	if req.ModelUUID == "" || req.Controller == "" {
+		return restError(http.StatusBadRequest, restapi.CodeBadRequest, usage)
+	}
+	if err := checks(input.UUID("model-uuid", req.ModelUUID), checkControllerName(req.Controller)); err != nil {
+		return err
 	}
 	mig, err := a.migrations.Migrate(c.Request().Context(), req.Controller, req.ModelUUID)
 	if err != nil {
@@ -71,6 +79,9 @@ func (a *API) listMigrations(c echo.Context) error {
 // getMigration shows a migration by id, or the latest of a model.
 func (a *API) getMigration(c echo.Context) error {
 	ref := c.Param("ref")
+	if err := checks(input.Text("migration", ref, input.MaxName)); err != nil {
+		return err
+	}
 	mig, err := a.db.MigrationByRef(c.Request().Context(), ref)
 	if errors.Is(err, db.ErrNotFound) {
 		return restError(http.StatusNotFound, restapi.CodeNotFound, "no migration "+ref)
@@ -83,8 +94,14 @@ func (a *API) getMigration(c echo.Context) error {
 
 func (a *API) updateMigrated(c echo.Context) error {
 	var req restapi.UpdateMigratedRequest
-	if err := c.Bind(&req); err != nil || req.Controller == "" {
-		return restError(http.StatusBadRequest, restapi.CodeBadRequest, "expected JSON {controller}")
+	if err := bind(c, &req, "update migrated model: expected JSON {controller}"); err != nil {
+		return err
+	}
+	if req.Controller == "" {
+		return restError(http.StatusBadRequest, restapi.CodeBadRequest, "update migrated model: expected JSON {controller}")
+	}
+	if err := checks(input.UUID("model uuid", c.Param("uuid")), checkControllerName(req.Controller)); err != nil {
+		return err
 	}
 	m, err := a.migrations.UpdateMigratedModel(c.Request().Context(), req.Controller, c.Param("uuid"))
 	if err != nil {

@@ -133,20 +133,28 @@ func New(deps Deps) (*API, error) {
 // ctx is the server's: background work a call starts (looking for a model
 // a controller created late) runs under it, beyond the connection.
 func (a *API) Serve(ctx context.Context, conn *jujuapi.Conn, remote string) {
-	s := &session{api: a, remote: remote, bg: ctx, log: a.log.With("remote", remote)}
+	s := &session{api: a, conn: conn, remote: remote, bg: ctx, log: a.log.With("remote", remote)}
 	jujuapi.Serve(ctx, conn, s, jujuapi.ServerOptions{ConnOptions: a.conn, Logger: s.log})
 	s.stopWatchers()
+	s.mu.Lock()
+	release := s.release
+	s.mu.Unlock()
+	if release != nil {
+		release()
+	}
 }
 
 // session is one client connection to /api.
 type session struct {
 	api    *API
+	conn   *jujuapi.Conn
 	remote string
 	bg     context.Context
 	log    *slog.Logger
 
 	mu       sync.Mutex
 	id       *identity.Identity // nil until login
+	release  func()             // forgets the login's tracking (identity.Track)
 	device   *authz.DeviceLogin // from LoginDevice, until GetDeviceSessionToken
 	watchers watchers
 }
@@ -159,6 +167,9 @@ func (s *session) ServeRequest(ctx context.Context, req *jujuapi.Message) (any, 
 	a := s.api
 	start := a.clock.Now()
 	result, err := a.root.Serve(ctx, s, req)
+	if req.Type == "Admin" && err == nil && s.caller() != nil {
+		jujuapi.ConnFrom(ctx).LoggedIn() // the login deadline no longer applies
+	}
 	// A database failure is "try again" or an internal error, whatever the
 	// call (a login's included): never the driver's words.
 	err = dbfault.ForClient(err, s.logger())
@@ -257,6 +268,12 @@ func (a *API) buildRoot() *root {
 	r.Register("UserManager", um, "UserInfo", jujuapi.Typed((*session).userInfo))
 	r.Register("UserManager", um, "AddUser", jujuapi.Typed((*session).addUser))
 	r.Register("UserManager", um, "ModelUserInfo", jujuapi.Typed((*session).modelUserInfo))
+	r.Register("UserManager", um, "DisableUser", jujuapi.Typed(func(s *session, ctx context.Context, p params.Entities) (params.ErrorResults, error) {
+		return s.setDisabled(ctx, p, true)
+	}))
+	r.Register("UserManager", um, "EnableUser", jujuapi.Typed(func(s *session, ctx context.Context, p params.Entities) (params.ErrorResults, error) {
+		return s.setDisabled(ctx, p, false)
+	}))
 	return r
 }
 
@@ -288,8 +305,21 @@ func (s *session) loginWith(authenticate func() (*identity.Identity, error)) (pa
 	if err != nil {
 		return params.LoginResult{}, err
 	}
+	// The connection ends with the login's session, or when its identity
+	// is disabled; and counts toward its identity's connections.
+	release, err := s.api.identity.Track(id, func(reason string) {
+		s.conn.CloseWith(identity.CloseSessionEnded, reason)
+	})
+	if err != nil {
+		return params.LoginResult{}, err
+	}
 	s.mu.Lock()
-	s.id = id
+	if s.id != nil { // another login won the race
+		s.mu.Unlock()
+		release()
+		return params.LoginResult{}, jujuapi.ErrLoggedIn
+	}
+	s.id, s.release = id, release
 	s.log = s.log.With("user", id.Name)
 	s.mu.Unlock()
 	a := s.api
@@ -308,6 +338,23 @@ func (s *session) loginWith(authenticate func() (*identity.Identity, error)) (pa
 	}, nil
 }
 
+// setDisabled is UserManager.DisableUser (disabled) and EnableUser, for
+// broker administrators: a disabled identity's connections are closed on
+// every replica and it cannot log in until enabled again.
+func (s *session) setDisabled(ctx context.Context, p params.Entities, disabled bool) (params.ErrorResults, error) {
+	out := params.ErrorResults{Results: make([]params.ErrorResult, len(p.Entities))}
+	for i, e := range p.Entities {
+		tag, err := jujuapi.ParseUserTag(e.Tag)
+		if err == nil {
+			err = s.api.identity.SetDisabled(ctx, s.caller(), tag.ID, disabled)
+		}
+		if err != nil {
+			out.Results[i].Error = s.asError(err)
+		}
+	}
+	return out, nil
+}
+
 // Admin(4) on /api: the Juju client's device login.
 
 func (s *session) loginDevice(ctx context.Context, _ struct{}) (params.LoginDeviceResponse, error) {
@@ -321,6 +368,7 @@ func (s *session) loginDevice(ctx context.Context, _ struct{}) (params.LoginDevi
 	s.mu.Lock()
 	s.device = d
 	s.mu.Unlock()
+	jujuapi.ConnFrom(ctx).ExtendLoginUntil(d.Expiry) // the person has until the code expires
 	return params.LoginDeviceResponse{VerificationURI: d.VerificationURI, UserCode: d.UserCode}, nil
 }
 

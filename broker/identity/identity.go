@@ -1,7 +1,10 @@
 package identity
 
 import (
+	"encoding/hex"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -16,6 +19,30 @@ type Identity struct {
 	// "<client-id>@serviceaccount" for a service account.
 	Name  string
 	Admin bool // broker administrator: administrator of everything
+	// Session is the session the caller logged in with (a session
+	// token); nil for any other login (a password, client credentials),
+	// which ends only when the identity is disabled.
+	Session *Session
+}
+
+// Session is a session token a caller logged in with, as the broker
+// names it: by its token's hash, never the token.
+type Session struct {
+	// Hash is the hex SHA-256 of the token: its name in the database's
+	// notifications (db.SessionLoggedOut).
+	Hash    string
+	Expires time.Time
+	// checked is when the session was last found live in the database
+	// (Unix nanoseconds).
+	checked atomic.Int64
+}
+
+// newSession is the session of a token whose hash is hash, found live in
+// the database at checked.
+func newSession(hash []byte, expires, checked time.Time) *Session {
+	s := &Session{Hash: hex.EncodeToString(hash), Expires: expires}
+	s.checked.Store(checked.UnixNano())
+	return s
 }
 
 // UserTag is the identity as a Juju user tag.

@@ -177,8 +177,12 @@ func (s *Service) RunKeyRotation(ctx context.Context) {
 // hosting model m when it logs in there for id: its audience is that
 // controller, and it carries exactly the caller's access: modelAccess to
 // the model, to its controller (superuser only for broker
-// administrators), and to its cloud.
+// administrators), and to its cloud. No token is signed for a caller
+// whose session has ended or whose identity is disabled (see checkLive).
 func (s *Service) ControllerToken(ctx context.Context, id *Identity, m *db.Model, modelAccess string) (string, error) {
+	if err := s.checkLive(ctx, id); err != nil {
+		return "", err
+	}
 	cloudAccess, err := s.CloudAccess(ctx, id, m.Cloud)
 	if err != nil {
 		return "", err

@@ -25,37 +25,50 @@ var errBadCreds = jujuapi.ErrBadCreds
 // token invalid); any other error is the broker's own failure.
 type credentialCheck func(ctx context.Context) (*Identity, error)
 
-// authenticate runs every login attempt, whatever its method: it waits its
-// turn when the source address keeps failing (see throttle), runs check,
-// and counts and audits the result. claimed is who the caller says it is,
-// if it says (the user of a password login), for the audit log.
+// authenticate runs every login attempt, whatever its method: it runs
+// check (at most LoginVerifyConcurrency at once, see verifier), and counts
+// and audits the result. A correct credential is answered at once, however
+// many failures are queued; a failure is answered once its turn comes (see
+// throttle), or at once with a *ThrottledError when that is too far off.
+// claimed is who the caller says it is, if it says (the user of a password
+// login), for the throttle and the audit log.
 func (s *Service) authenticate(ctx context.Context, method, remote, claimed string, check credentialCheck) (*Identity, error) {
 	start := s.clock.Now()
 	source := audit.Source(remote)
+	user := claimed
 	record := func(result string, err error) {
 		s.logins.WithLabelValues(method, result).Inc()
-		ev := audit.Event{Time: start, Identity: claimed, Remote: source, Facade: "Admin", Method: method, Result: result, Duration: s.clock.Now().Sub(start)}
+		ev := audit.Event{Time: start, Identity: logName(claimed), Remote: source, Facade: "Admin", Method: method, Result: result, Duration: s.clock.Now().Sub(start)}
 		if err != nil {
 			ev.Error = err.Error()
 		}
 		s.audit.Add(ev)
 	}
-	refund, err := s.throttle.take(ctx, source)
+	release, err := s.verify.acquire(ctx)
 	if err != nil {
-		record("throttled", err)
+		record("error", err)
 		return nil, err
 	}
 	id, err := check(ctx)
+	release()
 	switch code := jujuapi.ErrorCode(err); {
 	case err == nil:
-		refund()
 		claimed = id.Name
 		record("ok", nil)
 	case code == jujuapi.CodeUnauthorized || code == jujuapi.CodeSessionTokenInvalid || code == jujuapi.CodeBadRequest:
-		s.log.Info("login refused", "method", method, "user", logName(claimed), "remote", source, "err", err)
+		wait, terr := s.throttle.failed(source, user)
+		if terr != nil {
+			s.log.Info("login refused: throttled", "method", method, "user", logName(claimed), "remote", source, "err", err)
+			record("throttled", terr)
+			return nil, terr
+		}
+		s.log.Info("login refused", "method", method, "user", logName(claimed), "remote", source, "wait", wait, "err", err)
 		record("refused", err)
+		if herr := s.throttle.hold(ctx, wait); herr != nil {
+			return nil, herr
+		}
 	default:
-		refund() // the broker's failure, not the caller's guess
+		// The broker's failure, not the caller's guess: not throttled.
 		s.log.Warn("login failed", "method", method, "user", logName(claimed), "remote", source, "err", err)
 		record("error", err)
 	}
@@ -138,16 +151,25 @@ func (s *Service) checkSession(token string) credentialCheck {
 		case err != nil:
 			return nil, jujuapi.Errorf(jujuapi.CodeUnauthorized, "%v", err)
 		}
-		name, err := s.db.SessionIdentity(ctx, authz.HashSessionToken(token))
+		hash := authz.HashSessionToken(token)
+		checked := s.clock.Now()
+		name, err := s.db.SessionIdentity(ctx, hash)
 		switch {
 		case errors.Is(err, db.ErrNotFound):
-			return nil, jujuapi.Errorf(jujuapi.CodeSessionTokenInvalid, "session token revoked (logged out): log in again")
+			// Logged out, or never issued: the broker cannot tell them
+			// apart (a logout deletes the session) and must not guess.
+			return nil, jujuapi.Errorf(jujuapi.CodeSessionTokenInvalid, "unknown session token (revoked by a logout, or never issued by this broker): log in again")
 		case err != nil:
 			return nil, err
 		case name != claims.Subject:
 			return nil, jujuapi.Errorf(jujuapi.CodeUnauthorized, "%v: it does not match the session it names", authz.ErrSessionToken)
 		}
-		return s.touchIdentity(ctx, name)
+		id, err := s.touchIdentity(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		id.Session = newSession(hash, claims.Expires, checked)
+		return id, nil
 	}
 }
 
@@ -158,6 +180,9 @@ const lastLoginWrite = time.Minute
 // touchIdentity records a login of name (at most once per lastLoginWrite)
 // and returns its identity.
 func (s *Service) touchIdentity(ctx context.Context, name string) (*Identity, error) {
+	if s.conns.isDisabled(name) {
+		return nil, errDisabled(name)
+	}
 	v, _ := s.loginSeen.LoadOrStore(name, &loginSeen{})
 	seen := v.(*loginSeen)
 	seen.mu.Lock()
@@ -196,7 +221,8 @@ func (s *Service) NewSession(ctx context.Context, id *Identity) (token string, e
 }
 
 // RevokeSession ends a session: its token is refused from now on, by every
-// replica. Revoking an unknown or revoked token is not an error.
+// replica, and every replica closes the connections it logged in (see
+// RunSessions). Revoking an unknown or revoked token is not an error.
 func (s *Service) RevokeSession(ctx context.Context, token string) error {
 	return s.db.RevokeSession(ctx, authz.HashSessionToken(token))
 }

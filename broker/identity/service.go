@@ -32,6 +32,18 @@ type Config struct {
 	// LoginFailureRate per second (not positive: no slowdown).
 	LoginFailureBurst int
 	LoginFailureRate  float64
+	// LoginFailureUserBurst and LoginFailureUserRate are the same for one
+	// user from every address, and for one address over every user (not
+	// positive rate: no such slowdown).
+	LoginFailureUserBurst int
+	LoginFailureUserRate  float64
+	// LoginVerifyConcurrency bounds the credential checks that run at
+	// once (0: DefaultLoginVerifyConcurrency).
+	LoginVerifyConcurrency int
+	// MaxConnsPerIdentity bounds the connections (/api, model connections,
+	// model streams) one identity may hold open on one replica (not
+	// positive: no limit).
+	MaxConnsPerIdentity int
 	// JujuVersion is the client version the broker names in its logins to
 	// controllers.
 	JujuVersion string
@@ -67,7 +79,9 @@ type Service struct {
 	adminPassword *authz.PasswordCheck
 	oidc          *authz.OIDC // nil: no identity provider
 	throttle      *throttle
+	verify        *verifier
 	logins        *prometheus.CounterVec
+	conns         *conns // live connections, by identity and session (conns.go)
 
 	keys   *authz.KeySet
 	keysMu sync.Mutex // serialises reloads of keys
@@ -90,10 +104,19 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.throttle = newThrottle(cfg.LoginFailureBurst, cfg.LoginFailureRate, s.clock)
+	s.throttle = newThrottle(limit{float64(cfg.LoginFailureBurst), cfg.LoginFailureRate},
+		limit{float64(cfg.LoginFailureUserBurst), cfg.LoginFailureUserRate},
+		limit{float64(cfg.LoginFailureUserBurst), cfg.LoginFailureUserRate}, s.clock)
+	s.verify = newVerifier(cfg.LoginVerifyConcurrency)
+	s.conns = newConns(cfg.MaxConnsPerIdentity, s.clock, s.log)
 	if deps.Metrics != nil {
 		if err := deps.Metrics.Register(s.logins); err != nil {
 			return nil, fmt.Errorf("register login metrics: %w", err)
+		}
+		for _, c := range s.conns.collectors() {
+			if err := deps.Metrics.Register(c); err != nil {
+				return nil, fmt.Errorf("register session metrics: %w", err)
+			}
 		}
 	}
 	if err := s.setupOIDC(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/broker/internal/dbfault"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -47,13 +48,18 @@ func (p *Endpoints) ServeStream(ctx context.Context, conn *jujuapi.Conn, req Str
 	defer done()
 	stop := context.AfterFunc(ctx, func() { conn.CloseWith(jujuapi.CloseGoingAway, "broker shutting down") })
 	defer stop()
-	up, first, err := p.openStream(ctx, req)
+	// The stream ends with the login's session, or when its identity is
+	// disabled; and counts toward its identity's connections.
+	end := func(reason string) { conn.CloseWith(identity.CloseSessionEnded, reason) }
+	up, first, release, err := p.openStream(ctx, req, end)
 	if err != nil {
 		err = dbfault.ForClient(err, p.log)
 		p.log.Info("refused a model stream", "model", req.ModelUUID, "path", req.Path, "remote", req.Remote, "err", err)
 		sendInitialError(conn, err)
 		return
 	}
+	defer release()
+	conn.LoggedIn() // authenticated: the login deadline no longer applies
 	if err := conn.WriteFrame(first); err != nil {
 		up.Close()
 		conn.Close()
@@ -66,18 +72,33 @@ func (p *Endpoints) ServeStream(ctx context.Context, conn *jujuapi.Conn, req Str
 // opens the same endpoint on the model's controller, returning the
 // connection and the controller's initial frame (which says all is well).
 // A controller that answers with a redirect has had the model moved away:
-// the route is healed and the stream opened where the model is now.
-func (p *Endpoints) openStream(ctx context.Context, req StreamRequest) (*jujuapi.Conn, []byte, error) {
+// the route is healed and the stream opened where the model is now. The
+// stream is tracked (identity.Track) with end until release is called.
+func (p *Endpoints) openStream(ctx context.Context, req StreamRequest, end func(reason string)) (up *jujuapi.Conn, first []byte, release func(), err error) {
 	if !req.HasAuth {
-		return nil, nil, jujuapi.Errorf(jujuapi.CodeUnauthorized, "authentication failed: no credentials provided")
+		return nil, nil, nil, jujuapi.Errorf(jujuapi.CodeUnauthorized, "authentication failed: no credentials provided")
 	}
 	id, err := p.identity.JujuHTTPLogin(ctx, req.Remote, req.User, req.Password)
 	if dbfault.IsDatabase(err) {
-		return nil, nil, dbfault.ForClient(err, p.log) // the broker's failure, not the caller's credentials
+		return nil, nil, nil, dbfault.ForClient(err, p.log) // the broker's failure, not the caller's credentials
 	}
 	if err != nil {
-		return nil, nil, jujuapi.Errorf(jujuapi.ErrorCode(err), "authentication failed: %v", err)
+		return nil, nil, nil, jujuapi.Errorf(jujuapi.ErrorCode(err), "authentication failed: %v", err)
 	}
+	if release, err = p.identity.Track(id, end); err != nil {
+		return nil, nil, nil, err
+	}
+	up, first, err = p.dialRouted(ctx, req, id)
+	if err != nil {
+		release()
+		return nil, nil, nil, err
+	}
+	return up, first, release, nil
+}
+
+// dialRouted checks that id may read the stream's model and opens the
+// stream on the controller hosting it (see openStream).
+func (p *Endpoints) dialRouted(ctx context.Context, req StreamRequest, id *identity.Identity) (*jujuapi.Conn, []byte, error) {
 	p.routes.AwaitCutover(ctx, req.ModelUUID)
 	for attempt := 0; ; attempt++ {
 		m, err := p.routes.Route(ctx, req.ModelUUID)

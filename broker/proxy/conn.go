@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/broker/clock"
 	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/broker/internal/dbfault"
 	"github.com/jimmbroker/jimm/db"
@@ -55,8 +56,18 @@ type modelConn struct {
 	lastUse time.Time      // when the last call completed
 	downs   sync.WaitGroup // relayDown goroutines
 
-	stop func() bool // undoes closing on the broker's shutdown
-	done func()      // reports the connection ended
+	// The calls in flight, counted (limits.go): other calls, waiting ones
+	// (watcher Next, pings), and their requests' bytes.
+	calls, waiting, bytes int
+	freed                 chan struct{}       // made when the relay waits for room; signalled as calls end
+	late                  map[uint64]struct{} // calls the broker answered itself: their responses are dropped
+	deadline              clock.Timer         // the next call deadline, when deadlineSet
+	deadlineSet           bool
+	ended                 bool // no deadline is armed again
+
+	stop    func() bool // undoes closing on the broker's shutdown
+	done    func()      // reports the connection ended
+	release func()      // forgets the login's tracking (identity.Track); nil until login
 }
 
 // pendingCall is a relayed request awaiting its response. Its frame is
@@ -69,6 +80,9 @@ type pendingCall struct {
 	version        int
 	watcher        string // the client's AllWatcher id the call names, if any
 	frame          *jujuapi.Frame
+	size           int  // the memory its frame holds
+	waiting        bool // a watcher's Next or a ping: counted apart
+	unbounded      bool // a watcher's Next: no deadline
 }
 
 // run answers the login on this goroutine, then hands the connection to
@@ -79,6 +93,9 @@ type pendingCall struct {
 func (c *modelConn) run(done func()) {
 	c.stop = context.AfterFunc(c.ctx, func() { c.client.CloseWith(jujuapi.CloseGoingAway, "broker shutting down") })
 	if !c.login(c.ctx) {
+		if c.release != nil {
+			c.release()
+		}
 		c.stop()
 		c.client.Close()
 		done()
@@ -87,6 +104,7 @@ func (c *modelConn) run(done func()) {
 	c.done = done
 	c.pending = map[uint64]pendingCall{}
 	c.lastUse = c.px.clock.Now()
+	c.px.track(c)
 	c.px.routes.Add(c)
 	c.startDown(c.up, []byte(c.model.Controller.UUID))
 	go c.serveUp()
@@ -107,13 +125,16 @@ func (c *modelConn) serveUp() {
 		c.px.upstreams.Dec()
 	}
 	c.downs.Wait()
+	c.stopDeadline()
 	c.mu.Lock()
-	for _, call := range c.pending {
+	for _, call := range c.takeAllLocked() {
 		call.frame.Release()
 	}
-	clear(c.pending)
+	c.late = nil
 	c.mu.Unlock()
+	c.px.untrack(c)
 	c.px.routes.Remove(c)
+	c.release()
 	c.stop()
 	c.client.Close()
 	c.done()
@@ -235,6 +256,7 @@ func (c *modelConn) login(ctx context.Context) bool {
 			return false
 		}
 		if err == nil && c.up != nil {
+			c.client.LoggedIn() // the login deadline no longer applies
 			return true
 		}
 	}
@@ -250,12 +272,20 @@ func (c *modelConn) controllerLogin(ctx context.Context, msg *jujuapi.Message) (
 	if err != nil {
 		return nil, err
 	}
+	// The connection ends with the login's session, or when its identity
+	// is disabled; and counts toward its identity's connections.
+	release, err := px.identity.Track(id, func(reason string) { c.client.CloseWith(identity.CloseSessionEnded, reason) })
+	if err != nil {
+		return nil, err
+	}
 	start := px.clock.Now()
 	up, result, m, access, err := c.dialRoute(ctx, c.modelUUID, id, msg.RequestID)
 	px.dialDur.Observe(px.clock.Now().Sub(start).Seconds())
 	if err != nil {
+		release()
 		return nil, err
 	}
+	c.release = release
 	c.up, c.model, c.id, c.access = up, m, id, access
 	px.upstreams.Inc()
 	result.ControllerTag = jujuapi.ControllerTag(px.brokerUUID).String()
@@ -307,6 +337,7 @@ func (c *modelConn) loginDevice(ctx context.Context) (*params.LoginDeviceRespons
 		return nil, err
 	}
 	c.device = d
+	c.client.ExtendLoginUntil(d.Expiry) // the person has until the code expires
 	return &params.LoginDeviceResponse{VerificationURI: d.VerificationURI, UserCode: d.UserCode}, nil
 }
 

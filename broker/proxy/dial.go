@@ -35,7 +35,9 @@ func (c *modelConn) dialRoute(ctx context.Context, uuid string, id *identity.Ide
 			return nil, nil, nil, "", err
 		}
 		if access == authz.AccessNone {
-			return nil, nil, nil, "", jujuapi.ErrPerm
+			// The same answer as for a model that does not exist: a caller
+			// with no access learns nothing of which UUIDs do.
+			return nil, nil, nil, "", jujuapi.Errorf(jujuapi.CodeModelNotFound, "unknown model: %q", uuid)
 		}
 		up, result, err := c.dialModel(ctx, m, id, access, reqID)
 		if jujuapi.ErrorCode(err) != jujuapi.CodeRedirect || attempt == 2 {

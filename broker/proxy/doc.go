@@ -10,6 +10,12 @@
 // AllWatchers again there (the client keeps its watcher ids) and
 // replaying the calls the old controller left unanswered.
 //
+// A connection's calls in flight are bounded in number and bytes: past
+// the bounds the relay stops reading from the client (TCP pushes back).
+// Every call is answered: a controller the health check sees go down has
+// its calls answered "try again" at once (Proxy.ControllerDown), and so
+// has a call that outlasts the call timeout (see limits.go).
+//
 // A model's HTTP endpoints (debug-log, charm uploads) are package
 // modelhttp's.
 //

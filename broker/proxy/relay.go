@@ -61,6 +61,16 @@ func (c *modelConn) relayUp() (parked bool) {
 			c.reply(env.RequestID, nil, jujuapi.ErrLoggedIn)
 			continue
 		}
+		// The request is kept until answered: in a buffer of its own
+		// size, not a pooled one sized for the largest frame. At the
+		// connection's bounds, nothing more is read from the client
+		// until a call is answered (limits.go).
+		waiting, unbounded := callKind(&env)
+		frame.Trim()
+		if !c.admit(waiting, frame.Size()) {
+			frame.Release()
+			return false
+		}
 		c.attach.Lock()
 		c.mu.Lock()
 		up := c.up
@@ -80,11 +90,9 @@ func (c *modelConn) relayUp() (parked bool) {
 		if wait = detachAfter; c.sticky {
 			wait = 0
 		}
-		if c.pending == nil {
-			c.pending = make(map[uint64]pendingCall, 1)
-		}
-		call := pendingCall{id: env.RequestID, start: c.px.clock.Now(), facade: env.Type, method: env.Request, version: env.Version, watcher: watcher, frame: frame}
-		c.pending[env.RequestID] = call
+		call := pendingCall{id: env.RequestID, start: c.px.clock.Now(), facade: env.Type, method: env.Request, version: env.Version, watcher: watcher, frame: frame,
+			size: frame.Size(), waiting: waiting, unbounded: unbounded}
+		c.addPendingLocked(call)
 		c.mu.Unlock()
 		if up == nil {
 			if up, err = c.reattach(env.RequestID); err != nil {
@@ -104,6 +112,9 @@ func (c *modelConn) relayUp() (parked bool) {
 		}
 		c.attach.Unlock()
 		if err != nil {
+			if c.lostUpstream(up, call.id) {
+				continue // let go meanwhile (its controller went down): the call was answered
+			}
 			c.client.CloseWith(jujuapi.CloseGoingAway, "controller connection lost")
 			return false
 		}
@@ -174,6 +185,10 @@ func (c *modelConn) relayDown(up *jujuapi.Conn, ctlUUID []byte) {
 				rpcs.WithLabelValues(call.facade, call.method, env.ErrorCode).Observe(took.Seconds())
 				c.auditRelayed(call, took, env.ErrorCode, env.Error)
 				data = c.objectAnswered(call, &env, data)
+			} else if c.dropLate(env.RequestID) {
+				// The broker answered this call already ("try again").
+				frame.Release()
+				continue
 			}
 		}
 		if bytes.Contains(data, ctlUUID) {
@@ -194,8 +209,7 @@ func (c *modelConn) relayDown(up *jujuapi.Conn, ctlUUID []byte) {
 func (c *modelConn) forget(id uint64) (call pendingCall, took time.Duration, ok bool) {
 	now := c.px.clock.Now()
 	c.mu.Lock()
-	call, ok = c.pending[id]
-	delete(c.pending, id)
+	call, ok = c.dropLocked(id)
 	if len(c.pending) == 0 {
 		c.lastUse = now
 	}

@@ -39,6 +39,14 @@ const (
 	CodeConflict      = "conflict"
 	CodeMigrating     = "migration running" // the model already has a migration running
 	CodeUnavailable   = "unavailable"
+	// CodeTooManyRequests: slow down; the response's Retry-After header
+	// says after how many seconds to try again (HTTP 429).
+	CodeTooManyRequests = "too many requests"
+	// CodeTooLarge: the request's body is over the limit (HTTP 413).
+	CodeTooLarge = "request too large"
+	// CodeMethodNotAllowed: the path exists, not with this method; the
+	// Allow header lists those it has (HTTP 405).
+	CodeMethodNotAllowed = "method not allowed"
 )
 
 // LoginRequest logs in with a user name and password.

@@ -80,12 +80,28 @@ func serveFlags(fs *flag.FlagSet) (*broker.Config, func() error) {
 	fs.DurationVar(&cfg.SigningKeyPrepublish, "signing-key-prepublish", broker.DefaultKeyPrepublish, "how long a new signing key is published before it starts signing (shorter than the rotation; negative: not at all)")
 	fs.IntVar(&cfg.LoginFailureBurst, "login-failure-burst", broker.DefaultLoginFailureBurst, "failed logins a source address may make before it is slowed down")
 	fs.Float64Var(&cfg.LoginFailureRate, "login-failure-rate", broker.DefaultLoginFailureRate, "failed logins per second a source address may make once its burst is spent (negative: no slowdown)")
+	fs.IntVar(&cfg.LoginFailureUserBurst, "login-failure-user-burst", broker.DefaultLoginFailureUserBurst, "failed logins of one user (from every address), and from one address (over every user), before they are slowed down")
+	fs.Float64Var(&cfg.LoginFailureUserRate, "login-failure-user-rate", broker.DefaultLoginFailureUserRate, "failed logins per second of one user, and from one address, once that burst is spent (negative: no such slowdown)")
+	fs.IntVar(&cfg.LoginVerifyConcurrency, "login-verify-concurrency", broker.DefaultLoginVerifyConcurrency, "credential checks (passwords, session tokens, identity provider calls) that run at once; others wait their turn")
+	fs.Int64Var(&cfg.MaxRequestBody, "max-request-body", broker.DefaultMaxRequestBody, "largest body of an authenticated /v1 request, in bytes (413 past it)")
+	fs.Int64Var(&cfg.MaxRequestBodyUnauthenticated, "max-request-body-unauthenticated", broker.DefaultMaxRequestBodyUnauth, "largest body of a login request (anyone may send one), in bytes (413 past it)")
+	fs.IntVar(&cfg.DeviceLoginBurst, "device-login-burst", broker.DefaultDeviceLoginBurst, "device logins (POST /v1/login/device) a source address may start at once")
+	fs.Float64Var(&cfg.DeviceLoginRate, "device-login-rate", broker.DefaultDeviceLoginRate, "device logins per second a source address may start once its burst is spent (429 with Retry-After past it)")
+	fs.IntVar(&cfg.MaxConnsPerIdentity, "max-conns-per-identity", broker.DefaultMaxConnsPerIdentity, "connections (/api, model, debug-log) one user or service account may hold open on one replica; negative: no limit")
 	fs.DurationVar(&cfg.ModelCreateTimeout, "model-create-timeout", broker.DefaultModelCreateTimeout, "how long a controller may take to create a model before the next candidate is tried")
 	fs.DurationVar(&cfg.ReconcileInterval, "reconcile-interval", broker.DefaultReconcileInterval, "time between reconciliation passes (one replica at a time compares the broker's models with every controller's and finishes what crashes left)")
 	fs.DurationVar(&cfg.AuditRetention, "audit-retention", broker.DefaultAuditRetention, "how long audit events are kept before they are purged (0: forever)")
 	fs.Int64Var(&cfg.AuditSpoolMaxBytes, "audit-spool-max-bytes", broker.DefaultAuditSpoolMaxBytes, "bound of <data-dir>/audit-spool.jsonl, which keeps audit events while the database cannot take them; past it they are dropped and counted")
 	fs.DurationVar(&cfg.ProxyDetachAfter, "proxy-detach-after", broker.DefaultProxyDetachAfter, "close the controller side of a model connection idle this long (it logs in again on the next call); negative never")
 	fs.Int64Var(&maxFrame, "max-frame-size", jujuapi.DefaultMaxFrameSize, "largest API frame accepted from a client, in bytes")
+	writeTimeout := broker.DefaultWriteTimeout
+	fs.DurationVar(&writeTimeout, "write-timeout", broker.DefaultWriteTimeout, "close a client connection (/api, model, log stream) that leaves a response unread this long: it stopped reading")
+	fs.IntVar(&cfg.MaxCallsInFlight, "max-calls-in-flight", broker.DefaultMaxCallsInFlight, "calls one model connection may have in flight at its controller (watcher Next calls and pings apart, up to 10 times as many); past it the broker stops reading from that client until one is answered")
+	fs.IntVar(&cfg.MaxCallBytesInFlight, "max-call-bytes-in-flight", broker.DefaultMaxCallBytesInFlight, "bytes of requests one model connection may have in flight (one request always goes through); past it the broker stops reading from that client until one is answered")
+	fs.DurationVar(&cfg.CallTimeout, "call-timeout", broker.DefaultCallTimeout, "how long a call relayed on a model connection waits for its controller before the broker answers \"try again\" (watcher Next calls wait for good; a controller seen down has its calls answered at once); negative: no bound")
+	fs.DurationVar(&cfg.LoginTimeout, "login-timeout", broker.DefaultLoginTimeout, "close a WebSocket connection (/api, model, log stream) that has not logged in this long after the upgrade; pings do not extend it (negative: never)")
+	fs.IntVar(&cfg.MaxConnsPerAddress, "max-conns-per-address", broker.DefaultMaxConnsPerAddress, "WebSocket connections one source address may have open; more are refused with HTTP 429 (negative: no bound)")
+	fs.IntVar(&cfg.FDReserve, "fd-reserve", 0, "file descriptors kept for the broker's own use: with fewer left new WebSocket connections get HTTP 503, with half as many new TCP connections are closed at once (0: 5% of the open-file limit, at least 64; negative: none)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	var oidcScopes string
 	fs.StringVar(&cfg.OIDC.Issuer, "oidc-issuer", "", "OpenID Connect issuer URL of the identity provider for people and service accounts; empty: none (only the bootstrap admin can log in)")
@@ -101,6 +117,7 @@ func serveFlags(fs *flag.FlagSet) (*broker.Config, func() error) {
 		}
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 		cfg.Conn = jujuapi.ConnOptions{MaxFrameSize: maxFrame}
+		cfg.Conn.WriteTimeout = writeTimeout
 		for _, sc := range strings.Split(oidcScopes, ",") {
 			if sc = strings.TrimSpace(sc); sc != "" {
 				cfg.OIDC.Scopes = append(cfg.OIDC.Scopes, sc)

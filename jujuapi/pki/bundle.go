@@ -278,28 +278,10 @@ func readKey(path string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: reading private key: %w", err)
 	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("pki: %s does not hold a PEM private key", path)
-	}
-	var key any
-	switch block.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	default:
-		return nil, fmt.Errorf("pki: %s holds a PEM block of type %q, not a private key", path, block.Type)
-	}
+	signer, err := parseKeyPEM(data)
 	if err != nil {
 		// The parse error never quotes key material.
-		return nil, fmt.Errorf("pki: parsing private key %s: %w", path, err)
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("pki: %s holds an unsupported key type %T", path, key)
+		return nil, fmt.Errorf("pki: private key %s: %w", path, err)
 	}
 	return signer, nil
 }

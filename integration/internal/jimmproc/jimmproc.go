@@ -85,6 +85,10 @@ type Options struct {
 	Stderr io.Writer
 	// StartTimeout bounds the wait for the "listening" line (default 30s).
 	StartTimeout time.Duration
+	// MaxOpenFiles, when positive, is the process's open-file limit
+	// (RLIMIT_NOFILE, soft and hard): jimmd is started through
+	// sh -c 'ulimit -n N; exec jimmd ...', as an operator's unit would.
+	MaxOpenFiles int
 }
 
 // Process is one running (or finished) broker process.
@@ -151,10 +155,16 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = 30 * time.Second
 	}
+	bin, args := opts.Bin, opts.args()
+	if opts.MaxOpenFiles > 0 {
+		// exec keeps the pid: Stop and Kill reach jimmd itself.
+		script := fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, opts.MaxOpenFiles)
+		bin, args = "/bin/sh", append([]string{"-c", script, opts.Bin}, args...)
+	}
 	pp, m, err := proc.Start(ctx, proc.Spec{
 		Name:         "jimmd",
-		Bin:          opts.Bin,
-		Args:         opts.args(),
+		Bin:          bin,
+		Args:         args,
 		Env:          opts.environ(),
 		StartLine:    startLine,
 		StartTimeout: opts.StartTimeout,

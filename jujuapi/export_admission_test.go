@@ -1,0 +1,10 @@
+package jujuapi
+
+// NewAdmissionWithUsage is NewAdmission with the descriptor limit and
+// count taken from usage rather than from the process.
+func NewAdmissionWithUsage(opts AdmissionOptions, usage func() (limit, open int)) *Admission {
+	a := NewAdmission(opts)
+	a.usage = usage
+	a.Sample()
+	return a
+}
