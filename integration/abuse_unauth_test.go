@@ -452,3 +452,30 @@ func testUnauthEpollRecreated(t *testing.T, bins *brokerBins) {
 		t.Errorf("the failure episode was logged %d times, want once", n)
 	}
 }
+
+// TestAbuseInvalidUTF8: a text frame that is not valid UTF-8 (here inside
+// otherwise valid JSON, which a JSON decoder would take) closes its
+// connection with status 1007 (RFC 6455), before or after login, and
+// another client's connection carries on.
+func TestAbuseInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	bins := buildBrokerBins(t)
+	e := &brokerEnv{t: t, bins: bins, ctls: map[string]*controller{}}
+	e.startBroker(newTestDatabase(t), nil)
+	other := e.open(t, "")
+	frame := []byte("{\"request-id\":1,\"type\":\"Pinger\",\"version\":1,\"request\":\"Ping\",\"params\":{\"x\":\"\xff\xfe\"}}")
+	for _, loggedIn := range []bool{false, true} {
+		raw := e.dialRaw(t, "/api")
+		if loggedIn {
+			if res := raw.login(brokerAdminPassword); res.Error != "" {
+				t.Fatalf("raw login: %s", res.Error)
+			}
+		}
+		start := time.Now()
+		raw.wantClose(websocket.TextMessage, frame, websocket.CloseInvalidFramePayloadData)
+		t.Logf("FIGURE invalid UTF-8 in a text frame (logged in: %v): closed in %s", loggedIn, time.Since(start).Round(time.Millisecond))
+	}
+	if err := other.APICall("Pinger", 1, "", "Ping", nil, nil); err != nil {
+		t.Errorf("another client's ping after the invalid frames: %v", err)
+	}
+}

@@ -181,6 +181,13 @@ func (l *Log) Add(ev Event) {
 	if l == nil {
 		return
 	}
+	// Bounded before it waits in the queue: anyone can claim a user name of
+	// any size on a failed login, and a full queue of them must stay small.
+	ev.Identity, ev.Remote, ev.Model = bound(ev.Identity, auditFieldMax), bound(ev.Remote, auditFieldMax), bound(ev.Model, auditFieldMax)
+	ev.Facade, ev.Method, ev.Result = bound(ev.Facade, auditFieldMax), bound(ev.Method, auditFieldMax), bound(ev.Result, auditFieldMax)
+	if len(ev.Error) > auditScanMax {
+		ev.Error = ev.Error[:auditScanMax] // scrubbed and cut further at the write
+	}
 	select {
 	case l.queue <- ev:
 	default:

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -611,4 +612,22 @@ func randomText(n int) string {
 		b[i] = chars[rand.IntN(len(chars))]
 	}
 	return string(b)
+}
+
+// TestAddBoundsAtOnce: an event is bounded when it is queued, not only
+// when it is written, so that a full queue of events with huge claimed
+// user names stays small.
+func TestAddBoundsAtOnce(t *testing.T) {
+	l := New(nil, slog.New(slog.DiscardHandler), nil)
+	huge := strings.Repeat("x", 1<<20)
+	l.Add(Event{Time: time.Now(), Identity: huge, Remote: huge, Model: huge, Facade: "Admin", Method: huge, Result: "refused", Error: huge})
+	ev := <-l.queue
+	for name, v := range map[string]string{"identity": ev.Identity, "remote": ev.Remote, "model": ev.Model, "method": ev.Method} {
+		if len(v) > auditFieldMax || !strings.HasSuffix(v, truncMark) {
+			t.Errorf("queued %s: %d bytes, want at most %d, marked", name, len(v), auditFieldMax)
+		}
+	}
+	if len(ev.Error) > auditScanMax {
+		t.Errorf("queued error: %d bytes, want at most %d", len(ev.Error), auditScanMax)
+	}
 }

@@ -38,7 +38,7 @@ func (s *Service) authenticate(ctx context.Context, method, remote, claimed stri
 	user := claimed
 	record := func(result string, err error) {
 		s.logins.WithLabelValues(method, result).Inc()
-		ev := audit.Event{Time: start, Identity: logName(claimed), Remote: source, Facade: "Admin", Method: method, Result: result, Duration: s.clock.Now().Sub(start)}
+		ev := audit.Event{Time: start, Identity: claimed, Remote: source, Facade: "Admin", Method: method, Result: result, Duration: s.clock.Now().Sub(start)}
 		if err != nil {
 			ev.Error = err.Error()
 		}
