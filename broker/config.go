@@ -170,8 +170,8 @@ const (
 	DefaultLoginVerifyConcurrency = identity.DefaultLoginVerifyConcurrency
 	DefaultMaxRequestBody         = admin.DefaultMaxBody
 	DefaultMaxRequestBodyUnauth   = admin.DefaultMaxBodyUnauthenticated
-	DefaultDeviceLoginBurst       = admin.DefaultDeviceLoginBurst
-	DefaultDeviceLoginRate        = admin.DefaultDeviceLoginRate
+	DefaultDeviceLoginBurst       = identity.DefaultDeviceLoginBurst
+	DefaultDeviceLoginRate        = identity.DefaultDeviceLoginRate
 	// DefaultLoginTimeout is how long a WebSocket connection may stay
 	// open before it logs in.
 	DefaultLoginTimeout = 15 * time.Second

@@ -152,6 +152,7 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 		KeyRotation: cfg.SigningKeyRotation, KeyPrepublish: cfg.SigningKeyPrepublish,
 		LoginFailureBurst: cfg.LoginFailureBurst, LoginFailureRate: cfg.LoginFailureRate,
 		LoginFailureUserBurst: cfg.LoginFailureUserBurst, LoginFailureUserRate: cfg.LoginFailureUserRate, LoginVerifyConcurrency: cfg.LoginVerifyConcurrency,
+		DeviceLoginBurst: cfg.DeviceLoginBurst, DeviceLoginRate: cfg.DeviceLoginRate,
 		OIDC: cfg.OIDC, OIDCRedirectURL: "https://" + s.cfg.PublicAddress + restapi.PathAuthCallback, MaxConnsPerIdentity: cfg.MaxConnsPerIdentity,
 	}, identity.Deps{DB: s.db, Cipher: cipher, Relations: s.rel, Audit: s.audit, Metrics: reg, Logger: log, Clock: cfg.Clock}); err != nil {
 		return err
@@ -256,8 +257,7 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 		DB: s.db, Identity: s.identity, Relations: s.rel, Routes: s.routes, Migrations: s.migrations,
 		Registry: s.registry, Health: s.health, Pool: s.pool, Audit: s.audit, Reconciler: s.reconciler,
 		Logger: log, Clock: cfg.Clock,
-		Limits: admin.Limits{MaxBody: cfg.MaxRequestBody, MaxBodyUnauthenticated: cfg.MaxRequestBodyUnauthenticated,
-			DeviceLoginBurst: cfg.DeviceLoginBurst, DeviceLoginRate: cfg.DeviceLoginRate},
+		Limits: admin.Limits{MaxBody: cfg.MaxRequestBody, MaxBodyUnauthenticated: cfg.MaxRequestBodyUnauthenticated},
 	})
 	return nil
 }

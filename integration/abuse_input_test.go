@@ -413,6 +413,11 @@ func testInputSmaller(t *testing.T, bins *brokerBins) {
 	if codes[0] == http.StatusTooManyRequests || codes[3] != http.StatusTooManyRequests {
 		t.Errorf("4 device logins at once with a burst of 2: %v; want the last refused with 429", codes)
 	}
+	// The same address starting one on the WebSocket (the Juju client's
+	// Admin.LoginDevice) shares the limit.
+	if res := e.dialRaw(t, "/api").call("Admin", 4, "LoginDevice", nil); !strings.Contains(res.Error, "too many device logins started from") {
+		t.Errorf("Admin.LoginDevice on the WebSocket past the limit: %+v; want it refused as too many device logins", res)
+	}
 	// add-controller with 20 dead addresses (they accept TCP and never
 	// answer): answered well within jimmctl's 30 s, naming every address.
 	var dead []string

@@ -59,8 +59,7 @@ type API struct {
 	log        *slog.Logger
 	clock      clock.Clock
 
-	limits        Limits
-	deviceLimiter *rateLimiter
+	limits Limits
 }
 
 // New builds the admin API.
@@ -70,7 +69,6 @@ func New(deps Deps) *API {
 		registry: deps.Registry, health: deps.Health, pool: deps.Pool, reconciler: deps.Reconciler, audit: deps.Audit,
 		log: deps.Logger, clock: clock.Or(deps.Clock), limits: deps.Limits.withDefaults(),
 	}
-	a.deviceLimiter = newRateLimiter(a.limits.DeviceLoginBurst, a.limits.DeviceLoginRate, a.clock)
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -91,7 +89,7 @@ func (a *API) Mount(e *echo.Echo) {
 		e.Add(method, path, h, append([]echo.MiddlewareFunc{small}, mw...)...)
 	}
 	open(http.MethodPost, restapi.PathLogin, a.login)
-	open(http.MethodPost, restapi.PathLoginDevice, a.loginDevice, a.limitDevice)
+	open(http.MethodPost, restapi.PathLoginDevice, a.loginDevice)
 	open(http.MethodPost, restapi.PathLoginDeviceToken, a.loginDeviceToken)
 	open(http.MethodPost, restapi.PathLogout, a.logout, a.authenticate)
 	open(http.MethodGet, restapi.PathAuthLogin, a.browserLogin)

@@ -6,13 +6,10 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/jimmbroker/jimm/broker/audit"
-	"github.com/jimmbroker/jimm/broker/clock"
 	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/broker/restapi"
 	"github.com/jimmbroker/jimm/jujuapi/input"
@@ -25,19 +22,12 @@ type Limits struct {
 	// MaxBodyUnauthenticated that of a login, which anyone may send.
 	// Not positive: the defaults.
 	MaxBody, MaxBodyUnauthenticated int64
-	// DeviceLoginBurst device logins (POST /v1/login/device, which asks the
-	// identity provider for a code) a source address may start at once,
-	// then DeviceLoginRate per second (not positive: the defaults).
-	DeviceLoginBurst int
-	DeviceLoginRate  float64
 }
 
 // Defaults of Limits.
 const (
 	DefaultMaxBody                = 1 << 20
 	DefaultMaxBodyUnauthenticated = 16 << 10
-	DefaultDeviceLoginBurst       = 10
-	DefaultDeviceLoginRate        = 0.2
 )
 
 func (l Limits) withDefaults() Limits {
@@ -46,12 +36,6 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxBodyUnauthenticated <= 0 {
 		l.MaxBodyUnauthenticated = DefaultMaxBodyUnauthenticated
-	}
-	if l.DeviceLoginBurst <= 0 {
-		l.DeviceLoginBurst = DefaultDeviceLoginBurst
-	}
-	if l.DeviceLoginRate <= 0 {
-		l.DeviceLoginRate = DefaultDeviceLoginRate
 	}
 	return l
 }
@@ -126,73 +110,6 @@ func throttled(c echo.Context, err error) (error, bool) {
 		return nil, false
 	}
 	return tooMany(c, te.RetryAfter, te.Error()), true
-}
-
-// rateLimiter is a token bucket per key (a source address): Burst at
-// once, then Rate per second. Its memory is bounded: past maxLimited keys,
-// new ones share one bucket.
-type rateLimiter struct {
-	clock       clock.Clock
-	burst, rate float64
-
-	mu      sync.Mutex
-	buckets map[string]*tokenBucket
-	swept   time.Time
-}
-
-type tokenBucket struct {
-	tokens float64
-	at     time.Time
-}
-
-const maxLimited = 20_000
-
-func newRateLimiter(burst int, rate float64, c clock.Clock) *rateLimiter {
-	return &rateLimiter{clock: clock.Or(c), burst: float64(burst), rate: rate, buckets: map[string]*tokenBucket{}}
-}
-
-// allow takes a token of key's bucket, or says how long until there is one.
-func (l *rateLimiter) allow(key string) (bool, time.Duration) {
-	now := l.clock.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if since := now.Sub(l.swept); since >= time.Minute || (len(l.buckets) >= maxLimited && since >= time.Second) {
-		for k, b := range l.buckets {
-			if b.tokens+now.Sub(b.at).Seconds()*l.rate >= l.burst {
-				delete(l.buckets, k)
-			}
-		}
-		l.swept = now
-	}
-	b := l.buckets[key]
-	if b == nil {
-		if len(l.buckets) >= maxLimited {
-			key = "*overflow*"
-			b = l.buckets[key]
-		}
-		if b == nil {
-			b = &tokenBucket{tokens: l.burst, at: now}
-			l.buckets[key] = b
-		}
-	}
-	b.tokens = min(b.tokens+now.Sub(b.at).Seconds()*l.rate, l.burst)
-	b.at = now
-	if b.tokens < 1 {
-		return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
-	}
-	b.tokens--
-	return true, 0
-}
-
-// limitDevice rate-limits the start of device logins per source address.
-func (a *API) limitDevice(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		source := audit.Source(c.Request().RemoteAddr)
-		if ok, retry := a.deviceLimiter.allow(source); !ok {
-			return tooMany(c, retry, fmt.Sprintf("too many device logins started from %s; try again in %d s", source, max(1, int(math.Ceil(retry.Seconds())))))
-		}
-		return next(c)
-	}
 }
 
 // Bounds of the path parameters and query parameters, checked before use.

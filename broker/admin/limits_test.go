@@ -6,11 +6,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/jimmbroker/jimm/broker/clock"
 	"github.com/jimmbroker/jimm/broker/restapi"
 )
 
@@ -58,25 +56,5 @@ func TestBodyLimitAndMethods(t *testing.T) {
 	}
 	if w := do(http.MethodPost, "/v1/groups", strings.Repeat("x", 2000), false); w.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("POST /v1/groups with 2000 bytes: %d %s", w.Code, w.Body)
-	}
-}
-
-func TestRateLimiter(t *testing.T) {
-	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	l := newRateLimiter(2, 0.5, fake)
-	for i := range 2 {
-		if ok, _ := l.allow("a"); !ok {
-			t.Fatalf("start %d refused", i)
-		}
-	}
-	if ok, retry := l.allow("a"); ok || retry != 2*time.Second {
-		t.Fatalf("third start: %v, retry %s; want refused, retry in 2s", ok, retry)
-	}
-	if ok, _ := l.allow("b"); !ok {
-		t.Fatal("another address refused")
-	}
-	fake.Advance(2 * time.Second)
-	if ok, _ := l.allow("a"); !ok {
-		t.Fatal("refused after the refill")
 	}
 }

@@ -100,8 +100,11 @@ func (a *API) session(c echo.Context, id *identity.Identity) error {
 // loginDevice starts a device login; its state travels sealed in the
 // handle, so that any replica can finish it.
 func (a *API) loginDevice(c echo.Context) error {
-	d, err := a.identity.StartDevice(c.Request().Context())
+	d, err := a.identity.StartDevice(c.Request().Context(), c.Request().RemoteAddr)
 	if err != nil {
+		if resp, ok := throttled(c, err); ok {
+			return resp
+		}
 		return loginError(c, err)
 	}
 	handle, err := a.identity.Seal(d, aadDeviceHandle, "device login")

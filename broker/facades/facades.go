@@ -361,7 +361,7 @@ func (s *session) loginDevice(ctx context.Context, _ struct{}) (params.LoginDevi
 	if s.caller() != nil {
 		return params.LoginDeviceResponse{}, jujuapi.ErrLoggedIn
 	}
-	d, err := s.api.identity.StartDevice(ctx)
+	d, err := s.api.identity.StartDevice(ctx, s.remote)
 	if err != nil {
 		return params.LoginDeviceResponse{}, err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/jimmbroker/jimm/authz"
+	"github.com/jimmbroker/jimm/broker/audit"
 	"github.com/jimmbroker/jimm/jujuapi"
 	"github.com/jimmbroker/jimm/jujuapi/params"
 )
@@ -104,8 +105,14 @@ func (s *Service) ClientCredentials(ctx context.Context, remote, clientID, clien
 }
 
 // StartDevice starts a device login at the identity provider, for any
-// endpoint.
-func (s *Service) StartDevice(ctx context.Context) (*authz.DeviceLogin, error) {
+// endpoint. Anyone may start one, and each asks the provider for a code:
+// a source address (remote) may start DeviceLoginBurst at once, then
+// DeviceLoginRate per second; past that it gets a *ThrottledError.
+func (s *Service) StartDevice(ctx context.Context, remote string) (*authz.DeviceLogin, error) {
+	source := audit.Source(remote)
+	if ok, retry := s.devices.allow(source); !ok {
+		return nil, &ThrottledError{Source: source, RetryAfter: retry, What: "device logins started"}
+	}
 	if s.oidc == nil {
 		return nil, errNoIdentityProvider()
 	}

@@ -40,6 +40,10 @@ type Config struct {
 	// LoginVerifyConcurrency bounds the credential checks that run at
 	// once (0: DefaultLoginVerifyConcurrency).
 	LoginVerifyConcurrency int
+	// DeviceLoginBurst device logins a source address may start at once,
+	// then DeviceLoginRate per second (not positive: the defaults).
+	DeviceLoginBurst int
+	DeviceLoginRate  float64
 	// MaxConnsPerIdentity bounds the connections (/api, model connections,
 	// model streams) one identity may hold open on one replica (not
 	// positive: no limit).
@@ -80,6 +84,7 @@ type Service struct {
 	oidc          *authz.OIDC // nil: no identity provider
 	throttle      *throttle
 	verify        *verifier
+	devices       *rateLimiter // device logins started, by source address
 	logins        *prometheus.CounterVec
 	conns         *conns // live connections, by identity and session (conns.go)
 
@@ -108,6 +113,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		limit{float64(cfg.LoginFailureUserBurst), cfg.LoginFailureUserRate},
 		limit{float64(cfg.LoginFailureUserBurst), cfg.LoginFailureUserRate}, s.clock)
 	s.verify = newVerifier(cfg.LoginVerifyConcurrency)
+	if cfg.DeviceLoginBurst <= 0 {
+		cfg.DeviceLoginBurst = DefaultDeviceLoginBurst
+	}
+	if cfg.DeviceLoginRate <= 0 {
+		cfg.DeviceLoginRate = DefaultDeviceLoginRate
+	}
+	s.devices = newRateLimiter(cfg.DeviceLoginBurst, cfg.DeviceLoginRate, s.clock)
 	s.conns = newConns(cfg.MaxConnsPerIdentity, s.clock, s.log)
 	if deps.Metrics != nil {
 		if err := deps.Metrics.Register(s.logins); err != nil {

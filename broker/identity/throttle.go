@@ -72,9 +72,14 @@ func newThrottle(pair, user, source limit, c clock.Clock) *throttle {
 type ThrottledError struct {
 	User, Source string
 	RetryAfter   time.Duration
+	// What was too many, when not failed logins.
+	What string
 }
 
 func (e *ThrottledError) Error() string {
+	if e.What != "" {
+		return fmt.Sprintf("too many %s from %s; try again in %d s", e.What, e.Source, e.RetrySeconds())
+	}
 	if e.User == "" {
 		return fmt.Sprintf("too many failed logins from %s; try again in %d s", e.Source, e.RetrySeconds())
 	}

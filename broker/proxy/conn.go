@@ -332,7 +332,7 @@ func decodeLogin(msg *jujuapi.Message, req any) error {
 // wherever its session token is refused, model connections included.
 
 func (c *modelConn) loginDevice(ctx context.Context) (*params.LoginDeviceResponse, error) {
-	d, err := c.px.identity.StartDevice(ctx)
+	d, err := c.px.identity.StartDevice(ctx, c.remote)
 	if err != nil {
 		return nil, err
 	}

@@ -85,7 +85,7 @@ func serveFlags(fs *flag.FlagSet) (*broker.Config, func() error) {
 	fs.IntVar(&cfg.LoginVerifyConcurrency, "login-verify-concurrency", broker.DefaultLoginVerifyConcurrency, "credential checks (passwords, session tokens, identity provider calls) that run at once; others wait their turn")
 	fs.Int64Var(&cfg.MaxRequestBody, "max-request-body", broker.DefaultMaxRequestBody, "largest body of an authenticated /v1 request, in bytes (413 past it)")
 	fs.Int64Var(&cfg.MaxRequestBodyUnauthenticated, "max-request-body-unauthenticated", broker.DefaultMaxRequestBodyUnauth, "largest body of a login request (anyone may send one), in bytes (413 past it)")
-	fs.IntVar(&cfg.DeviceLoginBurst, "device-login-burst", broker.DefaultDeviceLoginBurst, "device logins (POST /v1/login/device) a source address may start at once")
+	fs.IntVar(&cfg.DeviceLoginBurst, "device-login-burst", broker.DefaultDeviceLoginBurst, "device logins (POST /v1/login/device, or Admin.LoginDevice on a WebSocket) a source address may start at once")
 	fs.Float64Var(&cfg.DeviceLoginRate, "device-login-rate", broker.DefaultDeviceLoginRate, "device logins per second a source address may start once its burst is spent (429 with Retry-After past it)")
 	fs.IntVar(&cfg.MaxConnsPerIdentity, "max-conns-per-identity", broker.DefaultMaxConnsPerIdentity, "connections (/api, model, debug-log) one user or service account may hold open on one replica; negative: no limit")
 	fs.DurationVar(&cfg.ModelCreateTimeout, "model-create-timeout", broker.DefaultModelCreateTimeout, "how long a controller may take to create a model before the next candidate is tried")
