@@ -38,7 +38,7 @@ fuzz:
 integration: build
 	if [ -z "$$JIMM_DEX_BIN" ] || [ -z "$$JIMM_OIDC_EXAMPLE_BIN" ] || [ -z "$$JIMM_JUJU_BIN" ] || [ -z "$$JIMM_JUJULIB_DIR" ]; then eval "$$(bash .ci/tools.sh)"; export JIMM_DEX_BIN JIMM_OIDC_EXAMPLE_BIN JIMM_JUJU_BIN JIMM_JUJULIB_DIR; fi; \
 	cd integration && JIMM_DEVCONTROLLER_BIN=$(BIN)/devcontroller JIMM_JIMMD_BIN=$(BIN)/jimmd JIMM_JIMMCTL_BIN=$(BIN)/jimmctl \
-		go test $(GOTESTFLAGS) -count=1 . ./internal/...
+		go test $(GOTESTFLAGS) -timeout 30m -count=1 . ./internal/...
 
 test: unit fuzz integration
 
