@@ -126,7 +126,7 @@ func (a *API) createModel(ctx, bg context.Context, owner, cloud string, p params
 	faulted := false // a controller failed: it may create the model late
 	for _, name := range order {
 		if err := a.db.ModelCreationTrying(ctx, creation.ID, name); err != nil {
-			a.endCreation(ctx, creation, faulted)
+			a.endCreation(ctx, bg, creation, faulted)
 			return params.ModelInfo{}, err
 		}
 		info, err := a.createOn(ctx, bg, byName[name], args, cred, creation, faulted)
@@ -137,14 +137,14 @@ func (a *API) createModel(ctx, bg context.Context, owner, cloud string, p params
 		lastErr = err
 		if !controllers.IsControllerFault(err) {
 			a.placements.WithLabelValues(name, "refused").Inc()
-			a.endCreation(ctx, creation, faulted)
+			a.endCreation(ctx, bg, creation, faulted)
 			return params.ModelInfo{}, jujuapi.AsError(dbfault.ForClient(jujuapi.Underlying(err), a.log))
 		}
 		faulted = true
 		a.placements.WithLabelValues(name, "controller-error").Inc()
 		a.log.Warn("model creation failed on controller; trying the next", "controller", name, "model", p.Name, "err", err)
 	}
-	a.endCreation(ctx, creation, faulted)
+	a.endCreation(ctx, bg, creation, faulted)
 	a.log.Error("model creation failed on every eligible controller", "model", p.Name, "err", lastErr)
 	return params.ModelInfo{}, jujuapi.Errorf(jujuapi.CodeTryAgain, "cannot create model %q: no eligible controller could create it; try again later", p.Name)
 }
@@ -178,13 +178,36 @@ func (a *API) nameTaken(ctx context.Context, owner, name string) (bool, error) {
 
 // endCreation ends a creation that recorded no model, with a context of
 // its own (the caller's may be what ended it). If the database cannot
-// take it, the reconciler finds it later.
-func (a *API) endCreation(ctx context.Context, c *db.ModelCreation, sweep bool) {
+// take it now (an outage), it is tried again in the background, off bg,
+// until it can: the record would otherwise block its name until the
+// reconciler took this live replica's creation for abandoned.
+func (a *API) endCreation(ctx, bg context.Context, c *db.ModelCreation, sweep bool) {
 	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := a.db.EndModelCreation(endCtx, c.ID, sweep); err != nil {
-		a.log.Warn("cannot record the end of a model creation; the reconciler will", "model", c.Name, "owner", c.Owner, "err", err)
+	err := a.db.EndModelCreation(endCtx, c.ID, sweep)
+	cancel()
+	if err == nil {
+		return
 	}
+	a.log.Warn("cannot record the end of a model creation yet; trying again", "model", c.Name, "owner", c.Owner, "err", err)
+	go func() {
+		ctx, cancel := context.WithTimeout(bg, orphanSweepFor)
+		defer cancel()
+		for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
+			select {
+			case <-ctx.Done():
+				a.log.Error("gave up recording the end of a model creation; the reconciler will", "model", c.Name, "owner", c.Owner)
+				return
+			case <-a.clock.After(wait):
+			}
+			endCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := a.db.EndModelCreation(endCtx, c.ID, sweep)
+			cancel()
+			if err == nil {
+				a.log.Info("recorded the end of a model creation", "model", c.Name, "owner", c.Owner)
+				return
+			}
+		}
+	}()
 }
 
 // createOn creates the model on one controller, its creation prepared
@@ -245,7 +268,7 @@ func (a *API) createOn(ctx, bg context.Context, ctl *db.Controller, args params.
 		} else {
 			// Undone: the name is free again as soon as the database can
 			// say so (else the reconciler ends the record).
-			a.endCreation(ctx, creation, faulted)
+			a.endCreation(ctx, bg, creation, faulted)
 		}
 		if errors.Is(err, db.ErrDuplicate) {
 			return params.ModelInfo{}, jujuapi.Errorf(jujuapi.CodeAlreadyExists, "model %q for %s already exists", args.Name, owner.ID)
