@@ -114,9 +114,10 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns, nWatchers int, 
 		"JIMM_LISTEN=" + brokerAddr, "JIMM_DSN=" + brokerDSN, "JIMM_DATA_DIR=" + brokerDir,
 		"JIMM_ADMIN_PASSWORD=" + adminPassword, "JIMM_SECRETS_KEY=" + hex.EncodeToString(key),
 		"JIMM_METRICS_LISTEN=" + metricsAddr, "JIMM_LOG_LEVEL=warn", "JIMM_PROXY_DETACH_AFTER=" + detachAfter.String(),
-		// Every connection comes from this one address, up to the open-file
-		// limit: the per-address cap and the descriptor reserve are off.
-		"JIMM_MAX_CONNS_PER_ADDRESS=-1", "JIMM_FD_RESERVE=-1",
+		// Every connection comes from this one address and user, up to the
+		// open-file limit: the per-address and per-identity caps and the
+		// descriptor reserve are off.
+		"JIMM_MAX_CONNS_PER_ADDRESS=-1", "JIMM_FD_RESERVE=-1", "JIMM_MAX_CONNS_PER_IDENTITY=-1",
 	})
 	if err != nil {
 		return err
