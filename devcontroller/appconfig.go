@@ -281,31 +281,45 @@ func (s *session) setConfigs(ctx context.Context, p params.ConfigSetArgs) (param
 }
 
 func (s *session) setConfig(ctx context.Context, uuid string, a params.ConfigSet) error {
+	return s.changeAppSettings(ctx, uuid, a.ApplicationName, "changed", func(m *store.Model, app *store.Application) (map[string]any, error) {
+		cfg, err := parseConfig(appCharm(m, app), app.Name, a.Config, a.ConfigYAML)
+		if err != nil {
+			return nil, fmt.Errorf("parsing settings for application: %w", err)
+		}
+		if cfg.trust != nil {
+			app.Trust = *cfg.trust
+		}
+		return cfg.charm, nil
+	})
+}
+
+// changeAppSettings applies to application name of model uuid the charm
+// settings change computes (nil values reset a setting) and, when any
+// changed, runs its units' config-changed hook and logs the change ("config
+// of application X <what>").
+func (s *session) changeAppSettings(ctx context.Context, uuid, name, what string, change func(*store.Model, *store.Application) (map[string]any, error)) error {
 	changed := false
 	_, err := s.ctl.store.UpdateModel(ctx, uuid, func(m *store.Model) error {
 		changed = false
 		if err := writable(m); err != nil {
 			return err
 		}
-		app := m.Applications[a.ApplicationName]
+		app := m.Applications[name]
 		if app == nil {
-			return jujuapi.NotFoundf("application %q", a.ApplicationName)
+			return jujuapi.NotFoundf("application %q", name)
 		}
-		cfg, err := parseConfig(appCharm(m, app), app.Name, a.Config, a.ConfigYAML)
+		settings, err := change(m, app)
 		if err != nil {
-			return fmt.Errorf("parsing settings for application: %w", err)
+			return err
 		}
-		if cfg.trust != nil {
-			app.Trust = *cfg.trust
-		}
-		if applyCharmSettings(app, cfg.charm) {
+		if applyCharmSettings(app, settings) {
 			changed = true
 			startHook(m, "config-changed", time.Now().UTC(), unitsOf(m, app.Name)...)
 		}
 		return nil
 	})
 	if err == nil && changed {
-		s.ctl.modelEvent(uuid, logInfo, "juju.apiserver.application", "config of application %q changed", a.ApplicationName)
+		s.ctl.modelEvent(uuid, logInfo, "juju.apiserver.application", "config of application %q %s", name, what)
 	}
 	return err
 }
@@ -323,16 +337,7 @@ func (s *session) unsetApplicationsConfig(ctx context.Context, p params.Applicat
 }
 
 func (s *session) unsetConfig(ctx context.Context, uuid string, a params.ApplicationUnset) error {
-	changed := false
-	_, err := s.ctl.store.UpdateModel(ctx, uuid, func(m *store.Model) error {
-		changed = false
-		if err := writable(m); err != nil {
-			return err
-		}
-		app := m.Applications[a.ApplicationName]
-		if app == nil {
-			return jujuapi.NotFoundf("application %q", a.ApplicationName)
-		}
+	return s.changeAppSettings(ctx, uuid, a.ApplicationName, "reset", func(m *store.Model, app *store.Application) (map[string]any, error) {
 		ch := appCharm(m, app)
 		reset := map[string]any{}
 		for _, name := range a.Options {
@@ -342,19 +347,11 @@ func (s *session) unsetConfig(ctx context.Context, uuid string, a params.Applica
 			}
 			if ch != nil {
 				if _, ok := ch.Config[name]; !ok {
-					return fmt.Errorf("updating application charm settings: unknown option %q", name)
+					return nil, fmt.Errorf("updating application charm settings: unknown option %q", name)
 				}
 			}
 			reset[name] = nil
 		}
-		if applyCharmSettings(app, reset) {
-			changed = true
-			startHook(m, "config-changed", time.Now().UTC(), unitsOf(m, app.Name)...)
-		}
-		return nil
+		return reset, nil
 	})
-	if err == nil && changed {
-		s.ctl.modelEvent(uuid, logInfo, "juju.apiserver.application", "config of application %q reset", a.ApplicationName)
-	}
-	return err
 }

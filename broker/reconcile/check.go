@@ -67,6 +67,8 @@ type snapshot struct {
 	routed      map[string]*db.Model // by UUID
 	migrating   map[string]bool      // model UUIDs with a migration running
 	creations   []db.ModelCreation
+	// replicas caches whether each replica's heartbeat is held, for a pass.
+	replicas map[string]bool
 }
 
 // listTimeout bounds each controller's answer.
@@ -77,7 +79,7 @@ const listTimeout = 15 * time.Second
 // hosted and unrouted, which only a creation record explains, and
 // creation records are read last.
 func take(ctx context.Context, d *db.DB, reg *controllers.Registry, pool *controllers.Pool, now time.Time) (*snapshot, error) {
-	s := &snapshot{at: now, listed: map[string]map[string]hosted{}, unreachable: map[string]error{}, routed: map[string]*db.Model{}, migrating: map[string]bool{}}
+	s := &snapshot{at: now, listed: map[string]map[string]hosted{}, unreachable: map[string]error{}, routed: map[string]*db.Model{}, migrating: map[string]bool{}, replicas: map[string]bool{}}
 	var err error
 	if s.controllers, err = reg.List(ctx); err != nil {
 		return nil, err

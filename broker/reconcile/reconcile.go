@@ -249,12 +249,19 @@ func (r *Reconciler) pass(ctx context.Context) (*Report, error) {
 // abandoned reports whether nobody is at creation c any more: its replica's
 // heartbeat ran out, it made no progress for the grace period, or its
 // outcome is known (a sweep).
-func (r *Reconciler) abandoned(ctx context.Context, c *db.ModelCreation, now time.Time) (bool, error) {
-	if c.State == db.CreationSweeping || now.Sub(c.UpdatedAt) > r.d.CreateGrace {
+func (r *Reconciler) abandoned(ctx context.Context, s *snapshot, c *db.ModelCreation) (bool, error) {
+	if c.State == db.CreationSweeping || s.at.Sub(c.UpdatedAt) > r.d.CreateGrace {
 		return true, nil
 	}
-	held, err := r.d.DB.LeaseHeld(ctx, "replica/"+c.Replica, now)
-	return !held, err
+	held, ok := s.replicas[c.Replica] // each replica's heartbeat read once a pass
+	if !ok {
+		var err error
+		if held, err = r.d.DB.LeaseHeld(ctx, "replica/"+c.Replica, s.at); err != nil {
+			return false, err
+		}
+		s.replicas[c.Replica] = held
+	}
+	return !held, nil
 }
 
 // finishCreation ends an abandoned creation: it adopts the model the
@@ -262,7 +269,7 @@ func (r *Reconciler) abandoned(ctx context.Context, c *db.ModelCreation, now tim
 // recorded), destroys any other it made, and forgets the record once every
 // controller it asked has answered.
 func (r *Reconciler) finishCreation(ctx context.Context, s *snapshot, c *db.ModelCreation, rep *Report) {
-	gone, err := r.abandoned(ctx, c, s.at)
+	gone, err := r.abandoned(ctx, s, c)
 	if err != nil || !gone {
 		if err == nil {
 			r.actions.WithLabelValues(actionSkipped).Inc()
@@ -286,7 +293,7 @@ func (r *Reconciler) finishCreation(ctx context.Context, s *snapshot, c *db.Mode
 	// Another creation of the same name under way owns what it makes.
 	for _, other := range s.creations {
 		if other.ID != c.ID && other.Owner == c.Owner && other.Name == c.Name && other.State == db.CreationCreating {
-			if busy, err := r.abandoned(ctx, &other, s.at); err != nil || !busy {
+			if gone, err := r.abandoned(ctx, s, &other); err != nil || !gone {
 				return
 			}
 		}
