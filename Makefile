@@ -1,8 +1,16 @@
 # make test  — every test: unit tests (with the race detector), a short fuzz
 #              run of the frame decoder and server, and the end-to-end tests
-#              in integration/ against real devcontroller processes.
-#              The broker's end-to-end tests need PostgreSQL: JIMM_TEST_DSN
-#              (bash .ci/postgres.sh prints one); without it they are skipped.
+#              in integration/, which run the jimmd and devcontroller of
+#              make build (without the race detector). First, as .ci/run
+#              does, it provides what the tests need and the caller has not
+#              set, and prints one line saying so (.ci/env.sh): PostgreSQL
+#              (JIMM_TEST_DSN, else the machine's server on 127.0.0.1:5432,
+#              else a throwaway cluster: .ci/postgres.sh) and the tools of
+#              .ci/tools.sh (built once, cached in ~/.cache/jimm-tools). What
+#              it cannot provide stops it, saying how to provide it, so it
+#              skips nothing CI runs.
+# make unit, make integration — that part of make test, providing what it
+#              needs the same way; make fuzz needs nothing.
 # make demo  — run the demo: broker, embedded database, three development
 #              controllers (go run ./cmd/jimmd demo).
 
@@ -23,8 +31,13 @@ build:
 	go build -o $(BIN)/jimmd ./cmd/jimmd
 	go build -o $(BIN)/jimmctl ./cmd/jimmctl
 
+# TEST_ENV provides what the tests need (bash .ci/env.sh; $(1): postgres,
+# tools) and prints one line saying where it comes from; make test does it
+# once for all its parts (TEST_ENV_READY).
+TEST_ENV = $(if $(TEST_ENV_READY),,env=$$(bash .ci/env.sh "make $@" $(1)) && eval "$$env" || exit 1;)
+
 unit:
-	go test $(GOTESTFLAGS) -race -count=1 ./...
+	$(call TEST_ENV,postgres) go test $(GOTESTFLAGS) -race -count=1 ./...
 
 fuzz:
 	go test $(GOTESTFLAGS) -run='^$$' -fuzz='^FuzzDecodeMessage$$' -fuzztime=$(FUZZ_DECODE_EXECS)x ./jujuapi/
@@ -34,13 +47,22 @@ fuzz:
 # and the dashboard's client library (jujulib, a Node package) come from
 # JIMM_DEX_BIN, JIMM_OIDC_EXAMPLE_BIN, JIMM_JUJU_BIN and JIMM_JUJULIB_DIR,
 # else .ci/tools.sh builds (and caches) them; the juju CLI's first build
-# takes about 15 minutes.
+# takes about 15 minutes. TEST_ENV does that (and fails if it cannot); the
+# check after it only matters to a caller that set TEST_ENV_READY itself.
 integration: build
-	if [ -z "$$JIMM_DEX_BIN" ] || [ -z "$$JIMM_OIDC_EXAMPLE_BIN" ] || [ -z "$$JIMM_JUJU_BIN" ] || [ -z "$$JIMM_JUJULIB_DIR" ]; then eval "$$(bash .ci/tools.sh)"; export JIMM_DEX_BIN JIMM_OIDC_EXAMPLE_BIN JIMM_JUJU_BIN JIMM_JUJULIB_DIR; fi; \
+	$(call TEST_ENV,postgres tools) \
+	if [ -z "$$JIMM_DEX_BIN" ] || [ -z "$$JIMM_OIDC_EXAMPLE_BIN" ] || [ -z "$$JIMM_JUJU_BIN" ] || [ -z "$$JIMM_JUJULIB_DIR" ] || [ -z "$$JIMM_HELM_BIN" ]; then eval "$$(bash .ci/tools.sh)"; export JIMM_DEX_BIN JIMM_OIDC_EXAMPLE_BIN JIMM_JUJU_BIN JIMM_JUJULIB_DIR JIMM_HELM_BIN; fi; \
 	cd integration && JIMM_DEVCONTROLLER_BIN=$(BIN)/devcontroller JIMM_JIMMD_BIN=$(BIN)/jimmd JIMM_JIMMCTL_BIN=$(BIN)/jimmctl \
 		go test $(GOTESTFLAGS) -timeout 30m -count=1 . ./internal/...
 
-test: unit fuzz integration
+# A recipe line that starts a sub-make runs even under make -n; there the
+# environment step is only shown, so that make -n test starts no PostgreSQL
+# and builds no tools.
+DRY_RUN = $(findstring n,$(firstword -$(MAKEFLAGS)))
+
+test:
+	$(if $(DRY_RUN),: '$(call TEST_ENV,postgres tools)';,$(call TEST_ENV,postgres tools)) \
+	$(MAKE) --no-print-directory unit fuzz integration TEST_ENV_READY=1
 
 demo:
 	go run ./cmd/jimmd demo

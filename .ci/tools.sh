@@ -10,6 +10,8 @@
 #                               @canonical/jujulib, the Juju dashboard's API
 #                               client (npm ci of integration/tools/jujulib,
 #                               keyed by its package-lock.json; needs node and npm)
+#   JIMM_HELM_BIN=...           helm 4 (the chart tests: lint and template of
+#                               charts/jimm)
 # Cache root: $JIMM_TOOLS_CACHE, default $HOME/.cache/jimm-tools.
 # Usage: eval "$(bash .ci/tools.sh)"
 set -euo pipefail
@@ -58,7 +60,9 @@ dex=$(build dex integration/tools/dex github.com/dexidp/dex/cmd/dex)
 example=$(build zitadel-oidc integration/tools/zitadel github.com/zitadel/oidc/v3/example/server)
 juju=$(build juju integration/tools/juju github.com/juju/juju/cmd/juju CGO_ENABLED=0)
 jujulib=$(npm_install jujulib integration/tools/jujulib)
+helm=$(build helm integration/tools/helm helm.sh/helm/v4/cmd/helm CGO_ENABLED=0)
 echo "JIMM_DEX_BIN=$dex"
 echo "JIMM_OIDC_EXAMPLE_BIN=$example"
 echo "JIMM_JUJU_BIN=$juju"
 echo "JIMM_JUJULIB_DIR=$jujulib"
+echo "JIMM_HELM_BIN=$helm"

@@ -136,6 +136,15 @@ type Config struct {
 	// half of it left, new TCP connections are closed at once. Zero: 5% of
 	// RLIMIT_NOFILE, at least 64; negative: no reserve.
 	FDReserve int
+	// ShutdownGrace bounds a shutdown's drain: when Serve's context ends
+	// the replica reports itself not ready, stops accepting connections,
+	// and hands every WebSocket connection back to its client (WebSocket
+	// status 1012, service restart) as soon as it has no call in flight;
+	// at the end of the grace the remaining ones are closed too. Zero is
+	// DefaultShutdownGrace; negative: close every connection at once.
+	ShutdownGrace time.Duration
+	// Version and Revision are the build's, for jimm_build_info.
+	Version, Revision string
 	// Conn bounds each client connection.
 	Conn   jujuapi.ConnOptions
 	Logger *slog.Logger
@@ -161,6 +170,7 @@ const (
 	DefaultModelCreateTimeout = 30 * time.Second
 	DefaultReconcileInterval  = reconcile.DefaultInterval
 	DefaultKeyRotation        = 24 * time.Hour
+	DefaultShutdownGrace      = 30 * time.Second
 	DefaultKeyPrepublish      = 5 * time.Minute
 	DefaultLoginFailureBurst  = 10
 	DefaultLoginFailureRate   = 1.0
@@ -277,6 +287,9 @@ func (c *Config) validate() error {
 	}
 	if c.HealthInterval <= 0 {
 		c.HealthInterval = DefaultHealthInterval
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = DefaultShutdownGrace
 	}
 	if c.HealthInterval > 5*time.Second {
 		return fmt.Errorf("health interval %s is over the 5s bound", c.HealthInterval)

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -18,6 +19,15 @@ type metrics struct {
 	reg         *prometheus.Registry
 	connections *prometheus.GaugeVec
 	rpcs        *prometheus.HistogramVec
+}
+
+// buildInfo is jimm_build_info: always 1, labelled with the build.
+func buildInfo(version, revision string) prometheus.Collector {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "jimm_build_info", Help: "The running jimmd's build: version, VCS revision and Go version (always 1).",
+	}, []string{"version", "revision", "goversion"})
+	g.WithLabelValues(version, revision, runtime.Version()).Set(1)
+	return g
 }
 
 func newMetrics() *metrics {

@@ -30,6 +30,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/identity"
 	"github.com/jimmbroker/jimm/broker/migration"
 	"github.com/jimmbroker/jimm/broker/modelhttp"
+	"github.com/jimmbroker/jimm/broker/probes"
 	"github.com/jimmbroker/jimm/broker/proxy"
 	"github.com/jimmbroker/jimm/broker/reconcile"
 	"github.com/jimmbroker/jimm/broker/restapi"
@@ -71,7 +72,12 @@ type Server struct {
 	listener  net.Listener
 	metricsLn net.Listener
 
+	probes *probes.Probes // liveness, readiness, draining
+	// serveCtx is the connections': it ends at the end of a shutdown's
+	// grace, after the replica stopped taking new ones; streamCtx, the
+	// log streams', ends as the shutdown starts (a stream never idles).
 	serveCtx  context.Context
+	streamCtx context.Context
 	conns     jujuapi.ServingGroup
 	admission *jujuapi.Admission // per-address cap and descriptor reserve
 }
@@ -130,6 +136,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.build(ctx, cipher, servers); err != nil {
 		return nil, err
 	}
+	s.probes = probes.New(probes.Options{Checks: s.readinessChecks()})
+	if err := s.metrics.reg.Register(s.probes.Collector()); err != nil {
+		return nil, fmt.Errorf("register readiness metric: %w", err)
+	}
+	if err := s.metrics.reg.Register(buildInfo(cfg.Version, cfg.Revision)); err != nil {
+		return nil, fmt.Errorf("register build info metric: %w", err)
+	}
 	if cfg.MetricsListen != "" {
 		if s.metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
 			return nil, fmt.Errorf("metrics listener on %s: %w", cfg.MetricsListen, err)
@@ -137,6 +150,38 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// readinessChecks are what /readyz checks besides the listeners: the
+// database answers, with the schema this build expects, and the signing
+// keys are loaded.
+func (s *Server) readinessChecks() []probes.Check {
+	return []probes.Check{
+		{Name: "database", Run: func(ctx context.Context) error {
+			if _, _, err := s.db.SchemaVersion(ctx); err != nil {
+				return fmt.Errorf("the database does not answer: %w", err)
+			}
+			return nil
+		}},
+		{Name: "schema", Run: func(ctx context.Context) error {
+			current, latest, err := s.db.SchemaVersion(ctx)
+			switch {
+			case err != nil:
+				return fmt.Errorf("unknown: the database does not answer: %w", err)
+			case current > latest:
+				return fmt.Errorf("the database schema is at version %d, newer than this jimmd's %d: a newer jimmd migrated it (an upgrade is rolling out)", current, latest)
+			case current < latest:
+				return fmt.Errorf("the database schema is at version %d, older than this jimmd's %d", current, latest)
+			}
+			return nil
+		}},
+		{Name: "keys", Run: func(context.Context) error {
+			if s.identity.Keys().Current() == nil {
+				return errors.New("no signing key is loaded: the broker cannot sign tokens for controllers")
+			}
+			return nil
+		}},
+	}
 }
 
 // build makes the broker's parts, each from the parts below it.
@@ -435,7 +480,7 @@ func (s *Server) handler() http.Handler {
 	e.HideBanner, e.HidePort = true, true
 	e.GET("/api", func(c echo.Context) error {
 		r := c.Request()
-		s.upgrade(c, "api", s.cfg.Conn, func(ctx context.Context, conn *jujuapi.Conn, done func()) {
+		s.upgrade(s.serveCtx, c, "api", s.cfg.Conn, func(ctx context.Context, conn *jujuapi.Conn, done func()) {
 			defer done()
 			s.facades.Serve(ctx, conn, r.RemoteAddr)
 		})
@@ -443,7 +488,7 @@ func (s *Server) handler() http.Handler {
 	})
 	e.GET("/model/:uuid/api", func(c echo.Context) error {
 		uuid, remote := c.Param("uuid"), c.Request().RemoteAddr
-		s.upgrade(c, "model", s.cfg.Conn, func(ctx context.Context, conn *jujuapi.Conn, done func()) {
+		s.upgrade(s.serveCtx, c, "model", s.cfg.Conn, func(ctx context.Context, conn *jujuapi.Conn, done func()) {
 			s.proxy.Serve(ctx, conn, uuid, remote, done)
 		})
 		return nil
@@ -455,7 +500,7 @@ func (s *Server) handler() http.Handler {
 		opts := modelhttp.StreamConnOptions
 		opts.MaxFrameSize = s.cfg.Conn.MaxFrameSize
 		opts.WriteTimeout = s.cfg.Conn.WriteTimeout
-		s.upgrade(c, "model-log", opts, func(ctx context.Context, conn *jujuapi.Conn, done func()) {
+		s.upgrade(s.streamCtx, c, "model-log", opts, func(ctx context.Context, conn *jujuapi.Conn, done func()) {
 			s.modelHTTP.ServeStream(ctx, conn, req, done)
 		})
 		return nil
@@ -470,6 +515,10 @@ func (s *Server) handler() http.Handler {
 	e.Match([]string{http.MethodGet, http.MethodPost}, "/model/:uuid/charms", modelHTTP)
 	e.Match([]string{http.MethodGet, http.MethodPut}, "/model-:uuid/charms/:object", modelHTTP)
 	e.Match([]string{http.MethodGet, http.MethodPut}, "/model/:uuid/applications/:application/resources/:resource", modelHTTP)
+	// Probes on the API listener too, for a load balancer that sees only
+	// it; the reasons of a failed check are for the metrics listener.
+	e.GET("/healthz", echo.WrapHandler(http.HandlerFunc(s.probes.Healthz)))
+	e.GET("/readyz", echo.WrapHandler(http.HandlerFunc(s.probes.ReadyzBrief)))
 	keys := echo.WrapHandler(s.identity.Keys())
 	e.GET(authz.JWKSPath, keys)
 	e.HEAD(authz.JWKSPath, keys)
@@ -483,7 +532,7 @@ func (s *Server) handler() http.Handler {
 // connection has ended; it may hand the connection on to goroutines of its
 // own and return first. Once the server is shutting down, the connection
 // is closed instead.
-func (s *Server) upgrade(c echo.Context, endpoint string, opts jujuapi.ConnOptions, serve func(ctx context.Context, conn *jujuapi.Conn, done func())) {
+func (s *Server) upgrade(ctx context.Context, c echo.Context, endpoint string, opts jujuapi.ConnOptions, serve func(ctx context.Context, conn *jujuapi.Conn, done func())) {
 	// Refused before the upgrade, cheaply: a source address over its cap,
 	// or the process near its descriptor limit.
 	release, refusal := s.admission.Admit(c.Request().RemoteAddr)
@@ -515,12 +564,17 @@ func (s *Server) upgrade(c echo.Context, endpoint string, opts jujuapi.ConnOptio
 			s.conns.Done()
 		})
 	}
-	go serve(s.serveCtx, conn, done)
+	go serve(ctx, conn, done)
 }
 
-// Serve answers until ctx ends, then closes every connection.
+// Serve answers until ctx ends, then shuts down: see drain.
 func (s *Server) Serve(ctx context.Context) error {
-	s.serveCtx = ctx
+	// The connections outlive ctx by the shutdown's grace.
+	connCtx, endConns := context.WithCancel(context.WithoutCancel(ctx))
+	defer endConns()
+	streamCtx, endStreams := context.WithCancel(connCtx)
+	defer endStreams()
+	s.serveCtx, s.streamCtx = connCtx, streamCtx
 	if err := controllers.Follow(ctx, s.db, s.registry, s.health, s.pool, s.log); err != nil {
 		return err
 	}
@@ -553,7 +607,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		// A kept-alive connection with no request holds a descriptor.
 		IdleTimeout: 2 * time.Minute,
 		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		BaseContext: func(net.Listener) context.Context { return ctx },
+		// Requests in flight when the shutdown starts may finish.
+		BaseContext: func(net.Listener) context.Context { return connCtx },
 	}
 	errc := make(chan error, 2)
 	go s.admission.Run(ctx)
@@ -562,6 +617,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.metricsLn != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+		s.probes.Mount(mux)
 		// Profiles for operators, on the operators' listener only.
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -570,18 +626,18 @@ func (s *Server) Serve(ctx context.Context) error {
 		go func() { errc <- msrv.Serve(s.metricsLn) }()
 	}
 	go s.health.Run(ctx)
-	s.log.Info("broker serving", "address", s.Addr(), "public-address", s.cfg.PublicAddress, "uuid", s.uuid, "metrics", s.MetricsAddr())
+	s.probes.SetServing()
+	s.log.Info("broker serving", "address", s.Addr(), "public-address", s.cfg.PublicAddress, "uuid", s.uuid, "metrics", s.MetricsAddr(), "version", s.cfg.Version)
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	srv.Shutdown(shutdownCtx)
+	s.drain(srv, endStreams, endConns)
 	if msrv != nil {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Second)
 		msrv.Shutdown(shutdownCtx)
+		cancel()
 	}
-	s.conns.Drain()
 	s.modelHTTP.CloseIdleHTTP()
 	// Write what the last calls queued, a few seconds at most.
 	auditCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -592,6 +648,44 @@ func (s *Server) Serve(ctx context.Context) error {
 		err = nil
 	}
 	return err
+}
+
+// drain shuts the API listener down within the shutdown grace. The
+// replica reports itself not ready (so that load balancers stop sending
+// it connections) and stops accepting them; requests in flight on plain
+// HTTPS finish; log streams end at once, and every /api and model
+// connection is handed back to its client (WebSocket status 1012,
+// service restart: it reconnects, to another replica) as soon as it has
+// no call in flight, its calls answered first. What is still open at the
+// end of the grace is closed (status 1001). The metrics listener, with
+// /healthz and /readyz, answers until the end.
+func (s *Server) drain(srv *http.Server, endStreams, endConns context.CancelFunc) {
+	grace := max(s.cfg.ShutdownGrace, 0)
+	start := time.Now()
+	open := s.conns.Len()
+	s.probes.StartDrain()
+	s.log.Info("shutting down: draining connections", "connections", open, "grace", grace)
+	graceCtx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() {
+		srv.Shutdown(graceCtx)
+		close(stopped)
+	}()
+	s.conns.Close()
+	endStreams()
+	s.facades.Drain()
+	s.proxy.Drain()
+	drained := s.conns.Wait(graceCtx)
+	left := s.conns.Len()
+	endConns()
+	<-stopped
+	s.conns.Drain()
+	if drained {
+		s.log.Info("drained every connection", "connections", open, "took", time.Since(start).Round(time.Millisecond))
+	} else {
+		s.log.Warn("closed the connections still busy at the end of the shutdown grace", "connections", open, "closed", left, "grace", grace)
+	}
 }
 
 func (s *Server) close() {

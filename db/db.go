@@ -218,6 +218,17 @@ func (d *DB) migrate(ctx context.Context, conn *sql.Conn) error {
 	return nil
 }
 
+// SchemaVersion returns the database's schema version and the latest this
+// build knows, in one small query: readiness checks with it that the
+// database answers and that the schema is the one this broker expects.
+func (d *DB) SchemaVersion(ctx context.Context) (current, latest int, err error) {
+	var v sql.NullInt64
+	if err := d.WithContext(ctx).Raw("SELECT MAX(version) FROM schema_migrations").Scan(&v).Error; err != nil {
+		return 0, 0, fmt.Errorf("read the schema version: %w", err)
+	}
+	return int(v.Int64), migrations[len(migrations)-1].version, nil
+}
+
 func schemaVersion(ctx context.Context, conn *sql.Conn) (int, error) {
 	var v sql.NullInt64
 	if err := conn.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&v); err != nil {

@@ -41,10 +41,8 @@ import (
 	"github.com/jimmbroker/jimm/integration/internal/devproc"
 	"github.com/jimmbroker/jimm/integration/internal/jimmproc"
 	"github.com/jimmbroker/jimm/integration/internal/oidcproc"
+	"github.com/jimmbroker/jimm/integration/internal/pgserver"
 )
-
-// testDSNEnv names the PostgreSQL server the broker tests use.
-const testDSNEnv = "JIMM_TEST_DSN"
 
 // brokerAdminPassword is the password of every test broker's bootstrap
 // admin.
@@ -82,16 +80,39 @@ func buildBrokerBins(t *testing.T) *brokerBins {
 	return &bins
 }
 
-// serverDSN returns JIMM_TEST_DSN, or skips the test.
+// The PostgreSQL server the broker tests share, found (or started) once by
+// the first test that needs it and released when the tests end.
+var (
+	pgOnce   sync.Once
+	pgServer *pgserver.Server
+	pgErr    error
+)
+
+// serverDSN returns the DSN of the PostgreSQL server the broker tests share:
+// JIMM_TEST_DSN, else the machine's server, a throwaway cluster or a
+// container (pgserver.Find), or skips the test saying how to provide one.
 func serverDSN(t *testing.T) string {
 	t.Helper()
-	dsn := os.Getenv(testDSNEnv)
-	if dsn == "" {
-		t.Skipf("the broker tests need PostgreSQL: set %s to a server's DSN, e.g. "+
-			"export %s=$(bash .ci/postgres.sh) from the repository root, "+
-			"or postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", testDSNEnv, testDSNEnv)
+	pgOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		pgServer, pgErr = pgserver.Find(ctx, os.TempDir())
+		if pgErr == nil {
+			t.Logf("PostgreSQL for the broker tests: %s", pgServer.Source)
+		}
+	})
+	if pgErr != nil {
+		t.Skip(pgErr.Error())
 	}
-	return dsn
+	return pgServer.DSN
+}
+
+// releasePostgres stops what serverDSN started, if anything (TestMain calls
+// it when the tests end).
+func releasePostgres() {
+	if pgServer != nil {
+		pgServer.Release()
+	}
 }
 
 func randomHex(n int) string {
@@ -105,7 +126,7 @@ func dsnWithDatabase(dsn, db string) (string, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
 		if err != nil {
-			return "", fmt.Errorf("%s: %w", testDSNEnv, err)
+			return "", fmt.Errorf("the PostgreSQL server's DSN: %w", err)
 		}
 		u.Path = "/" + db
 		return u.String(), nil
@@ -115,7 +136,7 @@ func dsnWithDatabase(dsn, db string) (string, error) {
 }
 
 // newTestDatabase creates a database of the test's own on the server of
-// JIMM_TEST_DSN and returns its DSN; it is dropped (WITH (FORCE)) when the
+// serverDSN and returns its DSN; it is dropped (WITH (FORCE)) when the
 // test ends.
 func newTestDatabase(t *testing.T) string {
 	t.Helper()
@@ -124,12 +145,12 @@ func newTestDatabase(t *testing.T) string {
 	defer cancel()
 	admin, err := sql.Open("pgx", server)
 	if err != nil {
-		t.Fatalf("open %s: %v", testDSNEnv, err)
+		t.Fatalf("open the PostgreSQL server (%s): %v", pgServer.Source, err)
 	}
 	name := "jimm_it_" + randomHex(6)
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 		admin.Close()
-		t.Fatalf("create database %s on the server of %s: %v", name, testDSNEnv, err)
+		t.Fatalf("create database %s on the PostgreSQL server (%s): %v", name, pgServer.Source, err)
 	}
 	t.Cleanup(func() {
 		defer admin.Close()

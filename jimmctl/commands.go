@@ -63,6 +63,7 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		a.listControllersCommand(),
 		a.showControllerCommand(),
 		a.addControllerCommand(),
+		a.controllerInfoCommand(),
 		a.removeControllerCommand(),
 		a.setControllerDeprecatedCommand(),
 		a.listModelsCommand(),

@@ -86,7 +86,8 @@ the keys a development controller writes into its controller.yaml:
   priority: 10                      # optional; higher is preferred for new models
 
 The broker dials the controller with the pinned CA, logs in, and reads its
-version, cloud and regions before storing it.`,
+version, cloud and regions before storing it. For a Juju controller the juju
+client knows, "jimmctl controller-info <controller> -o FILE" writes this file.`,
 		Example: `  jimmctl add-controller .devcontroller/controller.yaml --name ctl-a --priority 10`,
 		Args:    argsBetween(1, "<controller.yaml | ->"),
 		RunE: a.withClient(func(cmd *cobra.Command, c *Client, args []string) error {

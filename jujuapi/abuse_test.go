@@ -279,4 +279,21 @@ func TestAdmissionDescriptorReserve(t *testing.T) {
 	if _, ref := a.Admit("10.0.0.1:3"); ref != nil {
 		t.Errorf("with 100 open again: refused %v", ref)
 	}
+	// Descriptors freed (or the limit raised) since the last periodic
+	// sample: a connection about to be refused or shed counts afresh
+	// first, at most every 100 ms, and goes through.
+	set(970)
+	a.Sample()
+	set(100)
+	time.Sleep(150 * time.Millisecond)
+	if _, ref := a.Admit("10.0.0.1:4"); ref != nil {
+		t.Errorf("with 100 open since the last sample said 970: refused %v, want a fresh count first", ref)
+	}
+	set(970)
+	a.Sample()
+	set(100)
+	time.Sleep(150 * time.Millisecond)
+	if _, ok := dial(); !ok {
+		t.Error("with 100 open since the last sample said 970: a connection was shed, want a fresh count first")
+	}
 }

@@ -473,6 +473,10 @@ const (
 	CloseInvalidPayload  = 1007
 	CloseTooBig          = 1009
 	CloseInternalError   = 1011
+	// CloseServiceRestart tells a client that the server is going away
+	// for now and that it may reconnect (at once: another server, or the
+	// same one restarted, takes the connection).
+	CloseServiceRestart = 1012
 )
 
 // closeDrain bounds how long CloseWith waits for the peer to finish

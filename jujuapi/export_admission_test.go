@@ -5,6 +5,7 @@ package jujuapi
 func NewAdmissionWithUsage(opts AdmissionOptions, usage func() (limit, open int)) *Admission {
 	a := NewAdmission(opts)
 	a.usage = usage
+	a.limitNow = func() (int, bool) { l, _ := usage(); return l, true }
 	a.Sample()
 	return a
 }

@@ -31,7 +31,18 @@ type ServerOptions struct {
 	// once; when reached, reading waits. Default DefaultMaxConcurrent.
 	MaxConcurrent int
 	Logger        *slog.Logger
+	// Drain, once closed, asks Serve to hand the connection back: it is
+	// closed with CloseServiceRestart and DrainReason as soon as no
+	// request is in flight (at once if none is). Requests Waits reports
+	// true for (a watcher's Next, which waits for a change) are not
+	// waited for. A nil Drain is never closed.
+	Drain       <-chan struct{}
+	DrainReason string
+	Waits       func(*Message) bool
 }
+
+// DefaultDrainReason is the close reason of a drained connection.
+const DefaultDrainReason = "server shutting down: reconnect"
 
 // Serve reads requests from c and answers them with h until the peer goes
 // away, a frame breaks the protocol, or ctx ends. A malformed frame (not a
@@ -63,6 +74,19 @@ func Serve(ctx context.Context, c *Conn, h Handler, opts ServerOptions) error {
 		c.Close()
 	}()
 
+	d := newDrainer(c, opts)
+	if opts.Drain != nil {
+		stopDrain := make(chan struct{})
+		defer close(stopDrain)
+		go func() {
+			select {
+			case <-opts.Drain:
+				d.start()
+			case <-stopDrain:
+			}
+		}()
+	}
+
 	sem := make(chan struct{}, limit)
 	for {
 		frame, err := c.NextFrame()
@@ -91,12 +115,76 @@ func Serve(ctx context.Context, c *Conn, h Handler, opts ServerOptions) error {
 			return nil
 		}
 		inflight.Add(1)
+		busy := d.begin(msg)
 		go func() {
 			defer func() { <-sem; inflight.Done() }()
 			result, err := serveOne(ctx, h, msg)
 			writeResponse(c, logger, msg.RequestID, result, err)
+			if busy {
+				d.end()
+			}
 		}()
 	}
+}
+
+// drainer closes a connection being drained once its last request that
+// does not wait for events has been answered.
+type drainer struct {
+	c      *Conn
+	waits  func(*Message) bool
+	reason string
+
+	mu       sync.Mutex
+	busy     int
+	draining bool
+	once     sync.Once
+}
+
+func newDrainer(c *Conn, opts ServerOptions) *drainer {
+	d := &drainer{c: c, waits: opts.Waits, reason: opts.DrainReason}
+	if d.reason == "" {
+		d.reason = DefaultDrainReason
+	}
+	return d
+}
+
+// begin counts a request in flight, unless it waits for events; it
+// reports whether it counted it.
+func (d *drainer) begin(msg *Message) bool {
+	if d.waits != nil && d.waits(msg) {
+		return false
+	}
+	d.mu.Lock()
+	d.busy++
+	d.mu.Unlock()
+	return true
+}
+
+// end uncounts a request answered, closing the connection if it was the
+// last one of a connection being drained.
+func (d *drainer) end() {
+	d.mu.Lock()
+	d.busy--
+	idle := d.draining && d.busy == 0
+	d.mu.Unlock()
+	if idle {
+		d.close()
+	}
+}
+
+// start marks the connection drained, closing it now if it is idle.
+func (d *drainer) start() {
+	d.mu.Lock()
+	d.draining = true
+	idle := d.busy == 0
+	d.mu.Unlock()
+	if idle {
+		d.close()
+	}
+}
+
+func (d *drainer) close() {
+	d.once.Do(func() { go d.c.CloseWith(CloseServiceRestart, d.reason) })
 }
 
 type connKey struct{}

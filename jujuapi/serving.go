@@ -19,6 +19,8 @@ import (
 type ServingGroup struct {
 	mu       sync.Mutex
 	draining bool
+	n        int
+	idle     chan struct{} // closed when n drops to 0; nil while nobody waits
 	wg       sync.WaitGroup
 }
 
@@ -30,18 +32,61 @@ func (g *ServingGroup) Add() bool {
 	if g.draining {
 		return false
 	}
+	g.n++
 	g.wg.Add(1)
 	return true
 }
 
 // Done reports that an admitted connection has ended.
-func (g *ServingGroup) Done() { g.wg.Done() }
+func (g *ServingGroup) Done() {
+	g.mu.Lock()
+	g.n--
+	if g.n == 0 && g.idle != nil {
+		close(g.idle)
+		g.idle = nil
+	}
+	g.mu.Unlock()
+	g.wg.Done()
+}
 
-// Drain refuses new connections, then waits for those admitted to end.
-func (g *ServingGroup) Drain() {
+// Len returns the connections admitted and not yet ended.
+func (g *ServingGroup) Len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.n
+}
+
+// Close refuses new connections from now on.
+func (g *ServingGroup) Close() {
 	g.mu.Lock()
 	g.draining = true
 	g.mu.Unlock()
+}
+
+// Wait waits until every admitted connection has ended, or ctx ends; it
+// reports whether they all ended.
+func (g *ServingGroup) Wait(ctx context.Context) bool {
+	g.mu.Lock()
+	if g.n == 0 {
+		g.mu.Unlock()
+		return true
+	}
+	if g.idle == nil {
+		g.idle = make(chan struct{})
+	}
+	idle := g.idle
+	g.mu.Unlock()
+	select {
+	case <-idle:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Drain refuses new connections, then waits for those admitted to end.
+func (g *ServingGroup) Drain() {
+	g.Close()
 	g.wg.Wait()
 }
 
@@ -65,10 +110,12 @@ type Admission struct {
 	other atomic.Int64 // descriptors open besides those, at the last sample
 	limit atomic.Int64 // the soft RLIMIT_NOFILE at the last sample; 0: unknown
 
+	lastSample                    atomic.Int64 // unix nanoseconds of the last Sample
 	refusedAddr, refusedFDs, shed atomic.Int64
 	lastShedLog                   atomic.Int64 // unix seconds
 	log                           *slog.Logger
 	usage                         func() (limit, open int) // fdUsage; tests replace it
+	limitNow                      func() (int, bool)       // fdLimit; tests replace it
 }
 
 // AdmissionOptions configure an Admission.
@@ -94,7 +141,7 @@ func DefaultFDReserve(limit int) int {
 // NewAdmission returns an Admission, having read the descriptor limit and
 // counted the descriptors open. Call Run to keep them up to date.
 func NewAdmission(opts AdmissionOptions) *Admission {
-	a := &Admission{maxPerAddress: opts.MaxConnsPerAddress, reserveOpt: opts.FDReserve, perAddr: map[string]int{}, log: opts.Logger, usage: fdUsage}
+	a := &Admission{maxPerAddress: opts.MaxConnsPerAddress, reserveOpt: opts.FDReserve, perAddr: map[string]int{}, log: opts.Logger, usage: fdUsage, limitNow: fdLimit}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -121,8 +168,32 @@ func (a *Admission) Run(ctx context.Context) {
 	}
 }
 
+// resampleEvery bounds how often a connection about to be shed samples
+// the descriptors again first.
+const resampleEvery = 100 * time.Millisecond
+
+// resampled samples the descriptors again before a connection is refused
+// or shed, so that it is only on a fresh count: at once when the limit
+// changed since the last sample (an operator raised it with prlimit; one
+// getrlimit call tells), else at most every resampleEvery (descriptors
+// freed meanwhile; counting them reads /proc/self/fd).
+func (a *Admission) resampled() bool {
+	if limit, ok := a.limitNow(); ok && int64(limit) != a.limit.Load() {
+		a.Sample()
+		return true
+	}
+	now := time.Now().UnixNano()
+	last := a.lastSample.Load()
+	if now-last < int64(resampleEvery) || !a.lastSample.CompareAndSwap(last, now) {
+		return false
+	}
+	a.Sample()
+	return true
+}
+
 // Sample reads the descriptor limit and counts the descriptors open.
 func (a *Admission) Sample() {
+	a.lastSample.Store(time.Now().UnixNano())
 	limit, n := a.usage()
 	a.limit.Store(int64(limit))
 	// At the limit itself the count may fail (it needs a descriptor):
@@ -183,6 +254,9 @@ func (r *Refusal) Write(w http.ResponseWriter) {
 // may be upgraded. If so, call release once it has ended.
 func (a *Admission) Admit(remote string) (release func(), refusal *Refusal) {
 	if left, reserve, ok := a.free(); ok && left <= reserve {
+		a.resampled() // refuse only on a fresh count
+	}
+	if left, reserve, ok := a.free(); ok && left <= reserve {
 		a.refusedFDs.Add(1)
 		return nil, &Refusal{Status: http.StatusServiceUnavailable, RetryAfter: 5 * time.Second,
 			Reason: "the broker is at its limit of open connections; try again later"}
@@ -242,6 +316,9 @@ func (l *admissionListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		a.open.Add(1)
+		if left, reserve, ok := a.free(); ok && left <= reserve/2 {
+			a.resampled() // shed only on a fresh count
+		}
 		if left, reserve, ok := a.free(); ok && left <= reserve/2 {
 			nc.Close()
 			a.open.Add(-1)

@@ -1,6 +1,7 @@
 package jujuapi_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -37,5 +38,45 @@ func TestServingGroupDrain(t *testing.T) {
 	case <-drained:
 	case <-time.After(2 * time.Second):
 		t.Fatal("Drain did not return once the connection ended")
+	}
+}
+
+// Wait returns once every admitted connection has ended, or when its ctx
+// ends first; Len counts them.
+func TestServingGroupWait(t *testing.T) {
+	var g jujuapi.ServingGroup
+	if !g.Wait(t.Context()) {
+		t.Fatal("Wait on an empty group reported connections left")
+	}
+	g.Add()
+	g.Add()
+	if n := g.Len(); n != 2 {
+		t.Fatalf("Len = %d, want 2", n)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if g.Wait(ctx) {
+		t.Fatal("Wait reported every connection ended while two were open")
+	}
+	g.Close()
+	if g.Add() {
+		t.Fatal("Add admitted a connection after Close")
+	}
+	done := make(chan bool)
+	go func() { done <- g.Wait(t.Context()) }()
+	g.Done()
+	select {
+	case <-done:
+		t.Fatal("Wait returned with a connection still open")
+	case <-time.After(50 * time.Millisecond):
+	}
+	g.Done()
+	select {
+	case ok := <-done:
+		if !ok {
+			t.Fatal("Wait reported connections left after the last ended")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Wait did not return once the last connection ended")
 	}
 }

@@ -13,10 +13,7 @@ import (
 // 0 when they cannot be counted (at the limit itself, opening the
 // directory fails).
 func fdUsage() (limit, open int) {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur <= 1<<30 {
-		limit = int(rl.Cur)
-	}
+	limit, _ = fdLimit()
 	dir := "/proc/self/fd"
 	if runtime.GOOS != "linux" {
 		dir = "/dev/fd"
@@ -31,4 +28,14 @@ func fdUsage() (limit, open int) {
 		return limit, 0
 	}
 	return limit, len(names) - 1 // not the directory's own
+}
+
+// fdLimit returns the soft RLIMIT_NOFILE, one system call, no descriptor;
+// ok is false when it is unknown (or too large to matter).
+func fdLimit() (int, bool) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<30 {
+		return 0, false
+	}
+	return int(rl.Cur), true
 }

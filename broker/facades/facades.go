@@ -70,6 +70,9 @@ type Deps struct {
 
 // API serves /api connections.
 type API struct {
+	drain     chan struct{} // closed by Drain
+	drainOnce sync.Once
+
 	db                 *db.DB
 	routes             *routing.Table
 	identity           *identity.Service
@@ -102,7 +105,7 @@ type API struct {
 
 // New builds the facades.
 func New(deps Deps) (*API, error) {
-	a := &API{
+	a := &API{drain: make(chan struct{}),
 		db: deps.DB, routes: deps.Routes, identity: deps.Identity, rel: deps.Relations, audit: deps.Audit,
 		registry: deps.Registry, pool: deps.Pool, clouds: deps.Clouds, migrations: deps.Migrations, summaries: deps.Summaries, up: deps.Up, brokerUUID: deps.BrokerUUID, servers: deps.Servers, publicAddress: deps.PublicAddress, caCert: deps.CACert,
 		jujuVersion: deps.JujuVersion, controllerName: deps.ControllerName, modelCreateTimeout: deps.ModelCreateTimeout, replicaID: deps.ReplicaID, conn: deps.Conn,
@@ -129,12 +132,26 @@ func New(deps Deps) (*API, error) {
 	return a, nil
 }
 
+// DrainReason is the close reason an /api connection gets when the broker
+// replica serving it shuts down.
+const DrainReason = "broker replica shutting down: reconnect"
+
+// Drain hands every /api connection back to its client, for a shutdown:
+// each is closed (WebSocket status 1012, service restart) as soon as no
+// call is in flight on it but watchers' Next, at once if none is.
+func (a *API) Drain() { a.drainOnce.Do(func() { close(a.drain) }) }
+
+// waitsForEvents reports a watcher's Next: it waits for a change, for as
+// long as it takes, and a drain does not wait for it.
+func waitsForEvents(msg *jujuapi.Message) bool { return msg.ID != "" && msg.Request == "Next" }
+
 // Serve answers one client's /api connection from remote until it ends.
 // ctx is the server's: background work a call starts (looking for a model
 // a controller created late) runs under it, beyond the connection.
 func (a *API) Serve(ctx context.Context, conn *jujuapi.Conn, remote string) {
 	s := &session{api: a, conn: conn, remote: remote, bg: ctx, log: a.log.With("remote", remote)}
-	jujuapi.Serve(ctx, conn, s, jujuapi.ServerOptions{ConnOptions: a.conn, Logger: s.log})
+	jujuapi.Serve(ctx, conn, s, jujuapi.ServerOptions{ConnOptions: a.conn, Logger: s.log,
+		Drain: a.drain, DrainReason: DrainReason, Waits: waitsForEvents})
 	s.stopWatchers()
 	s.mu.Lock()
 	release := s.release

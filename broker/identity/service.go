@@ -109,6 +109,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	// Every method and result from the first scrape, at 0, so that a rate
+	// over them (an alert on refusals) is defined before the first login.
+	for _, method := range []string{ByPassword, BySessionToken, ByDevice, ByBrowser, ByClientCredentials} {
+		for _, result := range []string{"ok", "refused", "error", "throttled"} {
+			s.logins.WithLabelValues(method, result)
+		}
+	}
 	s.throttle = newThrottle(limit{float64(cfg.LoginFailureBurst), cfg.LoginFailureRate},
 		limit{float64(cfg.LoginFailureUserBurst), cfg.LoginFailureUserRate},
 		limit{float64(cfg.LoginFailureUserBurst), cfg.LoginFailureUserRate}, s.clock)

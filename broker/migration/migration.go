@@ -107,6 +107,11 @@ func New(deps Deps) (*Manager, error) {
 	if m.log == nil {
 		m.log = slog.Default()
 	}
+	// Both results from the first scrape, at 0, so that an increase over
+	// them (an alert on failures) is defined before the first migration.
+	for _, r := range []string{db.MigrationSucceeded, db.MigrationFailed} {
+		m.migrations.WithLabelValues(r)
+	}
 	if deps.Metrics != nil {
 		for _, c := range []prometheus.Collector{m.migrations, m.duration, m.phases} {
 			if err := deps.Metrics.Register(c); err != nil {

@@ -43,10 +43,12 @@ var StreamConnOptions = jujuapi.ConnOptions{IdleTimeout: -1}
 // ServeStream serves a client's stream on a model's endpoint, conn being
 // the client's upgraded connection, and calls done when it has ended. A
 // refusal is sent as a Juju controller sends it: an initial frame holding
-// the error, then a close.
+// the error, then a close. When ctx ends (the broker replica shuts down)
+// the stream is closed with status 1012, service restart: its client
+// reconnects, to another replica.
 func (p *Endpoints) ServeStream(ctx context.Context, conn *jujuapi.Conn, req StreamRequest, done func()) {
 	defer done()
-	stop := context.AfterFunc(ctx, func() { conn.CloseWith(jujuapi.CloseGoingAway, "broker shutting down") })
+	stop := context.AfterFunc(ctx, func() { conn.CloseWith(jujuapi.CloseServiceRestart, "broker replica shutting down: reconnect") })
 	defer stop()
 	// The stream ends with the login's session, or when its identity is
 	// disabled; and counts toward its identity's connections.

@@ -64,6 +64,8 @@ type modelConn struct {
 	deadline              clock.Timer         // the next call deadline, when deadlineSet
 	deadlineSet           bool
 	ended                 bool // no deadline is armed again
+	draining              bool // the broker is shutting down: close once no call (other than waiting ones) is in flight
+	drained               sync.Once
 
 	stop    func() bool // undoes closing on the broker's shutdown
 	done    func()      // reports the connection ended
@@ -205,7 +207,9 @@ func (c *modelConn) reply(id uint64, result any, err error) error {
 	if encErr != nil {
 		return encErr
 	}
-	return c.client.WriteFrame(frame)
+	werr := c.client.WriteFrame(frame)
+	c.closeIfDrained()
+	return werr
 }
 
 // brokerLogins is the Admin version of the logins only a broker answers

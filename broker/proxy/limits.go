@@ -256,7 +256,11 @@ func (c *modelConn) stopDeadline() {
 func (p *Proxy) track(c *modelConn) {
 	p.connsMu.Lock()
 	p.conns[c] = struct{}{}
+	draining := p.draining
 	p.connsMu.Unlock()
+	if draining {
+		c.startDrain()
+	}
 }
 
 func (p *Proxy) untrack(c *modelConn) {

@@ -96,9 +96,10 @@ type Proxy struct {
 	// adminVersions are the Admin versions a client may log in with.
 	adminVersions []int
 
-	// conns are the connections logged in, for ControllerDown.
-	connsMu sync.Mutex
-	conns   map[*modelConn]struct{}
+	// conns are the connections logged in, for ControllerDown and Drain.
+	connsMu  sync.Mutex
+	conns    map[*modelConn]struct{}
+	draining bool // Drain was called: connections logging in now are drained too
 
 	rpcs       *prometheus.HistogramVec
 	dialDur    prometheus.Histogram

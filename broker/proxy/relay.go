@@ -200,6 +200,7 @@ func (c *modelConn) relayDown(up *jujuapi.Conn, ctlUUID []byte) {
 			up.CloseWith(jujuapi.CloseNormal, "")
 			return
 		}
+		c.closeIfDrained()
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 
 const usage = `Usage:
   jimmd serve [flags]   run the broker
+  jimmd version         print the version (also: jimmd --version)
   jimmd demo [flags]    run a demo: broker, embedded SQLite database and three
                         development controllers, ready for jimmctl and juju
 
@@ -42,6 +43,9 @@ func main() {
 		err = serve(ctx, os.Args[2:])
 	case "demo":
 		err = demo(ctx, os.Args[2:])
+	case "version", "--version", "-version":
+		fmt.Println(versionString())
+		return
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -102,6 +106,7 @@ func serveFlags(fs *flag.FlagSet) (*broker.Config, func() error) {
 	fs.DurationVar(&cfg.LoginTimeout, "login-timeout", broker.DefaultLoginTimeout, "close a WebSocket connection (/api, model, log stream) that has not logged in this long after the upgrade; pings do not extend it (negative: never)")
 	fs.IntVar(&cfg.MaxConnsPerAddress, "max-conns-per-address", broker.DefaultMaxConnsPerAddress, "WebSocket connections one source address may have open; more are refused with HTTP 429 (negative: no bound)")
 	fs.IntVar(&cfg.FDReserve, "fd-reserve", 0, "file descriptors kept for the broker's own use: with fewer left new WebSocket connections get HTTP 503, with half as many new TCP connections are closed at once (0: 5% of the open-file limit, at least 64; negative: none)")
+	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", broker.DefaultShutdownGrace, "on SIGTERM, how long connections may take to finish their calls before they are closed; meanwhile the replica is not ready and accepts no connection, and each idle one is handed back to its client to reconnect (negative: close at once)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	var oidcScopes string
 	fs.StringVar(&cfg.OIDC.Issuer, "oidc-issuer", "", "OpenID Connect issuer URL of the identity provider for people and service accounts; empty: none (only the bootstrap admin can log in)")
@@ -116,6 +121,7 @@ func serveFlags(fs *flag.FlagSet) (*broker.Config, func() error) {
 			return fmt.Errorf("--log-level: %w", err)
 		}
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+		cfg.Version, cfg.Revision = buildVersion()
 		cfg.Conn = jujuapi.ConnOptions{MaxFrameSize: maxFrame}
 		cfg.Conn.WriteTimeout = writeTimeout
 		for _, sc := range strings.Split(oidcScopes, ",") {

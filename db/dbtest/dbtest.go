@@ -1,6 +1,8 @@
 // Package dbtest gives each test its own migrated database: PostgreSQL when
-// JIMM_TEST_DSN names a server (or, without it, a container started by
-// testcontainers where a Docker engine runs), or SQLite.
+// JIMM_TEST_DSN names a server (or, without it, the machine's server on
+// 127.0.0.1:5432 when user postgres may log in without a password, else a
+// container started by testcontainers where a Docker engine runs), or
+// SQLite.
 //
 // Each PostgreSQL test database is a copy of a template migrated once per
 // schema version, so a new database costs one CREATE DATABASE.
@@ -32,8 +34,9 @@ const DSNEnv = "JIMM_TEST_DSN"
 var quiet = slog.New(slog.DiscardHandler)
 
 // PostgreSQL returns a fresh, migrated PostgreSQL database, dropped when the
-// test ends. Without JIMM_TEST_DSN and without Docker the test is skipped,
-// with a message saying how to provide a server.
+// test ends. Without JIMM_TEST_DSN, a server on 127.0.0.1:5432 that lets
+// user postgres in without a password, or Docker, the test is skipped, with
+// a message saying how to provide a server.
 func PostgreSQL(t testing.TB) *db.DB {
 	t.Helper()
 	server, err := serverDSN()
@@ -138,28 +141,60 @@ func Each(t *testing.T, test func(t *testing.T, d *db.DB)) {
 }
 
 var (
-	containerOnce sync.Once
-	containerDSN  string
-	containerErr  error
+	serverOnce sync.Once
+	foundDSN   string
+	foundErr   error
 )
 
+// serverDSN is JIMM_TEST_DSN, else the machine's server, else a container
+// testcontainers starts (make unit and make test set JIMM_TEST_DSN, starting
+// a throwaway cluster if need be).
 func serverDSN() (string, error) {
 	if dsn := os.Getenv(DSNEnv); dsn != "" {
 		return dsn, nil
 	}
-	containerOnce.Do(func() {
+	serverOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
+		// The machine's server, used when it lets user postgres in without
+		// a password (as .ci/postgres.sh and the integration tests do);
+		// JIMM_PG_PORT moves it from 5432.
+		port := os.Getenv("JIMM_PG_PORT")
+		if port == "" {
+			port = "5432"
+		}
+		machineDSN := "postgres://postgres@127.0.0.1:" + port + "/postgres?sslmode=disable"
+		machineErr := ping(ctx, machineDSN)
+		if machineErr == nil {
+			foundDSN = machineDSN
+			return
+		}
 		c, err := tcpostgres.Run(ctx, "postgres:16-alpine",
 			tcpostgres.WithUsername("postgres"), tcpostgres.WithPassword("postgres"), tcpostgres.WithDatabase("postgres"),
 			tcpostgres.BasicWaitStrategies())
 		if err != nil {
-			containerErr = fmt.Errorf("no PostgreSQL for this test: set %s=postgres://user@host:port/db?sslmode=disable (bash .ci/postgres.sh prints one), or run a Docker engine for testcontainers (%v)", DSNEnv, err)
+			foundErr = fmt.Errorf("no PostgreSQL for this test: %s is unset; no server on 127.0.0.1:%s lets user postgres in without a password (%v); "+
+				"no container from testcontainers (%v). Provide one: set %s=postgres://user@host:port/db?sslmode=disable "+
+				"(from the repository root, export %s=$(bash .ci/postgres.sh) finds or starts a server; make unit and make test do it by themselves), "+
+				"run a server on 127.0.0.1:%s that lets user postgres in without a password, or run a Docker engine for testcontainers",
+				DSNEnv, port, machineErr, err, DSNEnv, DSNEnv, port)
 			return
 		}
-		containerDSN, containerErr = c.ConnectionString(ctx, "sslmode=disable")
+		foundDSN, foundErr = c.ConnectionString(ctx, "sslmode=disable")
 	})
-	return containerDSN, containerErr
+	return foundDSN, foundErr
+}
+
+// ping connects to dsn and checks the server answers, within 5 seconds.
+func ping(ctx context.Context, dsn string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	d, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.PingContext(ctx)
 }
 
 func withDatabase(dsn, name string) string {

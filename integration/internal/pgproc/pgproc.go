@@ -32,9 +32,20 @@ type Cluster struct {
 	asPostgres bool
 }
 
-// BinDir finds the directory of PostgreSQL's server programs, or says why
-// there is none.
+// BinDirEnv names the directory of PostgreSQL's server programs, overriding
+// the search (as for .ci/postgres.sh).
+const BinDirEnv = "JIMM_PG_BINDIR"
+
+// BinDir finds the directory of PostgreSQL's server programs ($JIMM_PG_BINDIR,
+// else the newest under /usr/lib/postgresql, else initdb's on PATH), or says
+// why there is none.
 func BinDir() (string, error) {
+	if dir := os.Getenv(BinDirEnv); dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, "initdb")); err != nil {
+			return "", fmt.Errorf("pgproc: no initdb in %s=%s: %w", BinDirEnv, dir, err)
+		}
+		return dir, nil
+	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) < version(dirs[j]) })
 	for i := len(dirs) - 1; i >= 0; i-- {
