@@ -85,6 +85,7 @@ var clientFacades = map[string][]int{
 	"Cloud":        {7},
 	"Controller":   {11},
 	"ModelManager": {9, 10},
+	"Client":       {6, 7, 8}, // on a model connection (ConnectModel)
 }
 
 // Client is a logged-in controller-level (/api) connection with the typed
@@ -103,6 +104,7 @@ type Client struct {
 	rpc      *jujuapi.Client
 	login    params.LoginResult
 	versions map[string]int
+	model    string // the model's UUID on a model connection (ConnectModel)
 }
 
 // Connect dials the controller's /api endpoint and logs in with creds
@@ -110,7 +112,13 @@ type Client struct {
 // When e.UUID is set, a controller reporting another UUID is refused with
 // an error wrapping ErrWrongController. Every failure is a *ConnectError.
 func Connect(ctx context.Context, e Endpoint, creds Credentials, opts jujuapi.ConnOptions) (*Client, error) {
-	c, err := connect(ctx, e, creds, opts)
+	return connectAt(ctx, e, "/api", creds, opts)
+}
+
+// connectAt is Connect to the endpoint at path ("/api" or a model's
+// "/model/<uuid>/api").
+func connectAt(ctx context.Context, e Endpoint, path string, creds Credentials, opts jujuapi.ConnOptions) (*Client, error) {
+	c, err := connect(ctx, e, path, creds, opts)
 	if err != nil {
 		return nil, &ConnectError{Controller: e.Name, Err: err}
 	}
@@ -125,11 +133,11 @@ func Connect(ctx context.Context, e Endpoint, creds Credentials, opts jujuapi.Co
 	return c, nil
 }
 
-func connect(ctx context.Context, e Endpoint, creds Credentials, opts jujuapi.ConnOptions) (*Client, error) {
+func connect(ctx context.Context, e Endpoint, path string, creds Credentials, opts jujuapi.ConnOptions) (*Client, error) {
 	if creds.User == "" {
 		return nil, fmt.Errorf("connect to controller %q: no user name", e.Name)
 	}
-	conn, addr, err := e.dial(ctx, "/api", nil, opts)
+	conn, addr, err := e.dial(ctx, path, nil, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -270,6 +278,35 @@ func (c *Client) Clouds(ctx context.Context) (map[string]params.Cloud, error) {
 		out[t.ID] = cl
 	}
 	return out, nil
+}
+
+// ControllerConfig returns the controller's config
+// (Controller.ControllerConfig): every key the controller reports, with
+// the values as it sent them (JSON numbers as float64).
+func (c *Client) ControllerConfig(ctx context.Context) (map[string]any, error) {
+	var res params.ControllerConfigResult
+	if err := c.facadeCall(ctx, "get controller config", "Controller", "ControllerConfig", nil, &res); err != nil {
+		return nil, err
+	}
+	if res.Config == nil {
+		res.Config = map[string]any{}
+	}
+	return res.Config, nil
+}
+
+// SetControllerConfig changes some of the controller's config
+// (Controller.ConfigSet, superusers only). The controller checks every
+// value and takes all of them or none; its refusal is the *jujuapi.Error
+// the error wraps. What the error adds names the keys, never a value (a
+// value may be a secret), though the controller's refusal may quote one.
+func (c *Client) SetControllerConfig(ctx context.Context, cfg map[string]any) error {
+	keys := make([]string, 0, len(cfg))
+	for k := range cfg {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	what := "set controller config " + strings.Join(keys, ", ")
+	return c.facadeCall(ctx, what, "Controller", "ConfigSet", params.ControllerConfigSet{Config: cfg}, nil)
 }
 
 // CreateModel creates a model and returns its description.

@@ -64,10 +64,12 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		a.showControllerCommand(),
 		a.addControllerCommand(),
 		a.controllerInfoCommand(),
+		a.controllerConfigCommand(),
 		a.removeControllerCommand(),
 		a.setControllerDeprecatedCommand(),
 		a.listModelsCommand(),
 		a.showModelCommand(),
+		a.queryModelsCommand(),
 		a.updateMigratedModelCommand(),
 		a.checkCommand(),
 		a.reconcileCommand(),
@@ -270,23 +272,7 @@ type loginResult struct {
 // password finds the password for login.
 func (a *app) password(in *lineReader, file, user string) (string, error) {
 	if file != "" {
-		var raw []byte
-		var err error
-		if file == "-" {
-			var s string
-			s, err = in.readAll()
-			raw = []byte(s)
-		} else {
-			raw, err = os.ReadFile(file)
-		}
-		if err != nil {
-			return "", fmt.Errorf("read --password-file: %w", err)
-		}
-		pw := strings.TrimSuffix(strings.TrimSuffix(string(raw), "\n"), "\r")
-		if pw == "" {
-			return "", fmt.Errorf("--password-file %s is empty", file)
-		}
-		return pw, nil
+		return readPasswordFile(file, in.readAll)
 	}
 	if pw := a.getenv(EnvPassword); pw != "" {
 		return pw, nil

@@ -259,7 +259,10 @@ func (a *app) controllerInfo(cmd *cobra.Command, name string, o controllerInfoOp
 // --password-file.
 func (a *app) controllerCredentials(cmd *cobra.Command, dir, name string, o controllerInfoOptions) (user, password string, err error) {
 	if o.passwordFile != "" {
-		if password, err = readPasswordFile(cmd, o.passwordFile); err != nil {
+		if password, err = readPasswordFile(o.passwordFile, func() (string, error) {
+			b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<20))
+			return string(b), err
+		}); err != nil {
 			return "", "", err
 		}
 		if o.user != "" {
@@ -327,20 +330,22 @@ func localUserHowTo(controller string) string {
 		"then run `jimmctl controller-info %[1]s --user %[2]s --password-file FILE`", controller, user)
 }
 
-// readPasswordFile reads a password from a file or stdin (-), dropping
-// one trailing newline.
-func readPasswordFile(cmd *cobra.Command, file string) (string, error) {
-	var raw []byte
+// readPasswordFile reads a password from a file, or from stdin (-) with
+// readStdin, dropping one trailing newline.
+func readPasswordFile(file string, readStdin func() (string, error)) (string, error) {
+	var raw string
 	var err error
 	if file == "-" {
-		raw, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<20))
+		raw, err = readStdin()
 	} else {
-		raw, err = os.ReadFile(file)
+		var b []byte
+		b, err = os.ReadFile(file)
+		raw = string(b)
 	}
 	if err != nil {
 		return "", fmt.Errorf("read --password-file: %w", err)
 	}
-	pw := strings.TrimSuffix(strings.TrimSuffix(string(raw), "\n"), "\r")
+	pw := strings.TrimSuffix(strings.TrimSuffix(raw, "\n"), "\r")
 	if pw == "" {
 		return "", fmt.Errorf("--password-file %s is empty", file)
 	}

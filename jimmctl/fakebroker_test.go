@@ -40,6 +40,7 @@ type fakeBroker struct {
 	fail500     bool                           // answer everything with a plain-text 500
 	oidc        fakeIdentityProvider           // device logins, service accounts, logouts (fakebroker_oidc_test.go)
 	access      fakeAccess                     // groups and relation tuples (auth_test.go)
+	config      fakeConfig                     // controller configs (controllerconfig_test.go)
 
 	// Migrations: each GET of a running migration plays the next step of
 	// its script, so that a client polling it sees every phase in turn.
@@ -119,6 +120,7 @@ func newFakeBroker(t *testing.T) *fakeBroker {
 	mux.HandleFunc("GET "+restapi.PathMigration+"{id}", f.authed(f.getMigration))
 	mux.HandleFunc("GET "+restapi.PathAudit, f.authed(f.listAudit))
 	f.handleAccess(mux)
+	f.handleConfig(mux)
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		fail := f.fail500

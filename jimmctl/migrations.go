@@ -31,8 +31,8 @@ func (a *app) migrateCommand() *cobra.Command {
 	var wait bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "migrate <controller> <model-uuid> [--wait] [--timeout 30m]",
-		Short: "Move a model to another controller",
+		Use:   "migrate <controller> <model-uuid>... [--wait] [--timeout 30m]",
+		Short: "Move models to another controller",
 		Long: `Ask the broker to move a model to the given controller. The broker starts the
 migration and answers at once; the migration goes on without jimmctl. Follow
 it with "jimmctl show-migration <id>", or pass --wait to follow it here.
@@ -44,10 +44,23 @@ REAP, DONE; a failed one goes through ABORT and ABORTDONE instead.
 With --wait, jimmctl prints each phase as the migration reaches it, and exits
 0 when the migration succeeds, non-zero when it fails or when --timeout
 passes first (the migration itself goes on then). In yaml and json formats it
-prints only the final migration.`,
+prints only the final migration.
+
+With several models, jimmctl asks the broker for each migration in turn and
+reports each one's start or refusal; with --wait it follows them all together
+(each phase line names its model) and ends with a summary table. It exits
+non-zero when any migration was refused or failed (or, with --wait, has not
+ended within --timeout). In yaml and json formats it prints only the list of
+outcomes.`,
 		Example: `  jimmctl migrate ctl-b 5c4b1a2e-... --wait
-  jimmctl migrate ctl-b 5c4b1a2e-... --wait --timeout 1h --format json`,
-		Args: argsBetween(2, "<controller>", "<model-uuid>"),
+  jimmctl migrate ctl-b 5c4b1a2e-... --wait --timeout 1h --format json
+  jimmctl migrate ctl-b 5c4b1a2e-... 9d0e3f4a-... 1a2b3c4d-... --wait`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return argsBetween(2, "<controller>", "<model-uuid>")(cmd, args)
+			}
+			return nil
+		},
 		RunE: a.withClient(func(cmd *cobra.Command, c *Client, args []string) error {
 			if cmd.Flags().Changed("timeout") {
 				if !wait {
@@ -56,6 +69,9 @@ prints only the final migration.`,
 				if timeout <= 0 {
 					return fmt.Errorf("--timeout must be positive, got %s", timeout)
 				}
+			}
+			if len(args) > 2 {
+				return a.migrateMany(cmd, c, args[0], args[1:], wait, timeout)
 			}
 			target, uuid := args[0], args[1]
 			m, err := c.Migrate(cmd.Context(), target, uuid)
@@ -77,7 +93,7 @@ prints only the final migration.`,
 			return err
 		}),
 	}
-	cmd.Flags().BoolVar(&wait, "wait", false, "follow the migration until it ends, printing each phase")
+	cmd.Flags().BoolVar(&wait, "wait", false, "follow the migrations until they end, printing each phase")
 	cmd.Flags().DurationVar(&timeout, "timeout", DefaultMigrationTimeout, "with --wait, give up waiting after this long (the migration goes on)")
 	return cmd
 }

@@ -118,6 +118,7 @@ func (a *API) Mount(e *echo.Echo) {
 	authed(http.MethodGet, "/relations/check", a.checkRelation)
 	authed(http.MethodGet, "/models", a.listModels)
 	authed(http.MethodGet, "/models/:uuid", a.getModel)
+	authed(http.MethodPost, "/query-models", a.queryModels())
 
 	admin := func(method, path string, h echo.HandlerFunc) { authed(method, path, h, requireAdmin) }
 	admin(http.MethodGet, "/controllers", a.listControllers)
@@ -125,6 +126,8 @@ func (a *API) Mount(e *echo.Echo) {
 	admin(http.MethodGet, "/controllers/:name", a.getController)
 	admin(http.MethodDelete, "/controllers/:name", a.removeController)
 	admin(http.MethodPut, "/controllers/:name/deprecated", a.setDeprecated)
+	admin(http.MethodGet, "/controllers/:name"+restapi.PathConfig, a.getControllerConfig)
+	admin(http.MethodPatch, "/controllers/:name"+restapi.PathConfig, a.setControllerConfig)
 	admin(http.MethodPut, "/models/:uuid/migrated", a.updateMigrated)
 	admin(http.MethodGet, "/migrations", a.listMigrations)
 	admin(http.MethodGet, "/check", a.check)
@@ -235,6 +238,19 @@ func requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// auditNoteKey is where a handler leaves an *auditNote for auditWrites.
+const auditNoteKey = "audit-note"
+
+// auditNote is what a handler adds to its call's audit event.
+type auditNote struct {
+	// Detail follows the method, e.g. "keys=a,b": the names of the keys
+	// a call set.
+	Detail string
+	// Redact, when set, rewrites the event's error message, e.g. to take
+	// out the values the caller sent.
+	Redact func(string) string
+}
+
 // auditWrites records the admin API's calls that change state (POST, PUT,
 // DELETE, PATCH), after authentication.
 func (a *API) auditWrites(next echo.HandlerFunc) echo.HandlerFunc {
@@ -267,6 +283,14 @@ func (a *API) auditWrites(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if status >= 400 && (ev.Result == "ok" || ev.Result == "") {
 			ev.Result = strings.ToLower(http.StatusText(status))
+		}
+		if n, ok := c.Get(auditNoteKey).(*auditNote); ok {
+			if n.Detail != "" {
+				ev.Method += " " + n.Detail
+			}
+			if n.Redact != nil {
+				ev.Error = n.Redact(ev.Error)
+			}
 		}
 		a.audit.Add(ev)
 		return err
