@@ -417,6 +417,17 @@ func TestAbuseConnStopsReading(t *testing.T) {
 					closedAt = time.Now()
 				}
 				if time.Since(start) > writeTimeout+time.Minute {
+					// Where jimmd is stuck: its goroutines, in its output
+					// (printed below), from Go's SIGQUIT dump.
+					p := e.broker()
+					syscall.Kill(p.Pid(), syscall.SIGQUIT)
+					select {
+					case <-p.Done():
+					case <-time.After(5 * time.Second):
+					}
+					e.mu.Lock()
+					e.stopped = true
+					e.mu.Unlock()
 					t.Fatalf("a client that stopped reading with responses queued is still connected %s later (write timeout %s); the broker's send queue to it holds %d bytes, unchanged for %s",
 						time.Since(start).Round(time.Millisecond), writeTimeout, lastTx, time.Since(lastChange).Round(time.Millisecond))
 				}
