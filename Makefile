@@ -43,15 +43,13 @@ fuzz:
 	go test $(GOTESTFLAGS) -run='^$$' -fuzz='^FuzzDecodeMessage$$' -fuzztime=$(FUZZ_DECODE_EXECS)x ./jujuapi/
 	go test $(GOTESTFLAGS) -run='^$$' -fuzz='^FuzzServe$$' -fuzztime=$(FUZZ_SERVE_EXECS)x ./jujuapi/
 
-# The OIDC providers (dex, the zitadel example server), the stock juju CLI
-# and the dashboard's client library (jujulib, a Node package) come from
-# JIMM_DEX_BIN, JIMM_OIDC_EXAMPLE_BIN, JIMM_JUJU_BIN and JIMM_JUJULIB_DIR,
-# else .ci/tools.sh builds (and caches) them; the juju CLI's first build
-# takes about 15 minutes. TEST_ENV does that (and fails if it cannot); the
-# check after it only matters to a caller that set TEST_ENV_READY itself.
+# The OIDC providers (dex, the zitadel example server), the stock juju CLI,
+# the dashboard's client library (jujulib, a Node package) and helm come
+# from JIMM_DEX_BIN, JIMM_OIDC_EXAMPLE_BIN, JIMM_JUJU_BIN, JIMM_JUJULIB_DIR
+# and JIMM_HELM_BIN, else .ci/tools.sh builds (and caches) them; the juju CLI's first build
+# takes about 15 minutes. TEST_ENV does that (and fails if it cannot).
 integration: build
 	$(call TEST_ENV,postgres tools) \
-	if [ -z "$$JIMM_DEX_BIN" ] || [ -z "$$JIMM_OIDC_EXAMPLE_BIN" ] || [ -z "$$JIMM_JUJU_BIN" ] || [ -z "$$JIMM_JUJULIB_DIR" ] || [ -z "$$JIMM_HELM_BIN" ]; then eval "$$(bash .ci/tools.sh)"; export JIMM_DEX_BIN JIMM_OIDC_EXAMPLE_BIN JIMM_JUJU_BIN JIMM_JUJULIB_DIR JIMM_HELM_BIN; fi; \
 	cd integration && JIMM_DEVCONTROLLER_BIN=$(BIN)/devcontroller JIMM_JIMMD_BIN=$(BIN)/jimmd JIMM_JIMMCTL_BIN=$(BIN)/jimmctl \
 		go test $(GOTESTFLAGS) -timeout 30m -count=1 . ./internal/...
 

@@ -154,20 +154,24 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 // readinessChecks are what /readyz checks besides the listeners: the
 // database answers, with the schema this build expects, and the signing
-// keys are loaded.
+// keys are loaded. One query serves both database checks: probes runs the
+// checks in order, one run at a time, so "schema" reads what "database"
+// found in the same run.
 func (s *Server) readinessChecks() []probes.Check {
+	var current, latest int
+	var dbErr error
 	return []probes.Check{
 		{Name: "database", Run: func(ctx context.Context) error {
-			if _, _, err := s.db.SchemaVersion(ctx); err != nil {
-				return fmt.Errorf("the database does not answer: %w", err)
+			current, latest, dbErr = s.db.SchemaVersion(ctx)
+			if dbErr != nil {
+				return fmt.Errorf("the database does not answer: %w", dbErr)
 			}
 			return nil
 		}},
-		{Name: "schema", Run: func(ctx context.Context) error {
-			current, latest, err := s.db.SchemaVersion(ctx)
+		{Name: "schema", Run: func(context.Context) error {
 			switch {
-			case err != nil:
-				return fmt.Errorf("unknown: the database does not answer: %w", err)
+			case dbErr != nil:
+				return fmt.Errorf("unknown: the database does not answer: %w", dbErr)
 			case current > latest:
 				return fmt.Errorf("the database schema is at version %d, newer than this jimmd's %d: a newer jimmd migrated it (an upgrade is rolling out)", current, latest)
 			case current < latest:

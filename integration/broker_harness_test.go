@@ -355,6 +355,26 @@ func (e *brokerEnv) metricsAddr() string {
 	return e.broker().Opts.MetricsListen
 }
 
+// waitSeesUp waits until the replica whose metrics listener is at
+// metricsAddr sees each named controller up (jimm_controller_up): its
+// health checks then hold their connections to them, and it can place
+// models there.
+func waitSeesUp(t testing.TB, metricsAddr string, names ...string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for _, name := range names {
+		for {
+			if v, ok := bmTryMetric(t, metricsAddr, `jimm_controller_up{controller="`+name+`"}`); ok && v == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the replica at %s does not see %s up 15 s after it started", metricsAddr, name)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
 // broker returns the current jimmd process.
 func (e *brokerEnv) broker() *jimmproc.Process {
 	e.mu.Lock()

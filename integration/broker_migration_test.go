@@ -550,19 +550,8 @@ func testBrokerMigrationTwoReplicas(t *testing.T, bins *brokerBins) {
 	b := e.startReplica(t, true)
 	bMetrics := b.Opts.MetricsListen
 	// B's health checks hold a connection to each controller once they
-	// see it up: wait for those, so that the counts below start from them.
-	for _, name := range []string{"ctl-1", "ctl-2"} {
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			if v, ok := bmTryMetric(t, bMetrics, `jimm_controller_up{controller="`+name+`"}`); ok && v == 1 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("replica B does not see %s up 15 s after it started", name)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	// see it up: the counts below start from them.
+	waitSeesUp(t, bMetrics, "ctl-1", "ctl-2")
 	bCA, err := os.ReadFile(b.CACertFile)
 	if err != nil {
 		t.Fatal(err)

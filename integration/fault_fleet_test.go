@@ -91,6 +91,8 @@ func testFleetAddedThroughOtherReplica(t *testing.T, bins *brokerBins) {
 	mmA := modelmanager.NewClient(e.open(t, ""))
 	mmB, ctlB := replicaClient(t, e, b)
 	metrics := map[string]string{"replica A": e.metricsAddr(), "replica B": b.Opts.MetricsListen}
+	// B places only on controllers its health checks have seen up.
+	waitSeesUp(t, b.Opts.MetricsListen, "ctl-1", "ctl-2", "ctl-3")
 
 	// Models placed through each replica: each replica's gauge counts
 	// the other's too.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -117,8 +118,15 @@ func TestProbesAndDrain(t *testing.T) {
 	if v := bmMetric(t, e.metricsAddr(), "jimm_ready"); v != 1 {
 		t.Errorf("jimm_ready = %v, want 1", v)
 	}
-	if v := bmMetric(t, e.metricsAddr(), `jimm_build_info{version="devel"}`); v != 1 {
-		t.Errorf("jimm_build_info{version=\"devel\"} = %v, want 1", v)
+	// jimm_build_info names the version jimmd --version prints, whatever
+	// the build stamped (devel, a module version, or -ldflags).
+	out, err := exec.Command(bins.jimmd, "--version").Output()
+	version, _, _ := strings.Cut(strings.TrimPrefix(string(out), "jimmd "), " ")
+	if err != nil || version == "" {
+		t.Fatalf("jimmd --version: %q, %v", out, err)
+	}
+	if v := bmMetric(t, e.metricsAddr(), `jimm_build_info{version="`+version+`"}`); v != 1 {
+		t.Errorf("jimm_build_info{version=%q} = %v, want 1", version, v)
 	}
 
 	// A model, an idle connection to it, and a call in flight on /api.

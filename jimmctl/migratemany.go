@@ -191,27 +191,17 @@ func followMigrations(cmd *cobra.Command, c *Client, runs []*migrationRun, timeo
 			if !r.following() || ctx.Err() != nil {
 				continue
 			}
-			id := r.Migration.ID
-			got, err := c.GetMigration(ctx, strconv.FormatInt(id, 10))
-			if err != nil {
-				if ctx.Err() != nil {
-					continue // the select above says why
-				}
-				if !transient(err) {
-					r.Error = fmt.Sprintf("follow migration %d: %v", id, err)
-					r.Result = migrationUnknown
-					continue
-				}
-				if !warned[id] {
-					fmt.Fprintf(stderr, "WARNING %v; still trying\n", err)
-					warned[id] = true
-				}
-				continue
+			w := warned[r.Migration.ID]
+			got, ok, err := pollMigration(ctx, c, r.Migration.ID, stderr, &w)
+			warned[r.Migration.ID] = w
+			switch {
+			case err != nil:
+				r.Error, r.Result = err.Error(), migrationUnknown
+			case ok:
+				*r.Migration = got
+				r.Result = got.Result
+				show(got)
 			}
-			warned[id] = false
-			*r.Migration = got
-			r.Result = got.Result
-			show(got)
 		}
 	}
 	return nil

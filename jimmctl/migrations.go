@@ -105,8 +105,6 @@ func (a *app) waitMigration(cmd *cobra.Command, c *Client, m restapi.Migration, 
 	format := a.format.String()
 	tabular := format == FormatTabular
 	out, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	id := strconv.FormatInt(m.ID, 10)
-
 	parent := cmd.Context()
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
@@ -137,23 +135,14 @@ func (a *app) waitMigration(cmd *cobra.Command, c *Client, m restapi.Migration, 
 				timeout, m.ID, migrationModel(m), orDash(m.Phase), m.ID)
 		case <-ticker.C:
 		}
-		got, err := c.GetMigration(ctx, id)
+		got, ok, err := pollMigration(ctx, c, m.ID, stderr, &warned)
 		if err != nil {
-			if ctx.Err() != nil {
-				continue // the select above says why
-			}
-			if !transient(err) {
-				return fmt.Errorf("follow migration %d: %w", m.ID, err)
-			}
-			if !warned {
-				fmt.Fprintf(stderr, "WARNING %v; still trying\n", err)
-				warned = true
-			}
-			continue
+			return err
 		}
-		warned = false
-		m = got
-		show(m)
+		if ok {
+			m = got
+			show(m)
+		}
 	}
 
 	switch m.Result {
@@ -181,6 +170,28 @@ func (a *app) waitMigration(cmd *cobra.Command, c *Client, m restapi.Migration, 
 		return fmt.Errorf("migration %d of model %s: the broker reports an unknown result %q in phase %s",
 			m.ID, migrationModel(m), m.Result, orDash(m.Phase))
 	}
+}
+
+// pollMigration asks the broker how migration id is doing. ok is false
+// when the poll is to be tried again: ctx ended (the caller says why), or
+// a transient failure, which is warned about once in a row (warned keeps
+// count). Any other failure is returned.
+func pollMigration(ctx context.Context, c *Client, id int64, stderr io.Writer, warned *bool) (m restapi.Migration, ok bool, err error) {
+	m, err = c.GetMigration(ctx, strconv.FormatInt(id, 10))
+	switch {
+	case err == nil:
+		*warned = false
+		return m, true, nil
+	case ctx.Err() != nil:
+		return m, false, nil
+	case !transient(err):
+		return m, false, fmt.Errorf("follow migration %d: %w", id, err)
+	}
+	if !*warned {
+		fmt.Fprintf(stderr, "WARNING %v; still trying\n", err)
+		*warned = true
+	}
+	return m, false, nil
 }
 
 // transient says whether a failed poll is worth retrying: no answer, or a

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 )
 
 // Handler serves the requests of one connection. ServeRequest is called
@@ -75,14 +76,12 @@ func Serve(ctx context.Context, c *Conn, h Handler, opts ServerOptions) error {
 	}()
 
 	d := newDrainer(c, opts)
-	if opts.Drain != nil {
-		stopDrain := make(chan struct{})
-		defer close(stopDrain)
+	if d != nil {
 		go func() {
 			select {
 			case <-opts.Drain:
 				d.start()
-			case <-stopDrain:
+			case <-ctx.Done(): // Serve returned
 			}
 		}()
 	}
@@ -128,19 +127,24 @@ func Serve(ctx context.Context, c *Conn, h Handler, opts ServerOptions) error {
 }
 
 // drainer closes a connection being drained once its last request that
-// does not wait for events has been answered.
+// does not wait for events has been answered. Its counts are atomic: a
+// request costs two atomic adds. end decrements before it reads
+// draining, start sets draining before it reads busy, so one of them
+// always sees the other and the connection is closed (once).
 type drainer struct {
 	c      *Conn
 	waits  func(*Message) bool
 	reason string
 
-	mu       sync.Mutex
-	busy     int
-	draining bool
+	busy     atomic.Int64
+	draining atomic.Bool
 	once     sync.Once
 }
 
 func newDrainer(c *Conn, opts ServerOptions) *drainer {
+	if opts.Drain == nil {
+		return nil
+	}
 	d := &drainer{c: c, waits: opts.Waits, reason: opts.DrainReason}
 	if d.reason == "" {
 		d.reason = DefaultDrainReason
@@ -149,36 +153,28 @@ func newDrainer(c *Conn, opts ServerOptions) *drainer {
 }
 
 // begin counts a request in flight, unless it waits for events; it
-// reports whether it counted it.
+// reports whether it counted it. A nil drainer (no Drain channel) counts
+// nothing: its connection is never drained.
 func (d *drainer) begin(msg *Message) bool {
-	if d.waits != nil && d.waits(msg) {
+	if d == nil || d.waits != nil && d.waits(msg) {
 		return false
 	}
-	d.mu.Lock()
-	d.busy++
-	d.mu.Unlock()
+	d.busy.Add(1)
 	return true
 }
 
 // end uncounts a request answered, closing the connection if it was the
 // last one of a connection being drained.
 func (d *drainer) end() {
-	d.mu.Lock()
-	d.busy--
-	idle := d.draining && d.busy == 0
-	d.mu.Unlock()
-	if idle {
+	if d.busy.Add(-1) == 0 && d.draining.Load() {
 		d.close()
 	}
 }
 
 // start marks the connection drained, closing it now if it is idle.
 func (d *drainer) start() {
-	d.mu.Lock()
-	d.draining = true
-	idle := d.busy == 0
-	d.mu.Unlock()
-	if idle {
+	d.draining.Store(true)
+	if d.busy.Load() == 0 {
 		d.close()
 	}
 }

@@ -21,7 +21,6 @@ type ServingGroup struct {
 	draining bool
 	n        int
 	idle     chan struct{} // closed when n drops to 0; nil while nobody waits
-	wg       sync.WaitGroup
 }
 
 // Add admits one connection; call Done when it ends. It reports false
@@ -33,7 +32,6 @@ func (g *ServingGroup) Add() bool {
 		return false
 	}
 	g.n++
-	g.wg.Add(1)
 	return true
 }
 
@@ -46,7 +44,6 @@ func (g *ServingGroup) Done() {
 		g.idle = nil
 	}
 	g.mu.Unlock()
-	g.wg.Done()
 }
 
 // Len returns the connections admitted and not yet ended.
@@ -87,7 +84,7 @@ func (g *ServingGroup) Wait(ctx context.Context) bool {
 // Drain refuses new connections, then waits for those admitted to end.
 func (g *ServingGroup) Drain() {
 	g.Close()
-	g.wg.Wait()
+	g.Wait(context.Background())
 }
 
 // Admission bounds what a server's connections may take before anyone

@@ -14,7 +14,8 @@ import (
 )
 
 // Check is one condition of readiness. Run returns nil when it holds, or
-// an error that says what is wrong.
+// an error that says what is wrong. The checks of a run are run in order,
+// and one run at a time: a check may use what an earlier one found.
 type Check struct {
 	Name string
 	Run  func(ctx context.Context) error

@@ -15,26 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/jimmbroker/jimm/broker/clock"
 	"github.com/jimmbroker/jimm/broker/probes"
 )
-
-// fakeClock is a settable time.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 func get(t *testing.T, h http.HandlerFunc, path string) (int, probes.Report) {
 	t.Helper()
@@ -60,9 +43,9 @@ func checkOf(r probes.Report, name string) (probes.Result, bool) {
 // never again once draining; each report names every check, with the
 // reason of those that failed.
 func TestReadiness(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1e9, 0)}
+	clk := clock.NewFake(time.Unix(1e9, 0))
 	var dbErr atomic.Pointer[error]
-	p := probes.New(probes.Options{Now: clock.Now, Checks: []probes.Check{
+	p := probes.New(probes.Options{Now: clk.Now, Checks: []probes.Check{
 		{Name: "database", Run: func(context.Context) error {
 			if e := dbErr.Load(); e != nil {
 				return *e
@@ -88,7 +71,7 @@ func TestReadiness(t *testing.T) {
 
 	err := errors.New("connection refused")
 	dbErr.Store(&err)
-	clock.Advance(2 * time.Second) // past the report's maximum age
+	clk.Advance(2 * time.Second) // past the report's maximum age
 	code, r = get(t, p.Readyz, "/readyz")
 	if code != http.StatusServiceUnavailable {
 		t.Fatalf("database failing: %d, want 503", code)
@@ -106,7 +89,7 @@ func TestReadiness(t *testing.T) {
 	}
 
 	dbErr.Store(nil)
-	clock.Advance(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	if code, _ = get(t, p.Readyz, "/readyz"); code != http.StatusOK {
 		t.Fatalf("database back: %d, want 200", code)
 	}
@@ -124,9 +107,9 @@ func TestReadiness(t *testing.T) {
 // many they are and however they arrive: readiness on the API listener
 // cannot be turned into a database flood.
 func TestReadinessRunsChecksOncePerMaxAge(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1e9, 0)}
+	clk := clock.NewFake(time.Unix(1e9, 0))
 	var runs atomic.Int32
-	p := probes.New(probes.Options{Now: clock.Now, MaxAge: time.Second, Checks: []probes.Check{
+	p := probes.New(probes.Options{Now: clk.Now, MaxAge: time.Second, Checks: []probes.Check{
 		{Name: "database", Run: func(context.Context) error {
 			runs.Add(1)
 			time.Sleep(20 * time.Millisecond)
@@ -142,7 +125,7 @@ func TestReadinessRunsChecksOncePerMaxAge(t *testing.T) {
 	if n := runs.Load(); n != 1 {
 		t.Errorf("50 concurrent callers ran the checks %d times, want 1", n)
 	}
-	clock.Advance(1500 * time.Millisecond)
+	clk.Advance(1500 * time.Millisecond)
 	p.Ready(t.Context())
 	if n := runs.Load(); n != 2 {
 		t.Errorf("a caller after the maximum age: %d runs, want 2", n)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jimmbroker/jimm/authz"
@@ -64,8 +65,12 @@ type modelConn struct {
 	deadline              clock.Timer         // the next call deadline, when deadlineSet
 	deadlineSet           bool
 	ended                 bool // no deadline is armed again
-	draining              bool // the broker is shutting down: close once no call (other than waiting ones) is in flight
 	drained               sync.Once
+
+	// draining: the broker is shutting down; close once no call (other
+	// than waiting ones) is in flight. Atomic, so that the relay's check
+	// after each response takes no lock until a drain begins.
+	draining atomic.Bool
 
 	stop    func() bool // undoes closing on the broker's shutdown
 	done    func()      // reports the connection ended

@@ -29,9 +29,7 @@ func (p *Proxy) Drain() {
 
 // startDrain marks c drained, closing it now if it is idle.
 func (c *modelConn) startDrain() {
-	c.mu.Lock()
-	c.draining = true
-	c.mu.Unlock()
+	c.draining.Store(true)
 	c.closeIfDrained()
 }
 
@@ -39,8 +37,11 @@ func (c *modelConn) startDrain() {
 // (waiting ones aside). The relay calls it after writing each response,
 // so that a call's answer always goes out before the close frame.
 func (c *modelConn) closeIfDrained() {
+	if !c.draining.Load() {
+		return
+	}
 	c.mu.Lock()
-	idle := c.draining && c.calls == 0
+	idle := c.calls == 0
 	c.mu.Unlock()
 	if idle {
 		c.drainClose()
