@@ -10,6 +10,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/audit"
 	"github.com/jimmbroker/jimm/broker/clock"
 	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/broker/load"
 	"github.com/jimmbroker/jimm/broker/proxy"
 	"github.com/jimmbroker/jimm/broker/reconcile"
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -83,6 +84,9 @@ type Config struct {
 	ModelCreateTimeout time.Duration
 	// ReconcileInterval is the time between reconciliation passes.
 	ReconcileInterval time.Duration
+	// LoadInterval is the time between two readings of every model's
+	// size from its controller's model summaries.
+	LoadInterval time.Duration
 	// LoginFailureBurst is how many failed logins a source address may make
 	// at once; after that, LoginFailureRate per second (negative disables
 	// the slowdown).
@@ -169,6 +173,7 @@ const (
 	DefaultProxyDetachAfter   = 30 * time.Second
 	DefaultModelCreateTimeout = 30 * time.Second
 	DefaultReconcileInterval  = reconcile.DefaultInterval
+	DefaultLoadInterval       = load.DefaultInterval
 	DefaultKeyRotation        = 24 * time.Hour
 	DefaultShutdownGrace      = 30 * time.Second
 	DefaultKeyPrepublish      = 5 * time.Minute
@@ -284,6 +289,9 @@ func (c *Config) validate() error {
 	}
 	if c.ReconcileInterval <= 0 {
 		c.ReconcileInterval = DefaultReconcileInterval
+	}
+	if c.LoadInterval <= 0 {
+		c.LoadInterval = DefaultLoadInterval
 	}
 	if c.HealthInterval <= 0 {
 		c.HealthInterval = DefaultHealthInterval

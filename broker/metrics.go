@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jimmbroker/jimm/db"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
@@ -58,24 +60,30 @@ const modelsCountTimeout = 2 * time.Second
 // once per scrape. When it fails (the database is unreachable, or slower
 // than modelsCountTimeout) the last figures are shown again.
 type modelsCollector struct {
-	count   func(ctx context.Context) (map[string]int, error)
+	count   func(ctx context.Context) (map[string]db.Load, error)
 	timeout time.Duration
 	log     *slog.Logger
 	desc    *prometheus.Desc
+	// load is jimm_controller_load{controller,measure}: the sizes of the
+	// models on each controller (machines, units, agents), as last read
+	// from its model summaries.
+	load *prometheus.Desc
 
 	mu   sync.Mutex
-	last map[string]int
+	last map[string]db.Load
 }
 
-func newModelsCollector(count func(ctx context.Context) (map[string]int, error), log *slog.Logger) *modelsCollector {
+func newModelsCollector(count func(ctx context.Context) (map[string]db.Load, error), log *slog.Logger) *modelsCollector {
 	return &modelsCollector{
 		count: count, timeout: modelsCountTimeout, log: log,
 		desc: prometheus.NewDesc("jimm_models", "Models the broker's database records on each controller.", []string{"controller"}, nil),
+		load: prometheus.NewDesc("jimm_controller_load", "The size of the models on each controller, by measure (machines, units, agents), as last read from its model summaries.",
+			[]string{"controller", "measure"}, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
-func (c *modelsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *modelsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc; ch <- c.load }
 
 // Collect implements prometheus.Collector.
 func (c *modelsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -92,7 +100,13 @@ func (c *modelsCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		c.log.Warn("cannot count models by controller for jimm_models; showing the last counts", "err", err)
 	}
-	for name, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), name)
+	for name, l := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(l.Models), name)
+		for _, m := range []struct {
+			measure string
+			n       int
+		}{{"machines", l.Machines}, {"units", l.Units}, {"agents", l.Agents()}} {
+			ch <- prometheus.MustNewConstMetric(c.load, prometheus.GaugeValue, float64(m.n), name, m.measure)
+		}
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/jimmbroker/jimm/broker/clouds"
 	"github.com/jimmbroker/jimm/broker/facades"
 	"github.com/jimmbroker/jimm/broker/identity"
+	"github.com/jimmbroker/jimm/broker/load"
 	"github.com/jimmbroker/jimm/broker/migration"
 	"github.com/jimmbroker/jimm/broker/modelhttp"
 	"github.com/jimmbroker/jimm/broker/probes"
@@ -58,6 +59,7 @@ type Server struct {
 	registry   *controllers.Registry
 	pool       *controllers.Pool
 	health     *controllers.Health
+	load       *load.Refresher
 	routes     *routing.Table
 	migrations *migration.Manager
 	reconciler *reconcile.Reconciler
@@ -210,7 +212,7 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 	// Never the broker itself as one of its controllers: its UUID, where
 	// it listens (as configured and as bound) and where clients reach it.
 	s.registry.SetSelf(controllers.Self{UUID: s.uuid, Addresses: []string{s.Addr(), cfg.Listen, s.cfg.PublicAddress}})
-	if err := reg.Register(newModelsCollector(s.registry.ModelCountsByName, log)); err != nil {
+	if err := reg.Register(newModelsCollector(s.db.ControllerLoads, log)); err != nil {
 		return fmt.Errorf("register jimm_models: %w", err)
 	}
 	s.pool = controllers.NewPool(s.registry.Resolve, jujuapi.ConnOptions{}, log)
@@ -246,8 +248,23 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 	}
 	s.routes.OnChange(hub.ModelChanged)
 	s.rel.OnChange(hub.AccessChanged)
+	s.load = load.New(load.Deps{
+		DB: s.db, Controllers: s.registry.List, Up: s.health.Up, ReplicaID: replicaID, Interval: cfg.LoadInterval,
+		Controller: func(ctx context.Context, name string) (load.Controller, error) {
+			c, err := s.pool.Get(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
+		Logger: log, Clock: cfg.Clock,
+	})
 	if s.migrations, err = migration.New(migration.Deps{
 		DB: s.db, Routes: s.routes, Registry: s.registry, Up: s.health.Up, ReplicaID: replicaID,
+		RefreshLoad: s.load.Refresh,
+		Audit: func(ev migration.AuditEvent) {
+			s.audit.Add(audit.Event{Time: ev.Time, Identity: "jimm", Model: ev.Model, Facade: "Fleet", Method: ev.Method, Result: ev.Result, Error: ev.Error})
+		},
 		Controller: func(ctx context.Context, name string) (migration.Controller, error) {
 			c, err := s.pool.Get(ctx, name)
 			if err != nil {
@@ -601,6 +618,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.migrations.Start(ctx)
 	go s.reconciler.Run(ctx)
+	go s.load.Run(ctx)
 	go s.identity.RunKeyRotation(ctx)
 	go s.audit.Run()
 	go s.audit.Purge(ctx, s.cfg.AuditRetention)

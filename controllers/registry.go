@@ -235,43 +235,6 @@ func (r *Registry) Get(ctx context.Context, name string) (*db.Controller, error)
 	return &c, nil
 }
 
-// ModelCounts returns the number of models on each controller, by id.
-func (r *Registry) ModelCounts(ctx context.Context) (map[uint]int, error) {
-	var rows []struct {
-		ControllerID uint
-		N            int
-	}
-	if err := r.db.WithContext(ctx).Model(&db.Model{}).Select("controller_id, COUNT(*) AS n").Group("controller_id").Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("count models by controller: %w", err)
-	}
-	out := make(map[uint]int, len(rows))
-	for _, row := range rows {
-		out[row.ControllerID] = row.N
-	}
-	return out, nil
-}
-
-// ModelCountsByName returns the number of models on each registered
-// controller, by name, with 0 for a controller that hosts none.
-func (r *Registry) ModelCountsByName(ctx context.Context) (map[string]int, error) {
-	var rows []struct {
-		Name string
-		N    int
-	}
-	err := r.db.WithContext(ctx).Table("controllers").
-		Select("controllers.name AS name, COUNT(models.id) AS n").
-		Joins("LEFT JOIN models ON models.controller_id = controllers.id").
-		Group("controllers.name").Scan(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("count models by controller: %w", err)
-	}
-	out := make(map[string]int, len(rows))
-	for _, row := range rows {
-		out[row.Name] = row.N
-	}
-	return out, nil
-}
-
 // Remove unregisters a controller. While it hosts models it is refused,
 // unless force is set, which also drops those models' routes. While a
 // migration to or from it is running it is refused (ErrInUse). The

@@ -183,9 +183,9 @@ func TestRegistryRemoveForceDropsModels(t *testing.T) {
 		if err := d.AddModel(ctx, m, "user:alice"); err != nil {
 			t.Fatal(err)
 		}
-		counts, err := r.ModelCountsByName(ctx)
-		if err != nil || counts[c.Name] != 1 {
-			t.Fatalf("ModelCountsByName = %v, %v; want %s: 1", counts, err, c.Name)
+		loads, err := d.ControllerLoads(ctx)
+		if err != nil || loads[c.Name].Models != 1 {
+			t.Fatalf("ControllerLoads = %v, %v; want %s: 1 model", loads, err, c.Name)
 		}
 		routes := listen(t, d, db.RoutesChannel)
 		if err := r.Remove(ctx, c.Name, false); !errors.Is(err, ErrHasModels) {
@@ -202,39 +202,8 @@ func TestRegistryRemoveForceDropsModels(t *testing.T) {
 		if err := d.WithContext(ctx).Model(&db.Relation{}).Where("object_id = ?", m.UUID).Count(&rels).Error; err != nil || rels != 0 {
 			t.Fatalf("%d relations to the dropped model left (%v)", rels, err)
 		}
-		if counts, err := r.ModelCountsByName(ctx); err != nil || len(counts) != 0 {
-			t.Fatalf("ModelCountsByName after removal = %v, %v; want empty", counts, err)
-		}
-	})
-}
-
-// TestModelCountsByName: every registered controller, with 0 when it
-// hosts no model.
-func TestModelCountsByName(t *testing.T) {
-	ctlA, ctlB := startController(t, "ctl-a"), startController(t, "ctl-b")
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		ctx := t.Context()
-		r := NewRegistry(d, plainSealer{}, testLogger())
-		a, err := r.Add(ctx, addRequest(ctlA))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.Add(ctx, addRequest(ctlB)); err != nil {
-			t.Fatal(err)
-		}
-		for i, name := range []string{"m1", "m2", "m3"} {
-			m := &db.Model{UUID: "5e55c0de-0000-4000-8000-00000000000" + string(rune('1'+i)), Name: name, Owner: "alice",
-				ControllerID: a.ID, Cloud: "localhost", Region: "r1", Life: db.LifeAlive}
-			if err := d.AddModel(ctx, m, "user:alice"); err != nil {
-				t.Fatal(err)
-			}
-		}
-		got, err := r.ModelCountsByName(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got) != 2 || got["ctl-a"] != 3 || got["ctl-b"] != 0 {
-			t.Fatalf("ModelCountsByName = %v, want ctl-a: 3, ctl-b: 0", got)
+		if loads, err := d.ControllerLoads(ctx); err != nil || len(loads) != 0 {
+			t.Fatalf("ControllerLoads after removal = %v, %v; want empty", loads, err)
 		}
 	})
 }

@@ -193,6 +193,38 @@ ALTER TABLE migrations ADD COLUMN target_controller TEXT NOT NULL DEFAULT '';
 UPDATE migrations SET source_controller = COALESCE((SELECT name FROM controllers WHERE controllers.id = migrations.source_controller_id), ''),
 	target_controller = COALESCE((SELECT name FROM controllers WHERE controllers.id = migrations.target_controller_id), '');
 `},
+	{9, "fleet jobs (evacuations, rebalances) and migration plans", `
+ALTER TABLE migrations ADD COLUMN plan TEXT NOT NULL DEFAULT '';
+CREATE TABLE fleet_jobs (
+	id {{id}},
+	created_at {{ts}} NOT NULL,
+	updated_at {{ts}} NOT NULL,
+	kind TEXT NOT NULL,
+	controller TEXT NOT NULL DEFAULT '',
+	measure TEXT NOT NULL DEFAULT '',
+	parallel INTEGER NOT NULL,
+	force BOOLEAN NOT NULL DEFAULT FALSE,
+	state TEXT NOT NULL,
+	ended_at {{ts}},
+	plan TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE fleet_moves (
+	id {{id}},
+	updated_at {{ts}} NOT NULL,
+	job_id BIGINT NOT NULL,
+	seq INTEGER NOT NULL,
+	model_uuid TEXT NOT NULL,
+	model TEXT NOT NULL,
+	source TEXT NOT NULL,
+	target TEXT NOT NULL,
+	agents INTEGER NOT NULL DEFAULT 0,
+	estimate_ms BIGINT NOT NULL DEFAULT 0,
+	state TEXT NOT NULL,
+	migration_id BIGINT NOT NULL DEFAULT 0,
+	error TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX fleet_moves_job ON fleet_moves (job_id, seq);
+`},
 }
 
 // dialectSQL fills a migration's placeholders for a dialect.

@@ -121,6 +121,9 @@ type Migration struct {
 	// history outlives their removal (the ids then match no controller).
 	SourceController string `gorm:"not null;default:''"`
 	TargetController string `gorm:"not null;default:''"`
+	// Plan is the broker's estimate before starting, as JSON ("" when it
+	// made none).
+	Plan string `gorm:"not null;default:''"`
 }
 
 // SourceName is the name of the controller the model left.

@@ -714,6 +714,9 @@ type restController struct {
 	Addresses     []string  `json:"api-addresses" yaml:"api-addresses"`
 	Priority      int       `json:"priority" yaml:"priority"`
 	ModelCount    int       `json:"model-count" yaml:"model-count"`
+	Machines      int       `json:"machines" yaml:"machines"`
+	Units         int       `json:"units" yaml:"units"`
+	Agents        int       `json:"agents" yaml:"agents"`
 	AddedAt       time.Time `json:"added-at" yaml:"added-at"`
 }
 

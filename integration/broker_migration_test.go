@@ -974,6 +974,9 @@ type bmMigration struct {
 	StartedAt      time.Time  `json:"started-at" yaml:"started-at"`
 	PhaseChangedAt time.Time  `json:"phase-changed-at" yaml:"phase-changed-at"`
 	EndedAt        *time.Time `json:"ended-at,omitempty" yaml:"ended-at,omitempty"`
+	// Plan is the broker's estimate before starting (fleet_ops_test.go
+	// reads it).
+	Plan *fleetPlan `json:"plan,omitempty" yaml:"plan,omitempty"`
 }
 
 // bmTryShowModel is jimmctl show-model --format json, decoded, for a

@@ -296,21 +296,96 @@ func (c *Client) GetModel(ctx context.Context, uuid string) (restapi.Model, erro
 	return resp, err
 }
 
-// Migrate asks the broker to move a model to another controller and
-// returns the migration it started (the broker answers 202 Accepted: the
-// migration goes on after the call returns; follow it with GetMigration).
-// The broker refuses with code conflict while a migration of the model is
-// already running.
-func (c *Client) Migrate(ctx context.Context, controller, modelUUID string) (restapi.Migration, error) {
+// Migrate asks the broker to move model req.ModelUUID to controller
+// req.Controller and returns the migration it started (the broker answers
+// 202 Accepted: the migration goes on after the call returns; follow it
+// with GetMigration). The broker refuses with code "migration running"
+// while a migration of the model is already running, and with code
+// conflict when a precheck fails, among them a plan that does not fit the
+// target's agent wait time unless req.Force is set.
+func (c *Client) Migrate(ctx context.Context, req restapi.MigrateRequest) (restapi.Migration, error) {
 	var resp restapi.Migration
-	if err := checkName("controller", controller); err != nil {
+	if err := checkName("controller", req.Controller); err != nil {
 		return resp, err
 	}
-	if err := checkName("model UUID", modelUUID); err != nil {
+	if err := checkName("model UUID", req.ModelUUID); err != nil {
 		return resp, err
 	}
-	err := c.do(ctx, fmt.Sprintf("migrate model %q to controller %q", modelUUID, controller), http.MethodPost,
-		restapi.PathMigrations, nil, true, restapi.MigrateRequest{ModelUUID: modelUUID, Controller: controller}, &resp)
+	err := c.do(ctx, fmt.Sprintf("migrate model %q to controller %q", req.ModelUUID, req.Controller), http.MethodPost,
+		restapi.PathMigrations, nil, true, req, &resp)
+	return resp, err
+}
+
+// PlanMigration estimates how long moving model req.ModelUUID to
+// controller req.Controller would keep its agents reconnecting, against
+// the target's agent login settings. With req.Apply, the broker first sets
+// the advised settings on the target when the plan does not fit.
+func (c *Client) PlanMigration(ctx context.Context, req restapi.PlanMigrationRequest) (restapi.MigrationPlan, error) {
+	var resp restapi.MigrationPlan
+	if err := checkName("controller", req.Controller); err != nil {
+		return resp, err
+	}
+	if err := checkName("model UUID", req.ModelUUID); err != nil {
+		return resp, err
+	}
+	op := fmt.Sprintf("plan migration of model %q to controller %q", req.ModelUUID, req.Controller)
+	if req.Apply {
+		op = fmt.Sprintf("plan migration of model %q to controller %q and apply the advised settings", req.ModelUUID, req.Controller)
+	}
+	err := c.do(ctx, op, http.MethodPost, restapi.PathMigrationPlans, nil, true, req, &resp)
+	return resp, err
+}
+
+// Evacuate asks the broker to empty a controller: it is deprecated, then
+// each of its models migrates to another controller. It returns the fleet
+// job (with ID 0 and state planned for a dry run, which changes nothing).
+func (c *Client) Evacuate(ctx context.Context, req restapi.EvacuateRequest) (restapi.FleetJob, error) {
+	var resp restapi.FleetJob
+	if err := checkName("controller", req.Controller); err != nil {
+		return resp, err
+	}
+	op := fmt.Sprintf("evacuate controller %q", req.Controller)
+	if req.DryRun {
+		op = fmt.Sprintf("plan the evacuation of controller %q", req.Controller)
+	}
+	err := c.do(ctx, op, http.MethodPost, restapi.PathEvacuations, nil, true, req, &resp)
+	return resp, err
+}
+
+// Rebalance asks the broker to move models until every controller's load
+// is near the fleet's mean. It returns the fleet job (with ID 0 and state
+// planned for a dry run, which changes nothing).
+func (c *Client) Rebalance(ctx context.Context, req restapi.RebalanceRequest) (restapi.FleetJob, error) {
+	var resp restapi.FleetJob
+	by := req.By
+	if by == "" {
+		by = restapi.ByModels
+	}
+	op := fmt.Sprintf("rebalance controllers by %s", by)
+	if req.DryRun {
+		op = fmt.Sprintf("plan a rebalance of controllers by %s", by)
+	}
+	err := c.do(ctx, op, http.MethodPost, restapi.PathRebalances, nil, true, req, &resp)
+	return resp, err
+}
+
+// ListFleetJobs returns the broker's evacuations and rebalances, newest
+// first.
+func (c *Client) ListFleetJobs(ctx context.Context) ([]restapi.FleetJob, error) {
+	var resp []restapi.FleetJob
+	err := c.do(ctx, "list fleet jobs", http.MethodGet, restapi.PathFleetJobs, nil, true, nil, &resp)
+	return resp, err
+}
+
+// GetFleetJob returns one evacuation or rebalance with the state of each
+// of its moves.
+func (c *Client) GetFleetJob(ctx context.Context, id int64) (restapi.FleetJob, error) {
+	var resp restapi.FleetJob
+	if id <= 0 {
+		return resp, fmt.Errorf("invalid fleet job id %d", id)
+	}
+	err := c.do(ctx, fmt.Sprintf("get fleet job %d", id), http.MethodGet,
+		restapi.PathFleetJob+strconv.FormatInt(id, 10), nil, true, nil, &resp)
 	return resp, err
 }
 

@@ -33,12 +33,25 @@ type app struct {
 	flags  Flags
 	format formatValue
 	getenv func(string) string
+	// fleetPoll is how often --wait asks the broker how a fleet job is
+	// going; now stamps the lines it prints. Tests change both.
+	fleetPoll time.Duration
+	now       func() time.Time
 }
 
 // NewRootCommand returns the jimmctl command tree, writing to stdout and
 // stderr (errors are printed on stderr prefixed with "ERROR").
 func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
-	a := &app{format: FormatTabular, getenv: os.Getenv}
+	return newRootCommand(stdout, stderr, &app{
+		format:    FormatTabular,
+		getenv:    os.Getenv,
+		fleetPoll: defaultFleetPollInterval,
+		now:       time.Now,
+	})
+}
+
+// newRootCommand builds the command tree around a.
+func newRootCommand(stdout, stderr io.Writer, a *app) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "jimmctl",
 		Short:         "Administer a jimm broker: its controllers and the models they host",
@@ -77,6 +90,11 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		a.migrateCommand(),
 		a.listMigrationsCommand(),
 		a.showMigrationCommand(),
+		a.planMigrationCommand(),
+		a.evacuateCommand(),
+		a.rebalanceCommand(),
+		a.listFleetJobsCommand(),
+		a.showFleetJobCommand(),
 		a.auditCommand(),
 		a.authCommand(),
 	)

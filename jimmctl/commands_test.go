@@ -329,10 +329,13 @@ func TestListControllersFormats(t *testing.T) {
 	isolate(t)
 	f := newFakeBroker(t)
 	useBroker(t, f)
-	for _, c := range sampleControllers() {
+	cs := sampleControllers()
+	cs[0].ModelCount, cs[0].Machines, cs[0].Units, cs[0].Agents = 4, 12, 30, 42 // ctl-b
+	cs[1].ModelCount, cs[1].Machines, cs[1].Units, cs[1].Agents = 2, 3, 5, 8    // ctl-a
+	for _, c := range cs {
 		f.putController(c)
 	}
-	want := sortControllers(sampleControllers()) // ctl-a, ctl-b
+	want := sortControllers(cs) // ctl-a, ctl-b
 
 	tests := []struct {
 		format string
@@ -347,7 +350,7 @@ func TestListControllersFormats(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("json round trip:\n got %+v\nwant %+v", got, want)
 			}
-			if !strings.Contains(out, `"api-addresses"`) || !strings.Contains(out, `"model-count"`) {
+			if !strings.Contains(out, `"api-addresses"`) || !strings.Contains(out, `"model-count": 2`) || !strings.Contains(out, `"agents": 42`) {
 				t.Errorf("json lacks the restapi names:\n%s", out)
 			}
 		},
@@ -361,7 +364,7 @@ func TestListControllersFormats(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("yaml round trip:\n got %+v\nwant %+v", got, want)
 			}
-			if !strings.Contains(out, "agent-version: 3.5.4") {
+			if !strings.Contains(out, "agent-version: 3.5.4") || !strings.Contains(out, "machines: 12") || !strings.Contains(out, "units: 5") {
 				t.Errorf("yaml lacks the restapi names:\n%s", out)
 			}
 		},
@@ -375,11 +378,11 @@ func TestListControllersFormats(t *testing.T) {
 			if got := strings.Fields(lines[0]); !reflect.DeepEqual(got, controllerHeader) {
 				t.Errorf("header = %q, want %q", got, controllerHeader)
 			}
-			wantA := []string{"ctl-a", "down", "(deprecated)", "3.4.0", "aws/eu-west-1", "0", "10.0.0.5:17070", "1"}
+			wantA := []string{"ctl-a", "down", "(deprecated)", "3.4.0", "aws/eu-west-1", "2", "3", "5", "8", "10.0.0.5:17070", "1"}
 			if got := strings.Fields(lines[1]); !reflect.DeepEqual(got, wantA) {
 				t.Errorf("first row = %q, want %q", got, wantA)
 			}
-			wantB := []string{"ctl-b", "up", "3.5.4", "localhost/r1,r2", "0", "10.0.0.6:17070", "5"}
+			wantB := []string{"ctl-b", "up", "3.5.4", "localhost/r1,r2", "4", "12", "30", "42", "10.0.0.6:17070", "5"}
 			if got := strings.Fields(lines[2]); !reflect.DeepEqual(got, wantB) {
 				t.Errorf("second row = %q, want %q", got, wantB)
 			}

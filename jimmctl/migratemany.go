@@ -56,7 +56,7 @@ func (r *migrationRun) model() string {
 // per model (its POST /v1/migrations takes one, and refuses or starts each
 // on its own), reporting each start or refusal, then with wait following
 // every started migration until all have ended or timeout passes.
-func (a *app) migrateMany(cmd *cobra.Command, c *Client, target string, uuids []string, wait bool, timeout time.Duration) error {
+func (a *app) migrateMany(cmd *cobra.Command, c *Client, target string, uuids []string, wait bool, timeout time.Duration, force bool) error {
 	seen := map[string]bool{}
 	for _, u := range uuids {
 		if strings.TrimSpace(u) == "" {
@@ -75,7 +75,7 @@ func (a *app) migrateMany(cmd *cobra.Command, c *Client, target string, uuids []
 	for i, uuid := range uuids {
 		r := &migrationRun{ModelUUID: uuid, Target: target}
 		runs[i] = r
-		m, err := c.Migrate(cmd.Context(), target, uuid)
+		m, err := c.Migrate(cmd.Context(), restapi.MigrateRequest{ModelUUID: uuid, Controller: target, Force: force})
 		if err != nil {
 			if cmd.Context().Err() != nil {
 				return err
@@ -86,6 +86,9 @@ func (a *app) migrateMany(cmd *cobra.Command, c *Client, target string, uuids []
 				r.Error = ae.Err.Message
 				if ae.Err.Code == restapi.CodeMigrating {
 					r.Error += fmt.Sprintf(" (see the model's latest migration with `jimmctl show-migration %s`)", uuid)
+				}
+				if hint := forceHint(err, force); hint != "" {
+					r.Error += " (" + hint + ")"
 				}
 			} else {
 				// No answer: the broker may have started it.
@@ -102,8 +105,8 @@ func (a *app) migrateMany(cmd *cobra.Command, c *Client, target string, uuids []
 		}
 		r.Result, r.Migration = m.Result, &m
 		if tabular {
-			fmt.Fprintf(out, "started migration %d of model %s from %s to %s: phase %s\n",
-				m.ID, migrationModel(m), orDash(m.Source), orDash(m.Target), orDash(m.Phase))
+			fmt.Fprintf(out, "started migration %d of model %s from %s to %s: phase %s%s\n",
+				m.ID, migrationModel(m), orDash(m.Source), orDash(m.Target), orDash(m.Phase), planNote(m.Plan))
 		}
 	}
 

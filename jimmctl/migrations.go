@@ -28,10 +28,10 @@ const DefaultMigrationTimeout = 30 * time.Minute
 const phaseWidth = len("PROCESSRELATIONS")
 
 func (a *app) migrateCommand() *cobra.Command {
-	var wait bool
+	var wait, force bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "migrate <controller> <model-uuid>... [--wait] [--timeout 30m]",
+		Use:   "migrate <controller> <model-uuid>... [--wait] [--timeout 30m] [--force]",
 		Short: "Move models to another controller",
 		Long: `Ask the broker to move a model to the given controller. The broker starts the
 migration and answers at once; the migration goes on without jimmctl. Follow
@@ -51,10 +51,17 @@ reports each one's start or refusal; with --wait it follows them all together
 (each phase line names its model) and ends with a summary table. It exits
 non-zero when any migration was refused or failed (or, with --wait, has not
 ended within --timeout). In yaml and json formats it prints only the list of
-outcomes.`,
+outcomes.
+
+Before starting a migration the broker estimates how long the model's agents
+will take to reconnect to the target (see "jimmctl plan-migration"); jimmctl
+prints that estimate with the migration. The broker refuses a migration whose
+estimate does not fit the target's migration-agent-wait-time, saying what to
+change; --force starts it anyway.`,
 		Example: `  jimmctl migrate ctl-b 5c4b1a2e-... --wait
   jimmctl migrate ctl-b 5c4b1a2e-... --wait --timeout 1h --format json
-  jimmctl migrate ctl-b 5c4b1a2e-... 9d0e3f4a-... 1a2b3c4d-... --wait`,
+  jimmctl migrate ctl-b 5c4b1a2e-... 9d0e3f4a-... 1a2b3c4d-... --wait
+  jimmctl migrate ctl-b 5c4b1a2e-... --force`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 {
 				return argsBetween(2, "<controller>", "<model-uuid>")(cmd, args)
@@ -71,13 +78,16 @@ outcomes.`,
 				}
 			}
 			if len(args) > 2 {
-				return a.migrateMany(cmd, c, args[0], args[1:], wait, timeout)
+				return a.migrateMany(cmd, c, args[0], args[1:], wait, timeout, force)
 			}
 			target, uuid := args[0], args[1]
-			m, err := c.Migrate(cmd.Context(), target, uuid)
+			m, err := c.Migrate(cmd.Context(), restapi.MigrateRequest{ModelUUID: uuid, Controller: target, Force: force})
 			if err != nil {
 				if ErrorCode(err) == restapi.CodeMigrating {
 					err = fmt.Errorf("%w (see the model's latest migration with `jimmctl show-migration %s`)", err, uuid)
+				}
+				if hint := forceHint(err, force); hint != "" {
+					err = fmt.Errorf("%w (%s)", err, hint)
 				}
 				return err
 			}
@@ -88,12 +98,13 @@ outcomes.`,
 				return write(cmd.OutOrStdout(), a.format.String(), m, nil)
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(),
-				"started migration %d of model %s from %s to %s: phase %s\nfollow it with `jimmctl show-migration %d`\n",
-				m.ID, migrationModel(m), orDash(m.Source), orDash(m.Target), orDash(m.Phase), m.ID)
+				"started migration %d of model %s from %s to %s: phase %s%s\nfollow it with `jimmctl show-migration %d`\n",
+				m.ID, migrationModel(m), orDash(m.Source), orDash(m.Target), orDash(m.Phase), planNote(m.Plan), m.ID)
 			return err
 		}),
 	}
 	cmd.Flags().BoolVar(&wait, "wait", false, "follow the migrations until they end, printing each phase")
+	cmd.Flags().BoolVar(&force, "force", false, "start the migration even when the broker's plan says its agents would not reconnect within the target's migration-agent-wait-time")
 	cmd.Flags().DurationVar(&timeout, "timeout", DefaultMigrationTimeout, "with --wait, give up waiting after this long (the migration goes on)")
 	return cmd
 }
@@ -115,6 +126,10 @@ func (a *app) waitMigration(cmd *cobra.Command, c *Client, m restapi.Migration, 
 			printPhase(out, m)
 			last = m.Phase
 		}
+	}
+	if tabular && m.Plan != nil {
+		fmt.Fprintf(out, "migration %d of model %s from %s to %s, %s\n",
+			m.ID, migrationModel(m), orDash(m.Source), orDash(m.Target), planEstimate(m.Plan))
 	}
 	show(m)
 
@@ -213,6 +228,33 @@ func printPhase(w io.Writer, m restapi.Migration) {
 	}
 	line := fmt.Sprintf("%s %-*s %s", at.Local().Format(time.TimeOnly), phaseWidth, m.Phase, m.Message)
 	fmt.Fprintln(w, strings.TrimRight(line, " "))
+}
+
+// planNote is a migration's plan as migrate's start line ends with it:
+// " (estimate: 47.7s for 223 agents)", or "" without a plan.
+func planNote(p *restapi.MigrationPlan) string {
+	if p == nil {
+		return ""
+	}
+	return " (" + planEstimate(p) + ")"
+}
+
+// forceHint says that --force overrides a refusal of migrate by the
+// broker's plan check, when err is one, force was not given and the
+// broker's message does not already say so; else it returns "". The
+// broker refuses with code conflict for other prechecks too, which --force
+// does not override: a plan refusal is told by its advice, which always
+// names migration-agent-wait-time.
+func forceHint(err error, force bool) string {
+	var ae *APIError
+	if force || !errors.As(err, &ae) || ae.Err.Code != restapi.CodeConflict {
+		return ""
+	}
+	msg := strings.ToLower(ae.Err.Message)
+	if !strings.Contains(msg, "migration-agent-wait-time") || strings.Contains(msg, "force") {
+		return ""
+	}
+	return "pass --force to start the migration anyway"
 }
 
 // migrationModel names a migration's model: its name, else its UUID.
@@ -340,5 +382,8 @@ func migrationDetail(w io.Writer, m restapi.Migration) {
 		{"ended-at", ended},
 	} {
 		row(w, kv[0]+":", kv[1])
+	}
+	if m.Plan != nil {
+		row(w, "plan:", planEstimate(m.Plan))
 	}
 }

@@ -569,11 +569,11 @@ func TestClientMigrationCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	m, err := c.Migrate(ctx, "ctl-b", "m-1")
+	m, err := c.Migrate(ctx, restapi.MigrateRequest{Controller: "ctl-b", ModelUUID: "m-1"})
 	if err != nil || m.ID != 1 || m.Phase != "INITIATING" || m.Target != "ctl-b" {
 		t.Fatalf("Migrate = %+v, %v", m, err)
 	}
-	_, err = c.Migrate(ctx, "ctl-b", "m-1")
+	_, err = c.Migrate(ctx, restapi.MigrateRequest{Controller: "ctl-b", ModelUUID: "m-1"})
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.StatusCode != 409 || ErrorCode(err) != restapi.CodeMigrating {
 		t.Errorf("second Migrate: %v, want a 409 with code %q", err, restapi.CodeMigrating)
@@ -597,9 +597,13 @@ func TestClientMigrationCalls(t *testing.T) {
 
 	// Empty arguments never reach the broker.
 	before := f.authCount()
+	migrate := func(controller, uuid string) error {
+		_, err := c.Migrate(ctx, restapi.MigrateRequest{Controller: controller, ModelUUID: uuid})
+		return err
+	}
 	for name, err := range map[string]error{
-		"Migrate no controller":   func() error { _, err := c.Migrate(ctx, "", "m-1"); return err }(),
-		"Migrate no model":        func() error { _, err := c.Migrate(ctx, "ctl-b", " "); return err }(),
+		"Migrate no controller":   migrate("", "m-1"),
+		"Migrate no model":        migrate("ctl-b", " "),
 		"GetMigration empty":      func() error { _, err := c.GetMigration(ctx, ""); return err }(),
 		"UpdateMigrated no ctl":   func() error { _, err := c.UpdateMigratedModel(ctx, "", "m-1"); return err }(),
 		"UpdateMigrated no model": func() error { _, err := c.UpdateMigratedModel(ctx, "ctl-b", ""); return err }(),

@@ -102,7 +102,7 @@ func sortModels(ms []restapi.Model) []restapi.Model {
 	return out
 }
 
-var controllerHeader = []string{"NAME", "STATUS", "VERSION", "CLOUD/REGIONS", "MODELS", "ADDRESS", "PRIORITY"}
+var controllerHeader = []string{"NAME", "STATUS", "VERSION", "CLOUD/REGIONS", "MODELS", "MACHINES", "UNITS", "AGENTS", "ADDRESS", "PRIORITY"}
 
 func controllerTable(w io.Writer, cs []restapi.Controller) {
 	row(w, slices.Clone(controllerHeader)...)
@@ -112,7 +112,8 @@ func controllerTable(w io.Writer, cs []restapi.Controller) {
 			addr = c.Addresses[0]
 		}
 		row(w, c.Name, controllerStatus(c), c.AgentVersion, cloudRegions(c),
-			strconv.Itoa(c.ModelCount), addr, strconv.Itoa(c.Priority))
+			strconv.Itoa(c.ModelCount), strconv.Itoa(c.Machines), strconv.Itoa(c.Units), strconv.Itoa(c.Agents),
+			addr, strconv.Itoa(c.Priority))
 	}
 }
 
@@ -161,6 +162,9 @@ func controllerDetail(w io.Writer, c restapi.Controller) {
 	row(w, "ADDRESSES", strings.Join(c.Addresses, ", "))
 	row(w, "PRIORITY", strconv.Itoa(c.Priority))
 	row(w, "MODELS", strconv.Itoa(c.ModelCount))
+	row(w, "MACHINES", strconv.Itoa(c.Machines))
+	row(w, "UNITS", strconv.Itoa(c.Units))
+	row(w, "AGENTS", strconv.Itoa(c.Agents))
 	row(w, "ADDED", formatTime(c.AddedAt))
 }
 

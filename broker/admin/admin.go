@@ -135,6 +135,11 @@ func (a *API) Mount(e *echo.Echo) {
 	admin(http.MethodPost, "/controllers/:name/models", a.importModel)
 	admin(http.MethodPost, "/migrations", a.migrate)
 	admin(http.MethodGet, "/migrations/:ref", a.getMigration)
+	admin(http.MethodPost, "/migration-plans", a.planMigration)
+	admin(http.MethodPost, "/evacuations", a.evacuate)
+	admin(http.MethodPost, "/rebalances", a.rebalance)
+	admin(http.MethodGet, "/fleet-jobs", a.listFleetJobs)
+	admin(http.MethodGet, "/fleet-jobs/:id", a.getFleetJob)
 }
 
 // restError builds an error response.

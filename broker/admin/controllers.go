@@ -32,11 +32,13 @@ func registryError(err error) error {
 	return err
 }
 
-func (a *API) restController(c *db.Controller, counts map[uint]int) restapi.Controller {
+func (a *API) restController(c *db.Controller, loads map[string]db.Load) restapi.Controller {
+	l := loads[c.Name]
 	out := restapi.Controller{
 		Name: c.Name, UUID: c.UUID, Deprecated: c.Deprecated, AgentVersion: c.AgentVersion,
 		Cloud: c.Cloud, CloudType: c.CloudType, Regions: c.Regions, Addresses: c.Addresses,
-		Priority: c.Priority, ModelCount: counts[c.ID], AddedAt: c.CreatedAt.UTC(), Status: restapi.StatusDown,
+		Priority: c.Priority, ModelCount: l.Models, Machines: l.Machines, Units: l.Units, Agents: l.Agents(),
+		AddedAt: c.CreatedAt.UTC(), Status: restapi.StatusDown,
 	}
 	if st, ok := a.health.Status(c.Name); ok {
 		out.StatusSince, out.StatusMessage = st.Since.UTC(), st.LastError
@@ -58,13 +60,13 @@ func (a *API) listControllers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	counts, err := a.registry.ModelCounts(ctx)
+	loads, err := a.db.ControllerLoads(ctx)
 	if err != nil {
 		return err
 	}
 	out := make([]restapi.Controller, len(ctls))
 	for i := range ctls {
-		out[i] = a.restController(&ctls[i], counts)
+		out[i] = a.restController(&ctls[i], loads)
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -80,13 +82,13 @@ func (a *API) getController(c echo.Context) error {
 	return a.writeController(c, ctl)
 }
 
-// writeController answers with one controller, its model count included.
+// writeController answers with one controller, its load included.
 func (a *API) writeController(c echo.Context, ctl *db.Controller) error {
-	counts, err := a.registry.ModelCounts(c.Request().Context())
+	loads, err := a.db.ControllerLoads(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, a.restController(ctl, counts))
+	return c.JSON(http.StatusOK, a.restController(ctl, loads))
 }
 
 func (a *API) addController(c echo.Context) error {

@@ -22,6 +22,7 @@ func restMigration(m *db.Migration) restapi.Migration {
 		Source: m.SourceName(), Target: m.TargetName(), ControllerID: m.ControllerMigrationID,
 		Phase: m.Phase, Message: m.Message, Result: m.Result,
 		StartedAt: m.StartedAt.UTC(), PhaseChangedAt: m.PhaseChangedAt.UTC(), EndedAt: m.EndedAt,
+		Plan: restPlan(migration.StoredPlan(m)),
 	}
 }
 
@@ -57,7 +58,7 @@ func (a *API) migrate(c echo.Context) error {
 	if err := checks(input.UUID("model-uuid", req.ModelUUID), checkControllerName(req.Controller)); err != nil {
 		return err
 	}
-	mig, err := a.migrations.Migrate(c.Request().Context(), req.Controller, req.ModelUUID)
+	mig, err := a.migrations.Migrate(c.Request().Context(), req.Controller, req.ModelUUID, migration.Options{Force: req.Force})
 	if err != nil {
 		return migrationError(err)
 	}

@@ -181,7 +181,7 @@ func (s *session) migrateOne(ctx context.Context, spec params.MigrationSpec) (st
 	if err != nil {
 		return "", err
 	}
-	mig, err := a.migrations.Migrate(ctx, target.Name, model.ID)
+	mig, err := a.migrations.Migrate(ctx, target.Name, model.ID, migration.Options{})
 	if err != nil {
 		msg := err.Error()
 		for _, prefix := range []string{migration.ErrRunning.Error() + ": ", migration.ErrRefused.Error() + ": "} {

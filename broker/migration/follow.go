@@ -201,6 +201,9 @@ func (f *follower) setPhase(ctx context.Context, phase, message string) {
 		f.log.Warn("cannot record a migration's phase", "phase", phase, "err", err)
 		return
 	}
+	if mig.Phase == "VALIDATION" && phase != "VALIDATION" {
+		f.m.validation.Observe(now.Sub(mig.PhaseChangedAt).Seconds())
+	}
 	mig.Phase, mig.Message, mig.PhaseChangedAt = phase, message, now
 	f.m.phases.WithLabelValues(phase).Inc()
 	f.log.Info("migration phase", "phase", phase, "message", message)

@@ -34,7 +34,9 @@ type Controller interface {
 // Registry is the registered controllers (controllers.Registry is one).
 type Registry interface {
 	Get(ctx context.Context, name string) (*db.Controller, error)
+	List(ctx context.Context) ([]db.Controller, error)
 	Resolve(ctx context.Context, name string) (controllers.Endpoint, controllers.Credentials, error)
+	SetDeprecated(ctx context.Context, name string, deprecated bool) (*db.Controller, error)
 }
 
 // Deps are the parts a Manager works with.
@@ -49,6 +51,11 @@ type Deps struct {
 	Up func(name string) bool
 	// ReplicaID names this replica in migration leases.
 	ReplicaID string
+	// RefreshLoad reads every model's size afresh before a fleet plan
+	// (nil: plans use the sizes last recorded).
+	RefreshLoad func(ctx context.Context) error
+	// Audit records fleet jobs' moves (nil: not recorded).
+	Audit func(AuditEvent)
 	// Metrics registers the manager's metrics (nil: not registered).
 	Metrics prometheus.Registerer
 	Logger  *slog.Logger
@@ -80,9 +87,18 @@ type Manager struct {
 	log        *slog.Logger
 	clock      clock.Clock
 
+	refreshLoad func(ctx context.Context) error
+	audit       func(AuditEvent)
+	jobKick     chan struct{}
+
 	migrations *prometheus.CounterVec
 	duration   prometheus.Histogram
+	moves      *prometheus.CounterVec
 	phases     *prometheus.CounterVec
+	// validation is the measured VALIDATION phase, estimates the plans'
+	// estimates of it.
+	validation prometheus.Histogram
+	estimates  prometheus.Histogram
 
 	mu  sync.Mutex
 	ctx context.Context // from Start: what followers run under; nil before
@@ -93,6 +109,10 @@ func New(deps Deps) (*Manager, error) {
 	m := &Manager{
 		db: deps.DB, routes: deps.Routes, registry: deps.Registry, controller: deps.Controller, up: deps.Up,
 		replica: deps.ReplicaID, log: deps.Logger, clock: clock.Or(deps.Clock),
+		refreshLoad: deps.RefreshLoad, audit: deps.Audit, jobKick: make(chan struct{}, 1),
+		moves: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jimm_fleet_moves_total", Help: "Moves of fleet jobs (evacuate, rebalance), by kind and result: running when a move's migration starts, then succeeded or failed.",
+		}, []string{"kind", "result"}),
 		migrations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jimm_migrations_total", Help: "Model migrations ended, by result (succeeded, failed).",
 		}, []string{"result"}),
@@ -103,6 +123,14 @@ func New(deps Deps) (*Manager, error) {
 		phases: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jimm_migration_phase_changes_total", Help: "Migration phase changes seen, by phase entered.",
 		}, []string{"phase"}),
+		validation: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "jimm_migration_validation_seconds", Help: "Time migrations spent in VALIDATION (their agents reconnecting to the target), as measured by following them.",
+			Buckets: prometheus.ExponentialBucketsRange(0.5, 3600, 16),
+		}),
+		estimates: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "jimm_migration_validation_estimate_seconds", Help: "The planned VALIDATION time of the migrations started, from the target's agent login settings.",
+			Buckets: prometheus.ExponentialBucketsRange(0.5, 3600, 16),
+		}),
 	}
 	if m.log == nil {
 		m.log = slog.Default()
@@ -113,7 +141,7 @@ func New(deps Deps) (*Manager, error) {
 		m.migrations.WithLabelValues(r)
 	}
 	if deps.Metrics != nil {
-		for _, c := range []prometheus.Collector{m.migrations, m.duration, m.phases} {
+		for _, c := range []prometheus.Collector{m.migrations, m.duration, m.phases, m.validation, m.estimates, m.moves} {
 			if err := deps.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("register migration metrics: %w", err)
 			}
@@ -129,6 +157,7 @@ func (m *Manager) Start(ctx context.Context) {
 	m.ctx = ctx
 	m.mu.Unlock()
 	go m.adopt(ctx)
+	go m.runJobs(ctx)
 }
 
 func (m *Manager) runCtx() (context.Context, error) {
@@ -156,7 +185,7 @@ func refuse(format string, args ...any) error {
 // every rule it can itself. It returns once the source controller has
 // accepted the migration; a follower then takes it to its end. Only a
 // broker administrator may ask for it: the caller checks.
-func (m *Manager) Migrate(ctx context.Context, targetName, modelUUID string) (*db.Migration, error) {
+func (m *Manager) Migrate(ctx context.Context, targetName, modelUUID string, opts Options) (*db.Migration, error) {
 	runCtx, err := m.runCtx()
 	if err != nil {
 		return nil, err
@@ -168,6 +197,15 @@ func (m *Manager) Migrate(ctx context.Context, targetName, modelUUID string) (*d
 	if err := m.precheck(ctx, model, target); err != nil {
 		return nil, err
 	}
+	plan, err := m.plan(ctx, model, target)
+	switch {
+	case err != nil && !opts.Force:
+		return nil, refuse("cannot plan the migration of model %q: %v (--force starts it without a plan)", model.Name, err)
+	case err != nil:
+		m.log.Warn("migration forced without a plan", "model", model.UUID, "to", target.Name, "err", err)
+	case !plan.Fits && !opts.Force:
+		return nil, refuse("model %q would not finish VALIDATION on controller %q: %s (--force starts it anyway)", model.Name, target.Name, plan.Advice)
+	}
 	now := m.clock.Now().UTC()
 	leaseUntil := now.Add(Lease)
 	mig := &db.Migration{
@@ -176,6 +214,10 @@ func (m *Manager) Migrate(ctx context.Context, targetName, modelUUID string) (*d
 		SourceController: model.Controller.Name, TargetController: target.Name,
 		Phase: phaseInitiating, Result: db.MigrationRunning, StartedAt: now, PhaseChangedAt: now,
 		LeaseOwner: m.replica, LeaseUntil: &leaseUntil,
+	}
+	if plan != nil {
+		mig.Plan = planJSON(plan)
+		m.estimates.Observe(plan.Estimate.Seconds())
 	}
 	if err := m.db.AddMigration(ctx, mig); err != nil {
 		if errors.Is(err, db.ErrDuplicate) {

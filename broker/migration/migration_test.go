@@ -39,6 +39,29 @@ type fakeController struct {
 	initiate  error
 	initiated int
 	users     map[string]bool // local users it knows
+	config    map[string]any  // its controller config
+}
+
+func (c *fakeController) ControllerConfig(context.Context) (map[string]any, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]any{}
+	for k, v := range c.config {
+		out[k] = v
+	}
+	return out, nil
+}
+
+func (c *fakeController) SetControllerConfig(_ context.Context, cfg map[string]any) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.config == nil {
+		c.config = map[string]any{}
+	}
+	for k, v := range cfg {
+		c.config[k] = v
+	}
+	return nil
 }
 
 func (c *fakeController) User() string { return "admin" }
@@ -104,6 +127,19 @@ func (r registry) Get(ctx context.Context, name string) (*db.Controller, error) 
 		return nil, fmt.Errorf("%w: controller %q is not registered", controllers.ErrNotFound, name)
 	}
 	return &c, nil
+}
+
+func (r registry) List(ctx context.Context) ([]db.Controller, error) {
+	var out []db.Controller
+	err := r.d.WithContext(ctx).Order("name").Find(&out).Error
+	return out, err
+}
+
+func (r registry) SetDeprecated(ctx context.Context, name string, deprecated bool) (*db.Controller, error) {
+	if err := r.d.WithContext(ctx).Model(&db.Controller{}).Where("name = ?", name).Update("deprecated", deprecated).Error; err != nil {
+		return nil, err
+	}
+	return r.Get(ctx, name)
 }
 
 func (r registry) Resolve(ctx context.Context, name string) (controllers.Endpoint, controllers.Credentials, error) {
@@ -219,7 +255,7 @@ func (e *env) routedTo(t *testing.T) string {
 func TestMigrationFollowsPhasesToTheFlip(t *testing.T) {
 	e := newEnv(t)
 	m := e.manager(t, t.Context(), "r1")
-	mig, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID)
+	mig, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +304,7 @@ func TestMigrationFollowsPhasesToTheFlip(t *testing.T) {
 func TestMigrationAbortLeavesTheModel(t *testing.T) {
 	e := newEnv(t)
 	m := e.manager(t, t.Context(), "r1")
-	mig, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID)
+	mig, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +324,7 @@ func TestMigrationAbortLeavesTheModel(t *testing.T) {
 	}
 	// The model can be migrated again.
 	e.ctls["ctl-a"].set(func(c *fakeController) { c.status = "" })
-	if _, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID); err != nil {
+	if _, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID, Options{}); err != nil {
 		t.Fatalf("a second migration after an abort: %v", err)
 	}
 }
@@ -301,7 +337,7 @@ func TestMigrationAdoptedAfterTheLeaseLapses(t *testing.T) {
 	ctx1, kill := context.WithCancel(t.Context())
 	m1 := e.manager(t, ctx1, "r1")
 	claimedAt := e.clock.Now() // the lease starts with the migration
-	mig, err := m1.Migrate(t.Context(), "ctl-b", e.model.UUID)
+	mig, err := m1.Migrate(t.Context(), "ctl-b", e.model.UUID, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +388,7 @@ func TestMigrationRefusals(t *testing.T) {
 			if c.name == "unknown model" {
 				uuid = "nope"
 			}
-			_, err := m.Migrate(t.Context(), c.target, uuid)
+			_, err := m.Migrate(t.Context(), c.target, uuid, Options{})
 			if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("Migrate: %v; want a refusal saying %q", err, c.want)
 			}
@@ -365,10 +401,10 @@ func TestMigrationRefusals(t *testing.T) {
 	}
 	// A model with a migration running already.
 	e.ctls["ctl-a"].initiate = nil
-	if _, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID); err != nil {
+	if _, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID)
+	_, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID, Options{})
 	if !errors.Is(err, ErrRunning) || !strings.Contains(err.Error(), `a migration of model "m" is already running`) {
 		t.Fatalf("a second migration: %v", err)
 	}

@@ -55,18 +55,18 @@ func TestFollowerRidesOutAnOutage(t *testing.T) {
 	}
 	logs := &capture{}
 	m := e.managerLogging(t, slog.New(logs))
-	mig, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID)
+	mig, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.until(t, "QUIESCE is recorded", func() bool { return e.migration(t, mig.ID).Phase == "QUIESCE" })
 
-	// step moves the fake clock a poll on once the follower and the
-	// adopter both wait for it (a follower that gave up never does).
+	// step moves the fake clock a poll on once the follower, the adopter
+	// and the fleet job runner all wait for it (a follower that gave up never does).
 	tryStep := func(within time.Duration) bool {
 		ctx, cancel := context.WithTimeout(t.Context(), within)
 		defer cancel()
-		if !e.clock.AwaitWaiters(2, ctx.Done()) {
+		if !e.clock.AwaitWaiters(3, ctx.Done()) { // the follower, the adopter, the fleet job runner
 			return false
 		}
 		e.clock.Advance(poll)

@@ -90,7 +90,12 @@ type Controller struct {
 	Addresses     []string  `json:"api-addresses" yaml:"api-addresses"`
 	Priority      int       `json:"priority" yaml:"priority"`
 	ModelCount    int       `json:"model-count" yaml:"model-count"`
-	AddedAt       time.Time `json:"added-at" yaml:"added-at"`
+	// Machines, Units and Agents are the sizes of the controller's live
+	// models, as last read from its model summaries (see Load).
+	Machines int       `json:"machines" yaml:"machines"`
+	Units    int       `json:"units" yaml:"units"`
+	Agents   int       `json:"agents" yaml:"agents"`
+	AddedAt  time.Time `json:"added-at" yaml:"added-at"`
 }
 
 // AddControllerRequest registers a controller: the fields of the
@@ -133,6 +138,9 @@ type Model struct {
 type MigrateRequest struct {
 	ModelUUID  string `json:"model-uuid"`
 	Controller string `json:"controller"` // the target
+	// Force starts the migration even when its plan says the model's
+	// agents would not reconnect to the target within its wait time.
+	Force bool `json:"force,omitempty"`
 }
 
 // Migration results.
@@ -160,6 +168,9 @@ type Migration struct {
 	StartedAt      time.Time  `json:"started-at" yaml:"started-at"`
 	PhaseChangedAt time.Time  `json:"phase-changed-at" yaml:"phase-changed-at"`
 	EndedAt        *time.Time `json:"ended-at,omitempty" yaml:"ended-at,omitempty"`
+	// Plan is the estimate the broker made before starting (absent for
+	// migrations it did not plan).
+	Plan *MigrationPlan `json:"plan,omitempty" yaml:"plan,omitempty"`
 }
 
 // UpdateMigratedRequest tells the broker a model now lives on Controller,

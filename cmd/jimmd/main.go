@@ -93,6 +93,7 @@ func serveFlags(fs *flag.FlagSet) (*broker.Config, func() error) {
 	fs.Float64Var(&cfg.DeviceLoginRate, "device-login-rate", broker.DefaultDeviceLoginRate, "device logins per second a source address may start once its burst is spent (429 with Retry-After past it)")
 	fs.IntVar(&cfg.MaxConnsPerIdentity, "max-conns-per-identity", broker.DefaultMaxConnsPerIdentity, "connections (/api, model, debug-log) one user or service account may hold open on one replica; negative: no limit")
 	fs.DurationVar(&cfg.ModelCreateTimeout, "model-create-timeout", broker.DefaultModelCreateTimeout, "how long a controller may take to create a model before the next candidate is tried")
+	fs.DurationVar(&cfg.LoadInterval, "load-interval", broker.DefaultLoadInterval, "time between two readings of every model's size (machines, units, agents) from its controller's model summaries, for list-controllers and fleet planning (one replica at a time)")
 	fs.DurationVar(&cfg.ReconcileInterval, "reconcile-interval", broker.DefaultReconcileInterval, "time between reconciliation passes (one replica at a time compares the broker's models with every controller's and finishes what crashes left)")
 	fs.DurationVar(&cfg.AuditRetention, "audit-retention", broker.DefaultAuditRetention, "how long audit events are kept before they are purged (0: forever)")
 	fs.Int64Var(&cfg.AuditSpoolMaxBytes, "audit-spool-max-bytes", broker.DefaultAuditSpoolMaxBytes, "bound of <data-dir>/audit-spool.jsonl, which keeps audit events while the database cannot take them; past it they are dropped and counted")

@@ -1,0 +1,129 @@
+package migration
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jimmbroker/jimm/db"
+	"github.com/jimmbroker/jimm/jujuapi/params"
+)
+
+func TestEstimateAndAdvice(t *testing.T) {
+	defaults := Limits{Max: DefaultRateLimitMax, Rate: DefaultRateLimitRate, Wait: DefaultAgentWaitTime}
+	// The token bucket's floor: the last of 2n logins waits (2n − max) × rate.
+	if got, floor := Estimate(223, defaults), time.Duration(2*223-10)*250*time.Millisecond; got < floor || got > floor+5*time.Second {
+		t.Errorf("Estimate(223 agents, defaults) = %s, want just above the floor %s", got, floor)
+	}
+	if Estimate(223, Limits{Max: 0, Wait: time.Minute}) > 3*time.Second {
+		t.Errorf("no limit: %s", Estimate(223, Limits{Wait: time.Minute}))
+	}
+	if !Fits(Estimate(223, defaults), defaults) {
+		t.Error("223 agents at Juju's defaults (15m wait) should fit")
+	}
+	slow := Limits{Max: 1, Rate: 10 * time.Second, Wait: time.Minute}
+	if Fits(Estimate(223, slow), slow) {
+		t.Fatal("223 agents at 1 login per 10s with a 1m wait fits?")
+	}
+	advised, advice, ok := Advise(223, slow)
+	if !ok || !Fits(Estimate(223, advised), advised) || advised.Wait != slow.Wait {
+		t.Fatalf("Advise = %+v %v; its estimate %s does not fit", advised, ok, Estimate(223, advised))
+	}
+	for _, want := range []string{"223 agents", "446 logins", "agent-ratelimit-rate=" + advised.Rate.String(), "migration-agent-wait-time="} {
+		if !strings.Contains(advice, want) {
+			t.Errorf("advice %q lacks %q", advice, want)
+		}
+	}
+	if _, _, ok := Advise(223, defaults); ok {
+		t.Error("advice for a plan that fits")
+	}
+	// A wait so short that only a longer wait helps.
+	tiny := Limits{Max: 1, Rate: time.Second, Wait: time.Second}
+	advised, advice, ok = Advise(5000, tiny)
+	if !ok || advised.Wait <= tiny.Wait || !strings.Contains(advice, "even without a rate limit") || !Fits(Estimate(5000, Limits{Wait: advised.Wait}), Limits{Wait: advised.Wait}) {
+		t.Errorf("Advise(5000 agents, 1s wait) = %+v %q", advised, advice)
+	}
+}
+
+func TestLimitsFromConfig(t *testing.T) {
+	l, err := LimitsFromConfig(map[string]any{"agent-ratelimit-max": float64(1), "agent-ratelimit-rate": "10s", "migration-agent-wait-time": "1m"})
+	if err != nil || l != (Limits{Max: 1, Rate: 10 * time.Second, Wait: time.Minute}) {
+		t.Errorf("LimitsFromConfig = %+v, %v", l, err)
+	}
+	l, err = LimitsFromConfig(map[string]any{})
+	if err != nil || l != (Limits{Max: DefaultRateLimitMax, Rate: DefaultRateLimitRate, Wait: DefaultAgentWaitTime}) {
+		t.Errorf("LimitsFromConfig(empty) = %+v, %v; want Juju's defaults", l, err)
+	}
+	if _, err := LimitsFromConfig(map[string]any{"agent-ratelimit-rate": "soon"}); err == nil || !strings.Contains(err.Error(), "agent-ratelimit-rate") {
+		t.Errorf("a bad rate: %v", err)
+	}
+}
+
+// TestPlanRefusesUnlessForced: a migration whose agents would not
+// reconnect within the target's wait time is refused with the advice,
+// nothing recorded; --force starts it; applying the advice makes it fit.
+func TestPlanRefusesUnlessForced(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(t, t.Context(), "r1")
+	e.ctls["ctl-a"].set(func(c *fakeController) {
+		c.models = []params.ModelSummaryResult{{Result: &params.ModelSummary{UUID: e.model.UUID, Name: e.model.Name,
+			Counts: []params.ModelEntityCount{{Entity: params.Machines, Count: 56}, {Entity: params.Units, Count: 167}}}}}
+	})
+	target := e.ctls["ctl-b"]
+	target.set(func(c *fakeController) {
+		c.config = map[string]any{"agent-ratelimit-max": float64(1), "agent-ratelimit-rate": "10s", "migration-agent-wait-time": "1m"}
+	})
+	p, err := m.PlanMigration(t.Context(), "ctl-b", e.model.UUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Agents() != 223 || p.Fits || p.Advised == nil || p.Source != "ctl-a" || p.Model != "alice/m" {
+		t.Fatalf("plan %+v", p)
+	}
+	_, err = m.Migrate(t.Context(), "ctl-b", e.model.UUID, Options{})
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "would not finish VALIDATION") || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("Migrate of a plan that does not fit: %v", err)
+	}
+	if rows, _ := e.d.Migrations(t.Context()); len(rows) != 0 || e.ctls["ctl-a"].initiated != 0 {
+		t.Fatalf("a refused migration left %d rows, %d initiations", len(rows), e.ctls["ctl-a"].initiated)
+	}
+	applied, err := m.ApplyAdvice(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !applied.Applied || !applied.Fits || applied.Limits != *p.Advised {
+		t.Fatalf("after applying: %+v, want fits with %+v", applied, *p.Advised)
+	}
+	mig, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := StoredPlan(e.migration(t, mig.ID))
+	if stored == nil || stored.Agents() != 223 || stored.Estimate != applied.Estimate || !stored.Fits {
+		t.Fatalf("plan stored on the migration: %+v", stored)
+	}
+}
+
+func TestPlanForced(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(t, t.Context(), "r1")
+	e.model.MachineCount, e.model.UnitCount = 56, 167
+	if err := e.d.SetModelCounts(t.Context(), e.model.UUID, 56, 167); err != nil {
+		t.Fatal(err)
+	}
+	e.ctls["ctl-b"].set(func(c *fakeController) {
+		c.config = map[string]any{"agent-ratelimit-max": "1", "agent-ratelimit-rate": "10s", "migration-agent-wait-time": "1m"}
+	})
+	// The source's summaries do not list the model: its recorded size counts.
+	mig, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID, Options{Force: true})
+	if err != nil {
+		t.Fatalf("a forced migration: %v", err)
+	}
+	if p := StoredPlan(e.migration(t, mig.ID)); p == nil || p.Fits || p.Agents() != 223 {
+		t.Fatalf("plan stored on a forced migration: %+v", p)
+	}
+	if mig.Result != db.MigrationRunning {
+		t.Fatalf("forced migration %+v", mig)
+	}
+}
