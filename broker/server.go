@@ -262,6 +262,18 @@ func (s *Server) build(ctx context.Context, cipher *authz.Cipher, servers [][]pa
 	if s.migrations, err = migration.New(migration.Deps{
 		DB: s.db, Routes: s.routes, Registry: s.registry, Up: s.health.Up, ReplicaID: replicaID,
 		RefreshLoad: s.load.Refresh,
+		ModelConfig: func(ctx context.Context, controller, uuid string) (map[string]any, error) {
+			ep, creds, err := s.registry.Resolve(ctx, controller)
+			if err != nil {
+				return nil, err
+			}
+			c, err := controllers.ConnectModel(ctx, ep, uuid, creds, jujuapi.ConnOptions{})
+			if err != nil {
+				return nil, err
+			}
+			defer c.Close()
+			return c.ModelConfig(ctx)
+		},
 		Audit: func(ev migration.AuditEvent) {
 			s.audit.Add(audit.Event{Time: ev.Time, Identity: "jimm", Model: ev.Model, Facade: "Fleet", Method: ev.Method, Result: ev.Result, Error: ev.Error})
 		},

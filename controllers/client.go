@@ -86,6 +86,7 @@ var clientFacades = map[string][]int{
 	"Controller":   {11},
 	"ModelManager": {9, 10},
 	"Client":       {6, 7, 8}, // on a model connection (ConnectModel)
+	"ModelConfig":  {3},       // on a model connection
 }
 
 // Client is a logged-in controller-level (/api) connection with the typed

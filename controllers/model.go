@@ -42,3 +42,22 @@ func (c *Client) FullStatus(ctx context.Context) (json.RawMessage, error) {
 	}
 	return res, nil
 }
+
+// ModelConfig returns the config of the model the client is connected to
+// (ModelConfig.ModelGet), values only. A client of a controller
+// connection gets an error.
+func (c *Client) ModelConfig(ctx context.Context) (map[string]any, error) {
+	what := fmt.Sprintf("get config of model %s", c.model)
+	if c.model == "" {
+		return nil, c.errorf(what, errors.New("not a model connection (use ConnectModel)"))
+	}
+	var res params.ModelConfigResults
+	if err := c.facadeCall(ctx, what, "ModelConfig", "ModelGet", nil, &res); err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(res.Config))
+	for k, v := range res.Config {
+		out[k] = v.Value
+	}
+	return out, nil
+}

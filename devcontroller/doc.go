@@ -19,6 +19,16 @@
 // to the target and must all report within migration-agent-wait-time.
 // GET /dev/agents (devagents.go) counts a model's connected agents.
 //
+// Secret backends (secretbackends.go) are Juju's SecretBackends facade on
+// /api: superusers add vault and kubernetes backends (config kept as
+// given, never contacted; an id of their own or the one given with
+// `juju add-secret-backend --import-id`), update and remove them; anyone
+// lists them, with the built-in "internal". Model config secret-backend
+// is "auto", "internal" or a backend's name. A migrating model that uses
+// a backend needs one with the same id on the target, and a model whose
+// owner or users were removed on the target is refused there: Juju keeps
+// removed users as "permanently deleted" (store.DeletedUser).
+//
 // The facades are registered in roots.go, each in its own file: the
 // Cloud facade and credentials (cloud.go, credtag.go, modelcredential.go),
 // model defaults (modeldefaults.go), constraints (constraints.go), blocks

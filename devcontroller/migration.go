@@ -360,6 +360,7 @@ func (c *Controller) targetPrechecks(ctx context.Context, tc *jujuapi.Client, m 
 		},
 		Cloud: m.Cloud, CloudType: m.CloudType, CloudRegion: m.Region, Users: sortedKeys(m.Users),
 	}
+	args.SecretBackend, args.SecretBackendID = c.modelSecretBackend(m)
 	if err := tc.Call(ctx, "MigrationTarget", 3, "Prechecks", args, nil); err != nil {
 		return fmt.Errorf("target prechecks failed: %w", err)
 	}
@@ -500,7 +501,8 @@ func (r *migrationRun) step(ctx context.Context, m *store.Model, mig *store.Migr
 			}
 			archives[ch.SHA256] = data
 		}
-		export, err := exportModelWith(m, mig.PriorStatus, cred, archives)
+		_, backendID := r.c.modelSecretBackend(m)
+		export, err := exportModelWith(m, mig.PriorStatus, cred, archives, backendID)
 		if err != nil {
 			return "", fmt.Errorf("export model: %w", err)
 		}

@@ -55,9 +55,12 @@ const exportVersion = 1
 //	charm-revisions  {url without revision: next revision},
 //	relations        [{id, key, endpoints [{application, name, role,
 //	                 interface, optional, limit, scope}], status,
-//	                 created-at}], next-relation-id.
+//	                 created-at}], next-relation-id,
+//	secret-backend-id the id of the secret backend that config
+//	                 secret-backend names, when it names one of the
+//	                 source's backends.
 //
-// The last eight (and applications' constraints, exposed,
+// The last nine (and applications' constraints, exposed,
 // exposed-endpoints and trust) are optional: a target takes an export
 // without them. Charm archives travel inside the export, so a model whose
 // charms are larger than what the target takes in one frame
@@ -98,6 +101,9 @@ type exportedModelV1 struct {
 	CharmRevisions map[string]int               `json:"charm-revisions,omitempty"`
 	Relations      []*store.Relation            `json:"relations,omitempty"`
 	NextRelationID int                          `json:"next-relation-id,omitempty"`
+	// SecretBackendID is the id of the backend the model's config
+	// secret-backend names, as Juju's export carries it.
+	SecretBackendID string `json:"secret-backend-id,omitempty"`
 }
 
 // exportedCharm is an uploaded charm and its archive.
@@ -140,12 +146,12 @@ type exportedApplication struct {
 // exportModel writes m in the export format. status is the model status to
 // record (the one it had before the migration).
 func exportModel(m *store.Model, status store.Status) ([]byte, error) {
-	return exportModelWith(m, status, nil, nil)
+	return exportModelWith(m, status, nil, nil, "")
 }
 
-// exportModelWith is exportModel with the model's credential and its
-// charms' archives (by SHA256).
-func exportModelWith(m *store.Model, status store.Status, cred *store.Credential, archives map[string][]byte) ([]byte, error) {
+// exportModelWith is exportModel with the model's credential, its
+// charms' archives (by SHA256) and the id of its secret backend.
+func exportModelWith(m *store.Model, status store.Status, cred *store.Credential, archives map[string][]byte, secretBackendID string) ([]byte, error) {
 	x := exportedModelV1{
 		UUID: m.UUID, Name: m.Name, Owner: m.Owner, Type: m.Type,
 		Cloud: m.Cloud, CloudType: m.CloudType, Region: m.Region, Credential: m.Credential,
@@ -154,6 +160,7 @@ func exportModelWith(m *store.Model, status store.Status, cred *store.Credential
 		Users: []exportedUser{}, Machines: []*store.Machine{}, Applications: []exportedApplication{},
 		Constraints: m.Constraints, Blocks: m.Blocks, Annotations: m.Annotations,
 		CharmRevisions: m.CharmRevisions, Relations: m.Relations, NextRelationID: m.NextRelationID,
+		SecretBackendID: secretBackendID,
 	}
 	for _, url := range sortedKeys(m.Charms) {
 		ch := m.Charms[url]

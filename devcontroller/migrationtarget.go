@@ -21,10 +21,15 @@ import (
 //     source controller's; the target must host the model's cloud (same
 //     name and type) and region; no model of the same owner and name (nor
 //     the same UUID) may exist here; every local user of the model must
-//     exist here (users with an "@" are external and always known).
-//     Juju's MigrationModelInfo carries no cloud and no users, so a
-//     development controller source adds them (migrationPrecheckArgs);
-//     when they are absent those two rules are checked by Import.
+//     exist here (users with an "@" are external and always known), and
+//     neither the owner nor any user may be one removed here (Juju keeps
+//     removed users as "permanently deleted"); a model that uses a secret
+//     backend of its controller needs the backend with the same id here
+//     (checkIncomingSecretBackend).
+//     Juju's MigrationModelInfo carries no cloud, users nor secret
+//     backend, so a development controller source adds them
+//     (migrationPrecheckArgs); when they are absent those rules are
+//     checked by Import.
 //   - Import checks every rule again against the whole export, then
 //     creates the model in "importing" mode: not listed, not found by
 //     ModelInfo, logins to it refused, until Activate. Importing again a
@@ -46,6 +51,10 @@ type migrationPrecheckArgs struct {
 	CloudRegion string `json:"cloud-region,omitempty"`
 	// Users names the model's users.
 	Users []string `json:"users,omitempty"`
+	// SecretBackend is the model's config secret-backend and
+	// SecretBackendID the id of that backend on the source.
+	SecretBackend   string `json:"secret-backend,omitempty"`
+	SecretBackendID string `json:"secret-backend-id,omitempty"`
 }
 
 // incoming is what the target checks about a model it is asked to take.
@@ -55,6 +64,7 @@ type incoming struct {
 	AgentVersion, ControllerVersion string
 	Cloud, CloudType, Region        string
 	Users                           []string
+	SecretBackend, SecretBackendID  string
 }
 
 // checkIncoming applies the target's rules to a model arriving by
@@ -95,12 +105,23 @@ func (c *Controller) checkIncoming(in incoming) error {
 			return jujuapi.Errorf(jujuapi.CodeAlreadyExists, "a model named %q owned by %q already exists on the target", in.Name, in.Owner)
 		}
 	}
+	// Juju creates the model, giving it to its owner, before it adds the
+	// other users.
+	if _, deleted := c.store.DeletedUser(in.Owner); deleted {
+		return fmt.Errorf("granting admin permission to the owner: user %q is permanently deleted", in.Owner)
+	}
 	users := slices.Clone(in.Users)
 	sort.Strings(users)
 	for _, u := range users {
+		if _, deleted := c.store.DeletedUser(u); deleted {
+			return fmt.Errorf("granting access to model user %q: user %q is permanently deleted", u, u)
+		}
 		if _, ok := c.store.User(u); !ok && !isExternal(u) {
 			return jujuapi.Errorf(jujuapi.CodeUserNotFound, "model user %q is not known to the target controller", u)
 		}
+	}
+	if _, err := c.checkIncomingSecretBackend(in.SecretBackend, in.SecretBackendID); err != nil {
+		return err
 	}
 	return nil
 }
@@ -137,6 +158,7 @@ func (s *session) migrationPrechecks(_ context.Context, p migrationPrecheckArgs)
 		UUID: p.UUID, Name: p.Name, Owner: owner.ID,
 		AgentVersion: p.AgentVersion, ControllerVersion: p.ControllerAgentVersion,
 		Cloud: p.Cloud, CloudType: p.CloudType, Region: p.CloudRegion, Users: p.Users,
+		SecretBackend: p.SecretBackend, SecretBackendID: p.SecretBackendID,
 	})
 	return struct{}{}, err
 }
@@ -152,12 +174,24 @@ func (s *session) migrationImport(ctx context.Context, p params.SerializedModel)
 	if m.Type != "iaas" {
 		return struct{}{}, jujuapi.Errorf(jujuapi.CodeNotSupported, "model %q is of type %q: this controller hosts iaas models only", m.Name, m.Type)
 	}
+	backendID, err := exportedSecretBackendID(p.Bytes)
+	if err != nil {
+		return struct{}{}, err
+	}
+	backend, _ := m.Config[secretBackendKey].(string)
 	in := incoming{
 		UUID: m.UUID, Name: m.Name, Owner: m.Owner, AgentVersion: m.AgentVersion,
 		Cloud: m.Cloud, CloudType: m.CloudType, Region: m.Region, Users: sortedKeys(m.Users),
+		SecretBackend: backend, SecretBackendID: backendID,
 	}
 	if err := s.ctl.checkIncoming(in); err != nil {
 		return struct{}{}, err
+	}
+	// As Juju does, the model names the backend as this controller does.
+	if name, err := s.ctl.checkIncomingSecretBackend(backend, backendID); err != nil {
+		return struct{}{}, err
+	} else if name != "" {
+		m.Config[secretBackendKey] = name
 	}
 	if err := s.ctl.importCredential(ctx, m, p.Bytes); err != nil {
 		return struct{}{}, err

@@ -77,6 +77,7 @@ func (c *Controller) defaultConfig(m *store.Model) map[string]any {
 		"firewall-mode":               "instance",
 		"provisioner-harvest-mode":    "destroyed",
 		"charmhub-url":                defaultCharmhubURL,
+		secretBackendKey:              secretBackendAuto,
 	}
 }
 

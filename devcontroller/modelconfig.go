@@ -85,6 +85,9 @@ func (s *session) modelSet(ctx context.Context, p params.ModelSet) (struct{}, er
 			return struct{}{}, err
 		}
 	}
+	if err := s.ctl.checkSecretBackendSetting(p.Config); err != nil {
+		return struct{}{}, err
+	}
 	_, err = s.ctl.store.UpdateModel(ctx, m.UUID, func(m *store.Model) error {
 		if err := writable(m); err != nil {
 			return err

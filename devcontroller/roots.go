@@ -90,6 +90,10 @@ func buildRoots() (*root, *root, *root) {
 	reg(ctl, "UserManager", "RemoveUser", jujuapi.Typed((*session).removeUser))
 	reg(ctl, "UserManager", "SetPassword", jujuapi.Typed((*session).setPassword))
 	reg(ctl, "UserManager", "ModelUserInfo", jujuapi.Typed((*session).modelUserInfo))
+	reg(ctl, "SecretBackends", "AddSecretBackends", jujuapi.Typed((*session).addSecretBackends))
+	reg(ctl, "SecretBackends", "ListSecretBackends", jujuapi.Typed((*session).listSecretBackends))
+	reg(ctl, "SecretBackends", "UpdateSecretBackends", jujuapi.Typed((*session).updateSecretBackends))
+	reg(ctl, "SecretBackends", "RemoveSecretBackends", jujuapi.Typed((*session).removeSecretBackends))
 
 	reg(mdl, "Client", "FullStatus", jujuapi.Typed((*session).fullStatus))
 	reg(mdl, "Client", "WatchAll", jujuapi.NoParams((*session).watchAll))

@@ -120,7 +120,8 @@ func (s *session) addOneUser(ctx context.Context, a params.AddUser) ([]byte, err
 }
 
 // removeUser answers UserManager.RemoveUser: superusers remove local
-// users, never the controller's owner.
+// users, never the controller's owner. A removed user stays known as
+// permanently deleted (store.DeletedUser) until added again.
 func (s *session) removeUser(ctx context.Context, p params.Entities) (params.ErrorResults, error) {
 	var out params.ErrorResults
 	if err := s.ctl.blocked(s.ctl.UUID(), blockChange); err != nil {
@@ -138,7 +139,10 @@ func (s *session) removeUser(ctx context.Context, p params.Entities) (params.Err
 			err = fmt.Errorf("cannot delete controller owner %q", t.ID)
 		default:
 			err = s.ctl.store.DeleteUser(ctx, t.ID)
-			if errors.Is(err, store.ErrNotFound) {
+			if _, deleted := s.ctl.store.DeletedUser(t.ID); deleted && errors.Is(err, store.ErrNotFound) {
+				// Juju's words, which the juju CLI recognises.
+				err = fmt.Errorf("failed to delete user %q: user %q is permanently deleted", t.ID, t.ID)
+			} else if errors.Is(err, store.ErrNotFound) {
 				err = jujuapi.Errorf(jujuapi.CodeUserNotFound, "user %q not found", t.ID)
 			} else if err != nil {
 				err = fmt.Errorf("failed to delete user %q: %w", t.ID, err)

@@ -19,8 +19,10 @@ import (
 
 	"github.com/juju/juju/api"
 	"github.com/juju/juju/api/client/modelmanager"
+	"github.com/juju/juju/api/client/secretbackends"
 
 	"github.com/jimmbroker/jimm/integration/internal/jimmproc"
+	"github.com/jimmbroker/jimm/integration/internal/jujucli"
 )
 
 // TestFleetOps runs each scenario on a broker of its own.
@@ -389,7 +391,8 @@ func testFleetRebalanceAndPlan(t *testing.T, bins *brokerBins) {
 	}
 	t.Logf("rebalance: %v models after %d moves (predicted %d)", counts, migrated, len(plan.Moves))
 
-	testFleetPlan(t, e)
+	t.Run("Plan", func(t *testing.T) { testFleetPlan(t, e) })
+	t.Run("SecretBackend", func(t *testing.T) { testFleetSecretBackend(t, e) })
 }
 
 // testFleetPlan: the 223-agent model of the migration guide (167 units,
@@ -447,4 +450,68 @@ func testFleetPlan(t *testing.T, e *brokerEnv) {
 	waitAgents(t, e.ctls["ctl-2"], uuid, "every agent on the target", time.Minute, func(d devAgents) bool {
 		return d.Connected == 223 && d.Hosted.Here == 223
 	})
+}
+
+// testFleetSecretBackend: a model on ctl-1 uses a vault secret backend
+// that ctl-2 lacks. jimmctl migrate refuses it before anything starts,
+// naming the backend, its id and the fix; once an operator has added the
+// backend on ctl-2 with the stock juju CLI's add-secret-backend
+// --import-id, the migration succeeds.
+func testFleetSecretBackend(t *testing.T, e *brokerEnv) {
+	const vaultToken = "s.fleet-vault-token"
+	uuid := fleetCreateOn(t, e, modelmanager.NewClient(e.open(t, "")), "ctl-1", []string{"ctl-2", "ctl-4"}, "secretive")[0]
+	src := secretbackends.NewClient(bmDirect(t, e.ctls["ctl-1"], ""))
+	err := src.AddSecretBackend(secretbackends.CreateSecretBackend{Name: "myvault", BackendType: "vault",
+		Config: map[string]any{"endpoint": "https://vault.example:8200", "token": vaultToken}})
+	if err != nil {
+		t.Fatalf("add a secret backend on ctl-1: %v", err)
+	}
+	backends, err := src.ListSecretBackends([]string{"myvault"}, false)
+	if err != nil || len(backends) != 1 || backends[0].ID == "" {
+		t.Fatalf("ListSecretBackends on ctl-1: %+v, %v", backends, err)
+	}
+	id := backends[0].ID
+	bmModelSet(t, e.open(t, uuid), map[string]any{"secret-backend": "myvault"})
+
+	res := e.run(t, "migrate", "ctl-2", uuid)
+	t.Logf("migrate refused: %s", strings.TrimSpace(res.Stderr))
+	for _, want := range []string{`secret backend "myvault"`, "id " + id, "--import-id " + id} {
+		if res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
+			t.Fatalf("migrate of a model whose secret backend ctl-2 lacks: want a refusal saying %q:\n%s", want, res)
+		}
+	}
+	if slices.ContainsFunc(bmListMigrations(t, e.ctl), func(m bmMigration) bool { return m.ModelUUID == uuid }) {
+		t.Fatal("the refused migration was recorded")
+	}
+	if strings.Contains(res.Stderr, vaultToken) || strings.Contains(e.broker().Output(), vaultToken) {
+		t.Error("the backend's token shows in the refusal or the broker's log")
+	}
+
+	// The operator's fix, with the stock juju CLI logged in to ctl-2.
+	juju, err := jujucli.New(jujuBin(t), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := e.ctls["ctl-2"]
+	err = juju.AddController(jujucli.Controller{
+		Name: "ctl-2", UUID: c2.UUID, APIEndpoints: []string{c2.Addr}, CACert: c2.File.CACert,
+		Cloud: "localhost", Region: "east", AgentVersion: "3.5.4",
+	}, &jujucli.Account{User: "admin", Password: adminPassword, LastKnownAccess: "superuser"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	added, err := juju.Run(t.Context(), "", "add-secret-backend", "myvault", "vault",
+		"endpoint=https://vault.example:8200", "token="+vaultToken, "--import-id", id)
+	if err != nil || added.ExitCode != 0 {
+		t.Fatalf("juju add-secret-backend --import-id on ctl-2: %v\n%s", err, added)
+	}
+	run := *e.ctl
+	run.Timeout = 2 * time.Minute
+	res = runCtl(t, &run, "migrate", "ctl-2", uuid, "--wait", "--timeout", "90s")
+	if res.ExitCode != 0 || !strings.Contains(res.Stdout, "succeeded") {
+		t.Fatalf("migrate once ctl-2 has the backend: %s", res)
+	}
+	if m := bmShowModel(t, e.ctl, uuid); m.Controller != "ctl-2" {
+		t.Errorf("the model is routed to %q after the migration, want ctl-2", m.Controller)
+	}
 }

@@ -56,6 +56,10 @@ type Deps struct {
 	RefreshLoad func(ctx context.Context) error
 	// Audit records fleet jobs' moves (nil: not recorded).
 	Audit func(AuditEvent)
+	// ModelConfig reads a model's config from its controller, as
+	// ModelConfig.ModelGet answers it, values only (nil: the secret
+	// backend precheck is skipped).
+	ModelConfig func(ctx context.Context, controller, uuid string) (map[string]any, error)
 	// Metrics registers the manager's metrics (nil: not registered).
 	Metrics prometheus.Registerer
 	Logger  *slog.Logger
@@ -88,6 +92,7 @@ type Manager struct {
 	clock      clock.Clock
 
 	refreshLoad func(ctx context.Context) error
+	modelConfig func(ctx context.Context, controller, uuid string) (map[string]any, error)
 	audit       func(AuditEvent)
 	jobKick     chan struct{}
 
@@ -109,7 +114,7 @@ func New(deps Deps) (*Manager, error) {
 	m := &Manager{
 		db: deps.DB, routes: deps.Routes, registry: deps.Registry, controller: deps.Controller, up: deps.Up,
 		replica: deps.ReplicaID, log: deps.Logger, clock: clock.Or(deps.Clock),
-		refreshLoad: deps.RefreshLoad, audit: deps.Audit, jobKick: make(chan struct{}, 1),
+		refreshLoad: deps.RefreshLoad, modelConfig: deps.ModelConfig, audit: deps.Audit, jobKick: make(chan struct{}, 1),
 		moves: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jimm_fleet_moves_total", Help: "Moves of fleet jobs (evacuate, rebalance), by kind and result: running when a move's migration starts, then succeeded or failed.",
 		}, []string{"kind", "result"}),
@@ -282,6 +287,9 @@ func (m *Manager) precheck(ctx context.Context, model *db.Model, target *db.Cont
 	case !slices.Contains(target.Regions, model.Region):
 		return refuse("controller %q does not host region %q of cloud %q", target.Name, model.Region, model.Cloud)
 	}
+	if err := checkCredential(model); err != nil {
+		return err
+	}
 	tv, err1 := controllers.ParseVersion(target.AgentVersion)
 	sv, err2 := controllers.ParseVersion(src.AgentVersion)
 	if err1 == nil && err2 == nil && tv.Compare(sv) < 0 {
@@ -321,10 +329,19 @@ func (m *Manager) precheck(ctx context.Context, model *db.Model, target *db.Cont
 			return fmt.Errorf("look up user %q on controller %q: %w", u.UserName, target.Name, err)
 		}
 		if len(res.Results) != 1 || res.Results[0].Error != nil {
-			return refuse("user %q of model %q is not known to controller %q", u.UserName, model.Name, target.Name)
+			if len(res.Results) == 1 && strings.Contains(res.Results[0].Error.Error(), "permanently deleted") {
+				grant := fmt.Sprintf("granting access to model user %q", u.UserName)
+				if u.UserName == model.Owner {
+					grant = "granting admin permission to the owner"
+				}
+				return refuse("user %q of model %q was deleted on controller %q, which would refuse the model (%s: user %q is permanently deleted): "+
+					"migrate it to a controller where the user is not deleted, or remove the user's access to the model first", u.UserName, model.Name, target.Name, grant, u.UserName)
+			}
+			return refuse("user %q of model %q is not known to controller %q: add the user there (juju add-user %s), or remove the user's access to the model, then migrate again",
+				u.UserName, model.Name, target.Name, u.UserName)
 		}
 	}
-	return nil
+	return m.checkSecretBackend(ctx, model, sc, tc)
 }
 
 // initiate asks the source controller to migrate the model to the target.

@@ -20,7 +20,11 @@ var (
 	bucketRedirects = []byte("redirects")
 	// bucketCredentials holds the users' cloud credentials, by id.
 	bucketCredentials = []byte("credentials")
-	keyMeta           = []byte("meta")
+	// bucketSecretBackends holds the secret backends, by id.
+	bucketSecretBackends = []byte("secret-backends")
+	// bucketDeletedUsers holds a DeletedUser per removed user, by name.
+	bucketDeletedUsers = []byte("deleted-users")
+	keyMeta            = []byte("meta")
 )
 
 // Errors callers map to protocol errors.
@@ -43,6 +47,10 @@ type Store struct {
 	redirects map[string]*Redirect
 	// credentials maps a credential id ("cloud/owner/name") to it.
 	credentials map[string]*Credential
+	// secretBackends maps a secret backend's id to it.
+	secretBackends map[string]*SecretBackend
+	// deletedUsers maps the name of a removed user to its record.
+	deletedUsers map[string]*DeletedUser
 
 	// onChange, when set, is told the UUID of every model document
 	// committed or removed, under the write lock: it must not block nor
@@ -70,9 +78,9 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
 	}
 	s := &Store{db: db, users: map[string]*User{}, models: map[string]*Model{}, redirects: map[string]*Redirect{},
-		credentials: map[string]*Credential{}}
+		credentials: map[string]*Credential{}, secretBackends: map[string]*SecretBackend{}, deletedUsers: map[string]*DeletedUser{}}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketUsers, bucketModels, bucketRedirects, bucketCredentials} {
+		for _, b := range [][]byte{bucketMeta, bucketUsers, bucketModels, bucketRedirects, bucketCredentials, bucketSecretBackends, bucketDeletedUsers} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -94,6 +102,12 @@ func Open(path string) (*Store, error) {
 		}
 		if err := loadAll(tx.Bucket(bucketCredentials), s.credentials); err != nil {
 			return fmt.Errorf("load credentials: %w", err)
+		}
+		if err := loadAll(tx.Bucket(bucketSecretBackends), s.secretBackends); err != nil {
+			return fmt.Errorf("load secret backends: %w", err)
+		}
+		if err := loadAll(tx.Bucket(bucketDeletedUsers), s.deletedUsers); err != nil {
+			return fmt.Errorf("load deleted users: %w", err)
 		}
 		return nil
 	})
@@ -232,7 +246,8 @@ func (s *Store) Users() []*User {
 
 // UpdateUser applies fn to a copy of the named user and commits it. When
 // the user does not exist, fn gets a new User with only Name set if create
-// is true, and the call fails with ErrNotFound otherwise.
+// is true, and the call fails with ErrNotFound otherwise. Creating a user
+// that was deleted clears its DeletedUser record, in the same transaction.
 func (s *Store) UpdateUser(ctx context.Context, name string, create bool, fn func(u *User) error) (*User, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -248,11 +263,17 @@ func (s *Store) UpdateUser(ctx context.Context, name string, create bool, fn fun
 	if err := fn(next); err != nil {
 		return nil, err
 	}
-	if err := s.commit(ctx, bucketUsers, name, next); err != nil {
+	writes := []write{{bucketUsers, name, next}}
+	_, wasDeleted := s.DeletedUser(name)
+	if wasDeleted {
+		writes = append(writes, write{bucketDeletedUsers, name, nil})
+	}
+	if err := s.commitAll(ctx, writes...); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	s.users[name] = next
+	delete(s.deletedUsers, name)
 	s.mu.Unlock()
 	return next, nil
 }
@@ -482,18 +503,21 @@ func (s *Store) DeleteImportingModel(ctx context.Context, uuid string) error {
 	return nil
 }
 
-// DeleteUser removes a user.
+// DeleteUser removes a user and, in the same transaction, records it as
+// deleted (see DeletedUser), as Juju keeps a removed user.
 func (s *Store) DeleteUser(ctx context.Context, name string) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if _, ok := s.User(name); !ok {
 		return fmt.Errorf("user %q: %w", name, ErrNotFound)
 	}
-	if err := s.commit(ctx, bucketUsers, name, nil); err != nil {
+	tomb := &DeletedUser{Name: name, DeletedAt: time.Now().UTC()}
+	if err := s.commitAll(ctx, write{bucketUsers, name, nil}, write{bucketDeletedUsers, name, tomb}); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	delete(s.users, name)
+	s.deletedUsers[name] = tomb
 	s.mu.Unlock()
 	return nil
 }
