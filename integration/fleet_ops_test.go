@@ -271,13 +271,19 @@ func testFleetEvacuate(t *testing.T, bins *brokerBins) {
 		followed <- r
 	}()
 	tok := fleetLogin(t, e)
+	endedOnA := map[string]bool{} // moves that ended before the kill
 	eventually(t, time.Minute, "the first move succeeds", func() error {
 		j := fleetGetJob(t, e, tok, job.ID)
 		running := 0
 		for _, mv := range j.Moves {
 			if mv.State == "succeeded" {
-				return nil
+				endedOnA[mv.ModelUUID] = true
 			}
+		}
+		if len(endedOnA) > 0 {
+			return nil
+		}
+		for _, mv := range j.Moves {
 			if mv.State == "running" {
 				running++
 			}
@@ -318,6 +324,20 @@ func testFleetEvacuate(t *testing.T, bins *brokerBins) {
 	if ctls["ctl-2"].ModelCount+ctls["ctl-4"].ModelCount != 8 || ctls["ctl-2"].ModelCount == 0 || ctls["ctl-4"].ModelCount == 0 {
 		t.Errorf("ctl-2 holds %d models, ctl-4 %d; want the 8 shared", ctls["ctl-2"].ModelCount, ctls["ctl-4"].ModelCount)
 	}
+	// Each move's end is in the audit log, with its model (but those A
+	// recorded just before its SIGKILL: the audit writer batches, and a
+	// killed process loses its last batch).
+	eventually(t, 10*time.Second, "every move's end in the audit log", func() error {
+		events := e.auditList(t, "--limit", "500")
+		for _, uuid := range uuids {
+			if !endedOnA[uuid] && !slices.ContainsFunc(events.Events, func(ev restAuditEvent) bool {
+				return ev.has(restAuditEvent{Facade: "Fleet", Model: uuid, Result: "succeeded"}) && strings.HasPrefix(ev.Method, fmt.Sprintf("evacuate job %d move ctl-1 → ", job.ID))
+			}) {
+				return fmt.Errorf("no Fleet event of the move of %s yet", uuid)
+			}
+		}
+		return nil
+	})
 	routes := e.modelsByController(t)
 	for _, uuid := range uuids {
 		if r := routes[uuid]; r != "ctl-2" && r != "ctl-4" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -38,8 +39,9 @@ type fakeController struct {
 	// initiate, when set, is InitiateMigration's error.
 	initiate  error
 	initiated int
-	users     map[string]bool // local users it knows
-	config    map[string]any  // its controller config
+	users     map[string]bool   // local users it knows
+	config    map[string]any    // its controller config
+	backends  map[string]string // secret backends it has: id → name
 }
 
 func (c *fakeController) ControllerConfig(context.Context) (map[string]any, error) {
@@ -106,6 +108,18 @@ func (c *fakeController) Call(_ context.Context, facade string, _ int, method st
 		*result.(*params.InitiateMigrationResults) = params.InitiateMigrationResults{Results: []params.InitiateMigrationResult{{MigrationId: "mig-1"}}}
 		c.status = "quiescing"
 		return nil
+	case "SecretBackends.ListSecretBackends":
+		var out listSecretBackendsResults
+		for id, name := range c.backends {
+			if want := args.(listSecretBackendsArgs).Names; len(want) > 0 && !slices.Contains(want, name) {
+				continue
+			}
+			r := secretBackendResult{ID: id}
+			r.Result.Name, r.Result.BackendType = name, "vault"
+			out.Results = append(out.Results, r)
+		}
+		*result.(*listSecretBackendsResults) = out
+		return nil
 	case "UserManager.UserInfo":
 		user := strings.TrimPrefix(args.(params.UserInfoRequest).Entities[0].Tag, "user-")
 		out := params.UserInfoResult{Result: &params.UserInfo{Username: user}}
@@ -151,15 +165,17 @@ func (r registry) Resolve(ctx context.Context, name string) (controllers.Endpoin
 }
 
 type env struct {
-	d        *db.DB
-	routes   *routing.Table
-	ctls     map[string]*fakeController
-	down     map[string]bool
-	rows     map[string]*db.Controller
-	model    *db.Model
-	clock    *clock.Fake
-	mu       sync.Mutex
-	managers []*Manager
+	d      *db.DB
+	routes *routing.Table
+	ctls   map[string]*fakeController
+	down   map[string]bool
+	rows   map[string]*db.Controller
+	model  *db.Model
+	// modelConfig is what ModelConfig answers for every model.
+	modelConfig map[string]any
+	clock       *clock.Fake
+	mu          sync.Mutex
+	managers    []*Manager
 }
 
 func newEnv(t *testing.T) *env {
@@ -208,6 +224,11 @@ func (e *env) manager(t *testing.T, ctx context.Context, replica string) *Manage
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			return !e.down[name]
+		},
+		ModelConfig: func(context.Context, string, string) (map[string]any, error) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			return e.modelConfig, nil
 		},
 	})
 	if err != nil {

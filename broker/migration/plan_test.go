@@ -127,3 +127,43 @@ func TestPlanForced(t *testing.T) {
 		t.Fatalf("forced migration %+v", mig)
 	}
 }
+
+// TestSecretBackendPrecheck: a model whose secret backend the target
+// lacks (by id) is refused before anything starts, naming the backend,
+// its id and the fix; a backend of the same name but another id does not
+// count; once the target has the id, the migration starts.
+func TestSecretBackendPrecheck(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(t, t.Context(), "r1")
+	e.modelConfig = map[string]any{"secret-backend": "myvault"}
+	e.ctls["ctl-a"].set(func(c *fakeController) { c.backends = map[string]string{"id-vault-1": "myvault", "id-other": "other"} })
+	e.ctls["ctl-b"].set(func(c *fakeController) { c.backends = map[string]string{"id-elsewhere": "myvault"} })
+	_, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID, Options{Force: true})
+	for _, want := range []string{`secret backend "myvault"`, "id id-vault-1", "another id", "--import-id id-vault-1"} {
+		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("Migrate with the backend missing on the target: %v; want a refusal saying %q", err, want)
+		}
+	}
+	if rows, _ := e.d.Migrations(t.Context()); len(rows) != 0 || e.ctls["ctl-a"].initiated != 0 {
+		t.Fatalf("a refused migration left %d rows, %d initiations", len(rows), e.ctls["ctl-a"].initiated)
+	}
+	e.ctls["ctl-b"].set(func(c *fakeController) { c.backends["id-vault-1"] = "imported" })
+	if _, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID, Options{}); err != nil {
+		t.Fatalf("Migrate once the target has the backend's id: %v", err)
+	}
+}
+
+// TestCredentialPrecheck: a model whose credential is not its owner's is
+// refused, naming both.
+func TestCredentialPrecheck(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(t, t.Context(), "r1")
+	if err := e.d.WithContext(t.Context()).Model(&db.Model{}).Where("uuid = ?", e.model.UUID).Update("credential", "c/bob/bobs").Error; err != nil {
+		t.Fatal(err)
+	}
+	e.routes.Forget(e.model.UUID)
+	_, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID, Options{})
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), `credential "bobs" of bob, not of its owner alice`) {
+		t.Fatalf("Migrate with another user's credential: %v", err)
+	}
+}
