@@ -144,6 +144,9 @@ func New(deps Deps) (*Manager, error) {
 	// them (an alert on failures) is defined before the first migration.
 	for _, r := range []string{db.MigrationSucceeded, db.MigrationFailed} {
 		m.migrations.WithLabelValues(r)
+		for _, kind := range []string{JobEvacuate, JobRebalance} {
+			m.moves.WithLabelValues(kind, r)
+		}
 	}
 	if deps.Metrics != nil {
 		for _, c := range []prometheus.Collector{m.migrations, m.duration, m.phases, m.validation, m.estimates, m.moves} {
