@@ -165,11 +165,7 @@ func (a *app) groupListCommand() *cobra.Command {
 				return err
 			}
 			slices.SortFunc(gs, func(a, b restapi.Group) int { return strings.Compare(a.Name, b.Name) })
-			if len(gs) == 0 && a.format.String() == FormatTabular {
-				fmt.Fprintln(cmd.ErrOrStderr(), "No groups. Add one with `jimmctl auth group add NAME`.")
-				return nil
-			}
-			return write(cmd.OutOrStdout(), a.format.String(), gs, func(w *tabwriter.Writer) {
+			return writeList(cmd, a.format.String(), gs, "No groups. Add one with `jimmctl auth group add NAME`.", func(w *tabwriter.Writer) {
 				row(w, "NAME", "UUID", "CREATED")
 				for _, g := range gs {
 					row(w, g.Name, g.UUID, formatTime(g.CreatedAt))
@@ -371,11 +367,7 @@ broker administrator access.
 			if err != nil {
 				return err
 			}
-			if len(rs) == 0 && a.format.String() == FormatTabular {
-				fmt.Fprintln(cmd.ErrOrStderr(), "No relations.")
-				return nil
-			}
-			return write(cmd.OutOrStdout(), a.format.String(), rs, func(w *tabwriter.Writer) { relationTable(w, rs) })
+			return writeList(cmd, a.format.String(), rs, "No relations.", func(w *tabwriter.Writer) { relationTable(w, rs) })
 		}),
 	}
 	f := cmd.Flags()

@@ -30,11 +30,7 @@ func (a *app) listControllersCommand() *cobra.Command {
 				return err
 			}
 			cs = sortControllers(cs)
-			if len(cs) == 0 && a.format.String() == FormatTabular {
-				fmt.Fprintln(cmd.ErrOrStderr(), "No controllers registered. Add one with `jimmctl add-controller controller.yaml`.")
-				return nil
-			}
-			return write(cmd.OutOrStdout(), a.format.String(), cs, func(w *tabwriter.Writer) {
+			return writeList(cmd, a.format.String(), cs, "No controllers registered. Add one with `jimmctl add-controller controller.yaml`.", func(w *tabwriter.Writer) {
 				controllerTable(w, cs)
 			})
 		}),

@@ -318,14 +318,7 @@ func (a *app) listFleetJobsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if jobs == nil {
-				jobs = []restapi.FleetJob{}
-			}
-			if len(jobs) == 0 && a.format.String() == FormatTabular {
-				fmt.Fprintln(cmd.ErrOrStderr(), "No fleet jobs.")
-				return nil
-			}
-			return write(cmd.OutOrStdout(), a.format.String(), jobs, func(w *tabwriter.Writer) { fleetJobTable(w, jobs) })
+			return writeList(cmd, a.format.String(), jobs, "No fleet jobs.", func(w *tabwriter.Writer) { fleetJobTable(w, jobs) })
 		}),
 	}
 }

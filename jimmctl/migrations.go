@@ -283,14 +283,7 @@ func (a *app) listMigrationsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if ms == nil {
-				ms = []restapi.Migration{}
-			}
-			if len(ms) == 0 && a.format.String() == FormatTabular {
-				fmt.Fprintln(cmd.ErrOrStderr(), "No migrations.")
-				return nil
-			}
-			return write(cmd.OutOrStdout(), a.format.String(), ms, func(w *tabwriter.Writer) {
+			return writeList(cmd, a.format.String(), ms, "No migrations.", func(w *tabwriter.Writer) {
 				migrationTable(w, ms)
 			})
 		}),

@@ -1,7 +1,6 @@
 package jimmctl
 
 import (
-	"fmt"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -21,11 +20,7 @@ func (a *app) listModelsCommand() *cobra.Command {
 				return err
 			}
 			ms = sortModels(ms)
-			if len(ms) == 0 && a.format.String() == FormatTabular {
-				fmt.Fprintln(cmd.ErrOrStderr(), "No models.")
-				return nil
-			}
-			return write(cmd.OutOrStdout(), a.format.String(), ms, func(w *tabwriter.Writer) {
+			return writeList(cmd, a.format.String(), ms, "No models.", func(w *tabwriter.Writer) {
 				modelTable(w, ms)
 			})
 		}),

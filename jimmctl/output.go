@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
 	"github.com/jimmbroker/jimm/broker/restapi"
@@ -39,6 +40,19 @@ func (f *formatValue) Set(s string) error {
 }
 
 // write prints v in the chosen format; tabular formats it as a table.
+// writeList prints a list in the chosen format; an empty list in the
+// tabular format is the note none, on stderr (JSON and YAML print []).
+func writeList[T any](cmd *cobra.Command, format string, items []T, none string, tabular func(*tabwriter.Writer)) error {
+	if items == nil {
+		items = []T{}
+	}
+	if len(items) == 0 && format == FormatTabular {
+		fmt.Fprintln(cmd.ErrOrStderr(), none)
+		return nil
+	}
+	return write(cmd.OutOrStdout(), format, items, tabular)
+}
+
 func write(w io.Writer, format string, v any, tabular func(*tabwriter.Writer)) error {
 	switch format {
 	case FormatJSON:
