@@ -135,11 +135,12 @@ func testBrokerRegistry(t *testing.T, bins *brokerBins) {
 			t.Errorf("jimmctl %s prints %d lines, want a header and 3 rows:\n%s", cmd, len(lines), out)
 			continue
 		}
-		if h := strings.Fields(lines[0]); !slices.Equal(h, []string{"NAME", "STATUS", "VERSION", "CLOUD/REGIONS", "MODELS", "ADDRESS", "PRIORITY"}) {
+		if h := strings.Fields(lines[0]); !slices.Equal(h, []string{"NAME", "STATUS", "VERSION", "CLOUD/REGIONS", "MODELS", "MACHINES", "UNITS", "AGENTS", "ADDRESS", "PRIORITY"}) {
 			t.Errorf("jimmctl %s header %q", cmd, lines[0])
 		}
 		for i, spec := range e.specs {
-			want := []string{spec.name, "up", "3.5.4", "localhost/" + spec.region, strconv.Itoa(counts[spec.name]),
+			// The models here are empty: no machines, units or agents.
+			want := []string{spec.name, "up", "3.5.4", "localhost/" + spec.region, strconv.Itoa(counts[spec.name]), "0", "0", "0",
 				e.ctls[spec.name].File.APIAddresses[0], "0"}
 			if got := strings.Fields(lines[i+1]); !slices.Equal(got, want) {
 				t.Errorf("jimmctl %s row %d = %q, want %q", cmd, i+1, got, want)

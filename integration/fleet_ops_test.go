@@ -416,8 +416,8 @@ func testFleetRebalanceAndPlan(t *testing.T, bins *brokerBins) {
 }
 
 // testFleetPlan: the 223-agent model of the migration guide (167 units,
-// 56 machines) and a target allowing 1 login per 10 s with a 1 minute
-// wait: plan-migration says it does not fit and what would; migrate
+// 56 machines), a target allowing 1 login per 10 s and a source waiting
+// 1 minute for the agents: plan-migration says it does not fit and what would; migrate
 // refuses with that advice; plan-migration --apply sets it on the target,
 // after which the migration succeeds.
 func testFleetPlan(t *testing.T, e *brokerEnv) {
@@ -428,7 +428,10 @@ func testFleetPlan(t *testing.T, e *brokerEnv) {
 	waitAgents(t, e.ctls["ctl-1"], uuid, "every agent connected", time.Minute, func(d devAgents) bool {
 		return d.Agents == 223 && d.Connected == 223
 	})
-	e.jimmctl(t, "controller-config", "ctl-2", "agent-ratelimit-max=1", "agent-ratelimit-rate=10s", "migration-agent-wait-time=1m")
+	// The target admits 1 agent login per 10 s; the source (whose
+	// migration master waits for the agents, as in Juju) waits 1 minute.
+	e.jimmctl(t, "controller-config", "ctl-2", "agent-ratelimit-max=1", "agent-ratelimit-rate=10s")
+	e.jimmctl(t, "controller-config", "ctl-1", "migration-agent-wait-time=1m")
 
 	res := runCtl(t, e.ctl, "plan-migration", "ctl-2", uuid, "--format", "json")
 	var plan fleetPlan
@@ -451,9 +454,12 @@ func testFleetPlan(t *testing.T, e *brokerEnv) {
 	if res.ExitCode != 0 || !applied.Applied || !applied.Fits || applied.Limits != *plan.Advised {
 		t.Fatalf("plan-migration --apply: exit %d, %+v; want applied %+v and fitting", res.ExitCode, applied, *plan.Advised)
 	}
-	burst, rate, wait := fleetDirectConfig(t, e, "ctl-2")
-	if burst != plan.Advised.Max || rate.String() != plan.Advised.Rate || wait != time.Minute {
-		t.Errorf("ctl-2 itself reports %d, %s, %s after --apply; want %+v", burst, rate, wait, *plan.Advised)
+	burst, rate, _ := fleetDirectConfig(t, e, "ctl-2")
+	if burst != plan.Advised.Max || rate.String() != plan.Advised.Rate {
+		t.Errorf("ctl-2 itself reports %d, %s after --apply; want %+v", burst, rate, *plan.Advised)
+	}
+	if _, _, wait := fleetDirectConfig(t, e, "ctl-1"); wait != time.Minute {
+		t.Errorf("ctl-1's migration-agent-wait-time after --apply: %s, want 1m, untouched", wait)
 	}
 	run := *e.ctl
 	run.Timeout = 3 * time.Minute

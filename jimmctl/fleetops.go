@@ -34,14 +34,16 @@ func (a *app) planMigrationCommand() *cobra.Command {
 		Short: "Estimate how long a model's agents would take to reconnect to a controller",
 		Long: `Estimate how long moving a model to the given controller would keep its agents
 reconnecting (the larger part of a migration's VALIDATION phase), against the
-target's agent login settings: agent-ratelimit-max (the burst of logins
-admitted at once), agent-ratelimit-rate (one more login admitted every this
-long) and migration-agent-wait-time (how long VALIDATION waits for every agent
-before the migration fails). Each agent logs in twice.
+agent login settings: the target's agent-ratelimit-max (the burst of logins
+admitted at once) and agent-ratelimit-rate (one more login admitted every this
+long), and the source's migration-agent-wait-time (how long the source's
+migration master waits for every agent before the migration fails). Each
+agent logs in twice.
 
 When the estimate does not fit the wait time, the broker says what to change
 and proposes settings under which it fits; --apply sets those on the target
-first and shows the plan against them. Nothing is migrated.
+first (the rate on the target, a wait time on the source) and shows the plan
+against them. Nothing is migrated.
 
 The plan, the advice and the advised settings are printed on stdout. The exit
 status is 0 when the plan fits (with --apply: once applied), 1 when it does not,
@@ -63,7 +65,7 @@ given --force.`,
 			if p.Fits {
 				return nil
 			}
-			what := fmt.Sprintf("moving model %s to controller %s does not fit its migration-agent-wait-time", planModel(p), target)
+			what := fmt.Sprintf("moving model %s to controller %s does not fit the migration-agent-wait-time of %s", planModel(p), target, p.Source)
 			if p.Applied {
 				return fmt.Errorf("%s even with the advised settings, which are now set on %s: see the advice above", what, target)
 			}
@@ -116,9 +118,9 @@ func planDetail(w io.Writer, p restapi.MigrationPlan, apply bool) {
 		{"units", strconv.Itoa(p.Units)},
 		{"agents", strconv.Itoa(p.Agents)},
 		{"logins", strconv.Itoa(p.Logins)},
-		{"agent-ratelimit-max", setting(strconv.Itoa(p.Limits.RateLimitMax), advMax)},
-		{"agent-ratelimit-rate", setting(string(p.Limits.RateLimitRate), string(adv.RateLimitRate))},
-		{"migration-agent-wait-time", setting(string(p.Limits.AgentWaitTime), string(adv.AgentWaitTime))},
+		{"agent-ratelimit-max (target)", setting(strconv.Itoa(p.Limits.RateLimitMax), advMax)},
+		{"agent-ratelimit-rate (target)", setting(string(p.Limits.RateLimitRate), string(adv.RateLimitRate))},
+		{"migration-agent-wait-time (source)", setting(string(p.Limits.AgentWaitTime), string(adv.AgentWaitTime))},
 		{"estimate", humanSeconds(p.EstimateSeconds)},
 		{"fits", fits},
 	}
@@ -236,7 +238,7 @@ The exit status is 1 when any move failed or any model is left unplaced (with
 	cmd.Flags().IntVar(&parallel, "parallel", 0, "how many migrations run at once (default: the broker's, 1)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan, change nothing")
 	cmd.Flags().BoolVar(&wait, "wait", false, "follow the evacuation until every move has ended")
-	cmd.Flags().BoolVar(&force, "force", false, "also move models whose plan does not fit the target's migration-agent-wait-time")
+	cmd.Flags().BoolVar(&force, "force", false, "also move models whose plan does not fit the source's migration-agent-wait-time")
 	return cmd
 }
 
@@ -250,7 +252,7 @@ func (a *app) rebalanceCommand() *cobra.Command {
 		Long: `Plan migrations that bring every controller's load near the fleet's mean, by
 the measure --by names (default models), at most --max-moves of them, each
 checked against its target's agent login settings (--force: moved even when
-its plan does not fit the target's migration-agent-wait-time).
+its plan does not fit the source's migration-agent-wait-time).
 
 Without --yes this is a dry run: jimmctl prints the plan (the moves, each
 controller's load before and after, and the busiest controller's load over the
@@ -303,7 +305,7 @@ placed), else 0. In yaml and json formats only the job is printed (with
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan, change nothing (the default without --yes)")
 	cmd.Flags().BoolVar(&yes, "yes", false, "start the planned moves")
 	cmd.Flags().BoolVar(&wait, "wait", false, "with --yes, follow the rebalance until every move has ended")
-	cmd.Flags().BoolVar(&force, "force", false, "also move models whose plan does not fit the target's migration-agent-wait-time")
+	cmd.Flags().BoolVar(&force, "force", false, "also move models whose plan does not fit the source's migration-agent-wait-time")
 	return cmd
 }
 

@@ -125,7 +125,7 @@ func TestPlanMigration(t *testing.T) {
 		want := map[string]string{
 			"model": "alice/prod (m-1)", "source": "ctl-a", "target": "ctl-b",
 			"machines": "20", "units": "200", "agents": "220", "logins": "440",
-			"agent-ratelimit-max": "10", "agent-ratelimit-rate": "250ms", "migration-agent-wait-time": "15m0s",
+			"agent-ratelimit-max (target)": "10", "agent-ratelimit-rate (target)": "250ms", "migration-agent-wait-time (source)": "15m0s",
 			// 1s + (440-10)×250ms + 440×2ms = 109.38s
 			"estimate": "1m49s", "fits": "yes",
 		}
@@ -149,7 +149,7 @@ func TestPlanMigration(t *testing.T) {
 		kv := planKV(t, stdout)
 		for k, v := range map[string]string{
 			"agents": "3000", "logins": "6000", "estimate": "25m11s", "fits": "no",
-			"agent-ratelimit-rate": "250ms → advised 118ms", "agent-ratelimit-max": "10", "migration-agent-wait-time": "15m0s",
+			"agent-ratelimit-rate (target)": "250ms → advised 118ms", "agent-ratelimit-max (target)": "10", "migration-agent-wait-time (source)": "15m0s",
 		} {
 			if kv[k] != v {
 				t.Errorf("%s: %q, want %q\n%s", k, kv[k], v, stdout)
@@ -158,7 +158,7 @@ func TestPlanMigration(t *testing.T) {
 		if !strings.HasPrefix(kv["advice"], "3000 agents (6000 logins) need about 25m11s to reconnect") {
 			t.Errorf("advice %q is not the broker's", kv["advice"])
 		}
-		want := "ERROR moving model dave/huge to controller ctl-b does not fit its migration-agent-wait-time: " +
+		want := "ERROR moving model dave/huge to controller ctl-b does not fit the migration-agent-wait-time of ctl-a: " +
 			"set the advised settings with `jimmctl plan-migration ctl-b m-4 --apply` (or with `jimmctl controller-config ctl-b`), " +
 			"or migrate anyway with `jimmctl migrate ctl-b m-4 --force`\n"
 		if stderr != want {
@@ -174,7 +174,7 @@ func TestPlanMigration(t *testing.T) {
 		}
 		kv := planKV(t, stdout)
 		for k, v := range map[string]string{
-			"agent-ratelimit-rate": "118ms", "estimate": "12m0s", "fits": "yes",
+			"agent-ratelimit-rate (target)": "118ms", "estimate": "12m0s", "fits": "yes",
 			"applied": "yes: the advised settings are now set on ctl-b; the figures above are against them",
 		} {
 			if kv[k] != v {

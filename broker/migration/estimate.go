@@ -26,21 +26,28 @@ const LoginsPerAgent = 2
 // loginCost is what one agent login costs beyond waiting for a token
 // (dial, TLS, login; the agents connect many at a time), and settle the
 // fixed part of VALIDATION (the source telling every agent, the last
-// reports). Both were fitted to migbench's runs; see the README's table.
+// login's retry after the last token, the last reports). Both were fitted
+// to migbench's runs (see the README's table): without a limit, 446 logins
+// took 0.21-0.66s and 80 took 0.04-0.08s; with a burst of 10 or more,
+// VALIDATION ended 0.1-0.8s after the bucket's floor. With a burst of 1
+// the bucket cannot bank a token no agent was trying for, and this
+// estimate came out 10-30% short; settle does not cover that.
 const (
-	loginCost = 2 * time.Millisecond
-	settle    = 1 * time.Second
+	loginCost = 600 * time.Microsecond
+	settle    = 200 * time.Millisecond
 )
 
 // minRate is the smallest agent-ratelimit-rate the advice proposes; below
 // it the advice raises agent-ratelimit-max instead.
 const minRate = 10 * time.Millisecond
 
-// Limits are a target controller's agent login settings.
+// Limits are the agent login settings a migration meets: the target's
+// token bucket, and the source's wait (Juju's migration master runs on the
+// source controller and waits there for the agents to report).
 type Limits struct {
-	Max  int           // agent-ratelimit-max (0: no limit)
-	Rate time.Duration // agent-ratelimit-rate
-	Wait time.Duration // migration-agent-wait-time
+	Max  int           // the target's agent-ratelimit-max (0: no limit)
+	Rate time.Duration // the target's agent-ratelimit-rate
+	Wait time.Duration // the source's migration-agent-wait-time
 }
 
 // LimitsFromConfig reads the settings from a controller's config (as
@@ -122,10 +129,12 @@ func Fits(estimate time.Duration, l Limits) bool {
 }
 
 // Advise returns settings under which a model of agents fits, changing the
-// rate first (the burst stays what the operator chose), then the burst
-// when the rate would have to fall below minRate, and names them with the
-// alternative of a longer wait time. It returns ok false when l already
-// fits.
+// rate first (the burst stays what the operator chose, but at least Juju's
+// default of 10: a bucket of one cannot bank a token no agent was trying
+// for at that moment, and there the estimate runs 10-30% short), then the
+// burst when the rate would have to fall below minRate, and names them
+// with the alternative of a longer wait time. It returns ok false when l
+// already fits.
 func Advise(agents int, l Limits) (advised Limits, advice string, ok bool) {
 	est := Estimate(agents, l)
 	if Fits(est, l) {
@@ -135,11 +144,13 @@ func Advise(agents int, l Limits) (advised Limits, advice string, ok bool) {
 	fixed := settle + time.Duration(n)*loginCost
 	budget := time.Duration(Headroom*float64(l.Wait)) - fixed
 	advised = l
+	burst := max(l.Max, DefaultRateLimitMax)
 	switch {
 	case budget <= 0:
 		// Not even an unlimited bucket fits: only the wait time helps.
-	case l.Max > 0 && n > l.Max && budget/time.Duration(n-l.Max) >= minRate:
-		advised.Rate = (budget / time.Duration(n-l.Max)).Truncate(time.Millisecond)
+	case l.Max > 0 && n > burst && budget/time.Duration(n-burst) >= minRate:
+		advised.Max = burst
+		advised.Rate = (budget / time.Duration(n-burst)).Truncate(time.Millisecond)
 	default:
 		advised.Rate = minRate
 		advised.Max = n - int(budget/minRate)
@@ -150,10 +161,10 @@ func Advise(agents int, l Limits) (advised Limits, advice string, ok bool) {
 	wait := time.Duration(math.Ceil(float64(est)/Headroom/float64(time.Minute))) * time.Minute
 	if budget <= 0 {
 		advised.Wait = wait
-		return advised, fmt.Sprintf("%d agents need about %s to reconnect, more than %.0f%% of migration-agent-wait-time %s even without a rate limit: set migration-agent-wait-time to at least %s on the target",
+		return advised, fmt.Sprintf("%d agents need about %s to reconnect, more than %.0f%% of migration-agent-wait-time %s even without a rate limit: set migration-agent-wait-time to at least %s on the source",
 			agents, roundEstimate(est), Headroom*100, l.Wait, wait), true
 	}
-	return advised, fmt.Sprintf("%d agents (%d logins) need about %s to reconnect at agent-ratelimit-max %d and agent-ratelimit-rate %s, more than %.0f%% of migration-agent-wait-time %s: set agent-ratelimit-max=%d agent-ratelimit-rate=%s on the target (about %s), or migration-agent-wait-time=%s",
+	return advised, fmt.Sprintf("%d agents (%d logins) need about %s to reconnect at agent-ratelimit-max %d and agent-ratelimit-rate %s, more than %.0f%% of migration-agent-wait-time %s: set agent-ratelimit-max=%d agent-ratelimit-rate=%s on the target (about %s), or migration-agent-wait-time=%s on the source",
 		agents, n, roundEstimate(est), l.Max, l.Rate, Headroom*100, l.Wait,
 		advised.Max, advised.Rate, roundEstimate(Estimate(agents, advised)), wait), true
 }

@@ -64,20 +64,28 @@ func (m *Manager) ApplyAdvice(ctx context.Context, p *Plan) (*Plan, error) {
 	if p.Advised == nil {
 		return p, nil
 	}
-	tc, err := m.configurer(ctx, p.Target)
-	if err != nil {
-		return nil, err
-	}
 	a := p.Advised
-	cfg := map[string]any{
-		"agent-ratelimit-max":       a.Max,
-		"agent-ratelimit-rate":      a.Rate.String(),
-		"migration-agent-wait-time": a.Wait.String(),
+	if a.Max != p.Limits.Max || a.Rate != p.Limits.Rate {
+		tc, err := m.configurer(ctx, p.Target)
+		if err != nil {
+			return nil, err
+		}
+		cfg := map[string]any{"agent-ratelimit-max": a.Max, "agent-ratelimit-rate": a.Rate.String()}
+		if err := tc.SetControllerConfig(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("set the advised agent login settings on controller %q: %w", p.Target, err)
+		}
 	}
-	if err := tc.SetControllerConfig(ctx, cfg); err != nil {
-		return nil, fmt.Errorf("set the advised agent login settings on controller %q: %w", p.Target, err)
+	if a.Wait != p.Limits.Wait {
+		// The source's migration master waits for the agents.
+		sc, err := m.configurer(ctx, p.Source)
+		if err != nil {
+			return nil, err
+		}
+		if err := sc.SetControllerConfig(ctx, map[string]any{"migration-agent-wait-time": a.Wait.String()}); err != nil {
+			return nil, fmt.Errorf("set the advised migration-agent-wait-time on controller %q: %w", p.Source, err)
+		}
 	}
-	m.log.Info("agent login settings applied", "controller", p.Target, "model", p.ModelUUID,
+	m.log.Info("agent login settings applied", "target", p.Target, "source", p.Source, "model", p.ModelUUID,
 		"agent-ratelimit-max", a.Max, "agent-ratelimit-rate", a.Rate, "migration-agent-wait-time", a.Wait)
 	out, err := m.PlanMigration(ctx, p.Target, p.ModelUUID)
 	if err != nil {
@@ -85,6 +93,23 @@ func (m *Manager) ApplyAdvice(ctx context.Context, p *Plan) (*Plan, error) {
 	}
 	out.Applied = true
 	return out, nil
+}
+
+// limitsOf reads a controller's agent login settings.
+func (m *Manager) limitsOf(ctx context.Context, name string) (Limits, error) {
+	c, err := m.configurer(ctx, name)
+	if err != nil {
+		return Limits{}, err
+	}
+	cfg, err := c.ControllerConfig(ctx)
+	if err != nil {
+		return Limits{}, fmt.Errorf("read the agent login settings of controller %q: %w", name, err)
+	}
+	l, err := LimitsFromConfig(cfg)
+	if err != nil {
+		return Limits{}, fmt.Errorf("controller %q: %w", name, err)
+	}
+	return l, nil
 }
 
 func (m *Manager) configurer(ctx context.Context, name string) (configurer, error) {
@@ -99,21 +124,21 @@ func (m *Manager) configurer(ctx context.Context, name string) (configurer, erro
 	return cc, nil
 }
 
-// plan reads the target's settings and the model's size (fresh from its
-// controller's model summaries, else as last recorded) and estimates.
+// plan reads the agent login settings — the bucket (agent-ratelimit-max
+// and -rate) from the target, which admits the agents' logins, and
+// migration-agent-wait-time from the source, whose migration master waits
+// for the agents to report — and the model's size (fresh from its
+// controller's model summaries, else as last recorded), and estimates.
 func (m *Manager) plan(ctx context.Context, model *db.Model, target *db.Controller) (*Plan, error) {
-	tc, err := m.configurer(ctx, target.Name)
+	limits, err := m.limitsOf(ctx, target.Name)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := tc.ControllerConfig(ctx)
+	src, err := m.limitsOf(ctx, model.Controller.Name)
 	if err != nil {
-		return nil, fmt.Errorf("read the agent login settings of controller %q: %w", target.Name, err)
+		return nil, err
 	}
-	limits, err := LimitsFromConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("controller %q: %w", target.Name, err)
-	}
+	limits.Wait = src.Wait
 	p := &Plan{
 		ModelUUID: model.UUID, Model: model.Owner + "/" + model.Name, Source: model.Controller.Name, Target: target.Name,
 		Machines: model.MachineCount, Units: model.UnitCount, Limits: limits,

@@ -70,15 +70,20 @@ func TestPlanRefusesUnlessForced(t *testing.T) {
 		c.models = []params.ModelSummaryResult{{Result: &params.ModelSummary{UUID: e.model.UUID, Name: e.model.Name,
 			Counts: []params.ModelEntityCount{{Entity: params.Machines, Count: 56}, {Entity: params.Units, Count: 167}}}}}
 	})
+	// The target's bucket admits one login per 10s; the source, whose
+	// migration master waits for the agents, waits a minute. (The
+	// target's own wait time plays no part.)
 	target := e.ctls["ctl-b"]
 	target.set(func(c *fakeController) {
-		c.config = map[string]any{"agent-ratelimit-max": float64(1), "agent-ratelimit-rate": "10s", "migration-agent-wait-time": "1m"}
+		c.config = map[string]any{"agent-ratelimit-max": float64(1), "agent-ratelimit-rate": "10s", "migration-agent-wait-time": "1h"}
 	})
+	e.ctls["ctl-a"].set(func(c *fakeController) { c.config = map[string]any{"migration-agent-wait-time": "1m"} })
 	p, err := m.PlanMigration(t.Context(), "ctl-b", e.model.UUID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Agents() != 223 || p.Fits || p.Advised == nil || p.Source != "ctl-a" || p.Model != "alice/m" {
+	if p.Agents() != 223 || p.Fits || p.Advised == nil || p.Source != "ctl-a" || p.Model != "alice/m" ||
+		p.Limits != (Limits{Max: 1, Rate: 10 * time.Second, Wait: time.Minute}) {
 		t.Fatalf("plan %+v", p)
 	}
 	_, err = m.Migrate(t.Context(), "ctl-b", e.model.UUID, Options{})
@@ -94,6 +99,9 @@ func TestPlanRefusesUnlessForced(t *testing.T) {
 	}
 	if !applied.Applied || !applied.Fits || applied.Limits != *p.Advised {
 		t.Fatalf("after applying: %+v, want fits with %+v", applied, *p.Advised)
+	}
+	if got := target.config["agent-ratelimit-rate"]; got != p.Advised.Rate.String() {
+		t.Errorf("the target's agent-ratelimit-rate after applying: %v, want %s", got, p.Advised.Rate)
 	}
 	mig, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID, Options{})
 	if err != nil {
