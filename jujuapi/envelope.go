@@ -39,9 +39,33 @@ var errMissingRequestID = errors.New("malformed message: missing request-id")
 // scanning frames for the same facade and method into one Envelope does
 // not allocate.
 func ScanEnvelope(frame []byte, env *Envelope) error {
-	if scanEnvelopeFast(frame, env) != scanOK {
+	if scanEnvelopeFast(frame, env, false) != scanOK {
 		// Invalid, or a form the fast scanner leaves to encoding/json:
 		// the verdict, the error text and env are encoding/json's.
+		return scanEnvelopeSlow(frame, env)
+	}
+	if env.RequestID == 0 {
+		return errMissingRequestID
+	}
+	return nil
+}
+
+// ScanHeader reads a frame's envelope as ScanEnvelope does, but checks the
+// values of members other than the envelope's own fields (params,
+// response, error-info, and any other) only for their structure: strings
+// closed, brackets balanced and matched, nesting within encoding/json's
+// limit. What is inside them (escapes, numbers, literals, separators,
+// control characters) is not validated. It is for frames from a peer that
+// the reader relays rather than decodes, such as a controller's responses,
+// where a large body is passed on as it came.
+//
+// On a frame that json.Unmarshal accepts, ScanHeader gives exactly what
+// ScanEnvelope gives. A frame it rejects (not one object, a header field
+// of the wrong type, an unterminated string or unbalanced brackets...) is
+// rejected with encoding/json's error. The envelope's members may come in
+// any order, before or after the bodies.
+func ScanHeader(frame []byte, env *Envelope) error {
+	if scanEnvelopeFast(frame, env, true) != scanOK {
 		return scanEnvelopeSlow(frame, env)
 	}
 	if env.RequestID == 0 {
@@ -94,8 +118,10 @@ const maxNestingDepth = 10000
 
 // scanEnvelopeFast decodes frame into env the way json.Unmarshal does,
 // except that strings in env are reused when equal. Unless it returns
-// scanOK, env is left in an unspecified state.
-func scanEnvelopeFast(data []byte, env *Envelope) scanResult {
+// scanOK, env is left in an unspecified state. With loose, the values of
+// members other than the envelope's fields are checked only for structure
+// (see ScanHeader).
+func scanEnvelopeFast(data []byte, env *Envelope, loose bool) scanResult {
 	var seen uint
 	n := len(data)
 	i := skipSpace(data, 0)
@@ -146,7 +172,12 @@ func scanEnvelopeFast(data []byte, env *Envelope) scanResult {
 			switch {
 			case field == 0:
 				var r scanResult
-				if i, r = skipValue(data, i); r != scanOK {
+				if loose {
+					i, r = skipValueLoose(data, i)
+				} else {
+					i, r = skipValue(data, i)
+				}
+				if r != scanOK {
 					return r
 				}
 			case data[i] == 'n':
@@ -677,4 +708,131 @@ key: // data[i] should start a member of an object
 	}
 	i = skipSpace(data, i+1)
 	goto value
+}
+
+// Byte classes for skipValueLoose.
+const (
+	looseOther = iota
+	looseQuote
+	looseOpen
+	looseClose
+	looseSpace
+)
+
+var looseClass = func() (t [256]uint8) {
+	t['"'] = looseQuote
+	t['{'], t['['] = looseOpen, looseOpen
+	t['}'], t[']'] = looseClose, looseClose
+	t[' '], t['\t'], t['\n'], t['\r'] = looseSpace, looseSpace, looseSpace, looseSpace
+	return t
+}()
+
+// isScalarByte marks the bytes of numbers and of the literals true, false
+// and null.
+var isScalarByte = func() (t [256]bool) {
+	for _, c := range "0123456789+-.eEtruefalsn" {
+		t[c] = true
+	}
+	return t
+}()
+
+// skipValueLoose returns the index after the JSON value starting at
+// data[i], checking only its structure: a scalar is a run of the bytes
+// numbers and literals are made of; strings must be closed; brackets must
+// balance and match, within encoding/json's nesting limit. Everything
+// else between the brackets is passed over unread.
+func skipValueLoose(data []byte, i int) (int, scanResult) {
+	n := len(data)
+	if i >= n {
+		return i, scanBad
+	}
+	switch data[i] {
+	case '"':
+		if i = skipStringLoose(data, i+1); i < 0 {
+			return 0, scanBad
+		}
+		return i, scanOK
+	case '{', '[':
+	default:
+		j := i
+		for j < n && isScalarByte[data[j]] {
+			j++
+		}
+		if j == i {
+			return i, scanBad
+		}
+		return j, scanOK
+	}
+	var (
+		inline [4]uint64 // 256 levels before the stack must grow
+		stack  = inline[:]
+		depth  int
+	)
+	for i < n {
+		c := data[i]
+		switch looseClass[c] {
+		case looseQuote:
+			if i = skipStringLoose(data, i+1); i < 0 {
+				return 0, scanBad
+			}
+			continue
+		case looseOpen:
+			depth++
+			if 1+depth > maxNestingDepth {
+				return i, scanBad
+			}
+			w, bit := (depth-1)>>6, uint64(1)<<(uint(depth-1)&63)
+			if w >= len(stack) {
+				stack = append(stack, 0)
+			}
+			if c == '{' {
+				stack[w] |= bit
+			} else {
+				stack[w] &^= bit
+			}
+		case looseClose:
+			w, bit := (depth-1)>>6, uint64(1)<<(uint(depth-1)&63)
+			if (stack[w]&bit != 0) != (c == '}') {
+				return i, scanBad
+			}
+			depth--
+			if depth == 0 {
+				return i + 1, scanOK
+			}
+		}
+		i++
+	}
+	return i, scanBad
+}
+
+// skipStringLoose returns the index after the closing quote of a string
+// whose opening quote is just before data[i], or -1 if it is not closed.
+// Escapes are stepped over, not checked.
+func skipStringLoose(data []byte, i int) int {
+	for {
+		// Eight bytes at a time while none is a quote or a backslash
+		// (see skipString).
+		for i+8 <= len(data) {
+			x := binary.LittleEndian.Uint64(data[i:])
+			q := x ^ (lsb * '"')
+			b := x ^ (lsb * '\\')
+			m := ((q - lsb) &^ q) | ((b - lsb) &^ b)
+			if m &= msb; m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto found
+			}
+			i += 8
+		}
+		for i < len(data) && data[i] != '"' && data[i] != '\\' {
+			i++
+		}
+		if i >= len(data) {
+			return -1
+		}
+	found:
+		if data[i] == '"' {
+			return i + 1
+		}
+		i += 2 // a backslash and the byte it escapes
+	}
 }

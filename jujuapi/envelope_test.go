@@ -234,7 +234,7 @@ func checkEnvelope(t *testing.T, frame []byte) {
 		// The fast scanner on its own: what it accepts, json accepts
 		// alike; what it rejects, json rejects.
 		fast := prev
-		switch r := scanEnvelopeFast(frame, &fast); r {
+		switch r := scanEnvelopeFast(frame, &fast, false); r {
 		case scanOK:
 			if fast != want {
 				t.Fatalf("frame %q: fast scan gives %+v, want %+v (error %v)", frame, fast, want, wantErr)
@@ -309,7 +309,7 @@ func TestScanEnvelopeResults(t *testing.T) {
 func TestScanEnvelopeFastPath(t *testing.T) {
 	for _, frame := range typicalFrames {
 		var env Envelope
-		if r := scanEnvelopeFast([]byte(frame), &env); r != scanOK {
+		if r := scanEnvelopeFast([]byte(frame), &env, false); r != scanOK {
 			t.Errorf("fast scan of %q: %d, want scanOK", frame, r)
 		}
 	}
@@ -323,7 +323,7 @@ func TestScanEnvelopeFastPath(t *testing.T) {
 		`{"request-id":1,"version":1.0}`,
 	} {
 		var env Envelope
-		if r := scanEnvelopeFast([]byte(frame), &env); r != scanSlow {
+		if r := scanEnvelopeFast([]byte(frame), &env, false); r != scanSlow {
 			t.Errorf("fast scan of %q: %d, want scanSlow", frame, r)
 		}
 	}
@@ -346,7 +346,7 @@ func TestScanEnvelopeDepth(t *testing.T) {
 			if (err == nil) != (depth <= 10000) {
 				t.Errorf("depth %d (%s): error %v", depth, test.open, err)
 			}
-			if r := scanEnvelopeFast(frame, &env); r != scanOK && r != scanBad {
+			if r := scanEnvelopeFast(frame, &env, false); r != scanOK && r != scanBad {
 				t.Errorf("depth %d (%s): fast scan falls back", depth, test.open)
 			}
 		}
@@ -391,14 +391,14 @@ func TestScanEnvelopeDepth(t *testing.T) {
 			frame := build(-1)
 			checkEnvelope(t, frame)
 			var env Envelope
-			if r := scanEnvelopeFast(frame, &env); r != scanOK || env.Type != "T" {
+			if r := scanEnvelopeFast(frame, &env, false); r != scanOK || env.Type != "T" {
 				t.Errorf("depth %d, seed %d: fast scan gives %d, %+v", depth, seed, r, env)
 			}
 			for _, wrong := range []int{0, depth / 2, depth - 64, depth - 1} {
 				if wrong >= 0 {
 					frame := build(wrong)
 					checkEnvelope(t, frame)
-					if r := scanEnvelopeFast(frame, &env); r != scanBad {
+					if r := scanEnvelopeFast(frame, &env, false); r != scanBad {
 						t.Errorf("depth %d, seed %d, wrong bracket at %d: fast scan gives %d", depth, seed, wrong, r)
 					}
 				}

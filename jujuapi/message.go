@@ -82,6 +82,11 @@ func EncodeResponse(id uint64, result any, err error) ([]byte, error) {
 	switch r := result.(type) {
 	case nil:
 		m.Response = emptyObject
+	case Encoded:
+		if len(r) == 0 {
+			r = Encoded(emptyObject)
+		}
+		return frameResponse(id, r), nil
 	case json.RawMessage:
 		m.Response = r
 		if len(r) == 0 || string(r) == "null" {
@@ -98,12 +103,23 @@ func EncodeResponse(id uint64, result any, err error) ([]byte, error) {
 		// body is compact, valid JSON already: frame it here rather than
 		// have json.Marshal scan it all again (a big result is most of
 		// the cost of a response).
-		out := make([]byte, 0, len(body)+48)
-		out = append(out, `{"request-id":`...)
-		out = strconv.AppendUint(out, id, 10)
-		out = append(out, `,"response":`...)
-		out = append(out, body...)
-		return append(out, '}'), nil
+		return frameResponse(id, body), nil
 	}
 	return json.Marshal(&m)
+}
+
+// Encoded is a result a handler encoded itself, as compact, valid JSON:
+// EncodeResponse frames it as it is, where a json.RawMessage is checked
+// and compacted byte by byte.
+type Encoded []byte
+
+// frameResponse frames body, compact and valid JSON, as the response to
+// request id.
+func frameResponse(id uint64, body []byte) []byte {
+	out := make([]byte, 0, len(body)+48)
+	out = append(out, `{"request-id":`...)
+	out = strconv.AppendUint(out, id, 10)
+	out = append(out, `,"response":`...)
+	out = append(out, body...)
+	return append(out, '}')
 }

@@ -26,16 +26,27 @@ func (s *session) forUser(tag string) (string, error) {
 	return t.ID, nil
 }
 
-func (s *session) listModels(ctx context.Context, p params.Entity) (params.UserModelList, error) {
+// listModels answers ModelManager.ListModels: the models the user named
+// by p can see, encoded as they are read (eachVisibleModel).
+func (s *session) listModels(ctx context.Context, p params.Entity) (jujuapi.Encoded, error) {
 	user, err := s.forUser(p.Tag)
 	if err != nil {
-		return params.UserModelList{}, err
+		return nil, err
 	}
-	rows, err := s.api.identity.Models(ctx, user, false)
+	b := append(make([]byte, 0, 64<<10), `{"user-models":[`...)
+	first := true
+	err = s.eachVisibleModel(ctx, user, false, func(m *db.ListedModel, _ string) error {
+		if b = roomFor(b); !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendUserModel(b, m)
+		return nil
+	})
 	if err != nil {
-		return params.UserModelList{}, err
+		return nil, err
 	}
-	return userModelList(rows), nil
+	return append(b, "]}"...), nil
 }
 
 // userModelList renders routing-table rows as a list of models.
@@ -49,47 +60,31 @@ func userModelList(rows []db.ModelAccess) params.UserModelList {
 	return out
 }
 
-func (s *session) listModelSummaries(ctx context.Context, p params.ModelSummariesRequest) (params.ModelSummaryResults, error) {
+// listModelSummaries answers ModelManager.ListModelSummaries: the
+// summaries of the models the user named by p can see (every model for
+// p.All, administrators only), encoded as they are read.
+func (s *session) listModelSummaries(ctx context.Context, p params.ModelSummariesRequest) (jujuapi.Encoded, error) {
 	user, err := s.forUser(p.UserTag)
 	if err != nil {
-		return params.ModelSummaryResults{}, err
+		return nil, err
 	}
 	if p.All && !s.caller().Admin {
-		return params.ModelSummaryResults{}, jujuapi.ErrPerm
+		return nil, jujuapi.ErrPerm
 	}
-	rows, err := s.api.identity.Models(ctx, user, p.All)
+	b := append(make([]byte, 0, 64<<10), `{"results":[`...)
+	first := true
+	err = s.eachVisibleModel(ctx, user, p.All, func(m *db.ListedModel, access string) (err error) {
+		if b = roomFor(b); !first {
+			b = append(b, ',')
+		}
+		first = false
+		b, err = s.api.appendSummaryResult(b, m, access)
+		return err
+	})
 	if err != nil {
-		return params.ModelSummaryResults{}, err
+		return nil, err
 	}
-	out := params.ModelSummaryResults{Results: make([]params.ModelSummaryResult, len(rows))}
-	for i := range rows {
-		out.Results[i].Result = s.api.summary(&rows[i])
-	}
-	return out, nil
-}
-
-// summary renders a routing-table row as the broker shows it: the broker
-// is the controller.
-func (a *API) summary(m *db.ModelAccess) *params.ModelSummary {
-	since := m.UpdatedAt
-	status := "available"
-	if m.Life != db.LifeAlive {
-		status = "destroying"
-	}
-	return &params.ModelSummary{
-		Name: m.Name, UUID: m.UUID, Type: m.Type, ProviderType: m.CloudType, ControllerUUID: a.brokerUUID,
-		CloudTag: jujuapi.CloudTag(m.Cloud).String(), CloudRegion: m.Region,
-		OwnerTag: jujuapi.UserTag(m.Owner).String(), Life: m.Life,
-		Status:     params.EntityStatus{Status: status, Since: &since},
-		UserAccess: params.UserAccessPermission(m.Relation),
-		Counts: []params.ModelEntityCount{
-			{Entity: params.Machines, Count: int64(m.MachineCount)},
-			{Entity: params.Cores, Count: int64(m.CoreCount)},
-			{Entity: params.Units, Count: int64(m.UnitCount)},
-		},
-		SLA:          &params.ModelSLAInfo{Level: "unsupported", Owner: m.Owner},
-		AgentVersion: &m.AgentVersion,
-	}
+	return append(b, "]}"...), nil
 }
 
 // hostedModel returns a model's route if the caller has at least want on

@@ -98,22 +98,9 @@ func (s *Service) CloudForNewModel(ctx context.Context, id *Identity, cloud stri
 // relation to, and those on the controllers it administers. all (admins
 // only), or a broker administrator, gets every model with admin.
 func (s *Service) Models(ctx context.Context, user string, all bool) ([]db.ModelAccess, error) {
-	if !all {
-		admin, err := s.IsBrokerAdmin(ctx, user)
-		if err != nil {
-			return nil, err
-		}
-		all = admin
-	}
-	var subjects, controllers []string
-	if !all {
-		var err error
-		if subjects, err = s.rel.Subjects(ctx, SubjectOf(user)); err != nil {
-			return nil, fmt.Errorf("list the groups of %q: %w", user, err)
-		}
-		if controllers, err = s.rel.Objects(ctx, SubjectOf(user), authz.Administrator, authz.KindController); err != nil {
-			return nil, fmt.Errorf("list the controllers %q administers: %w", user, err)
-		}
+	subjects, controllers, all, err := s.ModelScope(ctx, user, all)
+	if err != nil {
+		return nil, err
 	}
 	rows, err := s.db.ModelsFor(ctx, subjects, controllers)
 	if err != nil {
@@ -137,6 +124,28 @@ func (s *Service) Models(ctx context.Context, user string, all bool) ([]db.Model
 		out = append(out, row)
 	}
 	return out, nil
+}
+
+// ModelScope is the one access decision a listing of user's models needs:
+// every model (all true: asked for, or user is a broker administrator),
+// or those of the subjects (user and its groups) and of the controllers
+// user administers, as db.ModelsFor and db.EachModelFor take them.
+func (s *Service) ModelScope(ctx context.Context, user string, all bool) (subjects, controllers []string, every bool, err error) {
+	if !all {
+		if all, err = s.IsBrokerAdmin(ctx, user); err != nil {
+			return nil, nil, false, err
+		}
+	}
+	if all {
+		return nil, nil, true, nil
+	}
+	if subjects, err = s.rel.Subjects(ctx, SubjectOf(user)); err != nil {
+		return nil, nil, false, fmt.Errorf("list the groups of %q: %w", user, err)
+	}
+	if controllers, err = s.rel.Objects(ctx, SubjectOf(user), authz.Administrator, authz.KindController); err != nil {
+		return nil, nil, false, fmt.Errorf("list the controllers %q administers: %w", user, err)
+	}
+	return subjects, controllers, false, nil
 }
 
 // DirectModelRank is the best model relation subject holds on the model

@@ -51,15 +51,20 @@ type fakeController struct {
 	watcherIDs []string
 	watchers   map[string]bool
 	holdNext   bool
+	// dialHook, when set, dials the controller instead (relay_test.go).
+	dialHook func(context.Context) (*jujuapi.Conn, error)
 }
 
 func newFakeController(name, uuid string) *fakeController {
 	return &fakeController{name: name, uuid: uuid, release: make(chan struct{}), held: make(chan uint64, 16)}
 }
 
-func (f *fakeController) dial(context.Context) (*jujuapi.Conn, error) {
+func (f *fakeController) dial(ctx context.Context) (*jujuapi.Conn, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.dialHook != nil {
+		return f.dialHook(ctx)
+	}
 	if f.down {
 		return nil, fmt.Errorf("dial controller %q: connection refused", f.name)
 	}

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -19,7 +18,17 @@ import (
 // envelopes: to refuse a second login, to time calls for the metrics, to
 // see when the connection is idle, and to hide the controller's UUID in
 // what the client receives. Frames are relayed as they came, in pooled
-// buffers.
+// buffers (the UUID replaced in place).
+//
+// What it reads of a frame depends on where it comes from. A client's
+// request is small and is checked in full (ScanEnvelope): a malformed one
+// closes the connection with a clear reason before the controller sees
+// it. A controller's response may be large (a FullStatus of a big model
+// is hundreds of kilobytes); only its envelope's fields are read
+// (ScanHeader), and its body is passed over for its structure alone.
+// Every response is searched for the controller's UUID, whatever the call
+// (a result, a status message, an error may name it), at the speed of
+// memchr (uuidRewriter).
 
 // relayUp copies client frames to the controller, logging in again first
 // when the connection was detached. A connection idle for DetachAfter is
@@ -137,7 +146,7 @@ func (c *modelConn) startDown(up *jujuapi.Conn, ctlUUID []byte) {
 func (c *modelConn) relayDown(up *jujuapi.Conn, ctlUUID []byte) {
 	var env jujuapi.Envelope
 	rpcs := c.px.rpcs
-	brokerUUID := []byte(c.px.brokerUUID)
+	ids := newUUIDRewriter(ctlUUID, c.px.brokerUUID)
 	for {
 		frame, err := up.NextFrame()
 		if err != nil {
@@ -154,7 +163,7 @@ func (c *modelConn) relayDown(up *jujuapi.Conn, ctlUUID []byte) {
 			return
 		}
 		data := frame.Bytes()
-		if jujuapi.ScanEnvelope(data, &env) == nil {
+		if jujuapi.ScanHeader(data, &env) == nil {
 			if c.internalResponse(env.RequestID, data) {
 				frame.Release()
 				continue
@@ -191,9 +200,7 @@ func (c *modelConn) relayDown(up *jujuapi.Conn, ctlUUID []byte) {
 				continue
 			}
 		}
-		if bytes.Contains(data, ctlUUID) {
-			data = bytes.ReplaceAll(data, ctlUUID, brokerUUID)
-		}
+		data = ids.rewrite(data)
 		err = c.client.WriteFrame(data)
 		frame.Release()
 		if err != nil {

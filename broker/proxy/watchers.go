@@ -256,16 +256,18 @@ func (c *modelConn) objectAnswered(call pendingCall, env *jujuapi.Envelope, data
 // (A model destroyed in place says the same; the route check that
 // follows tells the two apart.)
 //
-// It runs on every response, so it looks at the bytes first and takes the
-// lock only for a response that holds a model's removal.
+// It runs on every response, so it searches the bytes only of the
+// responses to an AllWatcher's Next, which it finds under the lock (held
+// briefly, as forget holds it for every response anyway).
 func (c *modelConn) watcherSawModelLeave(env *jujuapi.Envelope, data []byte) bool {
-	if env.Error != "" || env.ErrorCode != "" || !bytes.Contains(data, modelRemoval) || !bytes.Contains(data, []byte(c.modelUUID)) {
+	if env.Error != "" || env.ErrorCode != "" {
 		return false
 	}
 	c.mu.Lock()
 	call, ok := c.pending[env.RequestID]
 	c.mu.Unlock()
-	return ok && call.facade == "AllWatcher" && call.method == "Next"
+	return ok && call.facade == "AllWatcher" && call.method == "Next" &&
+		bytes.Contains(data, modelRemoval) && bytes.Contains(data, []byte(c.modelUUID))
 }
 
 // modelRemoval starts an AllWatcher delta that removes a model.

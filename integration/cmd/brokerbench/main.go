@@ -152,6 +152,12 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns, nWatchers int, 
 		return fmt.Errorf("create model: %w", err)
 	}
 	modelTag := names.NewModelTag(mi.UUID)
+	if listingsOnly {
+		return listings(ctx, brokerDSN, brokerAddr, brokerCA, viaBroker)
+	}
+	if relayOnly {
+		return relay(ctx, work, brokerAddr, brokerCA, adminPassword, broker.Cmd.Process.Pid, metricsAddr, ctl, "ctl-admin-password", adminConn)
+	}
 
 	// 1. Ping: broker vs direct.
 	proxied := *viaBroker
@@ -284,7 +290,7 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns, nWatchers int, 
 	fmt.Printf("brokerbench: ping_direct_p50_us=%.1f ping_direct_p99_us=%.1f ping_broker_p50_us=%.1f ping_broker_p99_us=%.1f ratio_p50=%.2f ratio_p99=%.2f conn_attached_kb=%.1f conn_detached_kb=%.1f conns=%d list_summaries_p50_ms=%.1f list_summaries_p99_ms=%.1f models=%d access=%d\n",
 		benchenv.US(d50), benchenv.US(d99), benchenv.US(b50), benchenv.US(b99), float64(b50)/float64(d50), float64(b99)/float64(d99),
 		attached.PerConn(before, nConns), detached.PerConn(before, nConns), nConns, benchenv.MS(l50), benchenv.MS(l99), nModels, nAccess)
-	return nil
+	return listings(ctx, brokerDSN, brokerAddr, brokerCA, viaBroker)
 }
 
 // awaitParked waits until the broker holds no controller connection for
