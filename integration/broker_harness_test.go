@@ -19,6 +19,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -748,13 +749,30 @@ func checkMirrors(t *testing.T, file string, mirrors map[string]any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(root, "broker", "restapi", file)
-	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+	// Each mirror is checked against its struct in file, or in another
+	// file of the package (a field's type may be declared there).
+	dir := filepath.Join(root, "broker", "restapi")
+	path := filepath.Join(dir, file)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+	pkgs, err := parser.ParseDir(token.NewFileSet(), dir, func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	source := map[string][]string{}
-	ast.Inspect(f, func(n ast.Node) bool {
+	var files []*ast.File
+	for _, pkg := range pkgs {
+		for _, f := range pkg.Files {
+			files = append(files, f)
+		}
+	}
+	inspect := func(fn func(n ast.Node) bool) {
+		for _, f := range files {
+			ast.Inspect(f, fn)
+		}
+	}
+	inspect(func(n ast.Node) bool {
 		ts, ok := n.(*ast.TypeSpec)
 		if !ok {
 			return true

@@ -955,7 +955,7 @@ func deltaIDs(deltas []params.Delta, kind string, removed bool) []string {
 // fields and tags of restapi.Migration.
 func TestBrokerMigrationRESTType(t *testing.T) {
 	t.Parallel()
-	checkMirrors(t, "types.go", map[string]any{"Migration": bmMigration{}})
+	checkMirrors(t, "types.go", map[string]any{"Migration": bmMigration{}, "MigrationPlan": fleetPlan{}, "AgentLimits": fleetLimits{}})
 }
 
 // bmMigration mirrors restapi.Migration (TestBrokerMigrationRESTType

@@ -36,9 +36,9 @@ func TestFleetOps(t *testing.T) {
 
 // fleetLimits mirrors restapi.AgentLimits.
 type fleetLimits struct {
-	Max  int    `json:"agent-ratelimit-max" yaml:"agent-ratelimit-max"`
-	Rate string `json:"agent-ratelimit-rate" yaml:"agent-ratelimit-rate"`
-	Wait string `json:"migration-agent-wait-time" yaml:"migration-agent-wait-time"`
+	RateLimitMax  int    `json:"agent-ratelimit-max" yaml:"agent-ratelimit-max"`
+	RateLimitRate string `json:"agent-ratelimit-rate" yaml:"agent-ratelimit-rate"`
+	AgentWaitTime string `json:"migration-agent-wait-time" yaml:"migration-agent-wait-time"`
 }
 
 // fleetPlan mirrors restapi.MigrationPlan.
@@ -61,42 +61,58 @@ type fleetPlan struct {
 
 // fleetLoad mirrors restapi.Load.
 type fleetLoad struct {
-	Models   int `json:"models"`
-	Machines int `json:"machines"`
-	Units    int `json:"units"`
-	Agents   int `json:"agents"`
+	Models   int `json:"models" yaml:"models"`
+	Machines int `json:"machines" yaml:"machines"`
+	Units    int `json:"units" yaml:"units"`
+	Agents   int `json:"agents" yaml:"agents"`
 }
 
 // fleetJob mirrors restapi.FleetJob.
 type fleetJob struct {
-	ID         int64      `json:"id"`
-	Kind       string     `json:"kind"`
-	Controller string     `json:"controller,omitempty"`
-	By         string     `json:"by,omitempty"`
-	Parallel   int        `json:"parallel"`
-	State      string     `json:"state"`
-	CreatedAt  time.Time  `json:"created-at"`
-	EndedAt    *time.Time `json:"ended-at,omitempty"`
-	Moves      []struct {
-		ModelUUID       string  `json:"model-uuid"`
-		Model           string  `json:"model"`
-		Source          string  `json:"source"`
-		Target          string  `json:"target"`
-		Agents          int     `json:"agents"`
-		EstimateSeconds float64 `json:"estimate-seconds"`
-		State           string  `json:"state"`
-		MigrationID     int64   `json:"migration-id,omitempty"`
-		Error           string  `json:"error,omitempty"`
-	} `json:"moves"`
-	Unplaced []struct {
-		ModelUUID string `json:"model-uuid"`
-		Model     string `json:"model"`
-		Reason    string `json:"reason"`
-	} `json:"unplaced,omitempty"`
-	Before      map[string]fleetLoad `json:"load-before,omitempty"`
-	After       map[string]fleetLoad `json:"load-after,omitempty"`
-	RatioBefore float64              `json:"ratio-before,omitempty"`
-	RatioAfter  float64              `json:"ratio-after,omitempty"`
+	ID          int64                `json:"id" yaml:"id"`
+	Kind        string               `json:"kind" yaml:"kind"`
+	Controller  string               `json:"controller,omitempty" yaml:"controller,omitempty"`
+	By          string               `json:"by,omitempty" yaml:"by,omitempty"`
+	Parallel    int                  `json:"parallel" yaml:"parallel"`
+	State       string               `json:"state" yaml:"state"`
+	CreatedAt   time.Time            `json:"created-at" yaml:"created-at"`
+	EndedAt     *time.Time           `json:"ended-at,omitempty" yaml:"ended-at,omitempty"`
+	Moves       []fleetMove          `json:"moves" yaml:"moves"`
+	Unplaced    []fleetUnplaced      `json:"unplaced,omitempty" yaml:"unplaced,omitempty"`
+	Before      map[string]fleetLoad `json:"load-before,omitempty" yaml:"load-before,omitempty"`
+	After       map[string]fleetLoad `json:"load-after,omitempty" yaml:"load-after,omitempty"`
+	RatioBefore float64              `json:"ratio-before,omitempty" yaml:"ratio-before,omitempty"`
+	RatioAfter  float64              `json:"ratio-after,omitempty" yaml:"ratio-after,omitempty"`
+}
+
+// fleetMove mirrors restapi.Move.
+type fleetMove struct {
+	ModelUUID       string  `json:"model-uuid" yaml:"model-uuid"`
+	Model           string  `json:"model" yaml:"model"`
+	Source          string  `json:"source" yaml:"source"`
+	Target          string  `json:"target" yaml:"target"`
+	Agents          int     `json:"agents" yaml:"agents"`
+	EstimateSeconds float64 `json:"estimate-seconds" yaml:"estimate-seconds"`
+	State           string  `json:"state" yaml:"state"`
+	MigrationID     int64   `json:"migration-id,omitempty" yaml:"migration-id,omitempty"`
+	Error           string  `json:"error,omitempty" yaml:"error,omitempty"`
+}
+
+// fleetUnplaced mirrors restapi.Unplaced.
+type fleetUnplaced struct {
+	ModelUUID string `json:"model-uuid" yaml:"model-uuid"`
+	Model     string `json:"model" yaml:"model"`
+	Reason    string `json:"reason" yaml:"reason"`
+}
+
+// TestFleetOpsRESTTypes: the mirrors above are restapi's types, field by
+// field.
+func TestFleetOpsRESTTypes(t *testing.T) {
+	t.Parallel()
+	checkMirrors(t, "fleetops.go", map[string]any{
+		"AgentLimits": fleetLimits{}, "MigrationPlan": fleetPlan{}, "Load": fleetLoad{},
+		"FleetJob": fleetJob{}, "Move": fleetMove{}, "Unplaced": fleetUnplaced{},
+	})
 }
 
 // fleetGetJob reads a fleet job through the REST API of the broker whose
@@ -437,11 +453,11 @@ func testFleetPlan(t *testing.T, e *brokerEnv) {
 	var plan fleetPlan
 	decodeStrictJSON(t, res.Stdout, &plan)
 	if res.ExitCode != 1 || plan.Fits || plan.Agents != 223 || plan.Logins != 446 || plan.Advised == nil ||
-		plan.Limits != (fleetLimits{Max: 1, Rate: "10s", Wait: "1m0s"}) {
+		plan.Limits != (fleetLimits{RateLimitMax: 1, RateLimitRate: "10s", AgentWaitTime: "1m0s"}) {
 		t.Fatalf("plan-migration of 223 agents at 1 login per 10s, 1m wait: exit %d, %+v", res.ExitCode, plan)
 	}
 	res = e.run(t, "migrate", "ctl-2", uuid)
-	if res.ExitCode == 0 || !strings.Contains(res.Stderr, "would not finish VALIDATION") || !strings.Contains(res.Stderr, "agent-ratelimit-rate="+plan.Advised.Rate) ||
+	if res.ExitCode == 0 || !strings.Contains(res.Stderr, "would not finish VALIDATION") || !strings.Contains(res.Stderr, "agent-ratelimit-rate="+plan.Advised.RateLimitRate) ||
 		!strings.Contains(res.Stderr, "--force") {
 		t.Fatalf("migrate of a plan that does not fit: %s", res)
 	}
@@ -455,7 +471,7 @@ func testFleetPlan(t *testing.T, e *brokerEnv) {
 		t.Fatalf("plan-migration --apply: exit %d, %+v; want applied %+v and fitting", res.ExitCode, applied, *plan.Advised)
 	}
 	burst, rate, _ := fleetDirectConfig(t, e, "ctl-2")
-	if burst != plan.Advised.Max || rate.String() != plan.Advised.Rate {
+	if burst != plan.Advised.RateLimitMax || rate.String() != plan.Advised.RateLimitRate {
 		t.Errorf("ctl-2 itself reports %d, %s after --apply; want %+v", burst, rate, *plan.Advised)
 	}
 	if _, _, wait := fleetDirectConfig(t, e, "ctl-1"); wait != time.Minute {

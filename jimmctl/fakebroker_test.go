@@ -627,7 +627,7 @@ func (f *fakeBroker) planLocked(model restapi.Model, target string) restapi.Migr
 	p := restapi.MigrationPlan{
 		ModelUUID: model.UUID, Model: model.Owner + "/" + model.Name, Source: model.Controller, Target: target,
 		Machines: size.Machines, Units: size.Units, Agents: size.Agents, Logins: 2 * size.Agents,
-		Limits:          restapi.AgentLimits{RateLimitMax: max, RateLimitRate: restapi.Duration(rate.String()), AgentWaitTime: restapi.Duration(wait.String())},
+		Limits:          restapi.AgentLimits{RateLimitMax: max, RateLimitRate: rate.String(), AgentWaitTime: wait.String()},
 		EstimateSeconds: est.Seconds(),
 		Fits:            est <= wait*8/10,
 	}
@@ -637,7 +637,7 @@ func (f *fakeBroker) planLocked(model restapi.Model, target string) restapi.Migr
 	n := 2 * size.Agents
 	budget := wait*8/10 - time.Second - time.Duration(n)*2*time.Millisecond
 	advRate := (budget / time.Duration(n-max)).Truncate(time.Millisecond)
-	p.Advised = &restapi.AgentLimits{RateLimitMax: max, RateLimitRate: restapi.Duration(advRate.String()), AgentWaitTime: p.Limits.AgentWaitTime}
+	p.Advised = &restapi.AgentLimits{RateLimitMax: max, RateLimitRate: advRate.String(), AgentWaitTime: p.Limits.AgentWaitTime}
 	p.Advice = fmt.Sprintf("%d agents (%d logins) need about %s to reconnect at agent-ratelimit-max %d and agent-ratelimit-rate %s, more than 80%% of migration-agent-wait-time %s: set agent-ratelimit-rate=%s on the target",
 		size.Agents, n, est.Round(time.Second), max, rate, wait, advRate)
 	return p

@@ -119,8 +119,8 @@ func planDetail(w io.Writer, p restapi.MigrationPlan, apply bool) {
 		{"agents", strconv.Itoa(p.Agents)},
 		{"logins", strconv.Itoa(p.Logins)},
 		{"agent-ratelimit-max (target)", setting(strconv.Itoa(p.Limits.RateLimitMax), advMax)},
-		{"agent-ratelimit-rate (target)", setting(string(p.Limits.RateLimitRate), string(adv.RateLimitRate))},
-		{"migration-agent-wait-time (source)", setting(string(p.Limits.AgentWaitTime), string(adv.AgentWaitTime))},
+		{"agent-ratelimit-rate (target)", setting(p.Limits.RateLimitRate, adv.RateLimitRate)},
+		{"migration-agent-wait-time (source)", setting(p.Limits.AgentWaitTime, adv.AgentWaitTime)},
 		{"estimate", humanSeconds(p.EstimateSeconds)},
 		{"fits", fits},
 	}
@@ -159,7 +159,7 @@ func humanSeconds(s float64) string {
 func planEstimate(p *restapi.MigrationPlan) string {
 	s := fmt.Sprintf("estimate: %s for %d agents", humanSeconds(p.EstimateSeconds), p.Agents)
 	if !p.Fits {
-		s += fmt.Sprintf(", over what migration-agent-wait-time %s allows: forced", orDash(string(p.Limits.AgentWaitTime)))
+		s += fmt.Sprintf(", over what migration-agent-wait-time %s allows: forced", orDash(p.Limits.AgentWaitTime))
 	}
 	return s
 }

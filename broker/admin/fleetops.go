@@ -14,7 +14,7 @@ import (
 )
 
 func restLimits(l migration.Limits) restapi.AgentLimits {
-	return restapi.AgentLimits{RateLimitMax: l.Max, RateLimitRate: restapi.Duration(l.Rate.String()), AgentWaitTime: restapi.Duration(l.Wait.String())}
+	return restapi.AgentLimits{RateLimitMax: l.Max, RateLimitRate: l.Rate.String(), AgentWaitTime: l.Wait.String()}
 }
 
 // restPlan renders a migration plan for the admin API.

@@ -29,22 +29,20 @@ type Load struct {
 	Agents   int `json:"agents" yaml:"agents"`
 }
 
-// AgentLimits are a controller's agent login settings, which decide how
-// long a migrated model's agents take to reconnect to it.
+// AgentLimits are the agent login settings a migration meets, which
+// decide how long a migrated model's agents take to reconnect: the
+// target's token bucket and the source's wait time.
 type AgentLimits struct {
 	// RateLimitMax is agent-ratelimit-max: the burst of logins admitted at
 	// once (0: no limit).
 	RateLimitMax int `json:"agent-ratelimit-max" yaml:"agent-ratelimit-max"`
 	// RateLimitRate is agent-ratelimit-rate: one more login is admitted
-	// every this long.
-	RateLimitRate Duration `json:"agent-ratelimit-rate" yaml:"agent-ratelimit-rate"`
-	// AgentWaitTime is migration-agent-wait-time: how long VALIDATION
-	// waits for every agent before the migration fails.
-	AgentWaitTime Duration `json:"migration-agent-wait-time" yaml:"migration-agent-wait-time"`
+	// every this long (Go's duration text, "250ms").
+	RateLimitRate string `json:"agent-ratelimit-rate" yaml:"agent-ratelimit-rate"`
+	// AgentWaitTime is the source's migration-agent-wait-time: how long
+	// VALIDATION waits for every agent before the migration fails ("15m0s").
+	AgentWaitTime string `json:"migration-agent-wait-time" yaml:"migration-agent-wait-time"`
 }
-
-// Duration is a time.Duration that travels as Go's duration text ("250ms").
-type Duration string
 
 // PlanMigrationRequest asks how long moving a model to a controller would
 // keep its agents reconnecting, against the target's settings.
