@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jimmbroker/jimm/broker/internal/dbfault"
 	"github.com/jimmbroker/jimm/db"
+	"github.com/jimmbroker/jimm/jujuapi"
 )
 
 // Fleet job kinds, move measures and bounds.
@@ -298,7 +300,7 @@ func (m *Manager) stepJob(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	running, pending := 0, 0
+	running := 0
 	for i := range row.Moves {
 		mv := &row.Moves[i]
 		switch mv.State {
@@ -319,8 +321,6 @@ func (m *Manager) stepJob(ctx context.Context, id int64) error {
 			default:
 				running++
 			}
-		case db.MovePending:
-			pending++
 		}
 	}
 	for i := range row.Moves {
@@ -331,13 +331,18 @@ func (m *Manager) stepJob(ctx context.Context, id int64) error {
 		if mv.State != db.MovePending {
 			continue
 		}
-		pending--
 		started, err := m.startMove(ctx, row, mv)
 		if err != nil {
 			return err
 		}
 		if started {
 			running++
+		}
+	}
+	pending := 0
+	for _, mv := range row.Moves {
+		if mv.State == db.MovePending {
+			pending++
 		}
 	}
 	if running == 0 && pending == 0 {
@@ -361,8 +366,10 @@ func (m *Manager) stepJob(ctx context.Context, id int64) error {
 // startMove starts one move's migration and reports whether it runs. A
 // move whose model is already on its target (its migration ended while
 // no replica watched) succeeds; one the broker refuses fails, leaving the
-// model where it is. Only errors of the broker's own (its database) are
-// returned, for the step to be retried.
+// model where it is; one whose source cannot be reached now stays pending,
+// its error saying why, and is tried again at the next step. Only errors
+// of the broker's own (its database) are returned, for the step to be
+// retried.
 func (m *Manager) startMove(ctx context.Context, job *db.FleetJob, mv *db.FleetMove) (bool, error) {
 	route, err := m.db.ModelByUUID(ctx, mv.ModelUUID)
 	switch {
@@ -372,8 +379,18 @@ func (m *Manager) startMove(ctx context.Context, job *db.FleetJob, mv *db.FleetM
 		return false, err
 	case route.Controller.Name == mv.Target:
 		return false, m.endMove(ctx, job, mv, db.MoveSucceeded, "")
+	case !m.up(route.Controller.Name):
+		return false, m.moveWaits(ctx, job, mv, fmt.Sprintf("controller %q, the model's source, is down: the move waits for it", route.Controller.Name))
 	}
 	mig, err := m.Migrate(ctx, mv.Target, mv.ModelUUID, Options{Force: job.Force})
+	switch {
+	case dbfault.IsDatabase(err):
+		return false, err // the broker's own: the step is retried
+	case jujuapi.ErrorCode(err) == jujuapi.CodeTryAgain:
+		// The source cannot be reached now: the move waits for it,
+		// saying why, rather than fail.
+		return false, m.moveWaits(ctx, job, mv, err.Error())
+	}
 	if errors.Is(err, ErrRunning) {
 		// Started by this job before a crash, or by someone else: follow
 		// the running migration.
@@ -394,6 +411,19 @@ func (m *Manager) startMove(ctx context.Context, job *db.FleetJob, mv *db.FleetM
 	m.log.Info("fleet job move started", "job", job.ID, "model", mv.ModelUUID, "from", mv.Source, "to", mv.Target, "migration", mig.ID)
 	m.moveAudit(job, mv, "started", "")
 	return true, nil
+}
+
+// moveWaits records why a pending move waits (once per reason).
+func (m *Manager) moveWaits(ctx context.Context, job *db.FleetJob, mv *db.FleetMove, why string) error {
+	if mv.Error == why {
+		return nil
+	}
+	if err := m.db.SetFleetMove(ctx, mv.ID, db.MovePending, 0, why); err != nil {
+		return err
+	}
+	mv.Error = why
+	m.log.Info("fleet job move waits", "job", job.ID, "model", mv.ModelUUID, "why", why)
+	return nil
 }
 
 func (m *Manager) endMove(ctx context.Context, job *db.FleetJob, mv *db.FleetMove, state, errText string) error {

@@ -175,3 +175,42 @@ func TestCredentialPrecheck(t *testing.T) {
 		t.Fatalf("Migrate with another user's credential: %v", err)
 	}
 }
+
+// TestEvacuationWaitsForItsSource: a move whose source is down stays
+// pending, saying why, and the job goes on; once the source is back, the
+// move's migration starts.
+func TestEvacuationWaitsForItsSource(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(t, t.Context(), "r1")
+	e.mu.Lock()
+	e.down["ctl-a"] = true
+	e.mu.Unlock()
+	j, err := m.Evacuate(t.Context(), EvacuateRequest{Controller: "ctl-a", To: []string{"ctl-b"}, Parallel: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.ID == 0 || len(j.Moves) != 1 || j.Moves[0].Target != "ctl-b" || j.Moves[0].ModelUUID != e.model.UUID {
+		t.Fatalf("evacuation %+v", j)
+	}
+	if c, _ := (registry{e.d}).Get(t.Context(), "ctl-a"); !c.Deprecated {
+		t.Error("the evacuated controller is not deprecated")
+	}
+	job := func() *Job {
+		got, err := m.Job(t.Context(), j.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	e.until(t, "the move says why it waits", func() bool { return job().Moves[0].Error != "" })
+	if got := job(); got.State != db.FleetJobRunning || got.Moves[0].State != db.MovePending || !strings.Contains(got.Moves[0].Error, `controller "ctl-a", the model's source, is down`) {
+		t.Fatalf("with the source down: %+v", got)
+	}
+	e.mu.Lock()
+	e.down["ctl-a"] = false
+	e.mu.Unlock()
+	e.until(t, "the move starts once the source is back", func() bool { return job().Moves[0].State == db.MoveRunning })
+	if got := job().Moves[0]; got.MigrationID == 0 || got.Error != "" || e.ctls["ctl-a"].initiated != 1 {
+		t.Fatalf("the started move %+v (initiated %d)", got, e.ctls["ctl-a"].initiated)
+	}
+}
