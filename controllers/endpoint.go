@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jimmbroker/jimm/jujuapi"
@@ -51,8 +52,30 @@ func (e Endpoint) serverName() string {
 	return e.TLSServerName
 }
 
-// tlsConfig trusts only the pinned CA.
+// tlsConfigs are the TLS configurations made so far, by CA and server
+// name: every connection keeps its configuration (and the CA parsed into
+// it) for as long as it is open, so connections to one controller share
+// one rather than each parsing the CA again.
+var tlsConfigs sync.Map // tlsKey -> *tls.Config
+
+type tlsKey struct{ ca, serverName string }
+
+// tlsConfig trusts only the pinned CA. The configuration is shared
+// (tlsConfigs): callers must not modify it.
 func (e Endpoint) tlsConfig() (*tls.Config, error) {
+	k := tlsKey{e.CACert, e.serverName()}
+	if c, ok := tlsConfigs.Load(k); ok {
+		return c.(*tls.Config), nil
+	}
+	c, err := e.newTLSConfig()
+	if err == nil {
+		tlsConfigs.Store(k, c)
+	}
+	return c, err
+}
+
+// newTLSConfig parses the CA into a new configuration.
+func (e Endpoint) newTLSConfig() (*tls.Config, error) {
 	pool := x509.NewCertPool()
 	rest := []byte(e.CACert)
 	n := 0
@@ -183,7 +206,7 @@ func (e Endpoint) dial(ctx context.Context, path string, header http.Header, opt
 	}
 	return dialAddresses(ctx, e.Name, e.Addresses, func(ctx context.Context, addr string) (*jujuapi.Conn, string, error) {
 		url := "wss://" + addr + path
-		conn, err := jujuapi.Dial(ctx, url, jujuapi.DialOptions{ConnOptions: opts, TLSConfig: tlsConfig.Clone(), Header: header})
+		conn, err := jujuapi.Dial(ctx, url, jujuapi.DialOptions{ConnOptions: opts, TLSConfig: tlsConfig, Header: header})
 		return conn, url, err
 	})
 }

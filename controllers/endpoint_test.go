@@ -227,3 +227,41 @@ func TestEndpointHTTPTransport(t *testing.T) {
 		t.Fatalf("no addresses: %v", err)
 	}
 }
+
+// Every connection to a controller shares one TLS configuration (its CA
+// parsed once), which each would otherwise keep for its lifetime; another
+// CA or server name has its own.
+func TestEndpointTLSConfigShared(t *testing.T) {
+	t.Parallel()
+	a := startController(t, "ctl-tls-a").endpoint()
+	b := startController(t, "ctl-tls-b").endpoint()
+	first, err := a.tlsConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := a.tlsConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != again {
+		t.Error("two dials of one controller parsed its CA twice: the TLS configuration is not shared")
+	}
+	other, err := b.tlsConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed := a
+	renamed.TLSServerName = "other-name"
+	named, err := renamed.tlsConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case other == first:
+		t.Error("controllers with different CAs share a TLS configuration")
+	case named == first:
+		t.Error("different TLS server names share a TLS configuration")
+	case named.ServerName != "other-name":
+		t.Errorf("ServerName = %q, want other-name", named.ServerName)
+	}
+}

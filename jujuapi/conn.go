@@ -123,25 +123,81 @@ func (f *Frame) Trim() {
 	}
 	b := make([]byte, len(f.b))
 	copy(b, f.b)
-	if cap(f.b) <= maxPooledFrame {
-		framePool.Put(&Frame{b: f.b[:0]})
-	}
+	old := &Frame{b: f.b}
+	old.Release()
 	f.b = b
 }
 
-// maxPooledFrame is the largest buffer returned to a pool; bigger ones
-// (from rare big frames) go to the garbage collector.
+// maxPooledFrame is the largest buffer kept with a pooled Frame; larger
+// ones go to the pools of large buffers (largePools).
 const maxPooledFrame = 64 << 10
 
 var framePool = sync.Pool{New: func() any { return new(Frame) }}
 
-// Release returns the frame's buffer to the pool.
+// Release returns the frame's buffer to its pool.
 func (f *Frame) Release() {
 	if cap(f.b) > maxPooledFrame {
+		if c, ok := slices.BinarySearch(largeSizes[:], cap(f.b)); ok {
+			f.b = f.b[:0]
+			largePools[c].Put(f)
+		}
 		return
 	}
 	f.b = f.b[:0]
 	framePool.Put(f)
+}
+
+// Large frames (a FullStatus of a big model is hundreds of KB) are read
+// into buffers from pools by size class, shared by every connection: a
+// connection keeps none between frames, and relaying a large frame does
+// not allocate, and zero, a buffer of its size each time. The classes go
+// by quarters of a doubling (80, 96, 112, 128, 160 KB...), so that a
+// frame's buffer is at most 25% larger than it needs; sync.Pool lets the
+// garbage collector take buffers not used for a while.
+const (
+	largeClassesPerDoubling = 4
+	largeClasses            = 8 * largeClassesPerDoubling // up to 64 KB << 8 = 16 MB; larger frames get a buffer of their own
+)
+
+// largeSizes are the sizes of the classes, ascending.
+var largeSizes = func() (s [largeClasses]int) {
+	for i := range s {
+		step := maxPooledFrame << (i / largeClassesPerDoubling)
+		s[i] = step + step*(i%largeClassesPerDoubling+1)/largeClassesPerDoubling
+	}
+	return s
+}()
+
+// largePools hold Frames whose buffers' capacity is largeSizes[i].
+var largePools [largeClasses]sync.Pool
+
+// grow returns a frame holding f's first n bytes with room for need
+// bytes in all, its length need; the bytes after n are not cleared (the
+// caller fills them). f is released if the bytes moved to another frame.
+func (f *Frame) grow(n, need int) *Frame {
+	if need <= cap(f.b) {
+		f.b = f.b[:need]
+		return f
+	}
+	if need <= maxPooledFrame {
+		f.b = slices.Grow(f.b[:n], need-n)[:need]
+		return f
+	}
+	var g *Frame
+	c, _ := slices.BinarySearch(largeSizes[:], need)
+	switch {
+	case c == largeClasses:
+		g = &Frame{b: make([]byte, 0, need)}
+	default:
+		if x := largePools[c].Get(); x != nil {
+			g = x.(*Frame)
+		} else {
+			g = &Frame{b: make([]byte, 0, largeSizes[c])}
+		}
+	}
+	g.b = append(g.b[:0], f.b[:n]...)[:need]
+	f.Release()
+	return g
 }
 
 // NextFrame waits for the next frame, then reads it into a pooled buffer;
@@ -221,7 +277,7 @@ func (c *Conn) readMessage() (*Frame, error) {
 		if n+h.length > c.opts.MaxFrameSize {
 			return f, fmt.Errorf("%w: over the limit of %d bytes", ErrFrameTooLarge, c.opts.MaxFrameSize)
 		}
-		f.b = slices.Grow(f.b, int(h.length))[:n+h.length]
+		f = f.grow(int(n), int(n+h.length))
 		p := f.b[n:]
 		if err := c.readFull(p); err != nil {
 			return f, err
@@ -381,10 +437,21 @@ func (c *Conn) writeControl(op byte, payload []byte) error {
 	return c.writeLocked(op, payload)
 }
 
-// writeBufs holds frames being written: header and payload go out in one
-// write (one TLS record for a small frame), masked for a client.
-var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+// maxRecord is the most a TLS record carries (crypto/tls cuts what it is
+// given to write into records of at most this many bytes).
+const maxRecord = 16 << 10
 
+// writeBufs hold the start of frames being written: a frame's header with
+// as much of its payload as fills one TLS record, masked for a client.
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, maxFrameHeader+maxRecord); return &b }}
+
+// writeLocked writes a frame. A frame that fits in one TLS record goes in
+// one write, header and payload copied together. A larger one is written
+// as its header with the payload's first bytes, up to one record, then,
+// unmasked (a server's), the rest straight from data, which crypto/tls
+// seals record by record without another copy; masked (a client's), the
+// rest a record at a time through the same small buffer, since the
+// caller's bytes must not be changed.
 func (c *Conn) writeLocked(op byte, data []byte) error {
 	bp := writeBufs.Get().(*[]byte)
 	var key [4]byte
@@ -392,17 +459,28 @@ func (c *Conn) writeLocked(op byte, data []byte) error {
 		key = newMaskKey()
 	}
 	b := appendHeader((*bp)[:0], op, len(data), c.client, key)
+	first := min(len(data), maxRecord-len(b))
 	start := len(b)
-	b = append(b, data...)
+	b = append(b, data[:first]...)
+	pos := 0
 	if c.client {
-		maskBytes(key, 0, b[start:])
+		pos = maskBytes(key, 0, b[start:])
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 	_, err := c.nc.Write(b)
-	if cap(b) <= maxPooledFrame {
-		*bp = b[:0]
-		writeBufs.Put(bp)
+	for rest := data[first:]; err == nil && len(rest) > 0; {
+		if !c.client {
+			_, err = c.nc.Write(rest)
+			break
+		}
+		n := min(len(rest), maxRecord)
+		b = append(b[:0], rest[:n]...)
+		pos = maskBytes(key, pos, b)
+		rest = rest[n:]
+		_, err = c.nc.Write(b)
 	}
+	*bp = b[:0]
+	writeBufs.Put(bp)
 	if err != nil {
 		// A frame not taken within the write timeout (the peer stopped
 		// reading), or not written at all: the stream is broken, maybe

@@ -62,7 +62,8 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts ConnOptions) (*Conn, e
 type DialOptions struct {
 	ConnOptions
 	// TLSConfig verifies the server. Juju servers are verified with server
-	// name "juju-apiserver" against the controller's CA.
+	// name "juju-apiserver" against the controller's CA. It is not
+	// modified, and may be shared by many connections.
 	TLSConfig *tls.Config
 	// Header is sent with the upgrade request.
 	Header http.Header
@@ -124,11 +125,15 @@ func dial(ctx context.Context, rawURL string, opts DialOptions) (*Conn, error) {
 	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if secure {
-		cfg := &tls.Config{}
-		if opts.TLSConfig != nil {
-			cfg = opts.TLSConfig.Clone()
+		// The connection keeps its configuration while it is open: the
+		// caller's is used as it is (it may be shared by many), and copied
+		// only to name the server.
+		cfg := opts.TLSConfig
+		if cfg == nil {
+			cfg = &tls.Config{}
 		}
 		if cfg.ServerName == "" {
+			cfg = cfg.Clone()
 			cfg.ServerName = u.Hostname()
 		}
 		tc := tls.Client(nc, cfg)

@@ -158,6 +158,11 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns, nWatchers int, 
 	if relayOnly {
 		return relay(ctx, work, brokerAddr, brokerCA, adminPassword, broker.Cmd.Process.Pid, metricsAddr, ctl, "ctl-admin-password", adminConn)
 	}
+	if idleOnly {
+		idleInfo := *viaBroker
+		idleInfo.ModelTag = modelTag
+		return idle(&idleInfo, broker.Cmd.Process.Pid, metricsAddr, nConns, fdLimit)
+	}
 
 	// 1. Ping: broker vs direct.
 	proxied := *viaBroker
