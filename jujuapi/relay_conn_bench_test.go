@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jimmbroker/jimm/jujuapi"
+	"github.com/jimmbroker/jimm/jujuapi/jujuapitest"
 )
 
 // BenchmarkConnRelayLarge is a relay's WebSocket work on a large response,
@@ -17,7 +18,7 @@ import (
 // client's reading and writing too; B/op and allocs/op are the whole
 // process's.
 func BenchmarkConnRelayLarge(b *testing.B) {
-	frame := fullStatusFrame(b, 1, 200, 1000)
+	frame := jujuapitest.FullStatusFrame(1, 200, 1000)
 	ctl := connServer(b, jujuapi.ConnOptions{}, func(c *jujuapi.Conn) error {
 		for {
 			f, err := c.NextFrame()
