@@ -176,19 +176,16 @@ func (m *Manager) Rebalance(ctx context.Context, req RebalanceRequest) (*Job, er
 }
 
 // estimateMoves fills each move's VALIDATION estimate from its target's
-// settings (read once per target).
+// agent login settings (read once per target; a target that cannot be
+// read leaves its moves without an estimate).
 func (m *Manager) estimateMoves(ctx context.Context, j *Job) {
 	limits := map[string]*Limits{}
 	for i := range j.Moves {
 		mv := &j.Moves[i]
-		l, ok := limits[mv.Target]
-		if !ok {
-			if tc, err := m.configurer(ctx, mv.Target); err == nil {
-				if cfg, err := tc.ControllerConfig(ctx); err == nil {
-					if got, err := LimitsFromConfig(cfg); err == nil {
-						l = &got
-					}
-				}
+		l, read := limits[mv.Target]
+		if !read {
+			if got, err := m.limitsOf(ctx, mv.Target); err == nil {
+				l = &got
 			}
 			limits[mv.Target] = l
 		}

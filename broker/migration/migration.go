@@ -28,6 +28,10 @@ type Controller interface {
 	User() string
 	ModelInfo(ctx context.Context, uuid string) (params.ModelInfo, error)
 	ListModelSummaries(ctx context.Context, user string, all bool) ([]params.ModelSummaryResult, error)
+	// ControllerConfig and SetControllerConfig read and change the
+	// controller's config (the agent login settings a plan reads).
+	ControllerConfig(ctx context.Context) (map[string]any, error)
+	SetControllerConfig(ctx context.Context, cfg map[string]any) error
 	Call(ctx context.Context, facade string, version int, method string, args, result any) error
 }
 

@@ -41,13 +41,6 @@ type Options struct {
 	Force bool
 }
 
-// ControllerConfig reads a controller's config; SetControllerConfig
-// changes it (controllers.Client does both).
-type configurer interface {
-	ControllerConfig(ctx context.Context) (map[string]any, error)
-	SetControllerConfig(ctx context.Context, cfg map[string]any) error
-}
-
 // PlanMigration estimates moving the model whose UUID is uuid to the
 // controller named targetName, without the other prechecks.
 func (m *Manager) PlanMigration(ctx context.Context, targetName, uuid string) (*Plan, error) {
@@ -66,7 +59,7 @@ func (m *Manager) ApplyAdvice(ctx context.Context, p *Plan) (*Plan, error) {
 	}
 	a := p.Advised
 	if a.Max != p.Limits.Max || a.Rate != p.Limits.Rate {
-		tc, err := m.configurer(ctx, p.Target)
+		tc, err := m.reachable(ctx, p.Target)
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +70,7 @@ func (m *Manager) ApplyAdvice(ctx context.Context, p *Plan) (*Plan, error) {
 	}
 	if a.Wait != p.Limits.Wait {
 		// The source's migration master waits for the agents.
-		sc, err := m.configurer(ctx, p.Source)
+		sc, err := m.reachable(ctx, p.Source)
 		if err != nil {
 			return nil, err
 		}
@@ -97,7 +90,7 @@ func (m *Manager) ApplyAdvice(ctx context.Context, p *Plan) (*Plan, error) {
 
 // limitsOf reads a controller's agent login settings.
 func (m *Manager) limitsOf(ctx context.Context, name string) (Limits, error) {
-	c, err := m.configurer(ctx, name)
+	c, err := m.reachable(ctx, name)
 	if err != nil {
 		return Limits{}, err
 	}
@@ -112,16 +105,14 @@ func (m *Manager) limitsOf(ctx context.Context, name string) (Limits, error) {
 	return l, nil
 }
 
-func (m *Manager) configurer(ctx context.Context, name string) (configurer, error) {
+// reachable returns a connection to the controller named name, or an
+// error that says it cannot be reached.
+func (m *Manager) reachable(ctx context.Context, name string) (Controller, error) {
 	c, err := m.controller(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("controller %q cannot be reached: %w", name, err)
 	}
-	cc, ok := c.(configurer)
-	if !ok {
-		return nil, fmt.Errorf("controller %q: its connection cannot read controller config", name)
-	}
-	return cc, nil
+	return c, nil
 }
 
 // plan reads the agent login settings — the bucket (agent-ratelimit-max
@@ -140,7 +131,7 @@ func (m *Manager) plan(ctx context.Context, model *db.Model, target *db.Controll
 	}
 	limits.Wait = src.Wait
 	p := &Plan{
-		ModelUUID: model.UUID, Model: model.Owner + "/" + model.Name, Source: model.Controller.Name, Target: target.Name,
+		ModelUUID: model.UUID, Model: modelName(model), Source: model.Controller.Name, Target: target.Name,
 		Machines: model.MachineCount, Units: model.UnitCount, Limits: limits,
 	}
 	if sc, err := m.controller(ctx, model.Controller.Name); err == nil {
