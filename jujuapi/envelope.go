@@ -1,6 +1,7 @@
 package jujuapi
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -50,28 +51,61 @@ func ScanEnvelope(frame []byte, env *Envelope) error {
 	return nil
 }
 
-// ScanHeader reads a frame's envelope as ScanEnvelope does, but checks the
-// values of members other than the envelope's own fields (params,
-// response, error-info, and any other) only for their structure: strings
+// ScanHeader reads a response's header: the envelope's members up to its
+// body. It is for frames from a peer that the reader relays rather than
+// decodes, such as a controller's responses, where a large body is passed
+// on as it came without being read.
+//
+// Juju's encoders write a response's body last: request-id, then error,
+// error-code and error-info if any, then response. Once the request-id is
+// known, a member named "response" therefore ends the header: neither its
+// value nor anything after it is read (a frame that goes on with more
+// header members after its body, which no Juju encoder writes, is read as
+// its header says). A frame whose body comes before its request-id is read
+// in full, in any order, as ScanEnvelope reads it, except that the values
+// of members other than the envelope's own fields (params, response,
+// error-info, and any other) are checked only for their structure: strings
 // closed, brackets balanced and matched, nesting within encoding/json's
-// limit. What is inside them (escapes, numbers, literals, separators,
-// control characters) is not validated. It is for frames from a peer that
-// the reader relays rather than decodes, such as a controller's responses,
-// where a large body is passed on as it came.
+// limit.
 //
 // On a frame that json.Unmarshal accepts, ScanHeader gives exactly what
-// ScanEnvelope gives. A frame it rejects (not one object, a header field
-// of the wrong type, an unterminated string or unbalanced brackets...) is
-// rejected with encoding/json's error. The envelope's members may come in
-// any order, before or after the bodies.
+// json.Unmarshal gives for the frame's header (scanHeaderSlow). A frame it
+// rejects is rejected with encoding/json's error.
 func ScanHeader(frame []byte, env *Envelope) error {
 	if scanEnvelopeFast(frame, env, true) != scanOK {
-		return scanEnvelopeSlow(frame, env)
+		return scanHeaderSlow(frame, env)
 	}
 	if env.RequestID == 0 {
 		return errMissingRequestID
 	}
 	return nil
+}
+
+// scanHeaderSlow is ScanHeader by way of encoding/json: the reference the
+// fast scanner must agree with. It reads the frame's members in order,
+// and stops at the first "response" member that follows a request-id.
+func scanHeaderSlow(frame []byte, env *Envelope) error {
+	dec := json.NewDecoder(bytes.NewReader(frame))
+	if t, err := dec.Token(); err == nil && t == json.Delim('{') {
+		for dec.More() {
+			off := dec.InputOffset()
+			t, err := dec.Token()
+			if err != nil {
+				break
+			}
+			if key, _ := t.(string); key == "response" {
+				*env = Envelope{}
+				if json.Unmarshal(append(frame[:off:off], '}'), env) == nil && env.RequestID != 0 {
+					return nil
+				}
+			}
+			var v json.RawMessage
+			if dec.Decode(&v) != nil {
+				break
+			}
+		}
+	}
+	return scanEnvelopeSlow(frame, env)
 }
 
 // scanEnvelopeSlow is ScanEnvelope by way of encoding/json: the reference
@@ -118,9 +152,10 @@ const maxNestingDepth = 10000
 
 // scanEnvelopeFast decodes frame into env the way json.Unmarshal does,
 // except that strings in env are reused when equal. Unless it returns
-// scanOK, env is left in an unspecified state. With loose, the values of
-// members other than the envelope's fields are checked only for structure
-// (see ScanHeader).
+// scanOK, env is left in an unspecified state. With loose, it reads a
+// response's header as ScanHeader does: the values of members other than
+// the envelope's fields are checked only for structure, and a body after
+// the request-id ends the read.
 func scanEnvelopeFast(data []byte, env *Envelope, loose bool) scanResult {
 	var seen uint
 	n := len(data)
@@ -158,6 +193,10 @@ func scanEnvelopeFast(data []byte, env *Envelope, loose bool) scanResult {
 				return scanBad
 			}
 			field := matchField(data[ks:i])
+			if loose && field == 0 && seen&fieldRequestID != 0 && env.RequestID != 0 && string(data[ks:i]) == "response" {
+				// The body: the header is read (see ScanHeader).
+				goto done
+			}
 			i = skipSpace(data, i+1)
 			if i >= n || data[i] != ':' {
 				return scanBad
@@ -263,6 +302,7 @@ func scanEnvelopeFast(data []byte, env *Envelope, loose bool) scanResult {
 		return scanBad
 	}
 
+done:
 	// Fields the frame did not set keep their zero value.
 	if seen&fieldRequestID == 0 {
 		env.RequestID = 0

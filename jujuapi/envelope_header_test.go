@@ -7,13 +7,13 @@ import (
 )
 
 // checkScanHeader compares ScanHeader with encoding/json on frame: on a frame
-// json accepts, ScanHeader gives exactly json's envelope, whatever env held
-// before; a frame ScanHeader rejects, json rejects too, and the error says
-// the message is malformed.
+// json accepts, ScanHeader gives exactly json's envelope of the frame's
+// header (scanHeaderSlow), whatever env held before; a frame ScanHeader
+// rejects, json rejects too, and the error says the message is malformed.
 func checkScanHeader(t *testing.T, frame []byte) {
 	t.Helper()
 	var want Envelope
-	wantErr := scanEnvelopeSlow(frame, &want)
+	wantErr := scanHeaderSlow(frame, &want)
 	for _, prev := range []Envelope{{}, want, {RequestID: 7, Type: "Pinger", Version: 1, Request: "Ping", ID: "3", ErrorCode: "not found", Error: "boom"}} {
 		got := prev
 		err := ScanHeader(frame, &got)
@@ -50,25 +50,30 @@ func bigBody(n int) string {
 // orders and surroundings the usual encoders do not produce, with what
 // they say.
 func unusualFrames() []struct {
-	frame string
-	want  Envelope
+	frame  string
+	want   Envelope
+	header *Envelope // ScanHeader's reading, where it stops short of want's (at the body)
 } {
 	body := bigBody(64 << 10)
 	return []struct {
-		frame string
-		want  Envelope
+		frame  string
+		want   Envelope
+		header *Envelope
 	}{
-		{`{"response":` + body + `,"request-id":42}`, Envelope{RequestID: 42}},
-		{`{"request-id":43,"response":` + body + `,"error":"boom","error-code":"not found"}`, Envelope{RequestID: 43, Error: "boom", ErrorCode: "not found"}},
+		{`{"response":` + body + `,"request-id":42}`, Envelope{RequestID: 42}, nil},
+		{`{"request-id":43,"response":` + body + `,"error":"boom","error-code":"not found"}`, Envelope{RequestID: 43, Error: "boom", ErrorCode: "not found"},
+			&Envelope{RequestID: 43}},
 		{`{"response":` + body + `,"error-info":` + body + `,"error-code":"redirection required","error":"moved","request-id":44}`,
-			Envelope{RequestID: 44, Error: "moved", ErrorCode: "redirection required"}},
+			Envelope{RequestID: 44, Error: "moved", ErrorCode: "redirection required"}, nil},
 		{`{"params":` + body + `,"request":"FullStatus","version":7,"type":"Client","request-id":45,"id":"w\"1"}`,
-			Envelope{RequestID: 45, Type: "Client", Version: 7, Request: "FullStatus", ID: `w"1`}},
-		{` {"x":["}", "{", "]"],"request-id":46,"y":{"request-id":1,"error":"inner"},"z":"\\","response":{"a":"\\\"}"}} `, Envelope{RequestID: 46}},
-		{`{"request-id":47,"response":[` + body + `,"]",{"[":"}"}],"error":"\u0062oom \"x\" {}"}`, Envelope{RequestID: 47, Error: `boom "x" {}`}},
-		{`{"error-info":{"servers":[[{"value":"10.0.0.1"}]],"error":"inner"},"error":"outer","request-id":48}`, Envelope{RequestID: 48, Error: "outer"}},
-		{`{"request-id":49,"response":"a string body with {, [, \" and \\"}`, Envelope{RequestID: 49}},
-		{`{"request-id":50,"response":12,"other":null,"more":false,"error-code":"c"}`, Envelope{RequestID: 50, ErrorCode: "c"}},
+			Envelope{RequestID: 45, Type: "Client", Version: 7, Request: "FullStatus", ID: `w"1`}, nil},
+		{` {"x":["}", "{", "]"],"request-id":46,"y":{"request-id":1,"error":"inner"},"z":"\\","response":{"a":"\\\"}"}} `, Envelope{RequestID: 46}, nil},
+		{`{"request-id":47,"response":[` + body + `,"]",{"[":"}"}],"error":"\u0062oom \"x\" {}"}`, Envelope{RequestID: 47, Error: `boom "x" {}`},
+			&Envelope{RequestID: 47}},
+		{`{"error-info":{"servers":[[{"value":"10.0.0.1"}]],"error":"inner"},"error":"outer","request-id":48}`, Envelope{RequestID: 48, Error: "outer"}, nil},
+		{`{"request-id":49,"response":"a string body with {, [, \" and \\"}`, Envelope{RequestID: 49}, nil},
+		{`{"request-id":50,"response":12,"other":null,"more":false,"error-code":"c"}`, Envelope{RequestID: 50, ErrorCode: "c"}, &Envelope{RequestID: 50}},
+		{`{"error-code":"c","request-id":51,"error":"e","response":` + body + `}`, Envelope{RequestID: 51, Error: "e", ErrorCode: "c"}, nil},
 	}
 }
 
@@ -81,9 +86,13 @@ func TestScanUnusualOrder(t *testing.T) {
 			name string
 			fn   func([]byte, *Envelope) error
 		}{{"ScanEnvelope", ScanEnvelope}, {"ScanHeader", ScanHeader}} {
+			want := test.want
+			if scan.name == "ScanHeader" && test.header != nil {
+				want = *test.header
+			}
 			env := Envelope{Type: "junk", Error: "junk", RequestID: 1}
-			if err := scan.fn([]byte(test.frame), &env); err != nil || env != test.want {
-				t.Errorf("%s(%.120q...) = %+v, %v; want %+v", scan.name, test.frame, env, err, test.want)
+			if err := scan.fn([]byte(test.frame), &env); err != nil || env != want {
+				t.Errorf("%s(%.120q...) = %+v, %v; want %+v", scan.name, test.frame, env, err, want)
 			}
 		}
 		checkEnvelope(t, []byte(test.frame))
@@ -97,15 +106,15 @@ func TestScanHeaderMatchesJSON(t *testing.T) {
 	}
 }
 
-// TestScanHeaderLooseBodies: inside a body, ScanHeader checks structure
-// only. What json rejects there for its grammar is passed over; what
-// breaks the structure (an unclosed string or bracket, brackets that do
-// not match) is not.
+// TestScanHeaderLooseBodies: inside a body that comes before the
+// request-id, ScanHeader checks structure only. What json rejects there
+// for its grammar is passed over; what breaks the structure (an unclosed
+// string or bracket, brackets that do not match) is not.
 func TestScanHeaderLooseBodies(t *testing.T) {
 	for _, body := range []string{
 		`{"a":tru}`, `{"a":01}`, `{"a":"\x"}`, "{\"a\":\"tab\there\"}", `{"a" 1}`, `{"a":1,}`, `[1 2]`, `{"a":"\u12"}`, `{1:2}`,
 	} {
-		frame := []byte(`{"request-id":5,"response":` + body + `,"error":"e"}`)
+		frame := []byte(`{"response":` + body + `,"request-id":5,"error":"e"}`)
 		var env Envelope
 		if err := ScanHeader(frame, &env); err != nil || env != (Envelope{RequestID: 5, Error: "e"}) {
 			t.Errorf("ScanHeader(%s) = %+v, %v; want request 5, error e", frame, env, err)
@@ -115,20 +124,22 @@ func TestScanHeaderLooseBodies(t *testing.T) {
 		}
 	}
 	for _, frame := range []string{
-		`{"request-id":5,"response":{"a":"unclosed}}`,
-		`{"request-id":5,"response":{"a":[1,2}}`,
-		`{"request-id":5,"response":{"a":{"b":1}}`,
-		`{"request-id":5,"response":{"a":1}}}`,
-		`{"request-id":5,"response":{"a":1}]`,
-		`{"request-id":5,"response":]`,
-		`{"request-id":5,"response":}`,
-		`{"request-id":5,"response":{} "error":"x"}`,
-		`{"request-id":5,"response":{"a":"\"}}`,
+		`{"response":{"a":"unclosed},"request-id":5}`,
+		`{"response":{"a":[1,2},"request-id":5}`,
+		`{"response":{"a":{"b":1},"request-id":5}`,
+		`{"response":{"a":1}}},"request-id":5}`,
+		`{"response":{"a":1}],"request-id":5}`,
+		`{"response":],"request-id":5}`,
+		`{"response":},"request-id":5}`,
+		`{"response":{} "request-id":5}`,
+		`{"response":{"a":"\"}},"request-id":5}`,
 		`{"request-id":"5","response":{}}`,
 		`{"request-id":5,"error":{},"response":{}}`,
-		`{"request-id":5,"response":{}} trailing`,
+		`{"request-id":5 "response":{}}`,
+		`{"request-id":5,"error":"e"} trailing`,
 		`[{"request-id":5}]`,
 		`{"response":{}}`,
+		`{"request-id":0,"response":{}}`,
 		``,
 	} {
 		var env Envelope
@@ -139,8 +150,37 @@ func TestScanHeaderLooseBodies(t *testing.T) {
 	}
 }
 
+// TestScanHeaderStopsAtTheBody: once the request-id is known, the body
+// ends the header. Nothing from the body on is read: not its structure,
+// not what follows it, not a member a Juju encoder would never write
+// there.
+func TestScanHeaderStopsAtTheBody(t *testing.T) {
+	for _, test := range []struct {
+		frame string
+		want  Envelope
+	}{
+		{`{"request-id":5,"response":{"a":"unclosed}}`, Envelope{RequestID: 5}},
+		{`{"request-id":5,"response":{"a":[1,2}}`, Envelope{RequestID: 5}},
+		{`{"request-id":5,"response":{"a":1}}}`, Envelope{RequestID: 5}},
+		{`{"request-id":5,"response":]`, Envelope{RequestID: 5}},
+		{`{"request-id":5,"response"`, Envelope{RequestID: 5}},
+		{`{"request-id":5,"response":{}} trailing`, Envelope{RequestID: 5}},
+		{`{"request-id":5,"response":{},"error":"after the body"}`, Envelope{RequestID: 5}},
+		{`{"request-id":5,"response":{},"request-id":6}`, Envelope{RequestID: 5}},
+		{` { "error" : "e" , "request-id" : 6 , "error-code" : "c" , "response" : ` + bigBody(4096), Envelope{RequestID: 6, Error: "e", ErrorCode: "c"}},
+		{`{"request-id":7,"Response":{},"error":"e"}`, Envelope{RequestID: 7, Error: "e"}}, // only "response" is the body
+		{`{"request-id":8,"\u0072esponse":{"x":"unclosed},"error":"e"}`, Envelope{RequestID: 8}},
+	} {
+		env := Envelope{Type: "junk", Error: "junk", RequestID: 1}
+		if err := ScanHeader([]byte(test.frame), &env); err != nil || env != test.want {
+			t.Errorf("ScanHeader(%.120q) = %+v, %v; want %+v", test.frame, env, err, test.want)
+		}
+		checkScanHeader(t, []byte(test.frame))
+	}
+}
+
 // TestScanHeaderTruncations: a frame cut anywhere is refused, as json
-// refuses it.
+// refuses it, unless the cut is in its body (see scanHeaderSlow).
 func TestScanHeaderTruncations(t *testing.T) {
 	for _, test := range unusualFrames() {
 		if len(test.frame) > 4096 {
@@ -156,10 +196,10 @@ func TestScanHeaderTruncations(t *testing.T) {
 // further.
 func TestScanHeaderDepth(t *testing.T) {
 	for _, depth := range []int{maxNestingDepth - 1, maxNestingDepth} {
-		frame := []byte(`{"request-id":1,"response":` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + `}`)
+		frame := []byte(`{"response":` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + `,"request-id":1}`)
 		checkScanHeader(t, frame)
 	}
-	frame := []byte(`{"request-id":1,"response":` + strings.Repeat(`{"a":`, maxNestingDepth) + "1" + strings.Repeat("}", maxNestingDepth) + `}`)
+	frame := []byte(`{"response":` + strings.Repeat(`{"a":`, maxNestingDepth) + "1" + strings.Repeat("}", maxNestingDepth) + `,"request-id":1}`)
 	var env Envelope
 	if err := ScanHeader(frame, &env); err == nil {
 		t.Errorf("ScanHeader accepts a body nested %d deep", maxNestingDepth+1)

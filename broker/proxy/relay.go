@@ -24,11 +24,11 @@ import (
 // request is small and is checked in full (ScanEnvelope): a malformed one
 // closes the connection with a clear reason before the controller sees
 // it. A controller's response may be large (a FullStatus of a big model
-// is hundreds of kilobytes); only its envelope's fields are read
-// (ScanHeader), and its body is passed over for its structure alone.
-// Every response is searched for the controller's UUID, whatever the call
-// (a result, a status message, an error may name it), at the speed of
-// memchr (uuidRewriter).
+// is hundreds of kilobytes); only its header is read (ScanHeader): the
+// request id and error that Juju writes before the body. The body is not
+// parsed. Every response is searched for the controller's UUID, whatever
+// the call (a result, a status message, an error may name it), at the
+// speed of memchr (uuidRewriter).
 
 // relayUp copies client frames to the controller, logging in again first
 // when the connection was detached. A connection idle for DetachAfter is
