@@ -68,7 +68,8 @@ type Conn struct {
 	hard time.Time // the idle deadline (zero: none)
 
 	wmu       sync.Mutex
-	closeSent bool // under wmu
+	closeSent bool           // under wmu
+	gatherer  *gatheringConn // under TLS, if any: gathers a large frame's records
 
 	// dmu guards ended and done: whether the connection was closed, and
 	// the channel Done gives (made on first use: most connections never
@@ -81,7 +82,7 @@ type Conn struct {
 }
 
 func newConn(nc net.Conn, client bool, opts ConnOptions) *Conn {
-	return &Conn{nc: nc, client: client, opts: opts.withDefaults()}
+	return &Conn{nc: nc, client: client, opts: opts.withDefaults(), gatherer: gathererOf(nc)}
 }
 
 // RemoteAddr is the peer's address.
@@ -451,7 +452,9 @@ var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, maxFrameHeader+
 // unmasked (a server's), the rest straight from data, which crypto/tls
 // seals record by record without another copy; masked (a client's), the
 // rest a record at a time through the same small buffer, since the
-// caller's bytes must not be changed.
+// caller's bytes must not be changed. Under TLS, such a frame's records go
+// to the socket a few at a time (gatheringConn), where the connection has
+// a gatherer.
 func (c *Conn) writeLocked(op byte, data []byte) error {
 	bp := writeBufs.Get().(*[]byte)
 	var key [4]byte
@@ -467,6 +470,13 @@ func (c *Conn) writeLocked(op byte, data []byte) error {
 		pos = maskBytes(key, 0, b[start:])
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	g := c.gatherer
+	if first == len(data) {
+		g = nil // one record: one write anyway
+	}
+	if g != nil {
+		g.gather()
+	}
 	_, err := c.nc.Write(b)
 	for rest := data[first:]; err == nil && len(rest) > 0; {
 		if !c.client {
@@ -478,6 +488,11 @@ func (c *Conn) writeLocked(op byte, data []byte) error {
 		pos = maskBytes(key, pos, b)
 		rest = rest[n:]
 		_, err = c.nc.Write(b)
+	}
+	if g != nil {
+		if ferr := g.flush(); err == nil {
+			err = ferr
+		}
 	}
 	*bp = b[:0]
 	writeBufs.Put(bp)

@@ -136,7 +136,7 @@ func dial(ctx context.Context, rawURL string, opts DialOptions) (*Conn, error) {
 			cfg = cfg.Clone()
 			cfg.ServerName = u.Hostname()
 		}
-		tc := tls.Client(nc, cfg)
+		tc := tls.Client(&gatheringConn{Conn: nc}, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, err
 		}

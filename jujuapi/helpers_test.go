@@ -110,6 +110,8 @@ func connServer(tb testing.TB, opts jujuapi.ConnOptions, script func(c *jujuapi.
 	}))
 	// Failed handshakes (tests that dial without the CA) are expected.
 	ts.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	// As the broker serves: a large frame's TLS records gathered.
+	ts.srv.Listener = jujuapi.GatheringListener(ts.srv.Listener)
 	ts.srv.StartTLS()
 	ts.URL = "wss://" + strings.TrimPrefix(ts.srv.URL, "https://") + "/api"
 	ts.TLS = ts.srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()

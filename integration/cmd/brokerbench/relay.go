@@ -57,6 +57,7 @@ var (
 	relayConns    int
 	relayConnRuns int
 	relayProfile  string
+	connsProfile  string
 )
 
 func init() {
@@ -67,6 +68,7 @@ func init() {
 	flag.IntVar(&relayConns, "relay-conns", 256, "-relay-only: concurrent connections per path")
 	flag.IntVar(&relayConnRuns, "relay-conn-runs", 2, "-relay-only: runs of the concurrent connections per path")
 	flag.StringVar(&relayProfile, "relay-cpu-profile", "", "-relay-only: save the broker's CPU profile while it relays the large responses (and only those) to this file")
+	flag.StringVar(&connsProfile, "relay-conns-cpu-profile", "", "-relay-only: save the broker's CPU profile while -relay-conns connections call FullStatus of the small model (and only that) to this file")
 }
 
 // relayPath is one way to the controller's model API.
@@ -153,7 +155,7 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 		}
 	}
 	if relayProfile != "" {
-		if err := profileRelay(metricsAddr, conns[1], relayProfile); err != nil {
+		if err := profileRelay(metricsAddr, []*relayConn{conns[1]}, relayProfile); err != nil {
 			return err
 		}
 	}
@@ -238,6 +240,19 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 			if firstErr != nil {
 				return fmt.Errorf("%s, run %d: FullStatus: %w", p.name, run, firstErr)
 			}
+		}
+	}
+	if connsProfile != "" {
+		cs, err := dialMany(paths[1], small.UUID, relayConns)
+		if err != nil {
+			return err
+		}
+		err = profileRelay(metricsAddr, cs, connsProfile)
+		for _, c := range cs {
+			c.close()
+		}
+		if err != nil {
+			return err
 		}
 	}
 	fmt.Printf("many clients: %d connections per path, FullStatus of a small model, 20 calls each, %d runs interleaved:\n", relayConns, relayConnRuns)
@@ -528,26 +543,29 @@ func selfSigned() (certPEM, keyPEM []byte, err error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), nil
 }
 
-// profileRelay saves the broker's CPU profile taken while conn, through
-// the broker, calls FullStatus of the large model without pause.
-func profileRelay(metricsAddr string, conn *relayConn, file string) error {
+// profileRelay saves the broker's CPU profile taken while conns, through
+// the broker, each call FullStatus (of whichever model they are on)
+// without pause.
+func profileRelay(metricsAddr string, conns []*relayConn, file string) error {
 	const secs = 10
 	stop := make(chan struct{})
-	errc := make(chan error, 1)
-	go func() {
-		for {
-			select {
-			case <-stop:
-				errc <- nil
-				return
-			default:
+	errc := make(chan error, len(conns))
+	for _, conn := range conns {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					errc <- nil
+					return
+				default:
+				}
+				if _, err := conn.call("Client", 7, "FullStatus", `{"patterns":null}`); err != nil {
+					errc <- err
+					return
+				}
 			}
-			if _, err := conn.call("Client", 7, "FullStatus", `{"patterns":null}`); err != nil {
-				errc <- err
-				return
-			}
-		}
-	}()
+		}()
+	}
 	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", metricsAddr, secs))
 	if err == nil {
 		defer resp.Body.Close()
@@ -557,12 +575,14 @@ func profileRelay(metricsAddr string, conn *relayConn, file string) error {
 		}
 	}
 	close(stop)
-	if cerr := <-errc; err == nil {
-		err = cerr
+	for range conns {
+		if cerr := <-errc; err == nil {
+			err = cerr
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("profile the broker: %w", err)
 	}
-	fmt.Printf("relay: the broker's CPU profile over %ds of large responses is in %s\n", secs, file)
+	fmt.Printf("relay: the broker's CPU profile over %ds of FullStatus on %d connections is in %s\n", secs, len(conns), file)
 	return nil
 }
