@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net"
 	"os"
 	"slices"
@@ -66,9 +67,11 @@ type Conn struct {
 	got  int       // bytes read since the current message began
 	soft bool      // the read deadline is NextFrameWithin's, not the idle one
 	hard time.Time // the idle deadline (zero: none)
+	rdl  time.Time // the socket's read deadline, as last set (setReadDeadline)
 
 	wmu       sync.Mutex
 	closeSent bool           // under wmu
+	wdl       time.Time      // under wmu: the socket's write deadline, as last set
 	gatherer  *gatheringConn // under TLS, if any: gathers a large frame's records
 
 	// dmu guards ended and done: whether the connection was closed, and
@@ -130,8 +133,14 @@ func (f *Frame) Trim() {
 }
 
 // maxPooledFrame is the largest buffer kept with a pooled Frame; larger
-// ones go to the pools of large buffers (largePools).
-const maxPooledFrame = 64 << 10
+// ones go to the pools of large buffers (largePools). Pooled Frames keep
+// buffers of a power of two bytes, minPooledFrame or more: a buffer Trim
+// made to its frame's size is not kept, so that a frame read into a
+// pooled buffer seldom needs a larger one.
+const (
+	minPooledFrame = 1 << 10
+	maxPooledFrame = 64 << 10
+)
 
 var framePool = sync.Pool{New: func() any { return new(Frame) }}
 
@@ -143,6 +152,9 @@ func (f *Frame) Release() {
 			largePools[c].Put(f)
 		}
 		return
+	}
+	if c := cap(f.b); c < minPooledFrame || c&(c-1) != 0 {
+		return // a buffer of its own size (Trim's): a pooled Frame always has one of the pool's
 	}
 	f.b = f.b[:0]
 	framePool.Put(f)
@@ -181,7 +193,9 @@ func (f *Frame) grow(n, need int) *Frame {
 		return f
 	}
 	if need <= maxPooledFrame {
-		f.b = slices.Grow(f.b[:n], need-n)[:need]
+		b := make([]byte, need, max(minPooledFrame, 1<<bits.Len(uint(need-1))))
+		copy(b, f.b[:n])
+		f.b = b
 		return f
 	}
 	var g *Frame
@@ -228,9 +242,9 @@ func (c *Conn) next(wait time.Duration) (*Frame, error) {
 	}
 	c.soft = wait > 0 && (c.hard.IsZero() || now.Add(wait).Before(c.hard))
 	if c.soft {
-		c.nc.SetReadDeadline(now.Add(wait))
+		c.setReadDeadline(now.Add(wait), wait)
 	} else {
-		c.nc.SetReadDeadline(c.hard)
+		c.setReadDeadline(c.hard, c.opts.IdleTimeout)
 	}
 	c.got = 0
 	f, err := c.readMessage()
@@ -344,7 +358,7 @@ func (c *Conn) control(h *frameHeader) error {
 		if !c.hard.IsZero() {
 			c.hard = time.Now().Add(c.opts.IdleTimeout)
 			if !c.soft {
-				c.nc.SetReadDeadline(c.hard)
+				c.setReadDeadline(c.hard, c.opts.IdleTimeout)
 			}
 		}
 		if err := c.writeControl(opPong, p); err != nil && err != errCloseSent {
@@ -388,7 +402,7 @@ func (c *Conn) readFull(p []byte) error {
 			if c.got == 0 && (c.hard.IsZero() || time.Now().Before(c.hard)) {
 				return ErrIdle
 			}
-			c.nc.SetReadDeadline(c.hard)
+			c.setReadDeadline(c.hard, c.opts.IdleTimeout)
 			if c.hard.IsZero() || time.Now().Before(c.hard) {
 				continue
 			}
@@ -399,6 +413,43 @@ func (c *Conn) readFull(p []byte) error {
 		return err
 	}
 	return nil
+}
+
+// Deadlines are moved as each frame is read and written. Setting one
+// costs a timer update in the runtime, a few percent of relaying a small
+// call; so a deadline is set a little later than asked (by deadlineSlack
+// of its wait), and left where it is while that is still no earlier than
+// asked and at most the slack later. A busy connection then sets its
+// deadlines about once a second, not at every frame.
+func deadlineSlack(wait time.Duration) time.Duration { return min(wait/32, time.Second) }
+
+// setReadDeadline sets the socket's read deadline to d, a wait from now,
+// or to a little later (see deadlineSlack). Only the reader calls it.
+func (c *Conn) setReadDeadline(d time.Time, wait time.Duration) {
+	c.rdl = setDeadline(c.nc.SetReadDeadline, c.rdl, d, wait)
+}
+
+// setWriteDeadline is setReadDeadline for writes, under wmu.
+func (c *Conn) setWriteDeadline(wait time.Duration) {
+	c.wdl = setDeadline(c.nc.SetWriteDeadline, c.wdl, time.Now().Add(wait), wait)
+}
+
+// setDeadline sets a deadline, set to last before, to d (zero: none) or
+// up to a slack later, and returns what it is now.
+func setDeadline(set func(time.Time) error, last, d time.Time, wait time.Duration) time.Time {
+	slack := deadlineSlack(wait)
+	switch {
+	case d.IsZero():
+		if last.IsZero() {
+			return last
+		}
+	case !last.IsZero() && !last.Before(d) && last.Sub(d) <= slack:
+		return last
+	default:
+		d = d.Add(slack)
+	}
+	set(d)
+	return d
 }
 
 func isTimeout(err error) bool {
@@ -422,7 +473,7 @@ func (c *Conn) WriteFrame(data []byte) error {
 	if c.closeSent {
 		return errCloseSent
 	}
-	return c.writeLocked(opText, data)
+	return c.writeLocked(opText, data, c.opts.WriteTimeout)
 }
 
 // writeControl writes a ping, pong or close frame.
@@ -435,7 +486,7 @@ func (c *Conn) writeControl(op byte, payload []byte) error {
 	if op == opClose {
 		c.closeSent = true
 	}
-	return c.writeLocked(op, payload)
+	return c.writeLocked(op, payload, c.opts.WriteTimeout)
 }
 
 // maxRecord is the most a TLS record carries (crypto/tls cuts what it is
@@ -455,7 +506,7 @@ var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, maxFrameHeader+
 // caller's bytes must not be changed. Under TLS, such a frame's records go
 // to the socket a few at a time (gatheringConn), where the connection has
 // a gatherer.
-func (c *Conn) writeLocked(op byte, data []byte) error {
+func (c *Conn) writeLocked(op byte, data []byte, timeout time.Duration) error {
 	bp := writeBufs.Get().(*[]byte)
 	var key [4]byte
 	if c.client {
@@ -469,7 +520,7 @@ func (c *Conn) writeLocked(op byte, data []byte) error {
 	if c.client {
 		pos = maskBytes(key, 0, b[start:])
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	c.setWriteDeadline(timeout)
 	g := c.gatherer
 	if first == len(data) {
 		g = nil // one record: one write anyway
@@ -589,8 +640,7 @@ func (c *Conn) CloseWith(code int, reason string) error {
 	var err error
 	if !sent {
 		c.closeSent = true
-		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-		err = c.writeLocked(opClose, closePayload(code, reason))
+		err = c.writeLocked(opClose, closePayload(code, reason), time.Second)
 	}
 	c.wmu.Unlock()
 	if err == nil {

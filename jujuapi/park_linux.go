@@ -257,7 +257,7 @@ func (c *Conn) Park(resume func()) bool {
 // data already read from the socket, or the socket has some. A byte so
 // read is kept for the next frame.
 func (c *Conn) ready() bool {
-	c.nc.SetReadDeadline(time.Unix(1, 0))
+	c.setReadDeadline(time.Unix(1, 0), 0)
 	n, err := c.nc.Read(c.peek[:])
 	if n > 0 {
 		c.pre = c.peek[:n]

@@ -200,6 +200,7 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 		calls int
 		wall  time.Duration
 		lat   []time.Duration
+		cpu   time.Duration // the relaying process's
 	}
 	res := make([]many, len(paths))
 	for run := range relayConnRuns {
@@ -212,6 +213,7 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 			var wg sync.WaitGroup
 			var firstErr error
 			const perConn = 20
+			cpu0 := procCPU(p.pid)
 			t0 := time.Now()
 			for _, c := range cs {
 				wg.Go(func() {
@@ -233,6 +235,7 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 			}
 			wg.Wait()
 			res[i].wall += time.Since(t0)
+			res[i].cpu += procCPU(p.pid) - cpu0
 			res[i].calls += len(cs) * perConn
 			for _, c := range cs {
 				c.close()
@@ -259,12 +262,28 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 	dRate := float64(res[0].calls) / res[0].wall.Seconds()
 	slices.Sort(res[0].lat)
 	d99 := benchenv.Pct(res[0].lat, 99)
+	var haCall float64
 	for i, p := range paths {
 		slices.Sort(res[i].lat)
 		rate := float64(res[i].calls) / res[i].wall.Seconds()
 		p99 := benchenv.Pct(res[i].lat, 99)
-		fmt.Printf("  %-8s %7.0f calls/s (%.2fx direct)  p99 %7.2fms (%.2fx)\n", p.name, rate, rate/dRate, benchenv.MS(p99), float64(p99)/float64(d99))
+		line := fmt.Sprintf("  %-8s %7.0f calls/s (%.2fx direct)  p99 %7.2fms (%.2fx)", p.name, rate, rate/dRate, benchenv.MS(p99), float64(p99)/float64(d99))
 		summary = append(summary, fmt.Sprintf("%s_conns_calls_per_s=%.0f %s_conns_p99_ms=%.2f", p.name, rate, p.name, benchenv.MS(p99)))
+		if p.pid != 0 {
+			perCall := float64(res[i].cpu.Microseconds()) / float64(res[i].calls)
+			line += fmt.Sprintf("  relay CPU %.1fµs per call", perCall)
+			summary = append(summary, fmt.Sprintf("%s_conns_cpu_us_per_call=%.1f", p.name, perCall))
+			if p.name == "haproxy" {
+				haCall = perCall
+			}
+		}
+		fmt.Println(line)
+	}
+	if haCall > 0 {
+		b := res[1]
+		ratio := float64(b.cpu.Microseconds()) / float64(b.calls) / haCall
+		fmt.Printf("  broker relay CPU per call: %.2fx HAProxy's\n", ratio)
+		summary = append(summary, fmt.Sprintf("broker_conns_cpu_vs_haproxy=%.2f", ratio))
 	}
 	fmt.Println("brokerbench-relay: " + strings.Join(summary, " "))
 	return nil
