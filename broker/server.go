@@ -646,7 +646,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	errc := make(chan error, 2)
 	go s.admission.Run(ctx)
-	go func() { errc <- srv.Serve(tls.NewListener(jujuapi.GatheringListener(s.admission.Listener(s.listener)), s.tlsConfig)) }()
+	go func() {
+		errc <- srv.Serve(tls.NewListener(jujuapi.GatheringListener(s.admission.Listener(s.listener)), s.tlsConfig))
+	}()
 	var msrv *http.Server
 	if s.metricsLn != nil {
 		mux := http.NewServeMux()
