@@ -265,3 +265,30 @@ func TestEndpointTLSConfigShared(t *testing.T) {
 		t.Errorf("ServerName = %q, want other-name", named.ServerName)
 	}
 }
+
+// TestEndpointResumesTLSSessions: a second connection to a controller
+// resumes the TLS session of the first, rather than being sent the
+// certificate and verifying it again; another controller's sessions are
+// its own.
+func TestEndpointResumesTLSSessions(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"ctl-resume-a", "ctl-resume-b"} {
+		e := startController(t, name).endpoint()
+		tr, err := e.HTTPTransport()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []bool{false, true, true} {
+			resp, err := (&http.Client{Transport: tr}).Get("https://" + e.Addresses[0] + "/no-such-page")
+			if err != nil {
+				t.Fatalf("%s, request %d: %v", name, i, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.TLS == nil || resp.TLS.DidResume != want {
+				t.Fatalf("%s, connection %d: resumed %v, want %v", name, i, resp.TLS != nil && resp.TLS.DidResume, want)
+			}
+			tr.CloseIdleConnections() // the next request opens a new connection
+		}
+	}
+}
