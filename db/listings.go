@@ -2,9 +2,11 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 )
 
@@ -32,14 +34,27 @@ const listedColumns = "models.uuid, models.name, models.owner, models.type, mode
 // rows of one model, one per relation, come one after the other). fn is given the
 // same *ListedModel each time, overwritten by the next row: it must copy
 // what it keeps. An error from fn stops the listing and is returned.
+//
+// Every model (subjects nil) is listed on PostgreSQL with pgx itself, not
+// through database/sql, which boxes every column of every row in an
+// interface before converting it again: a quarter of the broker's CPU in
+// an administrator's listing of 10,000 models. (A listing for subjects
+// stays with database/sql: through pgx, with its subjects as an array
+// parameter, a user's listing of 10 models took 0.7 ms where it takes
+// 0.3, in brokerbench -listings-only.)
 func (d *DB) EachModelFor(ctx context.Context, subjects, controllers []string, fn func(*ListedModel) error) error {
+	if d.dialect == dialectPostgres && subjects == nil {
+		if err := d.eachModelPgx(ctx, fn); err != errNotPgx {
+			return err
+		}
+	}
 	const from = " FROM models JOIN controllers ON controllers.id = models.controller_id"
 	const related = "SELECT " + listedColumns + ", relations.relation AS relation" + from +
 		" JOIN relations ON relations.object_kind = 'model' AND relations.object_id = models.uuid WHERE relations.subject IN ?"
 	var q *gorm.DB
 	switch {
 	case subjects == nil:
-		q = d.WithContext(ctx).Raw("SELECT " + listedColumns + ", '' AS relation" + from + " ORDER BY models.owner, models.name")
+		q = d.WithContext(ctx).Raw(everyModel)
 	case len(controllers) == 0:
 		q = d.WithContext(ctx).Raw(related+" ORDER BY models.owner, models.name", subjects)
 	default:
@@ -52,8 +67,7 @@ func (d *DB) EachModelFor(ctx context.Context, subjects, controllers []string, f
 	}
 	defer rows.Close()
 	var m ListedModel
-	dest := []any{&m.UUID, &m.Name, &m.Owner, &m.Type, &m.Cloud, &m.Region, &m.Life, &m.UpdatedAt,
-		&m.MachineCount, &m.CoreCount, &m.UnitCount, &m.AgentVersion, &m.CloudType, &m.Relation}
+	dest := m.dest()
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("list models: read a row: %w", err)
@@ -66,4 +80,62 @@ func (d *DB) EachModelFor(ctx context.Context, subjects, controllers []string, f
 		return fmt.Errorf("list models: %w", err)
 	}
 	return nil
+}
+
+// dest are the fields a row of EachModelFor's query is scanned into.
+func (m *ListedModel) dest() []any {
+	return []any{&m.UUID, &m.Name, &m.Owner, &m.Type, &m.Cloud, &m.Region, &m.Life, &m.UpdatedAt,
+		&m.MachineCount, &m.CoreCount, &m.UnitCount, &m.AgentVersion, &m.CloudType, &m.Relation}
+}
+
+// errNotPgx: the connection is not pgx's (EachModelFor reads through
+// database/sql instead).
+var errNotPgx = errors.New("not a pgx connection")
+
+// everyModel is EachModelFor's query for every model.
+const everyModel = "SELECT " + listedColumns + ", '' AS relation FROM models JOIN controllers ON controllers.id = models.controller_id" +
+	" ORDER BY models.owner, models.name"
+
+// eachModelPgx is EachModelFor of every model, on a pgx connection taken
+// from the pool.
+func (d *DB) eachModelPgx(ctx context.Context, fn func(*ListedModel) error) error {
+	sqlDB, err := d.DB.DB()
+	if err != nil {
+		return fmt.Errorf("list models: %w", err)
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("list models: %w", err)
+	}
+	defer conn.Close()
+	var fnErr error
+	err = conn.Raw(func(dc any) error {
+		pc, ok := dc.(interface{ Conn() *pgx.Conn })
+		if !ok {
+			return errNotPgx
+		}
+		rows, err := pc.Conn().Query(ctx, everyModel)
+		if err != nil {
+			return fmt.Errorf("list models: %w", err)
+		}
+		defer rows.Close()
+		var m ListedModel
+		dest := m.dest()
+		for rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				return fmt.Errorf("list models: read a row: %w", err)
+			}
+			if fnErr = fn(&m); fnErr != nil {
+				return fnErr
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("list models: %w", err)
+		}
+		return nil
+	})
+	if fnErr != nil {
+		return fnErr // as fn returned it
+	}
+	return err
 }

@@ -90,5 +90,12 @@ func TestEachModelFor(t *testing.T) {
 		if !errors.Is(err, stop) || calls != 1 {
 			t.Fatalf("a callback's error: %v after %d calls", err, calls)
 		}
+		if d.Dialect() == "postgres" {
+			// Every model, above, was read with pgx itself, not database/sql.
+			n := 0
+			if err := db.EachModelPgx(d, ctx, func(*db.ListedModel) error { n++; return nil }); err != nil || n != 3 {
+				t.Fatalf("the listing read with pgx itself: %d models, %v; want 3", n, err)
+			}
+		}
 	})
 }

@@ -426,30 +426,31 @@ func deadlineSlack(wait time.Duration) time.Duration { return min(wait/32, time.
 // setReadDeadline sets the socket's read deadline to d, a wait from now,
 // or to a little later (see deadlineSlack). Only the reader calls it.
 func (c *Conn) setReadDeadline(d time.Time, wait time.Duration) {
-	c.rdl = setDeadline(c.nc.SetReadDeadline, c.rdl, d, wait)
+	if d, move := moveDeadline(c.rdl, d, wait); move {
+		c.nc.SetReadDeadline(d)
+		c.rdl = d
+	}
 }
 
 // setWriteDeadline is setReadDeadline for writes, under wmu.
 func (c *Conn) setWriteDeadline(wait time.Duration) {
-	c.wdl = setDeadline(c.nc.SetWriteDeadline, c.wdl, time.Now().Add(wait), wait)
+	if d, move := moveDeadline(c.wdl, time.Now().Add(wait), wait); move {
+		c.nc.SetWriteDeadline(d)
+		c.wdl = d
+	}
 }
 
-// setDeadline sets a deadline, set to last before, to d (zero: none) or
-// up to a slack later, and returns what it is now.
-func setDeadline(set func(time.Time) error, last, d time.Time, wait time.Duration) time.Time {
-	slack := deadlineSlack(wait)
-	switch {
+// moveDeadline reports whether a deadline set to last must move for d, a
+// wait from now (zero: none), and where to.
+func moveDeadline(last, d time.Time, wait time.Duration) (time.Time, bool) {
+	switch slack := deadlineSlack(wait); {
 	case d.IsZero():
-		if last.IsZero() {
-			return last
-		}
+		return d, !last.IsZero()
 	case !last.IsZero() && !last.Before(d) && last.Sub(d) <= slack:
-		return last
+		return last, false
 	default:
-		d = d.Add(slack)
+		return d.Add(slack), true
 	}
-	set(d)
-	return d
 }
 
 func isTimeout(err error) bool {
