@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 )
 
 // Message is the envelope of every frame, request or response. Bodies stay
@@ -82,11 +83,8 @@ func EncodeResponse(id uint64, result any, err error) ([]byte, error) {
 	switch r := result.(type) {
 	case nil:
 		m.Response = emptyObject
-	case Encoded:
-		if len(r) == 0 {
-			r = Encoded(emptyObject)
-		}
-		return frameResponse(id, r), nil
+	case *ResultBuffer:
+		return r.frame(id), nil
 	case json.RawMessage:
 		m.Response = r
 		if len(r) == 0 || string(r) == "null" {
@@ -108,10 +106,63 @@ func EncodeResponse(id uint64, result any, err error) ([]byte, error) {
 	return json.Marshal(&m)
 }
 
-// Encoded is a result a handler encoded itself, as compact, valid JSON:
-// EncodeResponse frames it as it is, where a json.RawMessage is checked
-// and compacted byte by byte.
-type Encoded []byte
+// ResultBuffer is a result a handler encodes itself, as compact, valid
+// JSON appended to B (NewResultBuffer), for a result too large to be
+// copied lightly (a listing of 100,000 models is 59 MB). EncodeResponse
+// frames it as it is, where a json.RawMessage is checked and compacted
+// byte by byte, and in place: B keeps room for the envelope before the
+// result. Serve puts the buffer back in a pool once the response is
+// written, for the next large result: one is not allocated, cleared and
+// grown each time.
+type ResultBuffer struct {
+	// B is the room for the envelope (resultRoom bytes), then the result.
+	B []byte
+}
+
+// resultRoom is the room a ResultBuffer keeps for the envelope before the
+// result: the longest `{"request-id":N,"response":`.
+const resultRoom = len(`{"request-id":18446744073709551615,"response":`)
+
+var resultBufs sync.Pool // *ResultBuffer
+
+// maxPooledResult is the largest ResultBuffer kept for reuse.
+const maxPooledResult = 256 << 20
+
+// NewResultBuffer returns a buffer to append a result to: one used
+// before, or a new one with room for capacity bytes.
+func NewResultBuffer(capacity int) *ResultBuffer {
+	if x := resultBufs.Get(); x != nil {
+		r := x.(*ResultBuffer)
+		r.B = r.B[:resultRoom]
+		return r
+	}
+	return &ResultBuffer{B: make([]byte, resultRoom, resultRoom+capacity)}
+}
+
+// Result is the result appended to the buffer.
+func (r *ResultBuffer) Result() []byte { return r.B[resultRoom:] }
+
+// frame frames the result as the response to request id, in the buffer.
+func (r *ResultBuffer) frame(id uint64) []byte {
+	if len(r.B) <= resultRoom {
+		r.B = append(r.B[:resultRoom], emptyObject...)
+	}
+	var head [resultRoom]byte
+	h := append(head[:0], `{"request-id":`...)
+	h = strconv.AppendUint(h, id, 10)
+	h = append(h, `,"response":`...)
+	start := resultRoom - len(h)
+	copy(r.B[start:], h)
+	r.B = append(r.B, '}')
+	return r.B[start:]
+}
+
+// release puts the buffer back in the pool, its frame written.
+func (r *ResultBuffer) release() {
+	if cap(r.B) <= maxPooledResult {
+		resultBufs.Put(r)
+	}
+}
 
 // frameResponse frames body, compact and valid JSON, as the response to
 // request id.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -562,5 +563,56 @@ func TestEncodeResponseMatchesEnvelope(t *testing.T) {
 				t.Errorf("EncodeResponse gave a frame that does not decode: %v", err)
 			}
 		})
+	}
+}
+
+// A ResultBuffer is framed in place as json.Marshal of the envelope would
+// frame its result, for any request id; an empty one is "{}". Served, a
+// buffer goes back to the pool once written, and the next result in it,
+// shorter or longer, is framed whole and alone.
+func TestResultBuffer(t *testing.T) {
+	for _, id := range []uint64{1, 7, 1 << 40, math.MaxUint64} {
+		for _, result := range []string{``, `{"results":[{"a":"é"}]}`, `[` + strings.Repeat(`1,`, 50000) + `2]`} {
+			rb := jujuapi.NewResultBuffer(8)
+			rb.B = append(rb.B, result...)
+			got, err := jujuapi.EncodeResponse(id, rb, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := json.RawMessage(result)
+			if result == "" {
+				body = json.RawMessage(`{}`)
+			}
+			want, _ := json.Marshal(&jujuapi.Message{RequestID: id, Response: body})
+			if string(got) != string(want) {
+				t.Fatalf("request %d, result of %d bytes: framed as %.80s..., want %.80s...", id, len(result), got, want)
+			}
+		}
+	}
+
+	results := []string{`{"results":[` + strings.Repeat(`{"n":1},`, 20000) + `{"n":2}]}`, `{"results":[]}`, `{"x":"` + strings.Repeat("y", 300000) + `"}`}
+	calls := 0
+	ts := startServer(t, jujuapi.HandlerFunc(func(ctx context.Context, msg *jujuapi.Message) (any, error) {
+		rb := jujuapi.NewResultBuffer(16)
+		rb.B = append(rb.B, results[calls%len(results)]...)
+		calls++
+		return rb, nil
+	}), jujuapi.ServerOptions{})
+	c := dialConn(t, ts, jujuapi.ConnOptions{})
+	defer c.Close()
+	for i := range 2 * len(results) {
+		req := fmt.Sprintf(`{"request-id":%d,"type":"X","version":1,"request":"Y","params":{}}`, i+1)
+		if err := c.WriteFrame([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		f, err := c.NextFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf(`{"request-id":%d,"response":%s}`, i+1, results[i%len(results)])
+		if string(f.Bytes()) != want {
+			t.Fatalf("response %d: %d bytes %.60q..., want %d bytes %.60q...", i+1, len(f.Bytes()), f.Bytes(), len(want), want)
+		}
+		f.Release()
 	}
 }

@@ -213,6 +213,9 @@ func writeResponse(c *Conn, logger *slog.Logger, id uint64, result any, err erro
 	if werr := c.WriteFrame(frame); werr != nil && !IsClosed(werr) {
 		logger.Debug("cannot write API response", "remote", c.RemoteAddr().String(), "err", werr)
 	}
+	if rb, ok := result.(*ResultBuffer); ok && encErr == nil {
+		rb.release() // written: the frame was in it
+	}
 }
 
 // safeResponse encodes a response, turning a panic while encoding (a result

@@ -28,12 +28,13 @@ func (s *session) forUser(tag string) (string, error) {
 
 // listModels answers ModelManager.ListModels: the models the user named
 // by p can see, encoded as they are read (eachVisibleModel).
-func (s *session) listModels(ctx context.Context, p params.Entity) (jujuapi.Encoded, error) {
+func (s *session) listModels(ctx context.Context, p params.Entity) (*jujuapi.ResultBuffer, error) {
 	user, err := s.forUser(p.Tag)
 	if err != nil {
 		return nil, err
 	}
-	b := append(make([]byte, 0, 64<<10), `{"user-models":[`...)
+	rb := jujuapi.NewResultBuffer(64 << 10)
+	b := append(rb.B, `{"user-models":[`...)
 	first := true
 	err = s.eachVisibleModel(ctx, user, false, func(m *db.ListedModel, _ string) error {
 		if b = roomFor(b); !first {
@@ -46,7 +47,8 @@ func (s *session) listModels(ctx context.Context, p params.Entity) (jujuapi.Enco
 	if err != nil {
 		return nil, err
 	}
-	return append(b, "]}"...), nil
+	rb.B = append(b, "]}"...)
+	return rb, nil
 }
 
 // userModelList renders routing-table rows as a list of models.
@@ -63,7 +65,7 @@ func userModelList(rows []db.ModelAccess) params.UserModelList {
 // listModelSummaries answers ModelManager.ListModelSummaries: the
 // summaries of the models the user named by p can see (every model for
 // p.All, administrators only), encoded as they are read.
-func (s *session) listModelSummaries(ctx context.Context, p params.ModelSummariesRequest) (jujuapi.Encoded, error) {
+func (s *session) listModelSummaries(ctx context.Context, p params.ModelSummariesRequest) (*jujuapi.ResultBuffer, error) {
 	user, err := s.forUser(p.UserTag)
 	if err != nil {
 		return nil, err
@@ -71,7 +73,8 @@ func (s *session) listModelSummaries(ctx context.Context, p params.ModelSummarie
 	if p.All && !s.caller().Admin {
 		return nil, jujuapi.ErrPerm
 	}
-	b := append(make([]byte, 0, 64<<10), `{"results":[`...)
+	rb := jujuapi.NewResultBuffer(64 << 10)
+	b := append(rb.B, `{"results":[`...)
 	first := true
 	err = s.eachVisibleModel(ctx, user, p.All, func(m *db.ListedModel, access string) (err error) {
 		if b = roomFor(b); !first {
@@ -84,7 +87,8 @@ func (s *session) listModelSummaries(ctx context.Context, p params.ModelSummarie
 	if err != nil {
 		return nil, err
 	}
-	return append(b, "]}"...), nil
+	rb.B = append(b, "]}"...)
+	return rb, nil
 }
 
 // hostedModel returns a model's route if the caller has at least want on

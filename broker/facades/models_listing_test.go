@@ -190,8 +190,8 @@ func TestListingsMatchIdentityModels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if wantJSON, _ := json.Marshal(want); !bytes.Equal(got, wantJSON) {
-				t.Errorf("ListModelSummaries:\n got %s\nwant %s", got, wantJSON)
+			if wantJSON, _ := json.Marshal(want); !bytes.Equal(got.Result(), wantJSON) {
+				t.Errorf("ListModelSummaries:\n got %s\nwant %s", got.Result(), wantJSON)
 			}
 			if c.all {
 				return
@@ -200,8 +200,8 @@ func TestListingsMatchIdentityModels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if wantJSON, _ := json.Marshal(wantList); !bytes.Equal(gotList, wantJSON) {
-				t.Errorf("ListModels:\n got %s\nwant %s", gotList, wantJSON)
+			if wantJSON, _ := json.Marshal(wantList); !bytes.Equal(gotList.Result(), wantJSON) {
+				t.Errorf("ListModels:\n got %s\nwant %s", gotList.Result(), wantJSON)
 			}
 		})
 	}
