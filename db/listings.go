@@ -66,8 +66,22 @@ func (d *DB) EachModelFor(ctx context.Context, subjects, controllers []string, f
 		return fmt.Errorf("list models: %w", err)
 	}
 	defer rows.Close()
+	return scanListed(rows, fn)
+}
+
+// listedRows are the rows of EachModelFor's query, from database/sql or
+// from pgx.
+type listedRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// scanListed calls fn with each of rows, as EachModelFor does.
+func scanListed(rows listedRows, fn func(*ListedModel) error) error {
 	var m ListedModel
-	dest := m.dest()
+	dest := []any{&m.UUID, &m.Name, &m.Owner, &m.Type, &m.Cloud, &m.Region, &m.Life, &m.UpdatedAt,
+		&m.MachineCount, &m.CoreCount, &m.UnitCount, &m.AgentVersion, &m.CloudType, &m.Relation}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("list models: read a row: %w", err)
@@ -80,12 +94,6 @@ func (d *DB) EachModelFor(ctx context.Context, subjects, controllers []string, f
 		return fmt.Errorf("list models: %w", err)
 	}
 	return nil
-}
-
-// dest are the fields a row of EachModelFor's query is scanned into.
-func (m *ListedModel) dest() []any {
-	return []any{&m.UUID, &m.Name, &m.Owner, &m.Type, &m.Cloud, &m.Region, &m.Life, &m.UpdatedAt,
-		&m.MachineCount, &m.CoreCount, &m.UnitCount, &m.AgentVersion, &m.CloudType, &m.Relation}
 }
 
 // errNotPgx: the connection is not pgx's (EachModelFor reads through
@@ -108,8 +116,8 @@ func (d *DB) eachModelPgx(ctx context.Context, fn func(*ListedModel) error) erro
 		return fmt.Errorf("list models: %w", err)
 	}
 	defer conn.Close()
-	var fnErr error
-	err = conn.Raw(func(dc any) error {
+	// Raw returns what its function returns, fn's errors as they are.
+	return conn.Raw(func(dc any) error {
 		pc, ok := dc.(interface{ Conn() *pgx.Conn })
 		if !ok {
 			return errNotPgx
@@ -119,23 +127,6 @@ func (d *DB) eachModelPgx(ctx context.Context, fn func(*ListedModel) error) erro
 			return fmt.Errorf("list models: %w", err)
 		}
 		defer rows.Close()
-		var m ListedModel
-		dest := m.dest()
-		for rows.Next() {
-			if err := rows.Scan(dest...); err != nil {
-				return fmt.Errorf("list models: read a row: %w", err)
-			}
-			if fnErr = fn(&m); fnErr != nil {
-				return fnErr
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("list models: %w", err)
-		}
-		return nil
+		return scanListed(rows, fn)
 	})
-	if fnErr != nil {
-		return fnErr // as fn returned it
-	}
-	return err
 }
