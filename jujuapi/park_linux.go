@@ -266,19 +266,37 @@ func (c *Conn) ready() bool {
 	return err != nil && !isTimeout(err)
 }
 
-// wake resumes a parked reader.
-func (c *Conn) wake(expired bool) {
+// Wake resumes a parked reader now, as if its peer had sent something:
+// resume is called on a new goroutine and the connection is intact (its
+// next read waits for the peer as usual). It lets a reader parked for a
+// while come back to do something at a time of its own (detach, say). It
+// reports false, doing nothing, when the reader is not parked.
+func (c *Conn) Wake() bool {
+	s := &c.park
+	s.mu.Lock()
+	parked, token := s.parked, s.token
+	s.mu.Unlock()
+	if !parked {
+		return false
+	}
+	parking.remove(token)
+	return c.wake(false)
+}
+
+// wake resumes a parked reader, reporting whether it was parked.
+func (c *Conn) wake(expired bool) bool {
 	s := &c.park
 	s.mu.Lock()
 	if !s.parked {
 		s.mu.Unlock()
-		return
+		return false
 	}
 	resume := s.resume
 	s.parked, s.resume = false, nil
 	s.expired = s.expired || expired
 	s.mu.Unlock()
 	go resume()
+	return true
 }
 
 // unparkToClose marks the connection closed, and resumes its reader if it

@@ -8,6 +8,9 @@ type parkState struct{ expired bool }
 // Park reports false: connections park on Linux only.
 func (c *Conn) Park(resume func()) bool { return false }
 
+// Wake reports false: no reader is ever parked.
+func (c *Conn) Wake() bool { return false }
+
 func (c *Conn) unparkToClose() {}
 
 // ParkedConns is always 0 where connections cannot park.

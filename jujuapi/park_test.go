@@ -236,3 +236,44 @@ func TestNextFrameWithin(t *testing.T) {
 		t.Fatalf("NextFrame after the waits = %v, %v", f, err)
 	}
 }
+
+// Wake resumes a parked reader with nothing sent, leaving the connection
+// intact: it parks again, and a frame sent later is read as usual. Wake
+// reports false, doing nothing, on a reader that is not parked.
+func TestParkWake(t *testing.T) {
+	ws, c := parked(t, jujuapi.ConnOptions{})
+	if c.Wake() {
+		t.Fatal("Wake reported true on a reader that is not parked")
+	}
+	before := jujuapi.ParkedConns()
+	wake := make(chan struct{}, 2)
+	if !c.Park(func() { wake <- struct{}{} }) {
+		t.Fatal("an idle connection did not park")
+	}
+	if !c.Wake() {
+		t.Fatal("Wake reported false on a parked reader")
+	}
+	resumed(t, wake, 5*time.Second)
+	if got := jujuapi.ParkedConns(); got != before {
+		t.Errorf("ParkedConns after Wake = %d, want %d", got, before)
+	}
+	if c.Wake() {
+		t.Error("a second Wake reported true: the reader was resumed already")
+	}
+	// Woken with nothing to read, the reader may park again at once.
+	if !c.Park(func() { wake <- struct{}{} }) {
+		t.Fatal("did not park again after Wake")
+	}
+	select {
+	case <-wake:
+		t.Fatal("resumed with nothing sent, after parking again")
+	case <-time.After(50 * time.Millisecond):
+	}
+	ws.WriteMessage(websocket.TextMessage, []byte(`{"request-id":3}`))
+	resumed(t, wake, 5*time.Second)
+	f, err := c.NextFrame()
+	if err != nil || string(f.Bytes()) != `{"request-id":3}` {
+		t.Fatalf("NextFrame after Wake and a second park = %v, %v", f, err)
+	}
+	f.Release()
+}

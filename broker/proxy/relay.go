@@ -40,17 +40,29 @@ func (c *modelConn) relayUp() (parked bool) {
 	// holds c.mu anyway: whether it is detached, and how long to wait for
 	// the client before checking whether to detach (0: for good).
 	detachAfter := c.px.detachAfter
+	// Woken by its own timer (parkIdle), not by the client: nothing
+	// waits to be read, and the connection may park again at once.
+	idle := c.stopRecheck()
 	detached, wait := c.detachIfIdle()
-	// Not on entry: a resumed connection reads first (see Conn.Park).
-	mayPark := false
+	// Not on entry otherwise: a resumed connection reads first (see
+	// Conn.Park).
+	mayPark := idle
 	for {
-		if mayPark && detached && c.client.Park(c.serveUp) {
+		// A detached connection parks whenever it waits for its client;
+		// an attached one once its client has been quiet for parkGrace,
+		// so that a busy connection pays nothing for parking.
+		if mayPark && (detached || idle) && c.parkIdle(detached, wait) {
 			return true
 		}
-		mayPark = true
-		frame, err := c.client.NextFrameWithin(wait)
+		mayPark, idle = true, false
+		within := wait
+		if !detached && (within == 0 || within > parkGrace) {
+			within = parkGrace
+		}
+		frame, err := c.client.NextFrameWithin(within)
 		if err == jujuapi.ErrIdle {
 			detached, wait = c.detachIfIdle()
+			idle = true
 			continue
 		}
 		if err != nil {
@@ -128,6 +140,46 @@ func (c *modelConn) relayUp() (parked bool) {
 			return false
 		}
 	}
+}
+
+// parkGrace is how long an attached connection waits for its client on a
+// goroutine of its own before it parks.
+const parkGrace = time.Second
+
+// parkIdle parks the client's reader (see Conn.Park). An attached
+// connection that may detach (wait > 0) is woken after wait, to detach
+// then if it is still idle.
+func (c *modelConn) parkIdle(detached bool, wait time.Duration) bool {
+	if !c.client.Park(c.serveUp) {
+		return false
+	}
+	if !detached && wait > 0 {
+		c.mu.Lock()
+		c.recheck = c.px.clock.AfterFunc(wait, c.wakeToRecheck)
+		c.mu.Unlock()
+	}
+	return true
+}
+
+// wakeToRecheck resumes a reader parked while attached, so that it
+// detaches if it is still idle.
+func (c *modelConn) wakeToRecheck() {
+	c.rechecked.Store(true)
+	if !c.client.Wake() {
+		c.rechecked.Store(false)
+	}
+}
+
+// stopRecheck stops the timer of a reader parked while attached, as it
+// resumes, and reports whether that timer woke it.
+func (c *modelConn) stopRecheck() bool {
+	c.mu.Lock()
+	if c.recheck != nil {
+		c.recheck.Stop()
+		c.recheck = nil
+	}
+	c.mu.Unlock()
+	return c.rechecked.Swap(false)
 }
 
 // startDown starts relaying frames from up, a connection to the controller
