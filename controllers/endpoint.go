@@ -52,24 +52,31 @@ func (e Endpoint) serverName() string {
 	return e.TLSServerName
 }
 
-// tlsConfigs are the TLS configurations made so far, by CA and server
-// name: every connection keeps its configuration (and the CA parsed into
-// it) for as long as it is open, so connections to one controller share
-// one rather than each parsing the CA again.
-var tlsConfigs sync.Map // tlsKey -> *tls.Config
+// tlsConfigs are the TLS configurations of the controllers, by name,
+// each with the CA and server name it was made for: every connection
+// keeps its configuration (and the CA parsed into it) for as long as it
+// is open, so connections to one controller share one rather than each
+// parsing the CA again, and share its TLS sessions. A controller whose CA
+// or server name changes gets a new one in place of the old: there is one
+// per controller name.
+var tlsConfigs sync.Map // controller name -> *tlsEntry
 
-type tlsKey struct{ ca, serverName string }
+type tlsEntry struct {
+	ca, serverName string
+	cfg            *tls.Config
+}
 
 // tlsConfig trusts only the pinned CA. The configuration is shared
 // (tlsConfigs): callers must not modify it.
 func (e Endpoint) tlsConfig() (*tls.Config, error) {
-	k := tlsKey{e.CACert, e.serverName()}
-	if c, ok := tlsConfigs.Load(k); ok {
-		return c.(*tls.Config), nil
+	if x, ok := tlsConfigs.Load(e.Name); ok {
+		if t := x.(*tlsEntry); t.ca == e.CACert && t.serverName == e.serverName() {
+			return t.cfg, nil
+		}
 	}
 	c, err := e.newTLSConfig()
 	if err == nil {
-		tlsConfigs.Store(k, c)
+		tlsConfigs.Store(e.Name, &tlsEntry{ca: e.CACert, serverName: e.serverName(), cfg: c})
 	}
 	return c, err
 }
@@ -164,7 +171,7 @@ func (e Endpoint) HTTPTransport() (*http.Transport, error) {
 				break
 			}
 			actx, cancel := context.WithTimeout(ctx, DialTimeout)
-			d := tls.Dialer{Config: tlsConfig.Clone()}
+			d := tls.Dialer{Config: tlsConfig}
 			conn, err := d.DialContext(actx, "tcp", addr)
 			cancel()
 			if err == nil {

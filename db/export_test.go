@@ -1,9 +1,5 @@
 package db
 
-import "context"
-
-// EachModelPgx is d.eachModelPgx, for a test that must know the listing
-// is read with pgx itself on PostgreSQL (errNotPgx if it cannot be).
-func EachModelPgx(d *DB, ctx context.Context, fn func(*ListedModel) error) error {
-	return d.eachModelPgx(ctx, fn)
-}
+// PgxListings is how many listings of every model were read with pgx
+// itself, for a test that must know EachModelFor took that way.
+func PgxListings() int64 { return pgxListings.Load() }

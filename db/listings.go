@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -96,6 +97,9 @@ func scanListed(rows listedRows, fn func(*ListedModel) error) error {
 	return nil
 }
 
+// pgxListings counts the listings eachModelPgx read (tests look).
+var pgxListings atomic.Int64
+
 // errNotPgx: the connection is not pgx's (EachModelFor reads through
 // database/sql instead).
 var errNotPgx = errors.New("not a pgx connection")
@@ -127,6 +131,7 @@ func (d *DB) eachModelPgx(ctx context.Context, fn func(*ListedModel) error) erro
 			return fmt.Errorf("list models: %w", err)
 		}
 		defer rows.Close()
+		pgxListings.Add(1)
 		return scanListed(rows, fn)
 	})
 }

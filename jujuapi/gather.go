@@ -98,16 +98,26 @@ func (l gatheringListener) Accept() (net.Conn, error) {
 
 // gathererOf finds the gatheringConn under a connection, if any, through
 // TLS and any wrapper that gives the connection it wraps.
-func gathererOf(nc net.Conn) *gatheringConn {
+func gathererOf(nc net.Conn) (g *gatheringConn) {
+	underneath(nc, func(c net.Conn) bool {
+		g, _ = c.(*gatheringConn)
+		return g != nil
+	})
+	return g
+}
+
+// underneath calls found with nc, then with each connection under it
+// that a wrapper gives (NetConn, as tls.Conn gives), outermost first,
+// until found reports true.
+func underneath(nc net.Conn, found func(net.Conn) bool) {
 	for range 8 {
-		if g, ok := nc.(*gatheringConn); ok {
-			return g
+		if found(nc) {
+			return
 		}
 		w, ok := nc.(interface{ NetConn() net.Conn })
 		if !ok {
-			return nil
+			return
 		}
 		nc = w.NetConn()
 	}
-	return nil
 }

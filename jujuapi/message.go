@@ -148,9 +148,7 @@ func (r *ResultBuffer) frame(id uint64) []byte {
 		r.B = append(r.B[:resultRoom], emptyObject...)
 	}
 	var head [resultRoom]byte
-	h := append(head[:0], `{"request-id":`...)
-	h = strconv.AppendUint(h, id, 10)
-	h = append(h, `,"response":`...)
+	h := appendResponseHead(head[:0], id)
 	start := resultRoom - len(h)
 	copy(r.B[start:], h)
 	r.B = append(r.B, '}')
@@ -167,10 +165,15 @@ func (r *ResultBuffer) release() {
 // frameResponse frames body, compact and valid JSON, as the response to
 // request id.
 func frameResponse(id uint64, body []byte) []byte {
-	out := make([]byte, 0, len(body)+48)
-	out = append(out, `{"request-id":`...)
-	out = strconv.AppendUint(out, id, 10)
-	out = append(out, `,"response":`...)
+	out := appendResponseHead(make([]byte, 0, len(body)+resultRoom+1), id)
 	out = append(out, body...)
 	return append(out, '}')
+}
+
+// appendResponseHead appends the start of the response to request id, up
+// to its result: `{"request-id":N,"response":`.
+func appendResponseHead(b []byte, id uint64) []byte {
+	b = append(b, `{"request-id":`...)
+	b = strconv.AppendUint(b, id, 10)
+	return append(b, `,"response":`...)
 }

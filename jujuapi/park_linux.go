@@ -315,22 +315,15 @@ func (c *Conn) unparkToClose() {
 
 // rawConnOf finds the socket under a connection, through TLS and any
 // wrapper that gives the connection it wraps (NetConn, as tls.Conn does).
-func rawConnOf(nc any) syscall.RawConn {
-	for range 8 {
-		if sc, ok := nc.(syscall.Conn); ok {
-			rc, err := sc.SyscallConn()
-			if err != nil {
-				return nil
-			}
-			return rc
+func rawConnOf(nc net.Conn) (rc syscall.RawConn) {
+	underneath(nc, func(c net.Conn) bool {
+		sc, ok := c.(syscall.Conn)
+		if ok {
+			rc, _ = sc.SyscallConn() // nil on error
 		}
-		w, ok := nc.(interface{ NetConn() net.Conn })
-		if !ok {
-			return nil
-		}
-		nc = w.NetConn()
-	}
-	return nil
+		return ok
+	})
+	return rc
 }
 
 // ParkedConns is how many connections of this process are parked.

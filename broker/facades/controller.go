@@ -198,15 +198,11 @@ func (s *session) migrateOne(ctx context.Context, spec params.MigrationSpec) (st
 
 // allModels answers Controller.AllModels (show-controller, for
 // superusers): every model the broker routes.
-func (s *session) allModels(ctx context.Context) (params.UserModelList, error) {
+func (s *session) allModels(ctx context.Context) (*jujuapi.ResultBuffer, error) {
 	if !s.caller().Admin {
-		return params.UserModelList{}, jujuapi.ErrPerm
+		return nil, jujuapi.ErrPerm
 	}
-	rows, err := s.api.identity.Models(ctx, s.caller().Name, true)
-	if err != nil {
-		return params.UserModelList{}, err
-	}
-	return userModelList(rows), nil
+	return s.encodeListing(ctx, s.caller().Name, true, "user-models", appendUserModel)
 }
 
 // mongoVersion answers that there is no MongoDB version to give: the

@@ -33,33 +33,30 @@ func (s *session) listModels(ctx context.Context, p params.Entity) (*jujuapi.Res
 	if err != nil {
 		return nil, err
 	}
+	return s.encodeListing(ctx, user, false, "user-models", appendUserModel)
+}
+
+// encodeListing encodes the models the user named user can see (every
+// model for all) as they are read (eachVisibleModel), each with one, as
+// the list member of an object: {"<member>":[...]}.
+func (s *session) encodeListing(ctx context.Context, user string, all bool, member string,
+	one func(b []byte, m *db.ListedModel, access string) ([]byte, error)) (*jujuapi.ResultBuffer, error) {
 	rb := jujuapi.NewResultBuffer(64 << 10)
-	b := append(rb.B, `{"user-models":[`...)
+	b := append(append(append(rb.B, `{"`...), member...), `":[`...)
 	first := true
-	err = s.eachVisibleModel(ctx, user, false, func(m *db.ListedModel, _ string) error {
+	err := s.eachVisibleModel(ctx, user, all, func(m *db.ListedModel, access string) (err error) {
 		if b = roomFor(b); !first {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendUserModel(b, m)
-		return nil
+		b, err = one(b, m, access)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	rb.B = append(b, "]}"...)
 	return rb, nil
-}
-
-// userModelList renders routing-table rows as a list of models.
-func userModelList(rows []db.ModelAccess) params.UserModelList {
-	out := params.UserModelList{UserModels: make([]params.UserModel, 0, len(rows))}
-	for _, m := range rows {
-		out.UserModels = append(out.UserModels, params.UserModel{
-			Model: params.Model{Name: m.Name, UUID: m.UUID, Type: m.Type, OwnerTag: jujuapi.UserTag(m.Owner).String()},
-		})
-	}
-	return out
 }
 
 // listModelSummaries answers ModelManager.ListModelSummaries: the
@@ -73,22 +70,7 @@ func (s *session) listModelSummaries(ctx context.Context, p params.ModelSummarie
 	if p.All && !s.caller().Admin {
 		return nil, jujuapi.ErrPerm
 	}
-	rb := jujuapi.NewResultBuffer(64 << 10)
-	b := append(rb.B, `{"results":[`...)
-	first := true
-	err = s.eachVisibleModel(ctx, user, p.All, func(m *db.ListedModel, access string) (err error) {
-		if b = roomFor(b); !first {
-			b = append(b, ',')
-		}
-		first = false
-		b, err = s.api.appendSummaryResult(b, m, access)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	rb.B = append(b, "]}"...)
-	return rb, nil
+	return s.encodeListing(ctx, user, p.All, "results", s.api.appendSummaryResult)
 }
 
 // hostedModel returns a model's route if the caller has at least want on

@@ -82,8 +82,8 @@ func roomFor(b []byte) []byte {
 	return b
 }
 
-// appendUserModel appends m as a params.UserModel.
-func appendUserModel(b []byte, m *db.ListedModel) []byte {
+// appendUserModel appends m as a params.UserModel (whatever the access).
+func appendUserModel(b []byte, m *db.ListedModel, _ string) ([]byte, error) {
 	b = append(b, `{"model":{"name":`...)
 	b = appendJSONString(b, m.Name)
 	b = append(b, `,"uuid":`...)
@@ -92,7 +92,7 @@ func appendUserModel(b []byte, m *db.ListedModel) []byte {
 	b = appendJSONString(b, m.Type)
 	b = append(b, `,"owner-tag":`...)
 	b = appendTag(b, "user-", m.Owner)
-	return append(b, `},"last-connection":null}`...)
+	return append(b, `},"last-connection":null}`...), nil
 }
 
 // appendSummaryResult appends m, to which the caller has access, as a
@@ -193,11 +193,6 @@ func plainJSON(s string) bool {
 // appendTime appends t as json.Marshal writes a *time.Time, or fails as
 // it does for a year outside RFC 3339's range.
 func appendTime(b []byte, t time.Time) ([]byte, error) {
-	if y := t.Year(); y < 0 || y > 9999 {
-		q, err := t.MarshalJSON()
-		return append(b, q...), err
-	}
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"'), nil
+	b, err := t.AppendText(append(b, '"'))
+	return append(b, '"'), err
 }

@@ -82,7 +82,7 @@ func TestListingEncoderMatchesJSON(t *testing.T) {
 					t.Errorf("summary with access %q:\n got %s\nwant %s", access, got, want)
 				}
 			}
-			got := appendUserModel(nil, &m)
+			got, _ := appendUserModel(nil, &m, "")
 			want, err := json.Marshal(params.UserModel{Model: params.Model{Name: m.Name, UUID: m.UUID, Type: m.Type, OwnerTag: jujuapi.UserTag(m.Owner).String()}})
 			if err != nil {
 				t.Fatal(err)
@@ -219,4 +219,16 @@ func TestListingsMatchIdentityModels(t *testing.T) {
 	if _, err := alice.listModels(ctx, params.Entity{Tag: "model-x"}); err == nil {
 		t.Error("ListModels of a model tag succeeded")
 	}
+}
+
+// userModelList is the list of models ListModels gives for rows, built as
+// json.Marshal would encode it: the reference the encoder is held to.
+func userModelList(rows []db.ModelAccess) params.UserModelList {
+	out := params.UserModelList{UserModels: make([]params.UserModel, 0, len(rows))}
+	for _, m := range rows {
+		out.UserModels = append(out.UserModels, params.UserModel{
+			Model: params.Model{Name: m.Name, UUID: m.UUID, Type: m.Type, OwnerTag: jujuapi.UserTag(m.Owner).String()},
+		})
+	}
+	return out
 }
