@@ -421,7 +421,7 @@ func (c *Conn) readFull(p []byte) error {
 // of its wait), and left where it is while that is still no earlier than
 // asked and at most the slack later. A busy connection then sets its
 // deadlines about once a second, not at every frame.
-func deadlineSlack(wait time.Duration) time.Duration { return min(wait/32, time.Second) }
+func deadlineSlack(wait time.Duration) time.Duration { return min(wait/8, time.Second) }
 
 // setReadDeadline sets the socket's read deadline to d, a wait from now,
 // or to a little later (see deadlineSlack). Only the reader calls it.

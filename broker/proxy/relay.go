@@ -149,14 +149,26 @@ const parkGrace = time.Second
 // parkIdle parks the client's reader (see Conn.Park). An attached
 // connection that may detach (wait > 0) is woken after wait, to detach
 // then if it is still idle.
+//
+// The timer is armed before the reader parks: armed after, it could
+// outlive a reader that client data had resumed (and had already stopped
+// no timer) and later wake it as if idle. One that fires before the
+// reader has parked finds nothing to wake.
 func (c *modelConn) parkIdle(detached bool, wait time.Duration) bool {
-	if !c.client.Park(c.serveUp) {
-		return false
-	}
-	if !detached && wait > 0 {
+	recheck := !detached && wait > 0
+	if recheck {
 		c.mu.Lock()
+		if c.recheck != nil {
+			c.recheck.Stop()
+		}
 		c.recheck = c.px.clock.AfterFunc(wait, c.wakeToRecheck)
 		c.mu.Unlock()
+	}
+	if !c.client.Park(c.serveUp) {
+		if recheck {
+			c.stopRecheck()
+		}
+		return false
 	}
 	return true
 }
