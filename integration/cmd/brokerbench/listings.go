@@ -67,13 +67,16 @@ func listings(ctx context.Context, dsn, brokerAddr string, brokerCA []byte, admi
 	defer jc.Close()
 	mm := modelmanager.NewClient(jc)
 	// The models the broker has besides those seeded (the bench's own).
+	if err := unseedModels(ctx, dsn); err != nil {
+		return err
+	}
+	others, err := countModels(ctx, dsn)
+	if err != nil {
+		return err
+	}
 	var rows []listingRow
 	for _, n := range listingSizes {
 		if err := unseedModels(ctx, dsn); err != nil {
-			return err
-		}
-		others, err := countModels(ctx, dsn)
-		if err != nil {
 			return err
 		}
 		access := n / 100

@@ -71,6 +71,9 @@ func init() {
 	flag.StringVar(&connsProfile, "relay-conns-cpu-profile", "", "-relay-only: save the broker's CPU profile while -relay-conns connections call FullStatus of the small model (and only that) to this file")
 }
 
+// perConn is how many calls each of the many clients makes per run.
+const perConn = 20
+
 // relayPath is one way to the controller's model API.
 type relayPath struct {
 	name   string
@@ -161,7 +164,6 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 	}
 	direct := paths[0]
 	dMBs := float64(direct.bytes) / 1e6 / direct.wall.Seconds()
-	slices.Sort(direct.lat)
 	fmt.Printf("large response: FullStatus of %d machines, %d units (%d KB), %d calls per path, one at a time, interleaved in blocks of %d:\n",
 		relayMachines, relayUnits, size/1000, relayCalls, block)
 	summary := []string{fmt.Sprintf("fullstatus_kb=%d", size/1000)}
@@ -176,7 +178,7 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 		summary = append(summary, fmt.Sprintf("%s_mbps=%.1f %s_p50_ms=%.2f", p.name, mbs, p.name, benchenv.MS(benchenv.Pct(p.lat, 50))))
 		if p.pid != 0 {
 			cpuMB := benchenv.MS(p.cpu) / mb
-			line += fmt.Sprintf("  relay CPU %.3fms/MB (%.2fms per response)", cpuMB, benchenv.MS(p.cpu)/float64(relayCalls))
+			line += fmt.Sprintf("  relay CPU %.3fms/MB (%.2fms per response)", cpuMB, benchenv.MS(p.cpu)/float64(len(p.lat)))
 			summary = append(summary, fmt.Sprintf("%s_cpu_ms_per_mb=%.3f", p.name, cpuMB))
 			if p.name == "haproxy" {
 				haCPU = cpuMB
@@ -189,9 +191,6 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 		ratio := benchenv.MS(b.cpu) / (float64(b.bytes) / 1e6) / haCPU
 		fmt.Printf("  broker relay CPU per MB: %.2fx HAProxy's\n", ratio)
 		summary = append(summary, fmt.Sprintf("broker_cpu_vs_haproxy=%.2f", ratio))
-	}
-	for _, c := range conns {
-		c.close()
 	}
 
 	// 2. Many clients: relayConns connections per path, all calling
@@ -212,7 +211,6 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 			var mu sync.Mutex
 			var wg sync.WaitGroup
 			var firstErr error
-			const perConn = 20
 			cpu0 := procCPU(p.pid)
 			t0 := time.Now()
 			for _, c := range cs {
@@ -258,7 +256,7 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 			return err
 		}
 	}
-	fmt.Printf("many clients: %d connections per path, FullStatus of a small model, 20 calls each, %d runs interleaved:\n", relayConns, relayConnRuns)
+	fmt.Printf("many clients: %d connections per path, FullStatus of a small model, %d calls each, %d runs interleaved:\n", relayConns, perConn, relayConnRuns)
 	dRate := float64(res[0].calls) / res[0].wall.Seconds()
 	slices.Sort(res[0].lat)
 	d99 := benchenv.Pct(res[0].lat, 99)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"time"
 
 	"github.com/jimmbroker/jimm/integration/internal/proc"
@@ -20,9 +19,6 @@ type estimator struct {
 
 // estimate is the broker's answer for one model and one target config.
 type estimate struct {
-	Max      int           `json:"max"`
-	Rate     time.Duration `json:"rate"`
-	Wait     time.Duration `json:"wait"`
 	Estimate time.Duration `json:"estimate"`
 	Fits     bool          `json:"fits"`
 	Advice   string        `json:"advice,omitempty"`
@@ -30,16 +26,9 @@ type estimate struct {
 
 // buildEstimator builds estimator.go from the jimm module's root into dir.
 func buildEstimator(ctx context.Context, dir string) (*estimator, error) {
-	root, err := proc.RepoRoot()
+	bin, err := proc.Build(ctx, dir, "./integration/cmd/migbench/estimator.go")
 	if err != nil {
 		return nil, err
-	}
-	bin := filepath.Join(dir, "estimator")
-	src := "./" + filepath.ToSlash(filepath.Join("integration", "cmd", "migbench", "estimator.go"))
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, src)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build %s in %s: %w\n%s", src, root, err, out)
 	}
 	return &estimator{bin: bin}, nil
 }

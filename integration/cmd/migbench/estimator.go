@@ -24,9 +24,6 @@ import (
 )
 
 type answer struct {
-	Max      int           `json:"max"`
-	Rate     time.Duration `json:"rate"`
-	Wait     time.Duration `json:"wait"`
 	Estimate time.Duration `json:"estimate"`
 	Fits     bool          `json:"fits"`
 	Advice   string        `json:"advice,omitempty"`
@@ -47,7 +44,7 @@ func main() {
 	}
 	est := migration.Estimate(*agents, l)
 	_, advice, _ := migration.Advise(*agents, l)
-	a := answer{Max: l.Max, Rate: l.Rate, Wait: l.Wait, Estimate: est, Fits: migration.Fits(est, l), Advice: advice}
+	a := answer{Estimate: est, Fits: migration.Fits(est, l), Advice: advice}
 	if err := json.NewEncoder(os.Stdout).Encode(a); err != nil {
 		fmt.Fprintln(os.Stderr, "estimator:", err)
 		os.Exit(1)
