@@ -611,7 +611,7 @@ func TestMigrationRestart(t *testing.T) {
 		gate2 := newGate("")
 		src, stop = runController(t, dir, named("src"), withHook(gate2))
 		waitRedirect(t, src, m.UUID)
-		if got, want := gate2.seen(), []string{"LOGTRANSFER", "REAP", "DONE"}; !slices.Equal(got, want) {
+		if got, want := gate2.through(t, "DONE"), []string{"LOGTRANSFER", "REAP", "DONE"}; !slices.Equal(got, want) {
 			t.Errorf("phases after restart %v, want %v", got, want)
 		}
 		if tm, ok := tgt.store.Model(m.UUID); !ok || tm.MigrationMode != "" {
