@@ -85,6 +85,8 @@ type Conn struct {
 }
 
 func newConn(nc net.Conn, client bool, opts ConnOptions) *Conn {
+	// The TLS handshake is over, and its messages need not be kept.
+	trimTLS(nc)
 	return &Conn{nc: nc, client: client, opts: opts.withDefaults(), gatherer: gathererOf(nc)}
 }
 

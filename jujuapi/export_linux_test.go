@@ -3,7 +3,9 @@
 package jujuapi
 
 import (
+	"crypto/tls"
 	"errors"
+	"net"
 	"syscall"
 	"unsafe"
 )
@@ -23,4 +25,18 @@ func InboundBytes(c *Conn) (int, error) {
 		}
 	})
 	return int(n), errors.Join(err, ierr)
+}
+
+// TLSReadHeld is the memory the TLS connection under c keeps in its read
+// buffers (0 without TLS).
+func TLSReadHeld(c *Conn) int {
+	var tc *tls.Conn
+	underneath(c.nc, func(nc net.Conn) bool {
+		tc, _ = nc.(*tls.Conn)
+		return tc != nil
+	})
+	if tc == nil {
+		return 0
+	}
+	return tlsReadHeld(tc)
 }

@@ -217,6 +217,9 @@ func (c *Conn) Park(resume func()) bool {
 	if rc == nil || parking.start() != nil {
 		return false
 	}
+	// Nothing is buffered (ready saw to that) and no goroutine reads
+	// until the connection is resumed: its TLS read buffers can go.
+	trimTLS(c.nc)
 	var until time.Time
 	if c.opts.IdleTimeout > 0 {
 		until = time.Now().Add(c.opts.IdleTimeout)

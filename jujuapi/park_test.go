@@ -79,10 +79,17 @@ func TestParkResumesOnFrame(t *testing.T) {
 	if err != nil || string(f.Bytes()) != `{"request-id":1}` {
 		t.Fatalf("NextFrame after resume = %v, %v", f, err)
 	}
+	if jujuapi.TLSReadHeld(c) == 0 {
+		t.Fatal("a reading connection holds no TLS read buffer: TLSReadHeld cannot tell")
+	}
 	f.Release()
-	// It parks again, and works again.
+	// It parks again, and works again; parked, it keeps no TLS read
+	// buffer.
 	if !c.Park(func() { wake <- struct{}{} }) {
 		t.Fatal("did not park a second time")
+	}
+	if held := jujuapi.TLSReadHeld(c); held != 0 {
+		t.Fatalf("parked, the connection keeps %d bytes of TLS read buffers", held)
 	}
 	ws.WriteMessage(websocket.TextMessage, []byte(`{"request-id":2}`))
 	resumed(t, wake, 5*time.Second)
