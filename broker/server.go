@@ -632,6 +632,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	go s.reconciler.Run(ctx)
 	go s.load.Run(ctx)
 	go s.identity.RunKeyRotation(ctx)
+	go s.identity.RunSessionPurge(ctx)
 	go s.audit.Run()
 	go s.audit.Purge(ctx, s.cfg.AuditRetention)
 	srv := &http.Server{

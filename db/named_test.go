@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -326,6 +327,46 @@ func TestIdentitiesAndSessions(t *testing.T) {
 		}
 		if err := d.RevokeSession(ctx, hash); err != nil {
 			t.Fatalf("revoking twice: %v", err)
+		}
+	})
+}
+
+// Sessions expired before the cut-off go, in batches; the others stay.
+func TestPurgeSessions(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := t.Context()
+		cut := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+		var expired, live [][]byte
+		for i := range 7 {
+			h := []byte(fmt.Sprintf("expired-%d", i))
+			if err := d.AddSession(ctx, h, "alice", cut.Add(-time.Duration(i+1)*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			expired = append(expired, h)
+		}
+		for i, at := range []time.Time{cut, cut.Add(time.Hour)} {
+			h := []byte(fmt.Sprintf("live-%d", i))
+			if err := d.AddSession(ctx, h, "bob", at); err != nil {
+				t.Fatal(err)
+			}
+			live = append(live, h)
+		}
+		n, err := d.PurgeSessions(ctx, cut, 3)
+		if err != nil || n != int64(len(expired)) {
+			t.Fatalf("PurgeSessions: %d, %v; want %d", n, err, len(expired))
+		}
+		for _, h := range expired {
+			if _, err := d.SessionIdentity(ctx, h); !errors.Is(err, db.ErrNotFound) {
+				t.Fatalf("session %s expired before the cut-off is still there: %v", h, err)
+			}
+		}
+		for _, h := range live {
+			if who, err := d.SessionIdentity(ctx, h); err != nil || who != "bob" {
+				t.Fatalf("session %s (not expired before the cut-off): %q, %v", h, who, err)
+			}
+		}
+		if n, err := d.PurgeSessions(ctx, cut, 3); err != nil || n != 0 {
+			t.Fatalf("purging again: %d, %v; want 0", n, err)
 		}
 	})
 }

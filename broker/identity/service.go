@@ -64,7 +64,8 @@ type Deps struct {
 	Cipher    *authz.Cipher
 	Relations *authz.Relations
 	Audit     *audit.Log // nil: logins are not audited
-	// Metrics registers jimm_logins_total (nil: not registered).
+	// Metrics registers jimm_logins_total, jimm_sessions_purged_total
+	// and the connection counters (nil: not registered).
 	Metrics prometheus.Registerer
 	Logger  *slog.Logger
 	Clock   clock.Clock // nil: the system clock
@@ -86,7 +87,8 @@ type Service struct {
 	verify        *verifier
 	devices       *rateLimiter // device logins started, by source address
 	logins        *prometheus.CounterVec
-	conns         *conns // live connections, by identity and session (conns.go)
+	purged        prometheus.Counter // expired sessions deleted (purge.go)
+	conns         *conns             // live connections, by identity and session (conns.go)
 
 	keys   *authz.KeySet
 	keysMu sync.Mutex // serialises reloads of keys
@@ -105,6 +107,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jimm_logins_total", Help: "Logins, by method (password, session-token, device, browser, client-credentials) and result (ok, refused, error, throttled).",
 		}, []string{"method", "result"}),
+		purged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jimm_sessions_purged_total", Help: "Expired sessions deleted from the database.",
+		}),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -129,8 +134,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	s.devices = newRateLimiter(cfg.DeviceLoginBurst, cfg.DeviceLoginRate, s.clock)
 	s.conns = newConns(cfg.MaxConnsPerIdentity, s.clock, s.log)
 	if deps.Metrics != nil {
-		if err := deps.Metrics.Register(s.logins); err != nil {
-			return nil, fmt.Errorf("register login metrics: %w", err)
+		for _, c := range []prometheus.Collector{s.logins, s.purged} {
+			if err := deps.Metrics.Register(c); err != nil {
+				return nil, fmt.Errorf("register login metrics: %w", err)
+			}
 		}
 		for _, c := range s.conns.collectors() {
 			if err := deps.Metrics.Register(c); err != nil {
