@@ -17,10 +17,14 @@ import (
 	"github.com/jimmbroker/jimm/integration/internal/benchenv"
 )
 
-var idleOnly bool
+var (
+	idleOnly   bool
+	idleBursts int
+)
 
 func init() {
 	flag.BoolVar(&idleOnly, "idle-only", false, "measure only the broker's memory per idle proxied connection, attached and parked (-conns of them)")
+	flag.IntVar(&idleBursts, "idle-bursts", 1, "-idle-only: open -conns connections this many times, each burst once the last has parked, and report what each burst adds")
 }
 
 // idle opens nConns idle model connections through the broker (info), and
@@ -83,6 +87,32 @@ func idle(info *api.Info, pid int, metricsAddr string, nConns, fdLimit int) erro
 	}
 	live := func(m benchenv.Memory) float64 { return (m.HeapLive - before.HeapLive) / float64(nConns) / 1024 }
 	fmt.Printf("  live heap objects per connection (heap_alloc, no free slots of in-use spans): attached %.1f KB, parked %.1f KB\n", live(attached), live(parked))
+	// Later bursts: what a burst of connections costs once the broker has
+	// parked others, whose handshakes, logins and detaching left free
+	// slots among the objects they keep.
+	last := parked
+	for burst := 2; burst <= idleBursts; burst++ {
+		if 2*nConns+len(open)+1000 > fdLimit {
+			return fmt.Errorf("-idle-bursts: burst %d needs %d sockets in the broker, over the open-file limit of %d: lower -conns", burst, 2*nConns+len(open), fdLimit)
+		}
+		more, err := openMany(info, nConns)
+		open = append(open, more...)
+		if err != nil {
+			return err
+		}
+		if err := awaitParked(metricsAddr, len(open)); err != nil {
+			return err
+		}
+		m, err := benchenv.Measure(pid, metricsAddr)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  burst %d, parked beside the %d before it: %.1f KB per connection of this burst retained (live %.1f KB); all %d parked: %.1f KB each\n",
+			burst, len(open)-nConns, m.PerConn(last, nConns), live(m)-live(last), len(open), m.PerConn(before, len(open)))
+		fmt.Printf("brokerbench: burst=%d conn_detached_kb=%.1f conn_detached_live_kb=%.1f all_detached_kb=%.1f conns=%d\n",
+			burst, m.PerConn(last, nConns), live(m)-live(last), m.PerConn(before, len(open)), nConns)
+		last = m
+	}
 	fmt.Printf("brokerbench: conn_attached_kb=%.1f conn_detached_kb=%.1f conn_attached_live_kb=%.1f conn_detached_live_kb=%.1f conns=%d\n",
 		attached.PerConn(before, nConns), parked.PerConn(before, nConns), live(attached), live(parked), nConns)
 	return nil
