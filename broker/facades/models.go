@@ -27,7 +27,7 @@ func (s *session) forUser(tag string) (string, error) {
 }
 
 // listModels answers ModelManager.ListModels: the models the user named
-// by p can see, encoded as they are read (eachVisibleModel).
+// by p can see, encoded as they are read (identity.Service.EachModel).
 func (s *session) listModels(ctx context.Context, p params.Entity) (*jujuapi.ResultBuffer, error) {
 	user, err := s.forUser(p.Tag)
 	if err != nil {
@@ -37,14 +37,15 @@ func (s *session) listModels(ctx context.Context, p params.Entity) (*jujuapi.Res
 }
 
 // encodeListing encodes the models the user named user can see (every
-// model for all) as they are read (eachVisibleModel), each with one, as
+// model for all) as they are read (identity.Service.EachModel), each with
+// one, as
 // the list member of an object: {"<member>":[...]}.
 func (s *session) encodeListing(ctx context.Context, user string, all bool, member string,
 	one func(b []byte, m *db.ListedModel, access string) ([]byte, error)) (*jujuapi.ResultBuffer, error) {
 	rb := jujuapi.NewResultBuffer(64 << 10)
 	b := append(append(append(rb.B, `{"`...), member...), `":[`...)
 	first := true
-	err := s.eachVisibleModel(ctx, user, all, func(m *db.ListedModel, access string) (err error) {
+	err := s.api.identity.EachModel(ctx, user, all, func(m *db.ListedModel, access string) (err error) {
 		if b = roomFor(b); !first {
 			b = append(b, ',')
 		}

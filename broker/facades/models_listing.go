@@ -1,7 +1,6 @@
 package facades
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -9,7 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/jimmbroker/jimm/authz"
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/jujuapi/params"
 )
@@ -19,56 +17,6 @@ import (
 // row is encoded into the response as it is read, with no model,
 // summary or map kept per row. The bytes are those json.Marshal writes
 // for params.UserModelList and params.ModelSummaryResults.
-
-// eachVisibleModel calls fn with each model the user named user can see,
-// once, with its best access to it, in the order owner, name: those it or
-// its groups have a relation to and those on the controllers it
-// administers; every model, with admin, for all (administrators only) or
-// a broker administrator. It decides as identity.Service.Models does, with
-// one access decision for the listing, never one per model. fn is given
-// the same *db.ListedModel each time; an error from fn stops the listing.
-func (s *session) eachVisibleModel(ctx context.Context, user string, all bool, fn func(m *db.ListedModel, access string) error) error {
-	a := s.api
-	subjects, controllers, all, err := a.identity.ModelScope(ctx, user, all)
-	if err != nil {
-		return err
-	}
-	if all {
-		return a.db.EachModelFor(ctx, nil, nil, func(m *db.ListedModel) error {
-			return fn(m, authz.AccessAdmin)
-		})
-	}
-	// One row per relation, a model's rows one after the other: each model
-	// goes out once its last row is read, with the best access of them.
-	var (
-		pending db.ListedModel
-		held    bool
-	)
-	err = a.db.EachModelFor(ctx, subjects, controllers, func(m *db.ListedModel) error {
-		access := authz.RelationAccess(m.Relation)
-		if held && m.UUID == pending.UUID {
-			if authz.AccessRank(access) > authz.AccessRank(pending.Relation) {
-				pending.Relation = access
-			}
-			return nil
-		}
-		if held {
-			if err := fn(&pending, pending.Relation); err != nil {
-				return err
-			}
-		}
-		pending, held = *m, true
-		pending.Relation = access
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if held {
-		return fn(&pending, pending.Relation)
-	}
-	return nil
-}
 
 // roomFor makes room in b for one more model, doubling its capacity when
 // it runs short: a listing of 100,000 summaries (60 MB) is copied about

@@ -98,7 +98,8 @@ func (s *Service) CloudForNewModel(ctx context.Context, id *Identity, cloud stri
 // relation to, and those on the controllers it administers. all (admins
 // only), or a broker administrator, gets every model with admin.
 func (s *Service) Models(ctx context.Context, user string, all bool) ([]db.ModelAccess, error) {
-	subjects, controllers, all, err := s.ModelScope(ctx, user, all)
+	subjects, controllers, err := s.modelScope(ctx, user, all)
+	all = subjects == nil
 	if err != nil {
 		return nil, err
 	}
@@ -126,26 +127,78 @@ func (s *Service) Models(ctx context.Context, user string, all bool) ([]db.Model
 	return out, nil
 }
 
-// ModelScope is the one access decision a listing of user's models needs:
-// every model (all true: asked for, or user is a broker administrator),
-// or those of the subjects (user and its groups) and of the controllers
-// user administers, as db.ModelsFor and db.EachModelFor take them.
-func (s *Service) ModelScope(ctx context.Context, user string, all bool) (subjects, controllers []string, every bool, err error) {
+// EachModel calls fn with each model the user named user can see, once,
+// with its best access to it, in the order owner, name, as the rows are
+// read (db.EachModelFor): what Models returns, for a listing that encodes
+// as it reads, with one access decision for the listing, never one per
+// model. fn is given the same *db.ListedModel each time; an error from fn
+// stops the listing.
+func (s *Service) EachModel(ctx context.Context, user string, all bool, fn func(m *db.ListedModel, access string) error) error {
+	subjects, controllers, err := s.modelScope(ctx, user, all)
+	if err != nil {
+		return err
+	}
+	if subjects == nil {
+		return s.db.EachModelFor(ctx, nil, nil, func(m *db.ListedModel) error {
+			return fn(m, authz.AccessAdmin)
+		})
+	}
+	// One row per relation, a model's rows one after the other: each model
+	// goes out once its last row is read, with the best access of them.
+	var (
+		pending db.ListedModel
+		held    bool
+	)
+	err = s.db.EachModelFor(ctx, subjects, controllers, func(m *db.ListedModel) error {
+		access := authz.RelationAccess(m.Relation)
+		if held && m.UUID == pending.UUID {
+			if authz.AccessRank(access) > authz.AccessRank(pending.Relation) {
+				pending.Relation = access
+			}
+			return nil
+		}
+		if held {
+			if err := fn(&pending, pending.Relation); err != nil {
+				return err
+			}
+		}
+		pending, held = *m, true
+		pending.Relation = access
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if held {
+		return fn(&pending, pending.Relation)
+	}
+	return nil
+}
+
+// modelScope is the one access decision a listing of user's models needs:
+// every model (nil subjects: all asked for, or user is a broker
+// administrator), or those of the subjects (user and its groups) and of
+// the controllers user administers, as db.ModelsFor and db.EachModelFor
+// take them.
+func (s *Service) modelScope(ctx context.Context, user string, all bool) (subjects, controllers []string, err error) {
 	if !all {
 		if all, err = s.IsBrokerAdmin(ctx, user); err != nil {
-			return nil, nil, false, err
+			return nil, nil, err
 		}
 	}
 	if all {
-		return nil, nil, true, nil
+		return nil, nil, nil
 	}
 	if subjects, err = s.rel.Subjects(ctx, SubjectOf(user)); err != nil {
-		return nil, nil, false, fmt.Errorf("list the groups of %q: %w", user, err)
+		return nil, nil, fmt.Errorf("list the groups of %q: %w", user, err)
+	}
+	if subjects == nil {
+		subjects = []string{} // nil means every model
 	}
 	if controllers, err = s.rel.Objects(ctx, SubjectOf(user), authz.Administrator, authz.KindController); err != nil {
-		return nil, nil, false, fmt.Errorf("list the controllers %q administers: %w", user, err)
+		return nil, nil, fmt.Errorf("list the controllers %q administers: %w", user, err)
 	}
-	return subjects, controllers, false, nil
+	return subjects, controllers, nil
 }
 
 // DirectModelRank is the best model relation subject holds on the model
