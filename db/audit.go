@@ -126,16 +126,26 @@ func (d *DB) AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, int6
 // many it deleted. Deleting is idempotent: replicas purging at once only
 // repeat each other's work.
 func (d *DB) PurgeAuditEvents(ctx context.Context, before time.Time, batch int) (int64, error) {
+	n, err := d.purgeBefore(ctx, "audit_events", "time", before, batch)
+	if err != nil {
+		return n, fmt.Errorf("purge audit events older than %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
+	return n, nil
+}
+
+// purgeBefore deletes the rows of table whose column (a time) is before
+// before, batch rows per statement (10,000 for 0), and returns how many
+// it deleted. table and column are the code's own names, never input.
+func (d *DB) purgeBefore(ctx context.Context, table, column string, before time.Time, batch int) (int64, error) {
 	if batch <= 0 {
 		batch = 10000
 	}
+	stmt := "DELETE FROM " + table + " WHERE id IN (SELECT id FROM " + table + " WHERE " + column + " < ? ORDER BY id LIMIT ?)"
 	var total int64
 	for {
-		res := d.WithContext(ctx).Exec(
-			"DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE time < ? ORDER BY id LIMIT ?)",
-			before.UTC(), batch)
+		res := d.WithContext(ctx).Exec(stmt, before.UTC(), batch)
 		if res.Error != nil {
-			return total, fmt.Errorf("purge audit events older than %s: %w", before.UTC().Format(time.RFC3339), res.Error)
+			return total, res.Error
 		}
 		total += res.RowsAffected
 		if res.RowsAffected < int64(batch) {

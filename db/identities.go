@@ -135,22 +135,11 @@ func (d *DB) DisabledIdentities(ctx context.Context) ([]string, error) {
 // its own signed expiry, so its row only takes room. Deleting is
 // idempotent: replicas purging at once only repeat each other's work.
 func (d *DB) PurgeSessions(ctx context.Context, before time.Time, batch int) (int64, error) {
-	if batch <= 0 {
-		batch = 10000
+	n, err := d.purgeBefore(ctx, "session_tokens", "expires_at", before, batch)
+	if err != nil {
+		return n, fmt.Errorf("purge sessions expired before %s: %w", before.UTC().Format(time.RFC3339), err)
 	}
-	var total int64
-	for {
-		res := d.WithContext(ctx).Exec(
-			"DELETE FROM session_tokens WHERE id IN (SELECT id FROM session_tokens WHERE expires_at < ? ORDER BY id LIMIT ?)",
-			before.UTC(), batch)
-		if res.Error != nil {
-			return total, fmt.Errorf("purge sessions expired before %s: %w", before.UTC().Format(time.RFC3339), res.Error)
-		}
-		total += res.RowsAffected
-		if res.RowsAffected < int64(batch) {
-			return total, nil
-		}
-	}
+	return n, nil
 }
 
 // liveSessionsChunk bounds the hashes of one LiveSessions query.
