@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"reflect"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,5 +153,67 @@ func TestTrimTLSLeavesAReader(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the reader got nothing")
+	}
+}
+
+// Trimming over and over while the connection carries data both ways
+// loses and reorders nothing: a reader between reads may lose its
+// buffers, never its bytes. Every 100 chunks the writer waits until the
+// reader has read them all and a trim has happened, so that trims
+// certainly fall between reads mid-stream.
+func TestTrimTLSUnderTraffic(t *testing.T) {
+	client, server := tlsPair(t)
+	const chunks, every = 2000, 100
+	chunk := func(i int) []byte {
+		// Sizes from a byte to over a record, so that reads end inside
+		// records and between them.
+		return bytes.Repeat([]byte{byte(i)}, 1+(i*7919)%(20<<10))
+	}
+	var trims atomic.Int64
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if trimTLS(server) {
+				trims.Add(1)
+			}
+		}
+	}()
+	resume := make(chan struct{})
+	go func() {
+		for i := range chunks {
+			if _, err := client.Write(chunk(i)); err != nil {
+				return
+			}
+			if i%every == every-1 {
+				<-resume
+			}
+		}
+	}()
+	for i := range chunks {
+		want := chunk(i)
+		got := make([]byte, len(want))
+		if _, err := io.ReadFull(server, got); err != nil {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("chunk %d: read %d bytes that differ from those written", i, len(got))
+		}
+		if i%every == every-1 {
+			before := trims.Load()
+			deadline := time.Now().Add(5 * time.Second)
+			for trims.Load() == before {
+				if time.Now().After(deadline) {
+					t.Fatalf("after chunk %d, with nothing left to read, no trim in 5s", i)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			resume <- struct{}{}
+		}
 	}
 }
