@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"net"
 	"reflect"
+	"runtime"
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -24,13 +26,22 @@ import (
 // side's mutex, rawInput, input and hand) and does nothing at all when any
 // of them is missing or of another type, as it would be after a Go
 // release that changed them. TestTrimTLSReleasesReadBuffers fails then, so
-// that the loss is seen.
+// that the loss is seen. Layout alone does not prove the fields are still
+// touched only under that mutex, so trimTLS also works only on the Go
+// release whose crypto/tls was read for it (tlsAuditedRelease), and
+// does nothing on any other, where the test fails too, so that
+// crypto/tls is read again.
 //
 // Trimming is safe whenever it happens: it holds the read side's mutex
 // (the one tls.Conn.Read and the handshake hold) and gives up if another
 // goroutine holds it, and it only drops buffers that hold no byte, which
 // leaves the connection as a new one is. The next read grows a buffer
 // sized for what it reads.
+
+// tlsAuditedRelease is the Go release whose crypto/tls trimTLS was
+// checked against: every access to rawInput, input and hand made under
+// c.in's mutex (outside QUIC, which trimTLS never sees).
+const tlsAuditedRelease = "go1.26"
 
 // tlsReadSide is where a tls.Conn keeps its reading side, as offsets from
 // the start of the struct; ok is false when the layout is not the one
@@ -39,6 +50,9 @@ var tlsReadSide = sync.OnceValue(func() (l struct {
 	ok                          bool
 	inMu, rawInput, input, hand uintptr
 }) {
+	if v := runtime.Version(); v != tlsAuditedRelease && !strings.HasPrefix(v, tlsAuditedRelease+".") {
+		return l
+	}
 	t := reflect.TypeFor[tls.Conn]()
 	field := func(name string, typ reflect.Type) (uintptr, bool) {
 		f, ok := t.FieldByName(name)

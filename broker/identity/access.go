@@ -99,10 +99,10 @@ func (s *Service) CloudForNewModel(ctx context.Context, id *Identity, cloud stri
 // only), or a broker administrator, gets every model with admin.
 func (s *Service) Models(ctx context.Context, user string, all bool) ([]db.ModelAccess, error) {
 	subjects, controllers, err := s.modelScope(ctx, user, all)
-	all = subjects == nil
 	if err != nil {
 		return nil, err
 	}
+	all = subjects == nil
 	rows, err := s.db.ModelsFor(ctx, subjects, controllers)
 	if err != nil {
 		return nil, err

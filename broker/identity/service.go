@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if deps.Metrics != nil {
 		for _, c := range []prometheus.Collector{s.logins, s.purged} {
 			if err := deps.Metrics.Register(c); err != nil {
-				return nil, fmt.Errorf("register login metrics: %w", err)
+				return nil, fmt.Errorf("register identity metrics: %w", err)
 			}
 		}
 		for _, c := range s.conns.collectors() {

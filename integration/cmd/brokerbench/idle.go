@@ -33,8 +33,13 @@ func init() {
 func idle(info *api.Info, pid int, metricsAddr string, nConns, fdLimit int) error {
 	// An attached connection is two sockets in the broker; this mode
 	// opens them all at once, so they must fit.
-	if 2*nConns+1000 > fdLimit {
-		return fmt.Errorf("-idle-only: %d attached connections need %d sockets in the broker, over the open-file limit of %d: lower -conns", nConns, 2*nConns, fdLimit)
+	if idleBursts < 1 {
+		return fmt.Errorf("-idle-bursts %d: at least one burst", idleBursts)
+	}
+	// The last burst attaches beside the ones parked before it.
+	if need := (idleBursts+1)*nConns + 1000; need > fdLimit {
+		return fmt.Errorf("-idle-only: %d bursts of %d connections need %d sockets in the broker, over the open-file limit of %d: lower -conns or -idle-bursts",
+			idleBursts, nConns, need-1000, fdLimit)
 	}
 	// Warm the broker up (pools, the route cache, the first login's
 	// one-off allocations), so that the baseline holds them.
@@ -92,9 +97,6 @@ func idle(info *api.Info, pid int, metricsAddr string, nConns, fdLimit int) erro
 	// slots among the objects they keep.
 	last := parked
 	for burst := 2; burst <= idleBursts; burst++ {
-		if 2*nConns+len(open)+1000 > fdLimit {
-			return fmt.Errorf("-idle-bursts: burst %d needs %d sockets in the broker, over the open-file limit of %d: lower -conns", burst, 2*nConns+len(open), fdLimit)
-		}
 		more, err := openMany(info, nConns)
 		open = append(open, more...)
 		if err != nil {
@@ -109,8 +111,8 @@ func idle(info *api.Info, pid int, metricsAddr string, nConns, fdLimit int) erro
 		}
 		fmt.Printf("  burst %d, parked beside the %d before it: %.1f KB per connection of this burst retained (live %.1f KB); all %d parked: %.1f KB each\n",
 			burst, len(open)-nConns, m.PerConn(last, nConns), live(m)-live(last), len(open), m.PerConn(before, len(open)))
-		fmt.Printf("brokerbench: burst=%d conn_detached_kb=%.1f conn_detached_live_kb=%.1f all_detached_kb=%.1f conns=%d\n",
-			burst, m.PerConn(last, nConns), live(m)-live(last), m.PerConn(before, len(open)), nConns)
+		fmt.Printf("brokerbench: burst=%d burst_detached_kb=%.1f burst_detached_live_kb=%.1f all_detached_kb=%.1f burst_conns=%d all_conns=%d\n",
+			burst, m.PerConn(last, nConns), live(m)-live(last), m.PerConn(before, len(open)), nConns, len(open))
 		last = m
 	}
 	fmt.Printf("brokerbench: conn_attached_kb=%.1f conn_detached_kb=%.1f conn_attached_live_kb=%.1f conn_detached_live_kb=%.1f conns=%d\n",
