@@ -277,23 +277,21 @@ func TestEndpointTLSConfigShared(t *testing.T) {
 // certificate and verifying it again.
 func TestEndpointResumesTLSSessions(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"ctl-resume"} {
-		e := startController(t, name).endpoint()
-		tr, err := e.HTTPTransport()
+	e := startController(t, "ctl-resume").endpoint()
+	tr, err := e.HTTPTransport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{false, true, true} {
+		resp, err := (&http.Client{Transport: tr}).Get("https://" + e.Addresses[0] + "/no-such-page")
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("request %d: %v", i, err)
 		}
-		for i, want := range []bool{false, true, true} {
-			resp, err := (&http.Client{Transport: tr}).Get("https://" + e.Addresses[0] + "/no-such-page")
-			if err != nil {
-				t.Fatalf("%s, request %d: %v", name, i, err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.TLS == nil || resp.TLS.DidResume != want {
-				t.Fatalf("%s, connection %d: resumed %v, want %v", name, i, resp.TLS != nil && resp.TLS.DidResume, want)
-			}
-			tr.CloseIdleConnections() // the next request opens a new connection
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.TLS == nil || resp.TLS.DidResume != want {
+			t.Fatalf("connection %d: resumed %v, want %v", i, resp.TLS != nil && resp.TLS.DidResume, want)
 		}
+		tr.CloseIdleConnections() // the next request opens a new connection
 	}
 }

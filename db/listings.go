@@ -49,8 +49,7 @@ func (d *DB) EachModelFor(ctx context.Context, subjects, controllers []string, f
 			return err
 		}
 	}
-	const from = " FROM models JOIN controllers ON controllers.id = models.controller_id"
-	const related = "SELECT " + listedColumns + ", relations.relation AS relation" + from +
+	const related = "SELECT " + listedColumns + ", relations.relation AS relation" + listedFrom +
 		" JOIN relations ON relations.object_kind = 'model' AND relations.object_id = models.uuid WHERE relations.subject IN ?"
 	var q *gorm.DB
 	switch {
@@ -59,7 +58,7 @@ func (d *DB) EachModelFor(ctx context.Context, subjects, controllers []string, f
 	case len(controllers) == 0:
 		q = d.WithContext(ctx).Raw(related+" ORDER BY models.owner, models.name", subjects)
 	default:
-		q = d.WithContext(ctx).Raw("SELECT * FROM ("+related+" UNION ALL SELECT "+listedColumns+", 'administrator' AS relation"+from+
+		q = d.WithContext(ctx).Raw("SELECT * FROM ("+related+" UNION ALL SELECT "+listedColumns+", 'administrator' AS relation"+listedFrom+
 			" WHERE controllers.name IN ?) AS listed ORDER BY owner, name", subjects, controllers)
 	}
 	rows, err := q.Rows()
@@ -104,9 +103,11 @@ var pgxListings atomic.Int64
 // database/sql instead).
 var errNotPgx = errors.New("not a pgx connection")
 
+// listedFrom is the join every EachModelFor query reads from.
+const listedFrom = " FROM models JOIN controllers ON controllers.id = models.controller_id"
+
 // everyModel is EachModelFor's query for every model.
-const everyModel = "SELECT " + listedColumns + ", '' AS relation FROM models JOIN controllers ON controllers.id = models.controller_id" +
-	" ORDER BY models.owner, models.name"
+const everyModel = "SELECT " + listedColumns + ", '' AS relation" + listedFrom + " ORDER BY models.owner, models.name"
 
 // eachModelPgx is EachModelFor of every model, on a pgx connection taken
 // from the pool.

@@ -38,8 +38,7 @@ func (s *session) listModels(ctx context.Context, p params.Entity) (*jujuapi.Res
 
 // encodeListing encodes the models the user named user can see (every
 // model for all) as they are read (identity.Service.EachModel), each with
-// one, as
-// the list member of an object: {"<member>":[...]}.
+// one, as the list member of an object: {"<member>":[...]}.
 func (s *session) encodeListing(ctx context.Context, user string, all bool, member string,
 	one func(b []byte, m *db.ListedModel, access string) ([]byte, error)) (*jujuapi.ResultBuffer, error) {
 	rb := jujuapi.NewResultBuffer(64 << 10)

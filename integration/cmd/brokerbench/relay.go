@@ -167,7 +167,7 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 	fmt.Printf("large response: FullStatus of %d machines, %d units (%d KB), %d calls per path, one at a time, interleaved in blocks of %d:\n",
 		relayMachines, relayUnits, size/1000, relayCalls, block)
 	summary := []string{fmt.Sprintf("fullstatus_kb=%d", size/1000)}
-	var haCPU float64
+	cpuPerMB := map[string]float64{} // the relaying processes'
 	for _, p := range paths {
 		slices.Sort(p.lat)
 		mbs := float64(p.bytes) / 1e6 / p.wall.Seconds()
@@ -180,18 +180,11 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 			cpuMB := benchenv.MS(p.cpu) / mb
 			line += fmt.Sprintf("  relay CPU %.3fms/MB (%.2fms per response)", cpuMB, benchenv.MS(p.cpu)/float64(len(p.lat)))
 			summary = append(summary, fmt.Sprintf("%s_cpu_ms_per_mb=%.3f", p.name, cpuMB))
-			if p.name == "haproxy" {
-				haCPU = cpuMB
-			}
+			cpuPerMB[p.name] = cpuMB
 		}
 		fmt.Println(line)
 	}
-	if haCPU > 0 {
-		b := paths[1]
-		ratio := benchenv.MS(b.cpu) / (float64(b.bytes) / 1e6) / haCPU
-		fmt.Printf("  broker relay CPU per MB: %.2fx HAProxy's\n", ratio)
-		summary = append(summary, fmt.Sprintf("broker_cpu_vs_haproxy=%.2f", ratio))
-	}
+	summary = vsHAProxy(summary, cpuPerMB, "relay CPU per MB", "broker_cpu_vs_haproxy")
 
 	// 2. Many clients: relayConns connections per path, all calling
 	// FullStatus of the small model at once.
@@ -260,7 +253,7 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 	dRate := float64(res[0].calls) / res[0].wall.Seconds()
 	slices.Sort(res[0].lat)
 	d99 := benchenv.Pct(res[0].lat, 99)
-	var haCall float64
+	cpuPerCall := map[string]float64{}
 	for i, p := range paths {
 		slices.Sort(res[i].lat)
 		rate := float64(res[i].calls) / res[i].wall.Seconds()
@@ -271,20 +264,25 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 			perCall := float64(res[i].cpu.Microseconds()) / float64(res[i].calls)
 			line += fmt.Sprintf("  relay CPU %.1fµs per call", perCall)
 			summary = append(summary, fmt.Sprintf("%s_conns_cpu_us_per_call=%.1f", p.name, perCall))
-			if p.name == "haproxy" {
-				haCall = perCall
-			}
+			cpuPerCall[p.name] = perCall
 		}
 		fmt.Println(line)
 	}
-	if haCall > 0 {
-		b := res[1]
-		ratio := float64(b.cpu.Microseconds()) / float64(b.calls) / haCall
-		fmt.Printf("  broker relay CPU per call: %.2fx HAProxy's\n", ratio)
-		summary = append(summary, fmt.Sprintf("broker_conns_cpu_vs_haproxy=%.2f", ratio))
-	}
+	summary = vsHAProxy(summary, cpuPerCall, "relay CPU per call", "broker_conns_cpu_vs_haproxy")
 	fmt.Println("brokerbench-relay: " + strings.Join(summary, " "))
 	return nil
+}
+
+// vsHAProxy prints the broker's figure (what, of figures by path) as a
+// ratio to HAProxy's, and adds it to summary as key, when HAProxy ran.
+func vsHAProxy(summary []string, figures map[string]float64, what, key string) []string {
+	ha, ok := figures["haproxy"]
+	if !ok || ha == 0 {
+		return summary
+	}
+	ratio := figures["broker"] / ha
+	fmt.Printf("  broker %s: %.2fx HAProxy's\n", what, ratio)
+	return append(summary, fmt.Sprintf("%s=%.2f", key, ratio))
 }
 
 // populateModel adds machines and units (five applications, placed
