@@ -27,7 +27,11 @@ type parkState struct {
 	inEpoll bool // the socket is in the epoll set (armed or not)
 	token   int32
 	resume  func()
-	expired bool // resumed because its idle deadline passed (read by the resumed reader)
+	expired bool        // resumed because its idle deadline passed (read by the resumed reader)
+	recheck *time.Timer // resumes the reader at its recheck time (Park)
+	// resumed for its recheck time, with nothing from the peer (read,
+	// and cleared, by Rechecked)
+	rechecked bool
 }
 
 // parked is one parked connection in the poller.
@@ -149,7 +153,7 @@ func (p *poller) run() {
 			delete(p.conns, ev.Fd)
 			p.mu.Unlock()
 			if ok {
-				pc.c.wake(false)
+				pc.c.wake(false, false)
 			}
 		}
 		if now := time.Now(); now.Sub(lastSweep) >= sweepEvery {
@@ -172,7 +176,7 @@ func (p *poller) sweep(now time.Time) {
 	}
 	p.mu.Unlock()
 	for _, c := range late {
-		c.wake(true)
+		c.wake(true, false)
 	}
 }
 
@@ -201,7 +205,13 @@ func (p *poller) remove(token int32) {
 // Park gives up the reader's goroutine until the peer sends something:
 // then resume is called on a new goroutine, and should go on reading
 // (NextFrame). resume is also called when the connection is closed or its
-// idle deadline passes; NextFrame then fails.
+// idle deadline passes; NextFrame then fails. It is called too, with the
+// connection intact, at the time recheck (unless zero): a reader that has
+// something to do at a time of its own (detach, say) asks Rechecked
+// whether that is why it runs. That is a timer of its own: the poller's
+// sweep would resume together every connection whose time fell in the
+// same second (a burst of connections then detaches all at once, and the
+// runtime keeps that peak's goroutines).
 //
 // Only the reader may call Park, between frames, and a resumed reader
 // must read before it parks again: Park sees what the TLS layer holds
@@ -209,7 +219,7 @@ func (p *poller) remove(token int32) {
 // It reports false, having done nothing, when the connection cannot park
 // (something is already buffered, it is closed, or it is not a TCP
 // connection): the caller goes on reading.
-func (c *Conn) Park(resume func()) bool {
+func (c *Conn) Park(resume func(), recheck time.Time) bool {
 	if c.rerr != nil || c.park.expired || len(c.pre) > 0 || c.ready() {
 		return false
 	}
@@ -253,6 +263,9 @@ func (c *Conn) Park(resume func()) bool {
 		return false
 	}
 	s.inEpoll, s.parked, s.token, s.resume = true, true, token, resume
+	if !recheck.IsZero() {
+		s.recheck = time.AfterFunc(time.Until(recheck), func() { c.recheckDue(token) })
+	}
 	return true
 }
 
@@ -269,37 +282,49 @@ func (c *Conn) ready() bool {
 	return err != nil && !isTimeout(err)
 }
 
-// Wake resumes a parked reader now, as if its peer had sent something:
-// resume is called on a new goroutine and the connection is intact (its
-// next read waits for the peer as usual). It lets a reader parked for a
-// while come back to do something at a time of its own (detach, say). It
-// reports false, doing nothing, when the reader is not parked.
-func (c *Conn) Wake() bool {
+// Rechecked reports whether the reader was resumed for its recheck time
+// (Park) with nothing from the peer, since it last asked.
+func (c *Conn) Rechecked() bool {
 	s := &c.park
 	s.mu.Lock()
-	parked, token := s.parked, s.token
-	s.mu.Unlock()
-	if !parked {
-		return false
-	}
-	parking.remove(token)
-	return c.wake(false)
+	defer s.mu.Unlock()
+	r := s.rechecked
+	s.rechecked = false
+	return r
 }
 
-// wake resumes a parked reader, reporting whether it was parked.
-func (c *Conn) wake(expired bool) bool {
+// recheckDue resumes the reader parked under token at its recheck time,
+// unless it was resumed already (and perhaps parked again since).
+func (c *Conn) recheckDue(token int32) {
+	s := &c.park
+	s.mu.Lock()
+	current := s.parked && s.token == token
+	s.mu.Unlock()
+	if current {
+		parking.remove(token)
+		c.wake(false, true)
+	}
+}
+
+// wake resumes a parked reader: expired, its idle deadline passed;
+// rechecked, its recheck time.
+func (c *Conn) wake(expired, rechecked bool) {
 	s := &c.park
 	s.mu.Lock()
 	if !s.parked {
 		s.mu.Unlock()
-		return false
+		return
 	}
 	resume := s.resume
 	s.parked, s.resume = false, nil
 	s.expired = s.expired || expired
+	s.rechecked = rechecked
+	if s.recheck != nil {
+		s.recheck.Stop()
+		s.recheck = nil
+	}
 	s.mu.Unlock()
 	go resume()
-	return true
 }
 
 // unparkToClose marks the connection closed, and resumes its reader if it
@@ -312,7 +337,7 @@ func (c *Conn) unparkToClose() {
 	s.mu.Unlock()
 	if parked {
 		parking.remove(token)
-		c.wake(false)
+		c.wake(false, false)
 	}
 }
 

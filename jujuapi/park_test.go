@@ -62,7 +62,7 @@ func TestParkResumesOnFrame(t *testing.T) {
 	ws, c := parked(t, jujuapi.ConnOptions{})
 	before := jujuapi.ParkedConns()
 	wake := make(chan struct{}, 1)
-	if !c.Park(func() { wake <- struct{}{} }) {
+	if !c.Park(func() { wake <- struct{}{} }, time.Time{}) {
 		t.Fatal("an idle connection did not park")
 	}
 	if got := jujuapi.ParkedConns(); got != before+1 {
@@ -85,7 +85,7 @@ func TestParkResumesOnFrame(t *testing.T) {
 	f.Release()
 	// It parks again, and works again; parked, it keeps no TLS read
 	// buffer.
-	if !c.Park(func() { wake <- struct{}{} }) {
+	if !c.Park(func() { wake <- struct{}{} }, time.Time{}) {
 		t.Fatal("did not park a second time")
 	}
 	if held := jujuapi.TLSReadHeld(c); held != 0 {
@@ -116,7 +116,7 @@ func TestParkResumesOnFrameAlreadySent(t *testing.T) {
 		}
 	}
 	wake := make(chan struct{}, 1)
-	if c.Park(func() { wake <- struct{}{} }) {
+	if c.Park(func() { wake <- struct{}{} }, time.Time{}) {
 		resumed(t, wake, 5*time.Second)
 	}
 	if f, err := c.NextFrame(); err != nil || string(f.Bytes()) != "early" {
@@ -160,7 +160,7 @@ func TestParkRefusedWhenDataBuffered(t *testing.T) {
 	if f, err := c.NextFrame(); err != nil || string(f.Bytes()) != "one" {
 		t.Fatalf("first frame: %v %v", f, err)
 	}
-	if c.Park(func() { t.Error("resumed a connection that did not park") }) {
+	if c.Park(func() { t.Error("resumed a connection that did not park") }, time.Time{}) {
 		t.Fatal("parked with a frame buffered")
 	}
 	if f, err := c.NextFrame(); err != nil || string(f.Bytes()) != "two" {
@@ -171,7 +171,7 @@ func TestParkRefusedWhenDataBuffered(t *testing.T) {
 func TestParkResumesOnClose(t *testing.T) {
 	_, c := parked(t, jujuapi.ConnOptions{})
 	wake := make(chan struct{}, 1)
-	if !c.Park(func() { wake <- struct{}{} }) {
+	if !c.Park(func() { wake <- struct{}{} }, time.Time{}) {
 		t.Fatal("did not park")
 	}
 	c.Close()
@@ -179,7 +179,7 @@ func TestParkResumesOnClose(t *testing.T) {
 	if _, err := c.NextFrame(); !jujuapi.IsClosed(err) {
 		t.Fatalf("NextFrame after close = %v, want a closed error", err)
 	}
-	if c.Park(func() {}) {
+	if c.Park(func() {}, time.Time{}) {
 		t.Fatal("a closed connection parked")
 	}
 }
@@ -187,7 +187,7 @@ func TestParkResumesOnClose(t *testing.T) {
 func TestParkResumesWhenPeerGoes(t *testing.T) {
 	ws, c := parked(t, jujuapi.ConnOptions{})
 	wake := make(chan struct{}, 1)
-	if !c.Park(func() { wake <- struct{}{} }) {
+	if !c.Park(func() { wake <- struct{}{} }, time.Time{}) {
 		t.Fatal("did not park")
 	}
 	ws.NetConn().Close()
@@ -201,7 +201,7 @@ func TestParkResumesWhenPeerGoes(t *testing.T) {
 func TestParkIdleTimeout(t *testing.T) {
 	_, c := parked(t, jujuapi.ConnOptions{IdleTimeout: 300 * time.Millisecond})
 	wake := make(chan struct{}, 1)
-	if !c.Park(func() { wake <- struct{}{} }) {
+	if !c.Park(func() { wake <- struct{}{} }, time.Time{}) {
 		t.Fatal("did not park")
 	}
 	resumed(t, wake, 5*time.Second)
@@ -244,43 +244,48 @@ func TestNextFrameWithin(t *testing.T) {
 	}
 }
 
-// Wake resumes a parked reader with nothing sent, leaving the connection
-// intact: it parks again, and a frame sent later is read as usual. Wake
-// reports false, doing nothing, on a reader that is not parked.
-func TestParkWake(t *testing.T) {
+// A reader parked with a recheck time is resumed once it has passed,
+// with nothing sent, and Rechecked says so (once); the connection is
+// intact: it parks again, and a frame sent later resumes it as usual, not
+// as a recheck. A reader not resumed for its recheck time is not
+// Rechecked.
+func TestParkRecheck(t *testing.T) {
 	ws, c := parked(t, jujuapi.ConnOptions{})
-	if c.Wake() {
-		t.Fatal("Wake reported true on a reader that is not parked")
+	if c.Rechecked() {
+		t.Fatal("Rechecked on a reader never parked")
 	}
 	before := jujuapi.ParkedConns()
 	wake := make(chan struct{}, 2)
-	if !c.Park(func() { wake <- struct{}{} }) {
+	if !c.Park(func() { wake <- struct{}{} }, time.Now().Add(50*time.Millisecond)) {
 		t.Fatal("an idle connection did not park")
-	}
-	if !c.Wake() {
-		t.Fatal("Wake reported false on a parked reader")
 	}
 	resumed(t, wake, 5*time.Second)
 	if got := jujuapi.ParkedConns(); got != before {
-		t.Errorf("ParkedConns after Wake = %d, want %d", got, before)
+		t.Errorf("ParkedConns after the recheck = %d, want %d", got, before)
 	}
-	if c.Wake() {
-		t.Error("a second Wake reported true: the reader was resumed already")
+	if !c.Rechecked() {
+		t.Fatal("resumed for its recheck time, the reader is not told so")
 	}
-	// Woken with nothing to read, the reader may park again at once.
-	if !c.Park(func() { wake <- struct{}{} }) {
-		t.Fatal("did not park again after Wake")
+	if c.Rechecked() {
+		t.Error("Rechecked twice for one recheck")
+	}
+	// Resumed with nothing to read, the reader may park again at once.
+	if !c.Park(func() { wake <- struct{}{} }, time.Time{}) {
+		t.Fatal("did not park again after the recheck")
 	}
 	select {
 	case <-wake:
-		t.Fatal("resumed with nothing sent, after parking again")
-	case <-time.After(50 * time.Millisecond):
+		t.Fatal("resumed with nothing sent and no recheck time, after parking again")
+	case <-time.After(100 * time.Millisecond):
 	}
 	ws.WriteMessage(websocket.TextMessage, []byte(`{"request-id":3}`))
 	resumed(t, wake, 5*time.Second)
+	if c.Rechecked() {
+		t.Error("resumed by a frame, the reader is told it was rechecked")
+	}
 	f, err := c.NextFrame()
 	if err != nil || string(f.Bytes()) != `{"request-id":3}` {
-		t.Fatalf("NextFrame after Wake and a second park = %v, %v", f, err)
+		t.Fatalf("NextFrame after a recheck and a second park = %v, %v", f, err)
 	}
 	f.Release()
 }

@@ -207,7 +207,7 @@ func TestPipeNextFrameWithin(t *testing.T) {
 func TestPipePark(t *testing.T) {
 	client, server := pipe(t, jujuapi.ConnOptions{})
 	resumed := make(chan struct{}, 1)
-	if server.Park(func() { resumed <- struct{}{} }) {
+	if server.Park(func() { resumed <- struct{}{} }, time.Time{}) {
 		t.Fatal("a pipe's end parked")
 	}
 	written := goWrite(client, []byte("still here"))
@@ -219,7 +219,7 @@ func TestPipePark(t *testing.T) {
 	// With a frame on the way, Park refuses too, and the frame is read
 	// whole.
 	written = goWrite(client, []byte("while parking"))
-	if server.Park(func() { resumed <- struct{}{} }) {
+	if server.Park(func() { resumed <- struct{}{} }, time.Time{}) {
 		t.Fatal("a pipe's end parked with a frame on the way")
 	}
 	got, err = readFrame(server)

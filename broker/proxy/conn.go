@@ -66,9 +66,6 @@ type modelConn struct {
 	deadlineSet           bool
 	ended                 bool // no deadline is armed again
 	drained               sync.Once
-	recheck               clock.Timer // wakes a reader parked while attached (relay.go)
-
-	rechecked atomic.Bool // recheck woke the reader
 
 	// draining: the broker is shutting down; close once no call (other
 	// than waiting ones) is in flight. Atomic, so that the relay's check

@@ -40,9 +40,9 @@ func (c *modelConn) relayUp() (parked bool) {
 	// holds c.mu anyway: whether it is detached, and how long to wait for
 	// the client before checking whether to detach (0: for good).
 	detachAfter := c.px.detachAfter
-	// Woken by its own timer (parkIdle), not by the client: nothing
-	// waits to be read, and the connection may park again at once.
-	idle := c.stopRecheck()
+	// Resumed for its recheck time (parkIdle), not by the client:
+	// nothing waits to be read, and the connection may park again at once.
+	idle := c.client.Rechecked()
 	detached, wait := c.detachIfIdle()
 	// Not on entry otherwise: a resumed connection reads first (see
 	// Conn.Park).
@@ -147,51 +147,14 @@ func (c *modelConn) relayUp() (parked bool) {
 const parkGrace = time.Second
 
 // parkIdle parks the client's reader (see Conn.Park). An attached
-// connection that may detach (wait > 0) is woken after wait, to detach
+// connection that may detach (wait > 0) is resumed after wait, to detach
 // then if it is still idle.
-//
-// The timer is armed before the reader parks: armed after, it could
-// outlive a reader that client data had resumed (and had already stopped
-// no timer) and later wake it as if idle. One that fires before the
-// reader has parked finds nothing to wake.
 func (c *modelConn) parkIdle(detached bool, wait time.Duration) bool {
-	recheck := !detached && wait > 0
-	if recheck {
-		c.mu.Lock()
-		if c.recheck != nil {
-			c.recheck.Stop()
-		}
-		c.recheck = c.px.clock.AfterFunc(wait, c.wakeToRecheck)
-		c.mu.Unlock()
+	var recheck time.Time
+	if !detached && wait > 0 {
+		recheck = time.Now().Add(wait) // the parking's clock
 	}
-	if !c.client.Park(c.serveUp) {
-		if recheck {
-			c.stopRecheck()
-		}
-		return false
-	}
-	return true
-}
-
-// wakeToRecheck resumes a reader parked while attached, so that it
-// detaches if it is still idle.
-func (c *modelConn) wakeToRecheck() {
-	c.rechecked.Store(true)
-	if !c.client.Wake() {
-		c.rechecked.Store(false)
-	}
-}
-
-// stopRecheck stops the timer of a reader parked while attached, as it
-// resumes, and reports whether that timer woke it.
-func (c *modelConn) stopRecheck() bool {
-	c.mu.Lock()
-	if c.recheck != nil {
-		c.recheck.Stop()
-		c.recheck = nil
-	}
-	c.mu.Unlock()
-	return c.rechecked.Swap(false)
+	return c.client.Park(c.serveUp, recheck)
 }
 
 // startDown starts relaying frames from up, a connection to the controller
