@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -45,7 +46,12 @@ import (
 var (
 	detachAfter time.Duration
 	heapProfile string
+	pinProxies  bool
 )
+
+// proxyCPU is the CPU the proxies (the broker, HAProxy) run on with
+// -pin-proxies; this process and the controller run on CPU 0.
+const proxyCPU = 1
 
 func main() {
 	var (
@@ -61,6 +67,7 @@ func main() {
 	)
 	flag.DurationVar(&detachAfter, "detach-after", 30*time.Second, "the broker's --proxy-detach-after")
 	flag.StringVar(&heapProfile, "heap-profile", "", "save the broker's heap profile, with the idle connections detached, to this file")
+	flag.BoolVar(&pinProxies, "pin-proxies", false, "run the proxies (the broker, HAProxy) on CPU 1 alone and this process and the controller on CPU 0, as when the broker has a machine of its own (needs 2 CPUs); by default all share every CPU")
 	flag.Parse()
 	if err := run(*dsn, *pings, *conns, *models, *access, *listRuns, *nWatch, *jimmdBin, *ctlBin); err != nil {
 		fmt.Fprintln(os.Stderr, "brokerbench:", err)
@@ -107,6 +114,14 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns, nWatchers int, 
 	}
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", mport)
 	brokerDir := filepath.Join(work, "broker")
+	if pinProxies {
+		// This process first: the controller, started from it, inherits
+		// CPU 0, and so does the broker until it is moved, which makes
+		// its runtime size itself for one CPU.
+		if err := benchenv.PinCPU(0, 0); err != nil {
+			return err
+		}
+	}
 	key := make([]byte, 32)
 	rand.Read(key)
 	const adminPassword = "bench-admin-password"
@@ -123,6 +138,14 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns, nWatchers int, 
 		return err
 	}
 	defer broker.Stop()
+	if pinProxies {
+		if err := benchenv.PinCPU(broker.Cmd.Process.Pid, proxyCPU); err != nil {
+			return err
+		}
+		fmt.Printf("layout: the proxies on CPU %d alone; this process and the controller on CPU 0\n", proxyCPU)
+	} else {
+		fmt.Printf("layout: every process shares all %d CPUs (-pin-proxies gives the proxies one of their own)\n", runtime.NumCPU())
+	}
 	brokerCA, err := os.ReadFile(filepath.Join(brokerDir, "tls", "ca.crt"))
 	if err != nil {
 		return err

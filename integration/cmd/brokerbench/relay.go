@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -269,7 +270,7 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 		fmt.Println(line)
 	}
 	summary = vsHAProxy(summary, cpuPerCall, "relay CPU per call", "broker_conns_cpu_vs_haproxy")
-	fmt.Println("brokerbench-relay: " + strings.Join(summary, " "))
+	fmt.Printf("brokerbench-relay: proxies_pinned=%t %s\n", pinProxies, strings.Join(summary, " "))
 	return nil
 }
 
@@ -498,9 +499,14 @@ func startHAProxy(ctx context.Context, work string, ctl *devproc.Process) (*hapr
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	// As many threads as CPUs it may use, as the broker's runtime does.
+	threads := runtime.NumCPU()
+	if pinProxies {
+		threads = 1
+	}
 	cfg := fmt.Sprintf(`global
   maxconn 5000
-  nbthread 2
+  nbthread %d
 defaults
   mode tcp
   timeout connect 5s
@@ -511,7 +517,7 @@ frontend fe
   default_backend be
 backend be
   server ctl %s ssl verify required ca-file %s sni str(juju-apiserver)
-`, addr, filepath.Join(dir, "front.pem"), ctl.Addr, filepath.Join(dir, "ctl-ca.pem"))
+`, threads, addr, filepath.Join(dir, "front.pem"), ctl.Addr, filepath.Join(dir, "ctl-ca.pem"))
 	cfgPath := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
@@ -522,6 +528,12 @@ backend be
 		return nil, fmt.Errorf("start haproxy: %w", err)
 	}
 	h := &haproxy{cmd: cmd, addr: addr, caPEM: string(certPEM)}
+	if pinProxies {
+		if err := benchenv.PinCPU(cmd.Process.Pid, proxyCPU); err != nil {
+			h.stop()
+			return nil, err
+		}
+	}
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			c.Close()
