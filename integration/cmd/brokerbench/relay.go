@@ -57,6 +57,7 @@ var (
 	relayCalls    int
 	relayConns    int
 	relayConnRuns int
+	perConn       int // calls each of the many clients makes per run
 	relayProfile  string
 	connsProfile  string
 )
@@ -68,12 +69,10 @@ func init() {
 	flag.IntVar(&relayCalls, "relay-calls", 200, "-relay-only: large FullStatus calls per path")
 	flag.IntVar(&relayConns, "relay-conns", 256, "-relay-only: concurrent connections per path")
 	flag.IntVar(&relayConnRuns, "relay-conn-runs", 2, "-relay-only: runs of the concurrent connections per path")
+	flag.IntVar(&perConn, "relay-conn-calls", 100, "-relay-only: calls each concurrent connection makes per run")
 	flag.StringVar(&relayProfile, "relay-cpu-profile", "", "-relay-only: save the broker's CPU profile while it relays the large responses (and only those) to this file")
 	flag.StringVar(&connsProfile, "relay-conns-cpu-profile", "", "-relay-only: save the broker's CPU profile while -relay-conns connections call FullStatus of the small model (and only that) to this file")
 }
-
-// perConn is how many calls each of the many clients makes per run.
-const perConn = 20
 
 // relayPath is one way to the controller's model API.
 type relayPath struct {
@@ -194,6 +193,8 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 		wall  time.Duration
 		lat   []time.Duration
 		cpu   time.Duration // the relaying process's
+		ctl   time.Duration // the controller's
+		self  time.Duration // this process's: the clients'
 	}
 	res := make([]many, len(paths))
 	for run := range relayConnRuns {
@@ -205,7 +206,7 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 			var mu sync.Mutex
 			var wg sync.WaitGroup
 			var firstErr error
-			cpu0 := procCPU(p.pid)
+			cpu0, ctl0, self0 := procCPU(p.pid), procCPU(ctlPid), procCPU(os.Getpid())
 			t0 := time.Now()
 			for _, c := range cs {
 				wg.Go(func() {
@@ -228,6 +229,8 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 			wg.Wait()
 			res[i].wall += time.Since(t0)
 			res[i].cpu += procCPU(p.pid) - cpu0
+			res[i].ctl += procCPU(ctlPid) - ctl0
+			res[i].self += procCPU(os.Getpid()) - self0
 			res[i].calls += len(cs) * perConn
 			for _, c := range cs {
 				c.close()
@@ -259,8 +262,12 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 		slices.Sort(res[i].lat)
 		rate := float64(res[i].calls) / res[i].wall.Seconds()
 		p99 := benchenv.Pct(res[i].lat, 99)
-		line := fmt.Sprintf("  %-8s %7.0f calls/s (%.2fx direct)  p99 %7.2fms (%.2fx)", p.name, rate, rate/dRate, benchenv.MS(p99), float64(p99)/float64(d99))
-		summary = append(summary, fmt.Sprintf("%s_conns_calls_per_s=%.0f %s_conns_p99_ms=%.2f", p.name, rate, p.name, benchenv.MS(p99)))
+		ctlPer := float64(res[i].ctl.Microseconds()) / float64(res[i].calls)
+		selfPer := float64(res[i].self.Microseconds()) / float64(res[i].calls)
+		line := fmt.Sprintf("  %-8s %7.0f calls/s (%.2fx direct)  p99 %7.2fms (%.2fx)  controller CPU %.1fµs, clients' %.1fµs per call",
+			p.name, rate, rate/dRate, benchenv.MS(p99), float64(p99)/float64(d99), ctlPer, selfPer)
+		summary = append(summary, fmt.Sprintf("%s_conns_calls_per_s=%.0f %s_conns_p99_ms=%.2f %s_conns_ctl_cpu_us_per_call=%.1f %s_conns_client_cpu_us_per_call=%.1f",
+			p.name, rate, p.name, benchenv.MS(p99), p.name, ctlPer, p.name, selfPer))
 		if p.pid != 0 {
 			perCall := float64(res[i].cpu.Microseconds()) / float64(res[i].calls)
 			line += fmt.Sprintf("  relay CPU %.1fµs per call", perCall)
