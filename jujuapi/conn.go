@@ -68,6 +68,9 @@ type Conn struct {
 	soft bool      // the read deadline is NextFrameWithin's, not the idle one
 	hard time.Time // the idle deadline (zero: none)
 	rdl  time.Time // the socket's read deadline, as last set (setReadDeadline)
+	// untrimmed: a message larger than a TLS record was read, and the TLS
+	// read buffers it grew are not yet released (see next).
+	untrimmed bool
 
 	wmu       sync.Mutex
 	closeSent bool           // under wmu
@@ -237,6 +240,15 @@ func (c *Conn) next(wait time.Duration) (*Frame, error) {
 		c.rerr = fmt.Errorf("no frame for %s: %w", c.opts.IdleTimeout, os.ErrDeadlineExceeded)
 		return nil, c.rerr
 	}
+	// The TLS read buffers grow to about two records for a message larger
+	// than one, and crypto/tls would keep them for the connection's life:
+	// a controller connection that relayed one large response would hold
+	// some 34 KB while it waits for its next. They are released before
+	// waiting, once nothing read ahead is in them; the next large message
+	// grows them again, at a cost small beside its own.
+	if c.untrimmed && trimTLS(c.nc) {
+		c.untrimmed = false
+	}
 	now := time.Now()
 	c.hard = time.Time{}
 	if c.opts.IdleTimeout > 0 {
@@ -306,6 +318,7 @@ func (c *Conn) readMessage() (*Frame, error) {
 			if op != opText {
 				return f, ErrBinaryFrame
 			}
+			c.untrimmed = c.untrimmed || len(f.b) > maxRecord
 			return f, checkText(f.b) // RFC 6455: a text message is UTF-8 (else 1007)
 		}
 	}

@@ -3,6 +3,7 @@
 package jujuapi_test
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"os"
@@ -288,4 +289,78 @@ func TestParkRecheck(t *testing.T) {
 		t.Fatalf("NextFrame after a recheck and a second park = %v, %v", f, err)
 	}
 	f.Release()
+}
+
+// The TLS read buffers a message larger than a record grew are released
+// before the connection waits for its next message, once nothing read
+// ahead is in them; smaller messages leave them be.
+func TestLargeMessageReleasesReadBuffers(t *testing.T) {
+	ws, c := parked(t, jujuapi.ConnOptions{})
+	read := func(want []byte) {
+		t.Helper()
+		f, err := c.NextFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(f.Bytes(), want) {
+			t.Fatalf("read %d bytes, not the %d sent", len(f.Bytes()), len(want))
+		}
+		f.Release()
+	}
+	send := func(b []byte) {
+		t.Helper()
+		if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	small := []byte(`{"request-id":1}`)
+	large := bytes.Repeat([]byte("0123456789abcdef"), 600<<10/16)
+	// A message under a record's size: the buffers it grew are kept.
+	medium := bytes.Repeat([]byte("m"), 12<<10)
+	send(medium)
+	read(medium)
+	send(small)
+	read(small)
+	if held := jujuapi.TLSReadHeld(c); held < 12<<10 {
+		t.Fatalf("after a 12 KB message, the connection holds %d bytes: a message under a record's size was trimmed after", held)
+	}
+	// A large one: released before the next read.
+	send(large)
+	read(large)
+	if held := jujuapi.TLSReadHeld(c); held < 8<<10 {
+		t.Fatalf("after a 600 KB message, the connection holds %d bytes; expected the buffers it grew", held)
+	}
+	send(small)
+	read(small)
+	if held := jujuapi.TLSReadHeld(c); held > 4<<10 {
+		t.Fatalf("after a 600 KB message and a small one, the connection still holds %d bytes", held)
+	}
+	// A large message followed at once by a small one: what was read
+	// ahead is kept (and read whole), and the buffers go at the next wait
+	// once it is read.
+	// (40 KB: both fit in the socket's receive buffer before either is
+	// read.)
+	ahead := large[:40<<10]
+	if err := errors.Join(ws.WriteMessage(websocket.TextMessage, ahead), ws.WriteMessage(websocket.TextMessage, small)); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		n, err := jujuapi.InboundBytes(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n >= len(ahead)+len(small) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes arrived of the %d sent", n, len(ahead)+len(small))
+		}
+	}
+	read(ahead)
+	read(small)
+	send(small)
+	read(small)
+	if held := jujuapi.TLSReadHeld(c); held > 4<<10 {
+		t.Fatalf("after a large message read ahead of a small one, the connection still holds %d bytes", held)
+	}
 }

@@ -58,6 +58,7 @@ var (
 	relayConns    int
 	relayConnRuns int
 	perConn       int // calls each of the many clients makes per run
+	relayHeld     int
 	relayProfile  string
 	connsProfile  string
 )
@@ -70,6 +71,7 @@ func init() {
 	flag.IntVar(&relayConns, "relay-conns", 256, "-relay-only: concurrent connections per path")
 	flag.IntVar(&relayConnRuns, "relay-conn-runs", 2, "-relay-only: runs of the concurrent connections per path")
 	flag.IntVar(&perConn, "relay-conn-calls", 100, "-relay-only: calls each concurrent connection makes per run")
+	flag.IntVar(&relayHeld, "relay-held", 0, "-relay-only: also measure the broker's memory per attached connection before and after one large FullStatus, on this many connections (0: skip)")
 	flag.StringVar(&relayProfile, "relay-cpu-profile", "", "-relay-only: save the broker's CPU profile while it relays the large responses (and only those) to this file")
 	flag.StringVar(&connsProfile, "relay-conns-cpu-profile", "", "-relay-only: save the broker's CPU profile while -relay-conns connections call FullStatus of the small model (and only that) to this file")
 }
@@ -185,6 +187,13 @@ func relay(ctx context.Context, work, brokerAddr string, brokerCA []byte, broker
 		fmt.Println(line)
 	}
 	summary = vsHAProxy(summary, cpuPerMB, "relay CPU per MB", "broker_cpu_vs_haproxy")
+	if relayHeld > 0 {
+		held, err := heldAfterLarge(paths[1], large.UUID, brokerPid, metricsAddr, relayHeld)
+		if err != nil {
+			return err
+		}
+		summary = append(summary, held...)
+	}
 
 	// 2. Many clients: relayConns connections per path, all calling
 	// FullStatus of the small model at once.
@@ -619,4 +628,45 @@ func profileRelay(metricsAddr string, conns []*relayConn, file string) error {
 	}
 	fmt.Printf("relay: the broker's CPU profile over %ds of FullStatus on %d connections is in %s\n", secs, len(conns), file)
 	return nil
+}
+
+// heldAfterLarge opens n connections to the large model through the
+// broker (p) and reports the broker's memory per connection while they are
+// attached and idle, then once each has had one large FullStatus answered:
+// what a large response leaves behind on a connection that stays.
+func heldAfterLarge(p *relayPath, modelUUID string, pid int, metricsAddr string, n int) ([]string, error) {
+	before, err := benchenv.Measure(pid, metricsAddr)
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	cs, err := dialMany(p, modelUUID, n)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, c := range cs {
+			c.close()
+		}
+	}()
+	idle, err := benchenv.Measure(pid, metricsAddr)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		if _, err := c.call("Client", 7, "FullStatus", `{"patterns":null}`); err != nil {
+			return nil, fmt.Errorf("%s: FullStatus: %w", p.name, err)
+		}
+	}
+	after, err := benchenv.Measure(pid, metricsAddr)
+	if err != nil {
+		return nil, err
+	}
+	if took := time.Since(t0); took >= detachAfter {
+		return nil, fmt.Errorf("-relay-held: %d connections took %s, over -detach-after %s: some may have detached; use fewer", n, took.Round(time.Second), detachAfter)
+	}
+	live := func(m benchenv.Memory) float64 { return (m.HeapLive - before.HeapLive) / float64(n) / 1024 }
+	fmt.Printf("held: %d connections attached through the broker: %.1f KB each idle (live %.1f KB), %.1f KB once each has had one large FullStatus (live %.1f KB)\n",
+		n, idle.PerConn(before, n), live(idle), after.PerConn(before, n), live(after))
+	return []string{fmt.Sprintf("held_idle_kb=%.1f held_after_large_kb=%.1f held_after_large_live_kb=%.1f", idle.PerConn(before, n), after.PerConn(before, n), live(after))}, nil
 }
