@@ -133,6 +133,12 @@ func (d *DB) PurgeAuditEvents(ctx context.Context, before time.Time, batch int) 
 	return n, nil
 }
 
+// purgeStatement deletes one batch of table's rows whose column is before
+// the first argument, at most the second.
+func purgeStatement(table, column string) string {
+	return "DELETE FROM " + table + " WHERE id IN (SELECT id FROM " + table + " WHERE " + column + " < ? ORDER BY id LIMIT ?)"
+}
+
 // purgeBefore deletes the rows of table whose column (a time) is before
 // before, batch rows per statement (10,000 for 0), and returns how many
 // it deleted. table and column are the code's own names, never input.
@@ -140,7 +146,7 @@ func (d *DB) purgeBefore(ctx context.Context, table, column string, before time.
 	if batch <= 0 {
 		batch = 10000
 	}
-	stmt := "DELETE FROM " + table + " WHERE id IN (SELECT id FROM " + table + " WHERE " + column + " < ? ORDER BY id LIMIT ?)"
+	stmt := purgeStatement(table, column)
 	var total int64
 	for {
 		res := d.WithContext(ctx).Exec(stmt, before.UTC(), batch)

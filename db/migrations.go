@@ -225,6 +225,11 @@ CREATE TABLE fleet_moves (
 );
 CREATE UNIQUE INDEX fleet_moves_job ON fleet_moves (job_id, seq);
 `},
+	// Every replica purges expired sessions hourly (PurgeSessions); without
+	// it, each purge read the whole table.
+	{10, "session expiry index", `
+CREATE INDEX session_tokens_expires ON session_tokens (expires_at);
+`},
 }
 
 // dialectSQL fills a migration's placeholders for a dialect.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -425,4 +426,31 @@ func TestChangeSigningKeys(t *testing.T) {
 		}
 		n.await(t, db.KeysChannel+" ")
 	})
+}
+
+// On PostgreSQL, the purge of expired sessions finds them through an
+// index, not by reading every session: with 20,000 sessions of which 50
+// have expired, its plan uses session_tokens_expires.
+func TestSessionPurgeUsesIndex(t *testing.T) {
+	d := dbtest.PostgreSQL(t)
+	ctx := t.Context()
+	cut := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	if err := d.WithContext(ctx).Exec(`INSERT INTO session_tokens (created_at, token_hash, identity, expires_at)
+		SELECT now(), decode(md5(i::text), 'hex'), 'user-' || (i % 100), ?::timestamptz + (i - 50) * interval '1 minute'
+		FROM generate_series(0, 19999) AS i`, cut).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WithContext(ctx).Exec("ANALYZE session_tokens").Error; err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	if err := d.WithContext(ctx).Raw("EXPLAIN "+db.SessionPurgeStatement(), cut, 10000).Scan(&plan).Error; err != nil {
+		t.Fatal(err)
+	}
+	if text := strings.Join(plan, "\n"); !strings.Contains(text, "session_tokens_expires") {
+		t.Fatalf("the session purge's plan does not use the expiry index:\n%s", text)
+	}
+	if n, err := d.PurgeSessions(ctx, cut, 0); err != nil || n != 50 {
+		t.Fatalf("PurgeSessions: %d, %v; want 50", n, err)
+	}
 }
