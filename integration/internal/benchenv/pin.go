@@ -1,6 +1,7 @@
 package benchenv
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -35,44 +36,43 @@ func setAffinity(pid int, set *unix.CPUSet) error {
 	if pid == 0 {
 		pid = os.Getpid()
 	}
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil {
-		return fmt.Errorf("set the CPUs of process %d: %w", pid, err)
-	}
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
-		if err != nil {
-			continue
-		}
-		// A thread that ended since the listing is no longer in the way.
-		if err := unix.SchedSetaffinity(tid, set); err != nil && err != unix.ESRCH {
+	return eachThread(pid, func(tid int) error {
+		if err := unix.SchedSetaffinity(tid, set); err != nil {
 			return fmt.Errorf("set the CPUs of thread %d of process %d: %w", tid, pid, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // OnCPU reports whether every thread of process pid runs on cpu alone.
 func OnCPU(pid, cpu int) (bool, error) {
+	on := true
+	err := eachThread(pid, func(tid int) error {
+		var set unix.CPUSet
+		if err := unix.SchedGetaffinity(tid, &set); err != nil {
+			return err
+		}
+		on = on && set.Count() == 1 && set.IsSet(cpu)
+		return nil
+	})
+	return on, err
+}
+
+// eachThread calls f with each thread of process pid; a thread that ended
+// since the listing (ESRCH) is skipped.
+func eachThread(pid int, f func(tid int) error) error {
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
-		return false, err
+		return fmt.Errorf("threads of process %d: %w", pid, err)
 	}
 	for _, t := range tasks {
 		tid, err := strconv.Atoi(t.Name())
 		if err != nil {
 			continue
 		}
-		var set unix.CPUSet
-		if err := unix.SchedGetaffinity(tid, &set); err != nil {
-			if err == unix.ESRCH {
-				continue
-			}
-			return false, err
-		}
-		if set.Count() != 1 || !set.IsSet(cpu) {
-			return false, nil
+		if err := f(tid); err != nil && !errors.Is(err, unix.ESRCH) {
+			return err
 		}
 	}
-	return true, nil
+	return nil
 }
