@@ -209,22 +209,34 @@ type flakyWriter struct {
 	d     *db.DB
 	down  atomic.Bool
 	calls atomic.Int64
-	// okCalls, when positive, is how many calls succeed before the
-	// writer goes down by itself.
+	// refused counts the calls refused while down.
+	refused atomic.Int64
+	// okCalls, when positive, is how many writes succeed before the
+	// writer goes down by itself. A write the database itself fails (a
+	// slow one past the log's timeout, say) does not count: the log
+	// retries it, as it would any failed write.
 	okCalls atomic.Int64
+	// failed counts the writes the database itself failed.
+	failed atomic.Int64
 }
 
 var errUnavailable = errors.New("store audit events: dial tcp 127.0.0.1:5432: connect: connection refused")
 
 func (f *flakyWriter) AddAuditEvents(ctx context.Context, rows []db.AuditEvent) error {
 	f.calls.Add(1)
-	if f.okCalls.Load() > 0 && f.okCalls.Add(-1) == 0 {
-		defer f.down.Store(true)
-	}
 	if f.down.Load() {
+		f.refused.Add(1)
 		return errUnavailable
 	}
-	return f.d.AddAuditEvents(ctx, rows)
+	err := f.d.AddAuditEvents(ctx, rows)
+	if err != nil {
+		f.failed.Add(1)
+		return err
+	}
+	if f.okCalls.Load() > 0 && f.okCalls.Add(-1) == 0 {
+		f.down.Store(true)
+	}
+	return nil
 }
 
 func newSpooledLog(t *testing.T, d *db.DB, dir string, maxBytes int64) (*Log, *flakyWriter) {
@@ -374,9 +386,10 @@ func TestAuditSpoolAcrossRestarts(t *testing.T) {
 	// 2500 spooled; the next run writes the first batch of them and loses
 	// the database; the one after writes the rest.
 	run(down, markedEvents(50, 2500), func(l *Log, fw *flakyWriter) bool { return testutil.ToFloat64(l.spoolEvents) == 2500 })
-	l := run(func(fw *flakyWriter) { fw.okCalls.Store(1) }, nil, func(l *Log, fw *flakyWriter) bool { return fw.calls.Load() >= 2 })
+	var fw4 *flakyWriter
+	l := run(func(fw *flakyWriter) { fw4 = fw; fw.okCalls.Store(1) }, nil, func(l *Log, fw *flakyWriter) bool { return fw.refused.Load() > 0 })
 	if n := testutil.ToFloat64(l.replayedCtr); n != auditReplayBatch {
-		t.Fatalf("the interrupted run replayed %v events, want %d", n, auditReplayBatch)
+		t.Fatalf("the interrupted run replayed %v events, want %d (writes the database failed: %d)", n, auditReplayBatch, fw4.failed.Load())
 	}
 	if n := countAudit(t, d); n != 50+auditReplayBatch {
 		t.Fatalf("%d events written after the interrupted replay, want %d", n, 50+auditReplayBatch)
