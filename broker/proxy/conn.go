@@ -55,7 +55,7 @@ type modelConn struct {
 	sticky  bool           // a server-side object is in use: never detach
 	objects *watchState    // the server-side objects named (watchers.go); nil until one is
 	lastUse time.Time      // when the last call completed
-	downs   sync.WaitGroup // relayDown goroutines
+	downs   sync.WaitGroup // relayDown relays (parked ones too: see startDown)
 
 	// The calls in flight, counted (limits.go): other calls, waiting ones
 	// (watcher Next, pings), and their requests' bytes.
@@ -94,9 +94,10 @@ type pendingCall struct {
 
 // run answers the login on this goroutine, then hands the connection to
 // fresh goroutines and returns: an idle proxied connection keeps only their
-// small stacks, not the login's. relayUp owns the connection from then on;
-// a detached idle connection parks (see jujuapi.Conn.Park) and keeps no
-// goroutine at all.
+// small stacks, not the login's. relayUp owns the connection from then on.
+// Either side's reader parks once its peer has been quiet for a second
+// (see jujuapi.Conn.Park), so an idle connection, attached or detached,
+// keeps no goroutine at all.
 func (c *modelConn) run(done func()) {
 	c.stop = context.AfterFunc(c.ctx, func() { c.client.CloseWith(jujuapi.CloseGoingAway, "broker shutting down") })
 	if !c.login(c.ctx) {

@@ -4,8 +4,10 @@
 // caller, and from then on relays frames both ways, reading only their
 // envelopes.
 //
-// A connection idle for a while detaches from its controller and parks
-// (no goroutine, see jujuapi.Conn.Park) until its client sends again; when
+// Each side's reader parks (no goroutine, see jujuapi.Conn.Park) once its
+// peer has been quiet for a second, and a connection idle for a while
+// detaches from its controller and stays parked until its client sends
+// again; when
 // its model moves to another controller, it follows, opening the client's
 // AllWatchers again there (the client keeps its watcher ids) and
 // replaying the calls the old controller left unanswered.

@@ -3,6 +3,7 @@
 package proxy
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -72,4 +73,57 @@ func TestAttachedIdleConnectionParks(t *testing.T) {
 		t.Fatal("the connection ended")
 	default:
 	}
+}
+
+// dialTCP makes f served over a real socket, which the broker's side of a
+// controller connection can park on (a Pipe cannot).
+func (f *fakeController) dialTCP(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		server, err := jujuapi.Upgrade(w, r, jujuapi.ConnOptions{})
+		if err != nil {
+			return
+		}
+		jujuapi.Serve(context.Background(), server, jujuapi.HandlerFunc(f.serve), jujuapi.ServerOptions{Logger: quiet})
+	}))
+	t.Cleanup(srv.Close)
+	f.dialHook = func(ctx context.Context) (*jujuapi.Conn, error) {
+		return jujuapi.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/model/"+modelUUID+"/api", jujuapi.DialOptions{})
+	}
+}
+
+// TestAttachedControllerSideParks: while an attached connection waits for
+// a slow answer, both its readers park, the client's and the
+// controller's; the answer resumes the controller's and is relayed, the
+// connection stays attached, and closing it ends it with nothing left
+// waiting.
+func TestAttachedControllerSideParks(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	ctl := e.ctls["ctl-a"]
+	ctl.dialTCP(t)
+	before := jujuapi.ParkedConns()
+	c := e.connectTCP(t)
+	answer := make(chan error, 1)
+	var out map[string]string
+	go func() { answer <- c.api.Call(t.Context(), "Hold", 1, "Call", struct{}{}, &out) }()
+	brokertest.Recv(t, ctl.held, "the controller gets the call")
+	brokertest.Eventually(t, "both readers park", func() bool { return jujuapi.ParkedConns() >= before+2 })
+	close(ctl.release)
+	if err := brokertest.Recv(t, answer, "the held call's answer"); err != nil || out["served-by"] != "ctl-a" {
+		t.Fatalf("the held call through parked readers: %v, %v", out, err)
+	}
+	if n := testutil.ToFloat64(e.px.upstreams); n != 1 || ctl.loginCount() != 1 {
+		t.Fatalf("after the answer: %v controller connections, %d logins; want the one it kept", n, ctl.loginCount())
+	}
+	brokertest.Eventually(t, "the controller's reader parks again", func() bool { return jujuapi.ParkedConns() >= before+2 })
+	if st := c.fullStatus(t); st["served-by"] != "ctl-a" {
+		t.Fatalf("FullStatus after parking again: %v", st)
+	}
+	// Closing the client ends the connection: the parked controller
+	// reader is resumed to end with it.
+	c.raw.Close()
+	brokertest.Recv(t, c.done, "the connection ends")
+	if n := testutil.ToFloat64(e.px.upstreams); n != 0 {
+		t.Fatalf("after the connection ended: %v controller connections, want 0", n)
+	}
+	brokertest.Eventually(t, "nothing stays parked", func() bool { return jujuapi.ParkedConns() == before })
 }

@@ -158,7 +158,7 @@ func New(deps Deps) (*Proxy, error) {
 	if deps.Metrics != nil {
 		for _, c := range []prometheus.Collector{p.dialDur, p.upstreams, p.reattaches, p.paused, p.unanswered,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-				Name: "jimm_proxy_parked_connections", Help: "Idle, detached model connections parked: waiting for their client with no goroutine.",
+				Name: "jimm_proxy_parked_connections", Help: "Connections parked, waiting for their peer with no goroutine: model connections' client sides quiet for a second (and all detached ones), and attached ones' controller sides quiet for a second.",
 			}, func() float64 { return float64(jujuapi.ParkedConns()) }),
 		} {
 			if err := deps.Metrics.Register(c); err != nil {

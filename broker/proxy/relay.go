@@ -158,24 +158,39 @@ func (c *modelConn) parkIdle(detached bool, wait time.Duration) bool {
 }
 
 // startDown starts relaying frames from up, a connection to the controller
-// whose UUID is ctlUUID, to the client.
+// whose UUID is ctlUUID, to the client. The relay counts in c.downs until it
+// ends for good: parked, waiting for the controller with no goroutine, it
+// still counts, and closing up resumes it so that it ends.
 func (c *modelConn) startDown(up *jujuapi.Conn, ctlUUID []byte) {
 	c.downs.Add(1)
-	go func() {
-		defer c.downs.Done()
-		c.relayDown(up, ctlUUID)
-	}()
+	ids := newUUIDRewriter(ctlUUID, c.px.brokerUUID)
+	var run func()
+	run = func() {
+		if c.relayDown(up, ids, run) {
+			return // parked: run again when the controller sends
+		}
+		c.downs.Done()
+	}
+	go run()
 }
 
 // relayDown copies frames from one controller connection to the client
 // until that connection closes. If it closed because the broker detached
-// it, the client connection goes on.
-func (c *modelConn) relayDown(up *jujuapi.Conn, ctlUUID []byte) {
+// it, the client connection goes on. Once the controller has been quiet
+// for parkGrace (an attached connection waiting for its client, or for a
+// watcher's next change), the reader parks: relayDown reports true, and
+// resume runs when the controller next sends or up is closed.
+func (c *modelConn) relayDown(up *jujuapi.Conn, ids *uuidRewriter, resume func()) (parked bool) {
 	var env jujuapi.Envelope
 	rpcs := c.px.rpcs
-	ids := newUUIDRewriter(ctlUUID, c.px.brokerUUID)
 	for {
-		frame, err := up.NextFrame()
+		frame, err := up.NextFrameWithin(parkGrace)
+		if err == jujuapi.ErrIdle {
+			if up.Park(resume, time.Time{}) {
+				return true
+			}
+			continue
+		}
 		if err != nil {
 			c.mu.Lock()
 			current := c.up == up
