@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jimmbroker/jimm/broker/internal/dbfault"
@@ -312,6 +313,16 @@ func (m *Manager) stepJob(ctx context.Context, id int64) error {
 					return err
 				}
 			case db.MigrationFailed:
+				if mig.Phase == phaseInitiating && strings.HasPrefix(mig.Message, notAccepted) {
+					// Nothing moved: the move starts again.
+					why := fmt.Sprintf("migration %d never started (%s): starting it again", mig.ID, notAccepted)
+					if err := m.db.SetFleetMove(ctx, mv.ID, db.MovePending, 0, why); err != nil {
+						return err
+					}
+					mv.State, mv.MigrationID, mv.Error = db.MovePending, 0, why
+					m.log.Info("fleet job move starts again", "job", id, "model", mv.ModelUUID, "migration", mig.ID)
+					continue
+				}
 				if err := m.endMove(ctx, row, mv, db.MoveFailed, fmt.Sprintf("migration %d failed in %s: %s", mig.ID, mig.Phase, mig.Message)); err != nil {
 					return err
 				}

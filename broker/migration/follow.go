@@ -172,6 +172,12 @@ func (f *follower) once(ctx context.Context) bool {
 	case err != nil:
 		f.log.Debug("cannot read a migration's progress yet", "err", err)
 		return false
+	case info.Migration == nil && f.neverAccepted():
+		// The replica that started it stopped before the source took it
+		// (between recording it and the source's answer): nothing moved,
+		// and the model stays usable where it is.
+		f.end(db.MigrationFailed, phaseInitiating, notAccepted+": the model stays on "+mig.Source.Name)
+		return true
 	case info.Migration == nil:
 		return false
 	}
@@ -188,6 +194,20 @@ func (f *follower) once(ctx context.Context) bool {
 		return true
 	}
 	return false
+}
+
+// notAccepted begins the message of a migration that ended because the
+// source never took it; a fleet job starts such a move again.
+const notAccepted = "the source controller never took the migration: the broker that started it stopped first"
+
+// neverAccepted reports whether the migration, which the source shows no
+// migration for, was never taken by the source: it is still the broker's
+// INITIATING, with no id from the source, and older than a lease, so that
+// no request of the replica that started it can still be on its way.
+func (f *follower) neverAccepted() bool {
+	mig := f.mig
+	return mig.Phase == phaseInitiating && mig.ControllerMigrationID == "" && !f.idPending &&
+		f.m.clock.Now().Sub(mig.StartedAt) > Lease
 }
 
 // setPhase records a new phase of the migration; on reaching SUCCESS or

@@ -462,3 +462,48 @@ func TestPhaseOf(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrationNeverAcceptedEnds: a replica that stopped between recording
+// a migration and the source's answer leaves it INITIATING with no id from
+// the source. The replica that adopts it ends it as failed when the source
+// shows no migration, leaving the model where it was (and migratable
+// again); when the source does show one, it follows it.
+func TestMigrationNeverAcceptedEnds(t *testing.T) {
+	for _, accepted := range []bool{false, true} {
+		t.Run(fmt.Sprintf("accepted=%v", accepted), func(t *testing.T) {
+			e := newEnv(t)
+			now := e.clock.Now().UTC()
+			lease := now.Add(Lease)
+			mig := &db.Migration{
+				ModelUUID: e.model.UUID, ModelName: e.model.Name, Owner: e.model.Owner,
+				SourceControllerID: e.rows["ctl-a"].ID, TargetControllerID: e.rows["ctl-b"].ID,
+				SourceController: "ctl-a", TargetController: "ctl-b",
+				Phase: phaseInitiating, Result: db.MigrationRunning, StartedAt: now, PhaseChangedAt: now,
+				LeaseOwner: "r1", LeaseUntil: &lease,
+			}
+			if err := e.d.AddMigration(t.Context(), mig); err != nil {
+				t.Fatal(err)
+			}
+			if accepted {
+				e.ctls["ctl-a"].set(func(c *fakeController) { c.status = "quiescing" })
+			}
+			m := e.manager(t, t.Context(), "r2")
+			e.until(t, "r2 adopts the migration", func() bool { return e.migration(t, mig.ID).LeaseOwner == "r2" })
+			if accepted {
+				e.until(t, "r2 follows it", func() bool { return e.migration(t, mig.ID).Phase == "QUIESCE" })
+				if row := e.migration(t, mig.ID); row.Result != db.MigrationRunning {
+					t.Fatalf("a migration the source took: %+v", row)
+				}
+				return
+			}
+			e.until(t, "the migration ends", func() bool { return e.migration(t, mig.ID).Result != db.MigrationRunning })
+			row := e.migration(t, mig.ID)
+			if row.Result != db.MigrationFailed || row.Phase != phaseInitiating || !strings.HasPrefix(row.Message, notAccepted) || e.routedTo(t) != "ctl-a" {
+				t.Fatalf("a migration the source never took: %+v, routed to %s", row, e.routedTo(t))
+			}
+			if _, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID, Options{}); err != nil || e.ctls["ctl-a"].initiated != 1 {
+				t.Fatalf("migrating again: %v (initiated %d)", err, e.ctls["ctl-a"].initiated)
+			}
+		})
+	}
+}

@@ -214,3 +214,51 @@ func TestEvacuationWaitsForItsSource(t *testing.T) {
 		t.Fatalf("the started move %+v (initiated %d)", got, e.ctls["ctl-a"].initiated)
 	}
 }
+
+// TestEvacuationRestartsAMoveNeverStarted: a move whose migration ended
+// because the source never took it (its replica stopped first) goes back
+// to pending and starts again, with a new migration; nothing had moved.
+func TestEvacuationRestartsAMoveNeverStarted(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(t, t.Context(), "r1")
+	e.mu.Lock()
+	e.down["ctl-a"] = true // the move waits, pending, until the row below is in place
+	e.mu.Unlock()
+	j, err := m.Evacuate(t.Context(), EvacuateRequest{Controller: "ctl-a", To: []string{"ctl-b"}, Parallel: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := e.clock.Now().UTC()
+	never := &db.Migration{
+		ModelUUID: e.model.UUID, ModelName: e.model.Name, Owner: e.model.Owner,
+		SourceControllerID: e.rows["ctl-a"].ID, TargetControllerID: e.rows["ctl-b"].ID,
+		SourceController: "ctl-a", TargetController: "ctl-b",
+		Phase: phaseInitiating, Result: db.MigrationRunning, StartedAt: now, PhaseChangedAt: now,
+	}
+	if err := e.d.AddMigration(t.Context(), never); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.d.EndMigration(t.Context(), never.ID, db.MigrationFailed, phaseInitiating, notAccepted+": the model stays on ctl-a", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.d.SetFleetMove(t.Context(), j.Moves[0].ID, db.MoveRunning, never.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	e.down["ctl-a"] = false
+	e.mu.Unlock()
+	job := func() *Job {
+		got, err := m.Job(t.Context(), j.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	e.until(t, "the move runs again", func() bool {
+		mv := job().Moves[0]
+		return mv.State == db.MoveRunning && mv.MigrationID != never.ID
+	})
+	if got := job(); got.State != db.FleetJobRunning || e.ctls["ctl-a"].initiated != 1 {
+		t.Fatalf("after the restart: %+v (initiated %d)", got, e.ctls["ctl-a"].initiated)
+	}
+}
