@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"gorm.io/gorm"
 )
 
 // ListedModel is a model as the model listings show it: the fields of its
@@ -49,19 +48,8 @@ func (d *DB) EachModelFor(ctx context.Context, subjects, controllers []string, f
 			return err
 		}
 	}
-	const related = "SELECT " + listedColumns + ", relations.relation AS relation" + listedFrom +
-		" JOIN relations ON relations.object_kind = 'model' AND relations.object_id = models.uuid WHERE relations.subject IN ?"
-	var q *gorm.DB
-	switch {
-	case subjects == nil:
-		q = d.WithContext(ctx).Raw(everyModel)
-	case len(controllers) == 0:
-		q = d.WithContext(ctx).Raw(related+" ORDER BY models.owner, models.name", subjects)
-	default:
-		q = d.WithContext(ctx).Raw("SELECT * FROM ("+related+" UNION ALL SELECT "+listedColumns+", 'administrator' AS relation"+listedFrom+
-			" WHERE controllers.name IN ?) AS listed ORDER BY owner, name", subjects, controllers)
-	}
-	rows, err := q.Rows()
+	query, args := modelsForQuery(listedColumns, subjects, controllers)
+	rows, err := d.WithContext(ctx).Raw(query, args...).Rows()
 	if err != nil {
 		return fmt.Errorf("list models: %w", err)
 	}
@@ -107,7 +95,27 @@ var errNotPgx = errors.New("not a pgx connection")
 const listedFrom = " FROM models JOIN controllers ON controllers.id = models.controller_id"
 
 // everyModel is EachModelFor's query for every model.
-const everyModel = "SELECT " + listedColumns + ", '' AS relation" + listedFrom + " ORDER BY models.owner, models.name"
+var everyModel, _ = modelsForQuery(listedColumns, nil, nil)
+
+// modelsForQuery is the query ModelsFor and EachModelFor run, selecting
+// columns (of models and controllers) and each model's relation, and its
+// arguments: the models any of subjects has a relation to, and those on
+// the controllers named controllers with relation "administrator"; with
+// subjects nil, every model with an empty relation. Ordered by owner and
+// name.
+func modelsForQuery(columns string, subjects, controllers []string) (string, []any) {
+	related := "SELECT " + columns + ", relations.relation AS relation" + listedFrom +
+		" JOIN relations ON relations.object_kind = 'model' AND relations.object_id = models.uuid WHERE relations.subject IN ?"
+	switch {
+	case subjects == nil:
+		return "SELECT " + columns + ", '' AS relation" + listedFrom + " ORDER BY models.owner, models.name", nil
+	case len(controllers) == 0:
+		return related + " ORDER BY models.owner, models.name", []any{subjects}
+	default:
+		return "SELECT * FROM (" + related + " UNION ALL SELECT " + columns + ", 'administrator' AS relation" + listedFrom +
+			" WHERE controllers.name IN ?) AS listed ORDER BY owner, name", []any{subjects, controllers}
+	}
+}
 
 // eachModelPgx is EachModelFor of every model, on a pgx connection taken
 // from the pool.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
@@ -42,27 +41,9 @@ type ModelAccess struct {
 // appears once per relation. With subjects nil it returns every model,
 // with an empty relation.
 func (d *DB) ModelsFor(ctx context.Context, subjects, controllers []string) ([]ModelAccess, error) {
-	base := func() *gorm.DB {
-		return d.WithContext(ctx).Table("models").Joins("JOIN controllers ON controllers.id = models.controller_id")
-	}
-	var q *gorm.DB
-	switch {
-	case subjects == nil:
-		q = base().Select("models.*, controllers.agent_version AS agent_version, controllers.cloud_type AS cloud_type").Order("models.owner, models.name")
-	case len(controllers) == 0:
-		q = base().Select("models.*, controllers.agent_version AS agent_version, controllers.cloud_type AS cloud_type, relations.relation AS relation").
-			Joins("JOIN relations ON relations.object_kind = 'model' AND relations.object_id = models.uuid").
-			Where("relations.subject IN ?", subjects).Order("models.owner, models.name")
-	default:
-		related := base().Select("models.*, controllers.agent_version AS agent_version, controllers.cloud_type AS cloud_type, relations.relation AS relation").
-			Joins("JOIN relations ON relations.object_kind = 'model' AND relations.object_id = models.uuid").
-			Where("relations.subject IN ?", subjects)
-		administered := base().Select("models.*, controllers.agent_version AS agent_version, controllers.cloud_type AS cloud_type, 'administrator' AS relation").
-			Where("controllers.name IN ?", controllers)
-		q = d.WithContext(ctx).Raw("? UNION ALL ? ORDER BY owner, name", related, administered)
-	}
+	query, args := modelsForQuery("models.*, controllers.agent_version AS agent_version, controllers.cloud_type AS cloud_type", subjects, controllers)
 	var out []ModelAccess
-	if err := q.Scan(&out).Error; err != nil {
+	if err := d.WithContext(ctx).Raw(query, args...).Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("list models: %w", err)
 	}
 	return out, nil
