@@ -488,18 +488,24 @@ func TestMigrationNeverAcceptedEnds(t *testing.T) {
 				e.ctls["ctl-a"].set(func(c *fakeController) { c.status = "quiescing" })
 			}
 			m := e.manager(t, t.Context(), "r2")
-			e.until(t, "r2 adopts the migration", func() bool { return e.migration(t, mig.ID).LeaseOwner == "r2" })
 			if accepted {
-				e.until(t, "r2 follows it", func() bool { return e.migration(t, mig.ID).Phase == "QUIESCE" })
+				e.until(t, "r2 adopts the migration and follows it", func() bool {
+					row := e.migration(t, mig.ID)
+					return row.LeaseOwner == "r2" && row.Phase == "QUIESCE"
+				})
 				if row := e.migration(t, mig.ID); row.Result != db.MigrationRunning {
 					t.Fatalf("a migration the source took: %+v", row)
 				}
 				return
 			}
+			// (Its lease is given up as it ends: the end is what to wait for.)
 			e.until(t, "the migration ends", func() bool { return e.migration(t, mig.ID).Result != db.MigrationRunning })
 			row := e.migration(t, mig.ID)
 			if row.Result != db.MigrationFailed || row.Phase != phaseInitiating || !strings.HasPrefix(row.Message, notAccepted) || e.routedTo(t) != "ctl-a" {
 				t.Fatalf("a migration the source never took: %+v, routed to %s", row, e.routedTo(t))
+			}
+			if row.EndedAt == nil || row.EndedAt.Sub(now) <= Lease {
+				t.Fatalf("ended at %v, started at %v: before its %s lease lapsed", row.EndedAt, now, Lease)
 			}
 			if _, err := m.Migrate(t.Context(), "ctl-b", e.model.UUID, Options{}); err != nil || e.ctls["ctl-a"].initiated != 1 {
 				t.Fatalf("migrating again: %v (initiated %d)", err, e.ctls["ctl-a"].initiated)
