@@ -6,7 +6,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -30,7 +29,7 @@ func (e *env) connectTCP(t *testing.T) *conn {
 		e.px.Serve(t.Context(), server, modelUUID, "10.0.0.1:50000", func() { close(c.done) })
 	}))
 	t.Cleanup(srv.Close)
-	raw, err := jujuapi.Dial(t.Context(), "ws"+strings.TrimPrefix(srv.URL, "http")+"/model/"+modelUUID+"/api", jujuapi.DialOptions{})
+	raw, err := dialModelAt(srv)(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,9 +85,7 @@ func (f *fakeController) dialTCP(t *testing.T) {
 		jujuapi.Serve(context.Background(), server, jujuapi.HandlerFunc(f.serve), jujuapi.ServerOptions{Logger: quiet})
 	}))
 	t.Cleanup(srv.Close)
-	f.dialHook = func(ctx context.Context) (*jujuapi.Conn, error) {
-		return jujuapi.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/model/"+modelUUID+"/api", jujuapi.DialOptions{})
-	}
+	f.dialHook = dialModelAt(srv)
 }
 
 // TestAttachedControllerSideParks: while an attached connection waits for

@@ -163,10 +163,16 @@ func newRawEnv(t *testing.T, rc *rawController) *env {
 		rc.serve(t, nc, br.Reader, r.Header.Get("Sec-WebSocket-Key"))
 	}))
 	t.Cleanup(srv.Close)
-	e.ctls["ctl-a"].dialHook = func(ctx context.Context) (*jujuapi.Conn, error) {
+	e.ctls["ctl-a"].dialHook = dialModelAt(srv)
+	return e
+}
+
+// dialModelAt dials the model's API on srv, a test server speaking
+// WebSocket over real TCP.
+func dialModelAt(srv *httptest.Server) func(context.Context) (*jujuapi.Conn, error) {
+	return func(ctx context.Context) (*jujuapi.Conn, error) {
 		return jujuapi.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/model/"+modelUUID+"/api", jujuapi.DialOptions{})
 	}
-	return e
 }
 
 // rawCall sends a request on a logged-in client connection and returns

@@ -44,20 +44,6 @@ func setAffinity(pid int, set *unix.CPUSet) error {
 	})
 }
 
-// OnCPU reports whether every thread of process pid runs on cpu alone.
-func OnCPU(pid, cpu int) (bool, error) {
-	on := true
-	err := eachThread(pid, func(tid int) error {
-		var set unix.CPUSet
-		if err := unix.SchedGetaffinity(tid, &set); err != nil {
-			return err
-		}
-		on = on && set.Count() == 1 && set.IsSet(cpu)
-		return nil
-	})
-	return on, err
-}
-
 // eachThread calls f with each thread of process pid; a thread that ended
 // since the listing (ESRCH) is skipped.
 func eachThread(pid int, f func(tid int) error) error {

@@ -49,13 +49,13 @@ func TestPinCPU(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	for _, cpu := range []int{1, 0} {
-		if on, err := OnCPU(pid, cpu); err != nil || on {
+		if on, err := onCPU(pid, cpu); err != nil || on {
 			t.Fatalf("before pinning to CPU %d: on it alone %v (%v), want false", cpu, on, err)
 		}
 		if err := PinCPU(pid, cpu); err != nil {
 			t.Fatal(err)
 		}
-		if on, err := OnCPU(pid, cpu); err != nil || !on {
+		if on, err := onCPU(pid, cpu); err != nil || !on {
 			t.Fatalf("after pinning to CPU %d: on it alone %v (%v), want true", cpu, on, err)
 		}
 		// Let the child run on both again before the other CPU.
@@ -69,4 +69,18 @@ func TestPinCPU(t *testing.T) {
 	if err := PinCPU(pid, runtime.NumCPU()); err == nil || !strings.Contains(err.Error(), "CPUs") {
 		t.Fatalf("pinning to a CPU past the last: %v, want an error naming the CPUs", err)
 	}
+}
+
+// onCPU reports whether every thread of process pid runs on cpu alone.
+func onCPU(pid, cpu int) (bool, error) {
+	on := true
+	err := eachThread(pid, func(tid int) error {
+		var set unix.CPUSet
+		if err := unix.SchedGetaffinity(tid, &set); err != nil {
+			return err
+		}
+		on = on && set.Count() == 1 && set.IsSet(cpu)
+		return nil
+	})
+	return on, err
 }
