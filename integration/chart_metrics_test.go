@@ -147,8 +147,13 @@ func parsePromQL(t *testing.T, exprs []promExpr) map[string][]string {
 func checkLiveMetrics(t *testing.T, bins *brokerBins, used map[string][]string, probePaths map[string]bool) {
 	t.Helper()
 	serverDSN(t)
-	e := newBrokerEnv(t, bins)
+	// The memory limit the chart passes from the container's (1 GiB by
+	// default): the runtime's soft limit is 90% of it.
+	e := newBrokerEnv(t, bins, "--memory-limit=1073741824")
 	metrics := e.metricsAddr()
+	if v := bmMetric(t, metrics, "go_gc_gomemlimit_bytes"); v != 966367641 {
+		t.Errorf("go_gc_gomemlimit_bytes = %v with --memory-limit=1073741824, want 966367641 (90%%; is GOMEMLIMIT set in the test's environment? %q)", v, os.Getenv("GOMEMLIMIT"))
+	}
 
 	mm := modelmanager.NewClient(e.open(t, ""))
 	uuid := bmModelOn(t, e, mm, "charted", "ctl-1")

@@ -636,6 +636,19 @@ func checkPod(t *testing.T, name string, spec corev1.PodSpec, flags map[string]b
 	if env["JIMM_PUBLIC_ADDRESS"].Value == "" {
 		t.Errorf("%s: no JIMM_PUBLIC_ADDRESS: clients would be told 127.0.0.1", name)
 	}
+	// The broker learns its container's memory limit, to collect garbage
+	// harder before it is reached (--memory-limit); with no limit, it is
+	// told none (a resourceFieldRef would give the node's memory).
+	mem, limited := c.Resources.Limits[corev1.ResourceMemory]
+	memEnv, told := env["JIMM_MEMORY_LIMIT"]
+	switch {
+	case limited && (!told || memEnv.ValueFrom == nil || memEnv.ValueFrom.ResourceFieldRef == nil ||
+		memEnv.ValueFrom.ResourceFieldRef.Resource != "limits.memory" || memEnv.ValueFrom.ResourceFieldRef.ContainerName != c.Name):
+		t.Errorf("%s: the container's memory limit is %s, and JIMM_MEMORY_LIMIT is %s; want it from resourceFieldRef limits.memory of container %s",
+			name, mem.String(), jsonString(memEnv), c.Name)
+	case !limited && told:
+		t.Errorf("%s: JIMM_MEMORY_LIMIT is %s, with no memory limit on the container", name, jsonString(memEnv))
+	}
 
 	// The kubelet waits for the preStop sleep and the shutdown grace.
 	grace, err := time.ParseDuration(env["JIMM_SHUTDOWN_GRACE"].Value)

@@ -151,6 +151,8 @@ func serveFlags(fs *flag.FlagSet) (*broker.Config, func() error) {
 func serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("jimmd serve", flag.ContinueOnError)
 	cfg, finish := serveFlags(fs)
+	var memoryLimit int64
+	fs.Int64Var(&memoryLimit, "memory-limit", 0, "memory this process may use, in bytes (a container's limit; the Helm chart passes it): the Go runtime's soft memory limit is set to 90% of it, so that garbage is collected harder before the kernel kills the process. 0: none. GOMEMLIMIT, when set, wins")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: jimmd serve [flags]\n\nRuns the broker. Every flag can also be set by an environment variable:\n"+
 			"JIMM_ and the flag's name in upper case with underscores, e.g. JIMM_DSN,\nJIMM_ADMIN_PASSWORD, JIMM_SECRETS_KEY. Flags win over the environment.\n\nFlags:\n")
@@ -160,6 +162,9 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := finish(); err != nil {
+		return err
+	}
+	if _, err := applyMemoryLimit(cfg.Logger, memoryLimit, os.Getenv("GOMEMLIMIT")); err != nil {
 		return err
 	}
 	srv, err := broker.New(ctx, *cfg)
