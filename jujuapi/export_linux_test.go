@@ -40,3 +40,20 @@ func TLSReadHeld(c *Conn) int {
 	}
 	return tlsReadHeld(tc)
 }
+
+// ParkToken is the token c is parked under (0 when it is not parked).
+func ParkToken(c *Conn) int32 {
+	c.park.mu.Lock()
+	defer c.park.mu.Unlock()
+	if !c.park.parked {
+		return 0
+	}
+	return c.park.token
+}
+
+// WakeLate is what the poller does for a parking of c under token whose
+// socket became readable (expired false) or whose idle deadline passed
+// (expired true), and RecheckLate what its recheck timer does, when it
+// acts late: after that parking ended.
+func WakeLate(c *Conn, token int32, expired bool) { c.wake(token, expired, false) }
+func RecheckLate(c *Conn, token int32)            { c.recheckDue(token) }

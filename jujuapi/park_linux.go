@@ -153,7 +153,7 @@ func (p *poller) run() {
 			delete(p.conns, ev.Fd)
 			p.mu.Unlock()
 			if ok {
-				pc.c.wake(false, false)
+				pc.c.wake(ev.Fd, false, false)
 			}
 		}
 		if now := time.Now(); now.Sub(lastSweep) >= sweepEvery {
@@ -166,17 +166,21 @@ func (p *poller) run() {
 // sweep resumes the parked connections past their idle deadline; their
 // readers find them expired.
 func (p *poller) sweep(now time.Time) {
-	var late []*Conn
+	type lateConn struct {
+		c     *Conn
+		token int32
+	}
+	var late []lateConn
 	p.mu.Lock()
 	for token, pc := range p.conns {
 		if !pc.until.IsZero() && now.After(pc.until) {
-			late = append(late, pc.c)
+			late = append(late, lateConn{pc.c, token})
 			delete(p.conns, token)
 		}
 	}
 	p.mu.Unlock()
-	for _, c := range late {
-		c.wake(true, false)
+	for _, l := range late {
+		l.c.wake(l.token, true, false)
 	}
 }
 
@@ -299,19 +303,27 @@ func (c *Conn) recheckDue(token int32) {
 	s := &c.park
 	s.mu.Lock()
 	current := s.parked && s.token == token
+	if current {
+		// Under s.mu, as Park adds it: a token taken out of the poller
+		// can no longer resume this parking, and one that is not this
+		// parking's (it was resumed, and the token since given to
+		// another) is not touched.
+		parking.remove(token)
+	}
 	s.mu.Unlock()
 	if current {
-		parking.remove(token)
-		c.wake(false, true)
+		c.wake(token, false, true)
 	}
 }
 
-// wake resumes a parked reader: expired, its idle deadline passed;
-// rechecked, its recheck time.
-func (c *Conn) wake(expired, rechecked bool) {
+// wake resumes a reader parked under token: expired, its idle deadline
+// passed; rechecked, its recheck time. A reader resumed meanwhile, and
+// perhaps parked again under another token, is left as it is: what woke
+// it was about the parking that ended.
+func (c *Conn) wake(token int32, expired, rechecked bool) {
 	s := &c.park
 	s.mu.Lock()
-	if !s.parked {
+	if !s.parked || s.token != token {
 		s.mu.Unlock()
 		return
 	}
@@ -334,10 +346,12 @@ func (c *Conn) unparkToClose() {
 	s.mu.Lock()
 	s.closed = true
 	parked, token := s.parked, s.token
+	if parked {
+		parking.remove(token) // under s.mu: see recheckDue
+	}
 	s.mu.Unlock()
 	if parked {
-		parking.remove(token)
-		c.wake(false, false)
+		c.wake(token, false, false)
 	}
 }
 

@@ -364,3 +364,47 @@ func TestLargeMessageReleasesReadBuffers(t *testing.T) {
 		t.Fatalf("after a large message read ahead of a small one, the connection still holds %d bytes", held)
 	}
 }
+
+// A wake that comes late, for a parking that ended (the poller's sweep or
+// an event, or a recheck timer, racing the reader's resumption), leaves
+// the reader's next parking alone: it neither resumes it nor marks it
+// expired.
+func TestLateWakeLeavesNextParking(t *testing.T) {
+	ws, c := parked(t, jujuapi.ConnOptions{})
+	wake := make(chan struct{}, 4)
+	if !c.Park(func() { wake <- struct{}{} }, time.Time{}) {
+		t.Fatal("an idle connection did not park")
+	}
+	first := jujuapi.ParkToken(c)
+	ws.WriteMessage(websocket.TextMessage, []byte(`{"request-id":1}`))
+	resumed(t, wake, 5*time.Second)
+	f, err := c.NextFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Release()
+	if !c.Park(func() { wake <- struct{}{} }, time.Time{}) {
+		t.Fatal("did not park again")
+	}
+	second := jujuapi.ParkToken(c)
+	if first == 0 || second == 0 || first == second {
+		t.Fatalf("parking tokens %d then %d: want two distinct ones", first, second)
+	}
+	jujuapi.WakeLate(c, first, true)
+	jujuapi.WakeLate(c, first, false)
+	jujuapi.RecheckLate(c, first)
+	select {
+	case <-wake:
+		t.Fatal("a late wake of the first parking resumed the second")
+	case <-time.After(100 * time.Millisecond):
+	}
+	if got := jujuapi.ParkToken(c); got != second {
+		t.Fatalf("parked under %d after the late wakes, want %d", got, second)
+	}
+	ws.WriteMessage(websocket.TextMessage, []byte(`{"request-id":2}`))
+	resumed(t, wake, 5*time.Second)
+	if f, err = c.NextFrame(); err != nil || string(f.Bytes()) != `{"request-id":2}` {
+		t.Fatalf("NextFrame after late wakes = %v, %v; want the frame (the connection is not expired)", f, err)
+	}
+	f.Release()
+}
