@@ -76,9 +76,6 @@ func listings(ctx context.Context, dsn, brokerAddr string, brokerCA []byte, admi
 	}
 	var rows []listingRow
 	for _, n := range listingSizes {
-		if err := unseedModels(ctx, dsn); err != nil {
-			return err
-		}
 		access := n / 100
 		if err := seedModels(ctx, dsn, n, access); err != nil {
 			return err
@@ -124,6 +121,9 @@ func listings(ctx context.Context, dsn, brokerAddr string, brokerCA []byte, admi
 		slices.Sort(row.jujuClient)
 		rows = append(rows, row)
 		fmt.Printf("  %d models: admin ListModelSummaries p50 %.1fms\n", n, benchenv.MS(benchenv.Pct(row.sums, 50)))
+		if err := unseedModels(ctx, dsn); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("administrator listings (%d calls each; raw: request sent to whole response frame received; Juju client: decoded, %d calls):\n", listingRuns, listingRuns/2)
 	fmt.Printf("  %8s  %10s  %-24s  %-24s  %-26s  %-20s\n", "models", "response", "admin summaries p50/p99", "admin ListModels p50/p99", "user (1%) summaries p50/p99", "Juju client summaries p50")
