@@ -288,8 +288,28 @@ func (d *DB) run(ctx context.Context, ex execer, m migration) error {
 }
 
 // gormLogger sends gorm's messages to slog: errors (other than "not found")
-// and slow queries only.
+// and slow queries only, each with its statement but not its values.
 type gormLogger struct{ log *slog.Logger }
+
+// ParamsFilter keeps a statement's values out of what is logged: gorm
+// then logs its SQL with the placeholders. A value may be sealed or hashed
+// secret material, or an audit record (who did what, from where); the
+// statement's shape is what says which query was slow or failed.
+func (gormLogger) ParamsFilter(_ context.Context, sql string, _ ...any) (string, []any) {
+	return sql, nil
+}
+
+// maxLoggedSQL bounds a statement as logged: a batch insert's placeholders
+// run to kilobytes and say no more than their first few.
+const maxLoggedSQL = 512
+
+// loggedSQL is sql as logged: cut at maxLoggedSQL, saying by how much.
+func loggedSQL(sql string) string {
+	if len(sql) <= maxLoggedSQL {
+		return sql
+	}
+	return fmt.Sprintf("%s… (%d more bytes)", sql[:maxLoggedSQL], len(sql)-maxLoggedSQL)
+}
 
 func (l gormLogger) LogMode(gormlogger.LogLevel) gormlogger.Interface { return l }
 func (l gormLogger) Info(ctx context.Context, msg string, args ...any) {
@@ -306,9 +326,9 @@ func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (strin
 	switch {
 	case err != nil && !errors.Is(err, gorm.ErrRecordNotFound) && !errors.Is(err, context.Canceled):
 		sqlText, _ := fc()
-		l.log.DebugContext(ctx, "query failed", "err", Detail(err), "sql", sqlText, "duration", elapsed)
+		l.log.DebugContext(ctx, "query failed", "err", Detail(err), "sql", loggedSQL(sqlText), "duration", elapsed)
 	case elapsed > 200*time.Millisecond:
 		sqlText, rows := fc()
-		l.log.WarnContext(ctx, "slow query", "sql", sqlText, "rows", rows, "duration", elapsed)
+		l.log.WarnContext(ctx, "slow query", "sql", loggedSQL(sqlText), "rows", rows, "duration", elapsed)
 	}
 }
