@@ -6,30 +6,11 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jimmbroker/jimm/db"
 	"github.com/jimmbroker/jimm/db/dbtest"
 )
-
-// syncBuffer is a log destination several goroutines may write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // What the database layer logs of a statement, a failed or a slow one,
 // is its SQL with placeholders, never the values it was given (sealed
@@ -38,7 +19,7 @@ func TestLoggedStatementsHoldNoValues(t *testing.T) {
 	const secret = "s3cret-value-never-logged"
 	for _, dialect := range []string{"postgres", "sqlite"} {
 		t.Run(dialect, func(t *testing.T) {
-			var out syncBuffer
+			var out bytes.Buffer // gorm logs on the calling goroutine
 			logger := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			dsn := filepath.Join(t.TempDir(), "jimm.db")
 			if dialect == "postgres" {
