@@ -649,6 +649,12 @@ func heldAfterLarge(p *relayPath, modelUUID string, pid int, metricsAddr string,
 			c.close()
 		}
 	}()
+	// Each measure waits for every reader, both sides of each connection,
+	// to have parked after its second of quiet: what an idle attached
+	// connection holds, not the moment after its last frame.
+	if err := awaitParkedReaders(metricsAddr, 2*n); err != nil {
+		return nil, err
+	}
 	idle, err := benchenv.Measure(pid, metricsAddr)
 	if err != nil {
 		return nil, err
@@ -657,6 +663,9 @@ func heldAfterLarge(p *relayPath, modelUUID string, pid int, metricsAddr string,
 		if _, err := c.call("Client", 7, "FullStatus", `{"patterns":null}`); err != nil {
 			return nil, fmt.Errorf("%s: FullStatus: %w", p.name, err)
 		}
+	}
+	if err := awaitParkedReaders(metricsAddr, 2*n); err != nil {
+		return nil, err
 	}
 	after, err := benchenv.Measure(pid, metricsAddr)
 	if err != nil {
@@ -669,4 +678,24 @@ func heldAfterLarge(p *relayPath, modelUUID string, pid int, metricsAddr string,
 	fmt.Printf("held: %d connections attached through the broker: %.1f KB each idle (live %.1f KB), %.1f KB once each has had one large FullStatus (live %.1f KB)\n",
 		n, idle.PerConn(before, n), live(idle), after.PerConn(before, n), live(after))
 	return []string{fmt.Sprintf("held_idle_kb=%.1f held_after_large_kb=%.1f held_after_large_live_kb=%.1f", idle.PerConn(before, n), after.PerConn(before, n), live(after))}, nil
+}
+
+// awaitParkedReaders waits until the broker has parked at least n readers
+// (jimm_proxy_parked_connections counts each side of an attached
+// connection), for at most 15s.
+func awaitParkedReaders(metricsAddr string, n int) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		m, err := benchenv.Scrape(metricsAddr)
+		if err != nil {
+			return err
+		}
+		if m["jimm_proxy_parked_connections"] >= float64(n) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("-relay-held: the broker parked %.0f of the %d readers of the held connections within 15s", m["jimm_proxy_parked_connections"], n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
