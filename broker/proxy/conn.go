@@ -51,7 +51,7 @@ type modelConn struct {
 	access  string             // their access to the model at login
 	up      *jujuapi.Conn      // the controller; nil while detached
 	model   *db.Model          // the route the connection was last attached by
-	pending map[uint64]pendingCall
+	pending pendingSet
 	sticky  bool           // a server-side object is in use: never detach
 	objects *watchState    // the server-side objects named (watchers.go); nil until one is
 	lastUse time.Time      // when the last call completed
@@ -110,7 +110,6 @@ func (c *modelConn) run(done func()) {
 		return
 	}
 	c.done = done
-	c.pending = map[uint64]pendingCall{}
 	c.lastUse = c.px.clock.Now()
 	c.px.track(c)
 	c.px.routes.Add(c)

@@ -83,15 +83,11 @@ func (c *modelConn) admit(waiting bool, size int) bool {
 // addPendingLocked records a call sent (or about to be) to the controller
 // and arms its deadline; c.mu must be held.
 func (c *modelConn) addPendingLocked(call pendingCall) {
-	if c.pending == nil {
-		c.pending = make(map[uint64]pendingCall, 1)
-	}
-	if old, ok := c.pending[call.id]; ok {
+	if old, replaced := c.pending.put(call); replaced {
 		// The client reused a request id: the first call's response
 		// will answer the second; only one is counted.
 		c.uncountLocked(old)
 	}
-	c.pending[call.id] = call
 	if call.waiting {
 		c.waiting++
 	} else {
@@ -124,11 +120,10 @@ func (c *modelConn) uncountLocked(call pendingCall) {
 // dropLocked removes the pending call id, reporting it; c.mu must be held.
 // Its frame is the caller's to release.
 func (c *modelConn) dropLocked(id uint64) (pendingCall, bool) {
-	call, ok := c.pending[id]
+	call, ok := c.pending.remove(id)
 	if !ok {
 		return call, false
 	}
-	delete(c.pending, id)
 	c.uncountLocked(call)
 	return call, true
 }
@@ -136,10 +131,9 @@ func (c *modelConn) dropLocked(id uint64) (pendingCall, bool) {
 // takeAllLocked removes every pending call and returns them in request
 // order; c.mu must be held. Their frames are the caller's to release.
 func (c *modelConn) takeAllLocked() []pendingCall {
-	calls := make([]pendingCall, 0, len(c.pending))
-	for id := range c.pending {
-		call, _ := c.dropLocked(id)
-		calls = append(calls, call)
+	calls := c.pending.snapshot()
+	for _, call := range calls {
+		c.dropLocked(call.id)
 	}
 	slices.SortFunc(calls, func(a, b pendingCall) int {
 		switch {
@@ -190,7 +184,8 @@ func (c *modelConn) expireCalls() {
 	c.deadlineSet, c.deadline = false, nil
 	var expired []pendingCall
 	var next time.Time
-	for id, call := range c.pending {
+	for _, call := range c.pending.snapshot() {
+		id := call.id
 		if call.unbounded {
 			continue
 		}

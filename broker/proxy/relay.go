@@ -260,7 +260,7 @@ func (c *modelConn) forget(id uint64) (call pendingCall, took time.Duration, ok 
 	now := c.px.clock.Now()
 	c.mu.Lock()
 	call, ok = c.dropLocked(id)
-	if len(c.pending) == 0 {
+	if c.pending.len() == 0 {
 		c.lastUse = now
 	}
 	c.mu.Unlock()
@@ -287,7 +287,7 @@ func (c *modelConn) detachIfIdle() (detached bool, wait time.Duration) {
 	case after <= 0 || c.sticky:
 		c.mu.Unlock()
 		return false, 0
-	case len(c.pending) > 0:
+	case c.pending.len() > 0:
 		c.mu.Unlock()
 		return false, after
 	}
@@ -297,7 +297,7 @@ func (c *modelConn) detachIfIdle() (detached bool, wait time.Duration) {
 	}
 	up := c.up
 	c.up = nil
-	c.pending = nil // an idle connection keeps no map
+	c.pending.clear() // an idle connection keeps no room for calls
 	c.mu.Unlock()
 	c.px.upstreams.Dec()
 	go up.CloseWith(jujuapi.CloseNormal, "") // its relayDown ends; the client's goes on
@@ -353,10 +353,7 @@ func (c *modelConn) moveTo(ctlID uint) {
 	}
 	old := c.up
 	c.up = nil
-	calls := make([]pendingCall, 0, len(c.pending))
-	for _, call := range c.pending {
-		calls = append(calls, call)
-	}
+	calls := c.pending.snapshot()
 	c.mu.Unlock()
 	c.px.upstreams.Dec()
 	old.CloseWith(jujuapi.CloseNormal, "")

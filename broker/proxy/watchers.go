@@ -264,7 +264,7 @@ func (c *modelConn) watcherSawModelLeave(env *jujuapi.Envelope, data []byte) boo
 		return false
 	}
 	c.mu.Lock()
-	call, ok := c.pending[env.RequestID]
+	call, ok := c.pending.get(env.RequestID)
 	c.mu.Unlock()
 	return ok && call.facade == "AllWatcher" && call.method == "Next" &&
 		bytes.Contains(data, modelRemoval) && bytes.Contains(data, []byte(c.modelUUID))

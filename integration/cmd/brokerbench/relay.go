@@ -659,6 +659,11 @@ func heldAfterLarge(p *relayPath, modelUUID string, pid int, metricsAddr string,
 	if err != nil {
 		return nil, err
 	}
+	if heapProfile != "" {
+		if err := benchenv.SaveHeapProfile(metricsAddr, heapProfile+".held-idle"); err != nil {
+			return nil, err
+		}
+	}
 	for _, c := range cs {
 		if _, err := c.call("Client", 7, "FullStatus", `{"patterns":null}`); err != nil {
 			return nil, fmt.Errorf("%s: FullStatus: %w", p.name, err)
@@ -670,6 +675,11 @@ func heldAfterLarge(p *relayPath, modelUUID string, pid int, metricsAddr string,
 	after, err := benchenv.Measure(pid, metricsAddr)
 	if err != nil {
 		return nil, err
+	}
+	if heapProfile != "" {
+		if err := benchenv.SaveHeapProfile(metricsAddr, heapProfile+".held-after"); err != nil {
+			return nil, err
+		}
 	}
 	if took := time.Since(t0); took >= detachAfter {
 		return nil, fmt.Errorf("-relay-held: %d connections took %s, over -detach-after %s: some may have detached; use fewer", n, took.Round(time.Second), detachAfter)
