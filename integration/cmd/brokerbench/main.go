@@ -66,7 +66,7 @@ func main() {
 		ctlBin   = flag.String("devcontroller", "", "devcontroller binary (default: build it)")
 	)
 	flag.DurationVar(&detachAfter, "detach-after", 30*time.Second, "the broker's --proxy-detach-after")
-	flag.StringVar(&heapProfile, "heap-profile", "", "save the broker's heap profile, with the idle connections detached, to this file")
+	flag.StringVar(&heapProfile, "heap-profile", "", "save the broker's heap profiles to this file and beside it: the idle connections detached (F) and attached (F.attached); with -relay-held, the held connections idle (F.held-idle) and after their large FullStatus (F.held-after)")
 	flag.BoolVar(&pinProxies, "pin-proxies", false, "run the proxies (the broker, HAProxy) on CPU 1 alone and this process and the controller on CPU 0, as when the broker has a machine of its own (needs 2 CPUs); by default all share every CPU")
 	flag.Parse()
 	if err := run(*dsn, *pings, *conns, *models, *access, *listRuns, *nWatch, *jimmdBin, *ctlBin); err != nil {
