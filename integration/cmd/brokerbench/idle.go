@@ -70,10 +70,8 @@ func idle(info *api.Info, pid int, metricsAddr string, nConns, fdLimit int) erro
 	if err != nil {
 		return err
 	}
-	if heapProfile != "" {
-		if err := benchenv.SaveHeapProfile(metricsAddr, heapProfile+".attached"); err != nil {
-			return err
-		}
+	if err := saveHeap(metricsAddr, ".attached"); err != nil {
+		return err
 	}
 	fmt.Printf("idle proxied connections: opened %d in %s (%.0f/s)\n", nConns, opened.Round(time.Millisecond), float64(nConns)/opened.Seconds())
 	attached.Report("  attached to the controller", before, nConns, opened < detachAfter)
@@ -85,10 +83,8 @@ func idle(info *api.Info, pid int, metricsAddr string, nConns, fdLimit int) erro
 		return err
 	}
 	parked.Report(fmt.Sprintf("  detached and parked (idle > %s)", detachAfter), before, nConns, true)
-	if heapProfile != "" {
-		if err := benchenv.SaveHeapProfile(metricsAddr, heapProfile); err != nil {
-			return err
-		}
+	if err := saveHeap(metricsAddr, ""); err != nil {
+		return err
 	}
 	live := func(m benchenv.Memory) float64 { return (m.HeapLive - before.HeapLive) / float64(nConns) / 1024 }
 	fmt.Printf("  live heap objects per connection (heap_alloc, no free slots of in-use spans): attached %.1f KB, parked %.1f KB\n", live(attached), live(parked))

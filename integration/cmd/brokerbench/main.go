@@ -66,7 +66,7 @@ func main() {
 		ctlBin   = flag.String("devcontroller", "", "devcontroller binary (default: build it)")
 	)
 	flag.DurationVar(&detachAfter, "detach-after", 30*time.Second, "the broker's --proxy-detach-after")
-	flag.StringVar(&heapProfile, "heap-profile", "", "save the broker's heap profiles to this file and beside it: the idle connections detached (F) and attached (F.attached); with -relay-held, the held connections idle (F.held-idle) and after their large FullStatus (F.held-after)")
+	flag.StringVar(&heapProfile, "heap-profile", "", "save the broker's heap profiles to this file and beside it: the idle connections detached (F) and attached (F.attached); the watchers stage's before it (F.watchers-before) and once they closed (F.watchers-closed); with -relay-held, the held connections idle (F.held-idle) and after their large FullStatus (F.held-after)")
 	flag.BoolVar(&pinProxies, "pin-proxies", false, "run the proxies (the broker, HAProxy) on CPU 1 alone and this process and the controller on CPU 0, as when the broker has a machine of its own (needs 2 CPUs); by default all share every CPU")
 	flag.Parse()
 	if err := run(*dsn, *pings, *conns, *models, *access, *listRuns, *nWatch, *jimmdBin, *ctlBin); err != nil {
@@ -266,10 +266,8 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns, nWatchers int, 
 		return err
 	}
 	detached.Report(fmt.Sprintf("  detached and parked (idle > %s)", detachAfter), before, nConns, true)
-	if heapProfile != "" {
-		if err := benchenv.SaveHeapProfile(metricsAddr, heapProfile); err != nil {
-			return err
-		}
+	if err := saveHeap(metricsAddr, ""); err != nil {
+		return err
 	}
 	for _, c := range open {
 		c.Close()
@@ -321,24 +319,44 @@ func run(dsn string, nPings, nConns, nModels, nAccess, listRuns, nWatchers int, 
 	return listings(ctx, brokerDSN, brokerAddr, brokerCA, viaBroker)
 }
 
+// saveHeap saves the broker's heap profile to -heap-profile's file with
+// suffix added, when -heap-profile is set.
+func saveHeap(metricsAddr, suffix string) error {
+	if heapProfile == "" {
+		return nil
+	}
+	return benchenv.SaveHeapProfile(metricsAddr, heapProfile+suffix)
+}
+
+// awaitMetrics scrapes the broker's metrics until done accepts them, for
+// at most within, and returns the last scrape and whether done accepted
+// it.
+func awaitMetrics(metricsAddr string, within time.Duration, done func(m map[string]float64) bool) (map[string]float64, bool, error) {
+	deadline := time.Now().Add(within)
+	for {
+		m, err := benchenv.Scrape(metricsAddr)
+		if err != nil || done(m) {
+			return m, err == nil, err
+		}
+		if time.Now().After(deadline) {
+			return m, false, nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // awaitParked waits until the broker holds no controller connection for
 // the idle connections and has parked n of them.
 func awaitParked(metricsAddr string, n int) error {
-	deadline := time.Now().Add(detachAfter + time.Minute)
-	for {
-		m, err := benchenv.Scrape(metricsAddr)
-		if err != nil {
-			return err
-		}
-		if m["jimm_proxy_controller_connections"] <= 1 && m["jimm_proxy_parked_connections"] >= float64(n) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s after the connections went idle, the broker still holds %.0f controller connections and has parked %.0f of %d",
-				detachAfter+time.Minute, m["jimm_proxy_controller_connections"], m["jimm_proxy_parked_connections"], n)
-		}
-		time.Sleep(time.Second)
+	within := detachAfter + time.Minute
+	m, ok, err := awaitMetrics(metricsAddr, within, func(m map[string]float64) bool {
+		return m["jimm_proxy_controller_connections"] <= 1 && m["jimm_proxy_parked_connections"] >= float64(n)
+	})
+	if err != nil || ok {
+		return err
 	}
+	return fmt.Errorf("%s after the connections went idle, the broker still holds %.0f controller connections and has parked %.0f of %d",
+		within, m["jimm_proxy_controller_connections"], m["jimm_proxy_parked_connections"], n)
 }
 
 // pingBoth times n pings on each connection, alternating blocks so that both

@@ -659,10 +659,8 @@ func heldAfterLarge(p *relayPath, modelUUID string, pid int, metricsAddr string,
 	if err != nil {
 		return nil, err
 	}
-	if heapProfile != "" {
-		if err := benchenv.SaveHeapProfile(metricsAddr, heapProfile+".held-idle"); err != nil {
-			return nil, err
-		}
+	if err := saveHeap(metricsAddr, ".held-idle"); err != nil {
+		return nil, err
 	}
 	for _, c := range cs {
 		if _, err := c.call("Client", 7, "FullStatus", `{"patterns":null}`); err != nil {
@@ -676,10 +674,8 @@ func heldAfterLarge(p *relayPath, modelUUID string, pid int, metricsAddr string,
 	if err != nil {
 		return nil, err
 	}
-	if heapProfile != "" {
-		if err := benchenv.SaveHeapProfile(metricsAddr, heapProfile+".held-after"); err != nil {
-			return nil, err
-		}
+	if err := saveHeap(metricsAddr, ".held-after"); err != nil {
+		return nil, err
 	}
 	if took := time.Since(t0); took >= detachAfter {
 		return nil, fmt.Errorf("-relay-held: %d connections took %s, over -detach-after %s: some may have detached; use fewer", n, took.Round(time.Second), detachAfter)
@@ -694,18 +690,11 @@ func heldAfterLarge(p *relayPath, modelUUID string, pid int, metricsAddr string,
 // (jimm_proxy_parked_connections counts each side of an attached
 // connection), for at most 15s.
 func awaitParkedReaders(metricsAddr string, n int) error {
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		m, err := benchenv.Scrape(metricsAddr)
-		if err != nil {
-			return err
-		}
-		if m["jimm_proxy_parked_connections"] >= float64(n) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("-relay-held: the broker parked %.0f of the %d readers of the held connections within 15s", m["jimm_proxy_parked_connections"], n)
-		}
-		time.Sleep(200 * time.Millisecond)
+	m, ok, err := awaitMetrics(metricsAddr, 15*time.Second, func(m map[string]float64) bool {
+		return m["jimm_proxy_parked_connections"] >= float64(n)
+	})
+	if err != nil || ok {
+		return err
 	}
+	return fmt.Errorf("-relay-held: the broker parked %.0f of the %d readers of the held connections within 15s", m["jimm_proxy_parked_connections"], n)
 }

@@ -26,10 +26,8 @@ func watchers(pid int, metricsAddr string, info *api.Info, n int, attachedKB flo
 	if err != nil {
 		return err
 	}
-	if heapProfile != "" {
-		if err := benchenv.SaveHeapProfile(metricsAddr, heapProfile+".watchers-before"); err != nil {
-			return err
-		}
+	if err := saveHeap(metricsAddr, ".watchers-before"); err != nil {
+		return err
 	}
 	type held struct {
 		conn api.Connection
@@ -106,10 +104,8 @@ func watchers(pid int, metricsAddr string, info *api.Info, n int, attachedKB flo
 	if err != nil {
 		return err
 	}
-	if heapProfile != "" {
-		if err := benchenv.SaveHeapProfile(metricsAddr, heapProfile+".watchers-closed"); err != nil {
-			return err
-		}
+	if err := saveHeap(metricsAddr, ".watchers-closed"); err != nil {
+		return err
 	}
 	per := with.PerConn(before, n)
 	live := (with.HeapLive - before.HeapLive) / float64(n) / 1024
@@ -129,19 +125,12 @@ func watchers(pid int, metricsAddr string, info *api.Info, n int, attachedKB flo
 // awaitIdle waits until the broker holds no model connection but the
 // one brokerbench keeps for its own calls.
 func awaitIdle(metricsAddr string) error {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		m, err := benchenv.Scrape(metricsAddr)
-		if err != nil {
-			return err
-		}
-		if m["jimm_proxy_controller_connections"] <= 1 && m["jimm_proxy_parked_connections"] == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("a minute after closing its connections, the broker still holds %.0f controller connections and %.0f parked ones",
-				m["jimm_proxy_controller_connections"], m["jimm_proxy_parked_connections"])
-		}
-		time.Sleep(200 * time.Millisecond)
+	m, ok, err := awaitMetrics(metricsAddr, time.Minute, func(m map[string]float64) bool {
+		return m["jimm_proxy_controller_connections"] <= 1 && m["jimm_proxy_parked_connections"] == 0
+	})
+	if err != nil || ok {
+		return err
 	}
+	return fmt.Errorf("a minute after closing its connections, the broker still holds %.0f controller connections and %.0f parked ones",
+		m["jimm_proxy_controller_connections"], m["jimm_proxy_parked_connections"])
 }
