@@ -164,7 +164,7 @@ func serve(ctx context.Context, args []string) error {
 	if err := finish(); err != nil {
 		return err
 	}
-	if _, err := applyMemoryLimit(cfg.Logger, memoryLimit, os.Getenv("GOMEMLIMIT")); err != nil {
+	if err := applyMemoryLimit(cfg.Logger, memoryLimit, os.Getenv("GOMEMLIMIT")); err != nil {
 		return err
 	}
 	srv, err := broker.New(ctx, *cfg)

@@ -17,20 +17,19 @@ const memoryLimitShare = 0.9
 // collector works harder as the heap nears it rather than the kernel
 // killing the process at it. goMemLimit is the GOMEMLIMIT variable: when
 // set, the operator chose the runtime's limit, and it wins. A limit of 0
-// sets nothing. It returns the soft limit it set (0 for none) and logs
-// what it did.
-func applyMemoryLimit(log *slog.Logger, limit int64, goMemLimit string) (int64, error) {
+// sets nothing. It logs what it did.
+func applyMemoryLimit(log *slog.Logger, limit int64, goMemLimit string) error {
 	switch {
 	case limit < 0:
-		return 0, fmt.Errorf("--memory-limit %d: a number of bytes, or 0 for none", limit)
+		return fmt.Errorf("--memory-limit %d: a number of bytes, or 0 for none", limit)
 	case limit == 0:
-		return 0, nil
+		return nil
 	case goMemLimit != "":
 		log.Info("GOMEMLIMIT is set: --memory-limit is not applied", "memory_limit_bytes", limit, "GOMEMLIMIT", goMemLimit)
-		return 0, nil
+		return nil
 	}
 	soft := int64(float64(limit) * memoryLimitShare)
 	debug.SetMemoryLimit(soft)
 	log.Info("Go runtime's soft memory limit set", "memory_limit_bytes", limit, "soft_limit_bytes", soft)
-	return soft, nil
+	return nil
 }
